@@ -1,0 +1,9 @@
+//! rankbook: fine-tune, index, search, re-rank and evaluate neural retrieval models.
+
+pub mod atomic;
+pub mod error;
+pub mod model;
+pub mod progress;
+pub mod vectors;
+
+pub use error::{Error, Result};

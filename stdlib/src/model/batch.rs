@@ -1,0 +1,86 @@
+//! A padded batch of token ids, the input every encoder takes.
+
+use candle_core::{Device, Tensor};
+
+use crate::error::Result;
+use crate::model::tokenize::TokenIds;
+
+/// Token ids of several texts padded (on the right) to the longest one.
+#[derive(Debug, Clone)]
+pub struct TokenBatch {
+    /// Number of texts.
+    pub batch: usize,
+    /// Padded length.
+    pub seq_len: usize,
+    /// `batch * seq_len` ids, row-major.
+    pub ids: Vec<u32>,
+    /// `batch * seq_len` segment ids.
+    pub type_ids: Vec<u32>,
+    /// Unpadded length of each text.
+    pub lengths: Vec<usize>,
+}
+
+impl TokenBatch {
+    /// Pads `texts` to their longest with `pad_id`.
+    pub fn pad(texts: &[&TokenIds], pad_id: u32) -> Self {
+        let seq_len = texts.iter().map(|t| t.ids.len()).max().unwrap_or(0);
+        let batch = texts.len();
+        let mut ids = vec![pad_id; batch * seq_len];
+        let mut type_ids = vec![0u32; batch * seq_len];
+        let mut lengths = Vec::with_capacity(batch);
+        for (row, t) in texts.iter().enumerate() {
+            let n = t.ids.len();
+            ids[row * seq_len..row * seq_len + n].copy_from_slice(&t.ids);
+            type_ids[row * seq_len..row * seq_len + n].copy_from_slice(&t.type_ids);
+            lengths.push(n);
+        }
+        Self {
+            batch,
+            seq_len,
+            ids,
+            type_ids,
+            lengths,
+        }
+    }
+
+    /// The attention mask (1 for tokens, 0 for padding), `batch * seq_len`.
+    pub fn mask(&self) -> Vec<f32> {
+        let mut m = vec![0f32; self.batch * self.seq_len];
+        for (row, &n) in self.lengths.iter().enumerate() {
+            m[row * self.seq_len..row * self.seq_len + n].fill(1.0);
+        }
+        m
+    }
+
+    /// Number of real (unpadded) tokens.
+    pub fn tokens(&self) -> usize {
+        self.lengths.iter().sum()
+    }
+
+    /// The ids as a `(batch, seq_len)` u32 tensor.
+    pub fn ids_tensor(&self, device: &Device) -> Result<Tensor> {
+        Ok(Tensor::from_slice(
+            &self.ids,
+            (self.batch, self.seq_len),
+            device,
+        )?)
+    }
+
+    /// The segment ids as a `(batch, seq_len)` u32 tensor.
+    pub fn type_ids_tensor(&self, device: &Device) -> Result<Tensor> {
+        Ok(Tensor::from_slice(
+            &self.type_ids,
+            (self.batch, self.seq_len),
+            device,
+        )?)
+    }
+
+    /// The attention mask as a `(batch, seq_len)` f32 tensor.
+    pub fn mask_tensor(&self, device: &Device) -> Result<Tensor> {
+        Ok(Tensor::from_vec(
+            self.mask(),
+            (self.batch, self.seq_len),
+            device,
+        )?)
+    }
+}

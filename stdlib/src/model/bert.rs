@@ -1,0 +1,184 @@
+//! BERT on candle: used for training, on GPU, and as the reference CPU path.
+
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder};
+
+use crate::error::Result;
+use crate::model::batch::TokenBatch;
+use crate::model::bert_config::{BertConfig, HiddenAct};
+use crate::model::encoder::Encoder;
+
+/// Additive bias for masked attention scores. Finite so half precision does not
+/// turn it into -inf (and NaN after softmax); exp() of it is 0 in every dtype.
+pub(crate) const MASK_BIAS: f32 = -10_000.0;
+
+/// Loads a LayerNorm under either the current (`weight`/`bias`) or the old
+/// TensorFlow-era names (`gamma`/`beta`) that some checkpoints still use.
+fn layer_norm(size: usize, eps: f64, vb: VarBuilder) -> Result<LayerNorm> {
+    let (w, b) = if vb.contains_tensor("weight") {
+        (vb.get(size, "weight")?, vb.get(size, "bias")?)
+    } else {
+        (vb.get(size, "gamma")?, vb.get(size, "beta")?)
+    };
+    Ok(LayerNorm::new(w, b, eps))
+}
+
+fn linear(in_dim: usize, out_dim: usize, vb: VarBuilder) -> Result<Linear> {
+    Ok(candle_nn::linear(in_dim, out_dim, vb)?)
+}
+
+struct Embeddings {
+    word: Embedding,
+    position: Embedding,
+    token_type: Embedding,
+    norm: LayerNorm,
+}
+
+struct Layer {
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    attn_out: Linear,
+    attn_norm: LayerNorm,
+    inter: Linear,
+    out: Linear,
+    out_norm: LayerNorm,
+}
+
+/// A BERT encoder (`BertModel`) with candle tensors.
+pub struct Bert {
+    config: BertConfig,
+    embeddings: Embeddings,
+    layers: Vec<Layer>,
+    device: Device,
+}
+
+/// The prefix under which the encoder's weights are stored: "" for `BertModel`
+/// checkpoints, "bert" for task models (`BertForMaskedLM`, `BertForSequenceClassification`).
+pub fn weight_prefix(vb: &VarBuilder) -> &'static str {
+    if vb.contains_tensor("bert.embeddings.word_embeddings.weight") {
+        "bert"
+    } else {
+        ""
+    }
+}
+
+impl Bert {
+    /// Builds the encoder from weights in `vb` (prefix already applied).
+    pub fn load(vb: VarBuilder, config: &BertConfig) -> Result<Self> {
+        let c = config;
+        let e = vb.pp("embeddings");
+        let embeddings = Embeddings {
+            word: candle_nn::embedding(c.vocab_size, c.hidden_size, e.pp("word_embeddings"))?,
+            position: candle_nn::embedding(
+                c.max_position_embeddings,
+                c.hidden_size,
+                e.pp("position_embeddings"),
+            )?,
+            token_type: candle_nn::embedding(
+                c.type_vocab_size,
+                c.hidden_size,
+                e.pp("token_type_embeddings"),
+            )?,
+            norm: layer_norm(c.hidden_size, c.layer_norm_eps, e.pp("LayerNorm"))?,
+        };
+        let mut layers = Vec::with_capacity(c.num_hidden_layers);
+        for i in 0..c.num_hidden_layers {
+            let l = vb.pp(format!("encoder.layer.{i}"));
+            let a = l.pp("attention");
+            let h = c.hidden_size;
+            layers.push(Layer {
+                query: linear(h, h, a.pp("self.query"))?,
+                key: linear(h, h, a.pp("self.key"))?,
+                value: linear(h, h, a.pp("self.value"))?,
+                attn_out: linear(h, h, a.pp("output.dense"))?,
+                attn_norm: layer_norm(h, c.layer_norm_eps, a.pp("output.LayerNorm"))?,
+                inter: linear(h, c.intermediate_size, l.pp("intermediate.dense"))?,
+                out: linear(c.intermediate_size, h, l.pp("output.dense"))?,
+                out_norm: layer_norm(h, c.layer_norm_eps, l.pp("output.LayerNorm"))?,
+            });
+        }
+        Ok(Self {
+            config: config.clone(),
+            embeddings,
+            layers,
+            device: vb.device().clone(),
+        })
+    }
+
+    /// The configuration it was built from.
+    pub fn config(&self) -> &BertConfig {
+        &self.config
+    }
+
+    /// Forward pass; `train` turns dropout on.
+    pub fn forward_t(&self, batch: &TokenBatch, train: bool) -> Result<Tensor> {
+        let c = &self.config;
+        let (b, l) = (batch.batch, batch.seq_len);
+        let ids = batch.ids_tensor(&self.device)?;
+        let types = batch.type_ids_tensor(&self.device)?;
+        let positions = Tensor::arange(0u32, l as u32, &self.device)?;
+        let e = &self.embeddings;
+        let x = e
+            .word
+            .forward(&ids)?
+            .broadcast_add(&e.position.forward(&positions)?)?
+            .add(&e.token_type.forward(&types)?)?;
+        let mut x = dropout(&e.norm.forward(&x)?, c.hidden_dropout_prob, train)?;
+        let dtype = x.dtype();
+
+        // (b, 1, 1, l): 0 for tokens, MASK_BIAS for padding.
+        let bias = ((batch.mask_tensor(&self.device)? - 1.0)? * (-MASK_BIAS as f64))?
+            .to_dtype(dtype)?
+            .reshape((b, 1, 1, l))?;
+        let heads = c.num_attention_heads;
+        let hd = c.head_dim();
+        let scale = 1.0 / (hd as f64).sqrt();
+        for layer in &self.layers {
+            let split = |t: Tensor| -> candle_core::Result<Tensor> {
+                t.reshape((b, l, heads, hd))?.transpose(1, 2)?.contiguous()
+            };
+            let q = split(layer.query.forward(&x)?)?;
+            let k = split(layer.key.forward(&x)?)?;
+            let v = split(layer.value.forward(&x)?)?;
+            let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(&bias)?;
+            let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+            let probs = dropout(&probs, c.attention_probs_dropout_prob, train)?;
+            let ctx = probs
+                .matmul(&v)?
+                .transpose(1, 2)?
+                .reshape((b, l, c.hidden_size))?;
+            let a = dropout(&layer.attn_out.forward(&ctx)?, c.hidden_dropout_prob, train)?;
+            x = layer.attn_norm.forward(&(a + &x)?)?;
+            let h = layer.inter.forward(&x)?;
+            let h = match c.hidden_act {
+                HiddenAct::Gelu => h.gelu_erf()?,
+                HiddenAct::GeluNew => h.gelu()?,
+                HiddenAct::Relu => h.relu()?,
+            };
+            let h = dropout(&layer.out.forward(&h)?, c.hidden_dropout_prob, train)?;
+            x = layer.out_norm.forward(&(h + &x)?)?;
+        }
+        Ok(x.to_dtype(DType::F32)?)
+    }
+}
+
+fn dropout(x: &Tensor, p: f64, train: bool) -> Result<Tensor> {
+    if train && p > 0.0 {
+        Ok(candle_nn::ops::dropout(x, p as f32)?)
+    } else {
+        Ok(x.clone())
+    }
+}
+
+impl Encoder for Bert {
+    fn forward(&self, batch: &TokenBatch) -> Result<Tensor> {
+        self.forward_t(batch, false)
+    }
+    fn hidden_size(&self) -> usize {
+        self.config.hidden_size
+    }
+    fn max_positions(&self) -> usize {
+        self.config.max_position_embeddings
+    }
+}

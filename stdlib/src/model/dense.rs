@@ -1,0 +1,106 @@
+//! sentence-transformers' `Dense` module: a linear layer with an activation.
+
+use std::path::Path;
+
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::Linear;
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::model::weights::var_builder;
+
+/// Activation after a `Dense` layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    Identity,
+    Tanh,
+    Relu,
+    Sigmoid,
+    Gelu,
+}
+
+impl Activation {
+    /// Parses a PyTorch class path such as `torch.nn.modules.activation.Tanh`.
+    pub fn from_torch_name(name: &str) -> Option<Self> {
+        let last = name.rsplit('.').next().unwrap_or(name);
+        Some(match last {
+            "Identity" => Self::Identity,
+            "Tanh" => Self::Tanh,
+            "ReLU" => Self::Relu,
+            "Sigmoid" => Self::Sigmoid,
+            "GELU" => Self::Gelu,
+            _ => return None,
+        })
+    }
+
+    fn apply(self, x: &Tensor) -> Result<Tensor> {
+        Ok(match self {
+            Self::Identity => x.clone(),
+            Self::Tanh => x.tanh()?,
+            Self::Relu => x.relu()?,
+            Self::Sigmoid => candle_nn::ops::sigmoid(x)?,
+            Self::Gelu => x.gelu_erf()?,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct DenseFile {
+    in_features: usize,
+    out_features: usize,
+    #[serde(default = "yes")]
+    bias: bool,
+    #[serde(default = "identity")]
+    activation_function: String,
+}
+fn yes() -> bool {
+    true
+}
+fn identity() -> String {
+    "torch.nn.modules.linear.Identity".into()
+}
+
+/// A loaded `Dense` module.
+pub struct Dense {
+    linear: Linear,
+    activation: Activation,
+    out_features: usize,
+}
+
+impl Dense {
+    /// Loads `dir/config.json` and its weights (`linear.weight`, `linear.bias`).
+    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        let path = dir.join("config.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let f: DenseFile = serde_json::from_str(&text)
+            .map_err(|e| Error::parse(&path, e.line(), Some(e.column()), e.to_string()))?;
+        let activation = Activation::from_torch_name(&f.activation_function).ok_or_else(|| {
+            Error::model_config(
+                dir,
+                format!("unsupported activation \"{}\"", f.activation_function),
+            )
+        })?;
+        let vb = var_builder(dir, DType::F32, device)?.pp("linear");
+        let w = vb.get((f.out_features, f.in_features), "weight")?;
+        let b = if f.bias {
+            Some(vb.get(f.out_features, "bias")?)
+        } else {
+            None
+        };
+        Ok(Self {
+            linear: Linear::new(w, b),
+            activation,
+            out_features: f.out_features,
+        })
+    }
+
+    /// Output width.
+    pub fn out_features(&self) -> usize {
+        self.out_features
+    }
+
+    /// Applies the layer to `(batch, in)` vectors.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.activation.apply(&self.linear.forward(x)?)
+    }
+}

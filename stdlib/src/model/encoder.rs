@@ -1,0 +1,19 @@
+//! The `Encoder` trait: token ids in, contextual token embeddings out.
+//!
+//! Each architecture (BERT now; DistilBERT, XLM-R, ModernBERT later) implements it,
+//! and so does the fast CPU inference path, so pooling and heads never care which.
+
+use candle_core::Tensor;
+
+use crate::error::Result;
+use crate::model::batch::TokenBatch;
+
+/// A transformer that maps a padded batch to `(batch, seq_len, hidden)` embeddings.
+pub trait Encoder: Send + Sync {
+    /// Token embeddings of the last layer, `(batch, seq_len, hidden)`, f32.
+    fn forward(&self, batch: &TokenBatch) -> Result<Tensor>;
+    /// Width of the token embeddings.
+    fn hidden_size(&self) -> usize;
+    /// Longest input the position embeddings allow.
+    fn max_positions(&self) -> usize;
+}

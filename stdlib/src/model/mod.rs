@@ -1,0 +1,17 @@
+//! Models: resolution, tokenisation, encoders and sentence-transformers pipelines.
+
+pub mod batch;
+pub mod bert;
+pub mod bert_config;
+pub mod dense;
+pub mod device;
+pub mod encoder;
+pub mod pooling;
+pub mod resolve;
+pub mod sentence;
+pub mod st_folder;
+pub mod tokenize;
+pub mod weights;
+
+pub use resolve::resolve_model;
+pub use sentence::{EncodeOptions, EncodeStats, ModelOptions, SentenceEncoder};

@@ -1,0 +1,274 @@
+//! Model resolution, used by every command: a local folder, a hub id found in the
+//! Hugging Face cache, or a download with `hf-hub` when the network allows.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// A hub model id with an optional revision (`org/name[@revision]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubId {
+    /// `org/name` (or `name`).
+    pub repo: String,
+    /// Branch, tag or commit; `main` by default.
+    pub revision: String,
+}
+
+impl HubId {
+    /// Parses `org/name[@revision]`; None when it cannot be a hub id.
+    pub fn parse(spec: &str) -> Option<Self> {
+        let (repo, revision) = match spec.split_once('@') {
+            Some((r, rev)) if !rev.is_empty() => (r, rev),
+            Some(_) => return None,
+            None => (spec, "main"),
+        };
+        let valid_part = |s: &str| {
+            !s.is_empty()
+                && !s.starts_with('.')
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        };
+        let parts: Vec<&str> = repo.split('/').collect();
+        if parts.len() > 2 || !parts.iter().all(|p| valid_part(p)) {
+            return None;
+        }
+        Some(Self {
+            repo: repo.to_string(),
+            revision: revision.to_string(),
+        })
+    }
+
+    /// The folder name of this repo in the cache (`models--org--name`).
+    pub fn cache_folder(&self) -> String {
+        format!("models--{}", self.repo.replace('/', "--"))
+    }
+}
+
+/// The Hugging Face cache folders to look in, the first being where downloads go:
+/// `HF_HUB_CACHE`, then `HF_HOME/hub`, then `~/.cache/huggingface/hub`.
+pub fn hub_cache_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(p) = std::env::var_os("HF_HUB_CACHE").filter(|p| !p.is_empty()) {
+        dirs.push(PathBuf::from(p));
+    }
+    if let Some(p) = std::env::var_os("HF_HOME").filter(|p| !p.is_empty()) {
+        dirs.push(PathBuf::from(p).join("hub"));
+    }
+    if let Some(home) = std::env::var_os("HOME").filter(|p| !p.is_empty()) {
+        dirs.push(PathBuf::from(home).join(".cache/huggingface/hub"));
+    }
+    dirs.dedup();
+    dirs
+}
+
+/// Finds `id` in the cache layout under `cache`: `refs/<revision>` names a commit
+/// whose files are in `snapshots/<commit>/`; a commit hash may be given directly.
+pub fn find_in_cache(cache: &Path, id: &HubId) -> Option<PathBuf> {
+    let repo_dir = cache.join(id.cache_folder());
+    let commit = std::fs::read_to_string(repo_dir.join("refs").join(&id.revision))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| id.revision.clone());
+    let snap = repo_dir.join("snapshots").join(commit);
+    let complete = snap.join("config.json").is_file() || snap.join("modules.json").is_file();
+    complete.then_some(snap)
+}
+
+fn offline() -> bool {
+    std::env::var("HF_HUB_OFFLINE")
+        .map(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+        .unwrap_or(false)
+}
+
+/// Files of a repo worth downloading for rankbook: configs, tokenizers and
+/// safetensors weights (PyTorch `.bin` only where no safetensors sits beside it).
+fn wanted_files(files: &[String]) -> Vec<String> {
+    let skip_dirs = ["onnx/", "openvino/", "tf/", "flax/", "coreml/"];
+    let has_safetensors = |dir: &str| {
+        files.iter().any(|f| {
+            let d = f.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+            d == dir && f.ends_with(".safetensors")
+        })
+    };
+    files
+        .iter()
+        .filter(|f| !skip_dirs.iter().any(|d| f.starts_with(d)))
+        .filter(|f| {
+            let dir = f.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+            let ext = f.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+            match ext {
+                "json" | "txt" | "safetensors" | "model" => true,
+                "bin" => f.ends_with("pytorch_model.bin") && !has_safetensors(dir),
+                _ => false,
+            }
+        })
+        .cloned()
+        .collect()
+}
+
+/// Downloads the files of `id` into `cache` with `hf-hub`; returns the snapshot folder.
+/// `HF_ENDPOINT` selects the server and `HF_TOKEN` authenticates.
+pub fn download(cache: &Path, id: &HubId) -> Result<PathBuf> {
+    use hf_hub::api::sync::ApiBuilder;
+    use hf_hub::{Repo, RepoType};
+    use std::io::IsTerminal;
+
+    let fail = |e: &dyn std::fmt::Display| Error::ModelNotFound {
+        spec: format!("{}@{}", id.repo, id.revision),
+        reason: e.to_string(),
+    };
+    let mut builder = ApiBuilder::new()
+        .with_cache_dir(cache.to_path_buf())
+        .with_progress(std::io::stderr().is_terminal())
+        .with_retries(0);
+    if let Ok(endpoint) = std::env::var("HF_ENDPOINT") {
+        builder = builder.with_endpoint(endpoint.trim_end_matches('/').to_string());
+    }
+    if let Ok(token) = std::env::var("HF_TOKEN") {
+        builder = builder.with_token(Some(token));
+    }
+    let api = builder.build().map_err(|e| fail(&e))?;
+    let repo = api.repo(Repo::with_revision(
+        id.repo.clone(),
+        RepoType::Model,
+        id.revision.clone(),
+    ));
+    let info = repo.info().map_err(|e| fail(&e))?;
+    let names: Vec<String> = info.siblings.into_iter().map(|s| s.rfilename).collect();
+    let files = wanted_files(&names);
+    if !files
+        .iter()
+        .any(|f| f == "config.json" || f == "modules.json")
+    {
+        return Err(fail(&"the repo has no config.json or modules.json"));
+    }
+    let mut snapshot = None;
+    for f in &files {
+        let local = repo.download(f).map_err(|e| fail(&format!("{f}: {e}")))?;
+        if !f.contains('/') {
+            snapshot = local.parent().map(Path::to_path_buf);
+        }
+    }
+    // The branch name also gets a ref, so later offline look-ups find it.
+    let snapshot = snapshot.ok_or_else(|| fail(&"no top-level files downloaded"))?;
+    if let Some(commit) = snapshot.file_name() {
+        let refs = cache.join(id.cache_folder()).join("refs");
+        let _ = std::fs::create_dir_all(&refs);
+        let _ = std::fs::write(refs.join(&id.revision), commit.to_string_lossy().as_bytes());
+    }
+    Ok(snapshot)
+}
+
+/// Resolves `--model` to a local folder: (a) an existing folder, (b) a hub id in
+/// the cache, (c) a download when the hub can be reached (not with `HF_HUB_OFFLINE=1`).
+pub fn resolve_model(spec: &str) -> Result<PathBuf> {
+    let as_path = Path::new(spec);
+    if as_path.is_dir() {
+        return Ok(as_path.to_path_buf());
+    }
+    let Some(id) = HubId::parse(spec) else {
+        return Err(Error::ModelNotFound {
+            spec: spec.to_string(),
+            reason: "it is neither an existing folder nor a hub id (org/name[@revision])".into(),
+        });
+    };
+    let caches = hub_cache_dirs();
+    if let Some(found) = caches.iter().find_map(|c| find_in_cache(c, &id)) {
+        return Ok(found);
+    }
+    let looked = caches
+        .iter()
+        .map(|c| c.join(id.cache_folder()).display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let hint = "run the set-up command (bash scripts/setup.sh) or pass a folder";
+    if offline() {
+        return Err(Error::ModelNotFound {
+            spec: spec.to_string(),
+            reason: format!("not in the cache at {looked}, and HF_HUB_OFFLINE is set; {hint}"),
+        });
+    }
+    let Some(target) = caches.first() else {
+        return Err(Error::ModelNotFound {
+            spec: spec.to_string(),
+            reason: "no cache folder (set HF_HUB_CACHE or HOME)".into(),
+        });
+    };
+    download(target, &id).map_err(|e| Error::ModelNotFound {
+        spec: spec.to_string(),
+        reason: format!(
+            "not in the cache at {looked}, and the hub could not be reached: {}; {hint}",
+            match e {
+                Error::ModelNotFound { reason, .. } => reason,
+                other => other.to_string(),
+            }
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_hub_ids() {
+        let id = HubId::parse("sentence-transformers/all-MiniLM-L6-v2@abc").unwrap();
+        assert_eq!(id.repo, "sentence-transformers/all-MiniLM-L6-v2");
+        assert_eq!(id.revision, "abc");
+        assert_eq!(
+            id.cache_folder(),
+            "models--sentence-transformers--all-MiniLM-L6-v2"
+        );
+        assert_eq!(HubId::parse("bert-base-uncased").unwrap().revision, "main");
+        assert!(HubId::parse("a/b/c").is_none());
+        assert!(HubId::parse("./x").is_none());
+        assert!(HubId::parse("a/b@").is_none());
+    }
+
+    #[test]
+    fn finds_snapshot_through_refs() {
+        let d = tempfile::tempdir().unwrap();
+        let id = HubId::parse("org/m").unwrap();
+        let repo = d.path().join("models--org--m");
+        std::fs::create_dir_all(repo.join("refs")).unwrap();
+        std::fs::create_dir_all(repo.join("snapshots/c0ffee")).unwrap();
+        std::fs::write(repo.join("refs/main"), "c0ffee\n").unwrap();
+        assert_eq!(find_in_cache(d.path(), &id), None, "no config yet");
+        std::fs::write(repo.join("snapshots/c0ffee/config.json"), "{}").unwrap();
+        assert_eq!(
+            find_in_cache(d.path(), &id),
+            Some(repo.join("snapshots/c0ffee"))
+        );
+        let by_commit = HubId::parse("org/m@c0ffee").unwrap();
+        assert_eq!(
+            find_in_cache(d.path(), &by_commit),
+            Some(repo.join("snapshots/c0ffee"))
+        );
+    }
+
+    #[test]
+    fn downloads_only_useful_files() {
+        let files: Vec<String> = [
+            "config.json",
+            "model.safetensors",
+            "pytorch_model.bin",
+            "onnx/model.onnx",
+            "1_Pooling/config.json",
+            "2_Dense/pytorch_model.bin",
+            "README.md",
+            "vocab.txt",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            wanted_files(&files),
+            vec![
+                "config.json",
+                "model.safetensors",
+                "1_Pooling/config.json",
+                "2_Dense/pytorch_model.bin",
+                "vocab.txt"
+            ]
+        );
+    }
+}

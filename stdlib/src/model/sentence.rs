@@ -1,0 +1,318 @@
+//! A sentence-transformers bi-encoder: text in, one vector out, with the same
+//! numbers as the Python library.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor};
+
+use crate::error::{Error, Result};
+use crate::model::batch::TokenBatch;
+use crate::model::bert::{Bert, weight_prefix};
+use crate::model::bert_config::BertConfig;
+use crate::model::dense::Dense;
+use crate::model::device::open_device;
+use crate::model::encoder::Encoder;
+use crate::model::pooling::{Pooling, l2_normalize};
+use crate::model::resolve::resolve_model;
+use crate::model::st_folder::{Module, StFolder};
+use crate::model::tokenize::{TextTokenizer, TokenIds};
+use crate::model::weights::var_builder;
+use crate::progress::{CancelFlag, NoProgress, Progress};
+use crate::vectors::Embeddings;
+
+/// How to load a model.
+#[derive(Debug, Clone)]
+pub struct ModelOptions {
+    /// `cpu`, `cuda` or `cuda:N`.
+    pub device: String,
+    /// Truncation length in tokens (default: the folder's `max_seq_length`).
+    pub max_length: Option<usize>,
+    /// Prefix for queries (default: the folder's "query" prompt, if any).
+    pub query_prompt: Option<String>,
+    /// Prefix for documents (default: the folder's "document" or "passage" prompt).
+    pub document_prompt: Option<String>,
+}
+
+impl Default for ModelOptions {
+    fn default() -> Self {
+        Self {
+            device: "cpu".into(),
+            max_length: None,
+            query_prompt: None,
+            document_prompt: None,
+        }
+    }
+}
+
+/// Per-call encoding settings.
+pub struct EncodeOptions<'a> {
+    /// Texts per forward pass.
+    pub batch_size: usize,
+    /// A prefix added to every text (e.g. "query: ").
+    pub prompt: Option<&'a str>,
+    /// Receives one unit per text encoded.
+    pub progress: &'a dyn Progress,
+    /// Checked between batches.
+    pub cancel: Option<&'a CancelFlag>,
+}
+
+impl Default for EncodeOptions<'_> {
+    fn default() -> Self {
+        Self {
+            batch_size: 32,
+            prompt: None,
+            progress: &NoProgress,
+            cancel: None,
+        }
+    }
+}
+
+/// What an encoding run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct EncodeStats {
+    /// Texts encoded.
+    pub texts: usize,
+    /// Real tokens (special tokens included, padding excluded).
+    pub tokens: usize,
+    /// Tokens fed to the model, padding included.
+    pub padded_tokens: usize,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+enum Stage {
+    Pooling(Pooling),
+    Dense(Dense),
+    Normalize,
+}
+
+/// A loaded bi-encoder.
+pub struct SentenceEncoder {
+    dir: PathBuf,
+    folder: StFolder,
+    tokenizer: TextTokenizer,
+    encoder: Box<dyn Encoder>,
+    stages: Vec<Stage>,
+    device: Device,
+    dim: usize,
+    query_prompt: Option<String>,
+    document_prompt: Option<String>,
+}
+
+/// Texts tokenised per block: bounds memory on large corpora while keeping
+/// length-sorted batches tight.
+const BLOCK: usize = 16_384;
+
+impl SentenceEncoder {
+    /// Resolves `spec` (folder or hub id) and loads it.
+    pub fn load(spec: &str, options: &ModelOptions) -> Result<Self> {
+        let dir = resolve_model(spec)?;
+        Self::from_dir(&dir, options)
+    }
+
+    /// Loads a model folder.
+    pub fn from_dir(dir: &Path, options: &ModelOptions) -> Result<Self> {
+        let folder = StFolder::read(dir)?;
+        let device = open_device(&options.device)?;
+        let tdir = folder.transformer_dir().to_path_buf();
+        let config = BertConfig::from_dir(&tdir)?;
+        let vb = var_builder(&tdir, DType::F32, &device)?;
+        let prefix = weight_prefix(&vb);
+        let vb = if prefix.is_empty() { vb } else { vb.pp(prefix) };
+        let encoder: Box<dyn Encoder> = Box::new(Bert::load(vb, &config)?);
+
+        let max_length = options
+            .max_length
+            .or(folder.max_seq_length)
+            .unwrap_or(encoder.max_positions());
+        if max_length > encoder.max_positions() {
+            return Err(Error::InvalidArgument(format!(
+                "max length {max_length} exceeds the model's {} positions",
+                encoder.max_positions()
+            )));
+        }
+        let tokenizer = TextTokenizer::from_dir(&tdir, max_length, folder.do_lower_case)?;
+
+        let mut stages = Vec::new();
+        let mut dim = encoder.hidden_size();
+        for m in &folder.modules[1..] {
+            stages.push(match m {
+                Module::Pooling(p) => {
+                    dim = p.output_dim(dim);
+                    Stage::Pooling(p.clone())
+                }
+                Module::Dense(d) => {
+                    let dense = Dense::load(d, &device)?;
+                    dim = dense.out_features();
+                    Stage::Dense(dense)
+                }
+                Module::Normalize => Stage::Normalize,
+                Module::Transformer(_) => {
+                    return Err(Error::model_config(dir, "a second Transformer module"));
+                }
+            });
+        }
+        if !stages.iter().any(|s| matches!(s, Stage::Pooling(_))) {
+            return Err(Error::model_config(
+                dir,
+                "no Pooling module in modules.json",
+            ));
+        }
+        let prompt = |explicit: &Option<String>, names: &[&str]| {
+            explicit.clone().or_else(|| {
+                names
+                    .iter()
+                    .find_map(|n| folder.prompts.get(*n).filter(|p| !p.is_empty()).cloned())
+            })
+        };
+        let query_prompt = prompt(&options.query_prompt, &["query"]);
+        let document_prompt = prompt(&options.document_prompt, &["document", "passage", "doc"]);
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            tokenizer,
+            encoder,
+            stages,
+            device,
+            dim,
+            query_prompt,
+            document_prompt,
+            folder,
+        })
+    }
+
+    /// The folder the model was loaded from.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Output vector width.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Truncation length in tokens.
+    pub fn max_length(&self) -> usize {
+        self.tokenizer.max_length()
+    }
+
+    /// Whether output vectors are unit length (a Normalize module is present).
+    pub fn normalizes(&self) -> bool {
+        self.stages.iter().any(|s| matches!(s, Stage::Normalize))
+    }
+
+    /// The prefix used for queries, if any.
+    pub fn query_prompt(&self) -> Option<&str> {
+        self.query_prompt.as_deref()
+    }
+
+    /// The prefix used for documents, if any.
+    pub fn document_prompt(&self) -> Option<&str> {
+        self.document_prompt.as_deref()
+    }
+
+    /// The folder's settings.
+    pub fn folder(&self) -> &StFolder {
+        &self.folder
+    }
+
+    /// Token ids exactly as they are fed to the model (truncated, unpadded).
+    pub fn tokenize(&self, texts: &[&str], prompt: Option<&str>) -> Result<Vec<TokenIds>> {
+        match prompt {
+            Some(p) => {
+                let prefixed: Vec<String> = texts.iter().map(|t| format!("{p}{t}")).collect();
+                let refs: Vec<&str> = prefixed.iter().map(String::as_str).collect();
+                self.tokenizer.encode_batch(&refs)
+            }
+            None => self.tokenizer.encode_batch(texts),
+        }
+    }
+
+    /// Encodes one padded batch to `(batch, dim)` vectors.
+    pub fn forward_batch(&self, batch: &TokenBatch) -> Result<Tensor> {
+        let tokens = self.encoder.forward(batch)?;
+        let mask = batch.mask_tensor(&self.device)?;
+        let mut x = tokens;
+        for s in &self.stages {
+            x = match s {
+                Stage::Pooling(p) => p.forward(&x, &mask)?,
+                Stage::Dense(d) => d.forward(&x)?,
+                Stage::Normalize => l2_normalize(&x)?,
+            };
+        }
+        Ok(x)
+    }
+
+    /// Encodes texts: sorted by length, batched, padded per batch, returned in input order.
+    pub fn encode(
+        &self,
+        texts: &[&str],
+        opts: &EncodeOptions,
+    ) -> Result<(Embeddings, EncodeStats)> {
+        if opts.batch_size == 0 {
+            return Err(Error::InvalidArgument(
+                "batch size must be at least 1".into(),
+            ));
+        }
+        if let Some(p) = self.stages.iter().find_map(|s| match s {
+            Stage::Pooling(p) => Some(p),
+            _ => None,
+        }) && !p.include_prompt
+            && opts.prompt.is_some_and(|p| !p.is_empty())
+        {
+            return Err(Error::InvalidArgument(
+                "this model's pooling excludes prompt tokens (include_prompt=false), which rankbook does not support yet".into(),
+            ));
+        }
+        let start = Instant::now();
+        let mut out = vec![0f32; texts.len() * self.dim];
+        let mut stats = EncodeStats {
+            texts: texts.len(),
+            ..Default::default()
+        };
+        opts.progress.start("encoding", texts.len() as u64);
+        for (block_no, block) in texts.chunks(BLOCK).enumerate() {
+            let base = block_no * BLOCK;
+            let ids = self.tokenize(block, opts.prompt)?;
+            let mut order: Vec<usize> = (0..ids.len()).collect();
+            order.sort_by_key(|&i| std::cmp::Reverse(ids[i].ids.len()));
+            for chunk in order.chunks(opts.batch_size) {
+                if let Some(c) = opts.cancel {
+                    c.check()?;
+                }
+                let rows: Vec<&TokenIds> = chunk.iter().map(|&i| &ids[i]).collect();
+                let batch = TokenBatch::pad(&rows, self.tokenizer.pad_id());
+                stats.tokens += batch.tokens();
+                stats.padded_tokens += batch.batch * batch.seq_len;
+                let v = self.forward_batch(&batch)?.to_dtype(DType::F32)?;
+                let v: Vec<f32> = v.flatten_all()?.to_vec1()?;
+                for (j, &i) in chunk.iter().enumerate() {
+                    let dst = (base + i) * self.dim;
+                    out[dst..dst + self.dim].copy_from_slice(&v[j * self.dim..(j + 1) * self.dim]);
+                }
+                opts.progress.advance(chunk.len() as u64);
+            }
+        }
+        opts.progress.finish();
+        stats.seconds = start.elapsed().as_secs_f64();
+        Ok((Embeddings::new(self.dim, out), stats))
+    }
+
+    /// Encodes queries with the model's query prompt.
+    pub fn encode_queries(&self, texts: &[&str], opts: &EncodeOptions) -> Result<Embeddings> {
+        let o = EncodeOptions {
+            prompt: opts.prompt.or(self.query_prompt()),
+            ..*opts
+        };
+        Ok(self.encode(texts, &o)?.0)
+    }
+
+    /// Encodes documents with the model's document prompt.
+    pub fn encode_documents(&self, texts: &[&str], opts: &EncodeOptions) -> Result<Embeddings> {
+        let o = EncodeOptions {
+            prompt: opts.prompt.or(self.document_prompt()),
+            ..*opts
+        };
+        Ok(self.encode(texts, &o)?.0)
+    }
+}

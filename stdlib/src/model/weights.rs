@@ -1,0 +1,77 @@
+//! Finding and opening the weight files of a Hugging Face model folder.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device};
+use candle_nn::VarBuilder;
+
+use crate::error::{Error, Result};
+
+/// The weight files of a folder: `model.safetensors`, the shards listed in
+/// `model.safetensors.index.json`, or a PyTorch `pytorch_model.bin`.
+pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let single = dir.join("model.safetensors");
+    if single.is_file() {
+        return Ok(vec![single]);
+    }
+    let index = dir.join("model.safetensors.index.json");
+    if index.is_file() {
+        let text = std::fs::read_to_string(&index).map_err(|e| Error::io(&index, e))?;
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Error::parse(&index, e.line(), Some(e.column()), e.to_string()))?;
+        let map = v
+            .get("weight_map")
+            .and_then(|m| m.as_object())
+            .ok_or_else(|| Error::parse(&index, 1, None, "no \"weight_map\" object"))?;
+        let mut files: Vec<PathBuf> = map
+            .values()
+            .filter_map(|f| f.as_str())
+            .map(|f| dir.join(f))
+            .collect();
+        files.sort();
+        files.dedup();
+        return Ok(files);
+    }
+    let bin = dir.join("pytorch_model.bin");
+    if bin.is_file() {
+        return Ok(vec![bin]);
+    }
+    Err(Error::model_config(
+        dir,
+        "no weights (model.safetensors, model.safetensors.index.json or pytorch_model.bin)",
+    ))
+}
+
+/// Opens the weights of `dir` as a candle `VarBuilder` (memory-mapped safetensors).
+pub fn var_builder(dir: &Path, dtype: DType, device: &Device) -> Result<VarBuilder<'static>> {
+    let files = weight_files(dir)?;
+    if files.len() == 1 && files[0].extension().is_some_and(|e| e == "bin") {
+        let tensors = candle_core::pickle::read_all(&files[0])
+            .map_err(|e| Error::model_config(&files[0], e.to_string()))?;
+        let map = tensors.into_iter().collect();
+        return Ok(VarBuilder::from_tensors(map, dtype, device));
+    }
+    // SAFETY: the files are memory-mapped read-only; rankbook never writes to a
+    // model folder it is reading, and replaces files atomically (rename) when saving.
+    unsafe { VarBuilder::from_mmaped_safetensors(&files, dtype, device) }
+        .map_err(|e| Error::model_config(dir, format!("cannot read weights: {e}")))
+}
+
+/// SHA-256 of the weight files (in order), as a hex string; identifies a model's weights.
+pub fn weights_hash(dir: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut h = Sha256::new();
+    for f in weight_files(dir)? {
+        let mut file = std::fs::File::open(&f).map_err(|e| Error::io(&f, e))?;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = file.read(&mut buf).map_err(|e| Error::io(&f, e))?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+    }
+    Ok(hex::encode(h.finalize()))
+}

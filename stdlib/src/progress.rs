@@ -1,0 +1,58 @@
+//! One progress interface for long operations; the CLI renders it with indicatif,
+//! the notebook kernel with display updates. Also the cooperative cancellation flag.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::error::{Error, Result};
+
+/// Receives progress of a long operation (encoding, searching, training).
+pub trait Progress: Send + Sync {
+    /// A new phase starts, with `total` units of work (0 when unknown).
+    fn start(&self, label: &str, total: u64);
+    /// `n` more units are done.
+    fn advance(&self, n: u64);
+    /// The phase is over.
+    fn finish(&self);
+}
+
+/// Progress that goes nowhere.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&self, _label: &str, _total: u64) {}
+    fn advance(&self, _n: u64) {}
+    fn finish(&self) {}
+}
+
+/// A shared flag checked at safe points (batch and step boundaries); setting it
+/// makes the running operation return [`Error::Cancelled`] and leave state usable.
+#[derive(Clone, Default, Debug)]
+pub struct CancelFlag(Arc<AtomicBool>);
+
+impl CancelFlag {
+    /// A new, unset flag.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Asks running operations to stop.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    /// Clears the flag so later operations run.
+    pub fn reset(&self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+    /// Whether a stop was requested.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+    /// Returns `Err(Cancelled)` when a stop was requested.
+    pub fn check(&self) -> Result<()> {
+        if self.is_cancelled() {
+            Err(Error::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+}
