@@ -1,7 +1,10 @@
 //! rankbook: fine-tune, index, search, re-rank and evaluate neural retrieval models.
 
 pub mod atomic;
+pub mod data;
 pub mod error;
+pub mod eval;
+pub mod index;
 pub mod model;
 pub mod progress;
 pub mod vectors;

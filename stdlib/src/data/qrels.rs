@@ -1,0 +1,185 @@
+//! Relevance judgements: TREC qrels (`qid 0 docid rel`) and BEIR TSV
+//! (`query-id corpus-id score`, header optional).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use crate::data::lines::for_each_line;
+use crate::error::{Error, Result};
+
+/// Graded judgements per query: `qid -> docid -> grade` (grades may be negative).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Qrels {
+    map: BTreeMap<String, HashMap<String, i32>>,
+}
+
+/// Parses a relevance grade: an integer, or a float with no fractional part.
+pub fn parse_grade(s: &str) -> Option<i32> {
+    s.parse::<i32>().ok().or_else(|| {
+        let f: f64 = s.parse().ok()?;
+        (f.fract() == 0.0 && f.abs() < i32::MAX as f64).then_some(f as i32)
+    })
+}
+
+impl Qrels {
+    /// An empty set of judgements.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) one judgement.
+    pub fn insert(&mut self, qid: &str, doc: &str, grade: i32) {
+        self.map
+            .entry(qid.to_string())
+            .or_default()
+            .insert(doc.to_string(), grade);
+    }
+
+    /// Reads TREC or BEIR qrels, detected from the first line.
+    pub fn read(path: &Path) -> Result<Self> {
+        let mut qrels = Qrels::new();
+        let mut columns: Option<usize> = None;
+        let mut lines_of: HashMap<(String, String), usize> = HashMap::new();
+        for_each_line(path, |no, line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.is_empty() {
+                return Ok(());
+            }
+            let expected = match columns {
+                Some(c) => c,
+                None => {
+                    let c = fields.len();
+                    if c != 3 && c != 4 {
+                        return Err(Error::parse(
+                            path,
+                            no,
+                            None,
+                            format!(
+                                "expected 4 columns (qid 0 docid rel) or 3 (query-id corpus-id score), found {c}"
+                            ),
+                        ));
+                    }
+                    columns = Some(c);
+                    if c == 3 && parse_grade(fields[2]).is_none() {
+                        return Ok(()); // BEIR header line
+                    }
+                    c
+                }
+            };
+            if fields.len() != expected {
+                let layout = if expected == 4 {
+                    "4 columns (qid 0 docid rel)"
+                } else {
+                    "3 columns (query-id corpus-id score)"
+                };
+                return Err(Error::parse(
+                    path,
+                    no,
+                    None,
+                    format!("expected {layout}, found {}", fields.len()),
+                ));
+            }
+            let (qid, doc, grade) = if expected == 4 {
+                (fields[0], fields[2], fields[3])
+            } else {
+                (fields[0], fields[1], fields[2])
+            };
+            let grade = parse_grade(grade).ok_or_else(|| {
+                Error::parse(
+                    path,
+                    no,
+                    None,
+                    format!("relevance \"{grade}\" is not an integer"),
+                )
+            })?;
+            if let Some(first) = lines_of.insert((qid.to_string(), doc.to_string()), no) {
+                return Err(Error::parse(
+                    path,
+                    no,
+                    None,
+                    format!("query {qid} judges doc {doc} twice (first at line {first})"),
+                ));
+            }
+            qrels.insert(qid, doc, grade);
+            Ok(())
+        })?;
+        if columns.is_none() {
+            return Err(Error::parse(path, 1, None, "empty file"));
+        }
+        Ok(qrels)
+    }
+
+    /// Judgements of one query.
+    pub fn get(&self, qid: &str) -> Option<&HashMap<String, i32>> {
+        self.map.get(qid)
+    }
+
+    /// Query ids in sorted order.
+    pub fn query_ids(&self) -> impl Iterator<Item = &str> {
+        self.map.keys().map(String::as_str)
+    }
+
+    /// `(qid, judgements)` pairs in query-id order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &HashMap<String, i32>)> {
+        self.map.iter().map(|(q, d)| (q.as_str(), d))
+    }
+
+    /// Number of judged queries.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether no query is judged.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Number of judgements over all queries.
+    pub fn judgements(&self) -> usize {
+        self.map.values().map(HashMap::len).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> Result<Qrels> {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("q.txt");
+        std::fs::write(&p, text).unwrap();
+        Qrels::read(&p)
+    }
+
+    #[test]
+    fn reads_trec_and_beir_layouts() {
+        let t = read("\u{feff}q1 0 d1 2\r\nq1 0 d2 -1\r\nq2\t0\td1\t0\n").unwrap();
+        assert_eq!(t.get("q1").unwrap()["d1"], 2);
+        assert_eq!(t.get("q1").unwrap()["d2"], -1);
+        assert_eq!(t.len(), 2);
+        let b = read("query-id\tcorpus-id\tscore\r\n1\t31715818\t1\r\n").unwrap();
+        assert_eq!(b.get("1").unwrap()["31715818"], 1);
+        assert_eq!(b.judgements(), 1);
+    }
+
+    #[test]
+    fn bad_lines_are_named() {
+        let e = read("q1 0 d1 1\nq1 0 d2\n").unwrap_err().to_string();
+        assert!(
+            e.ends_with(":2: expected 4 columns (qid 0 docid rel), found 3"),
+            "{e}"
+        );
+        let e = read("q1 0 d1 high\n").unwrap_err().to_string();
+        assert!(
+            e.ends_with(":1: relevance \"high\" is not an integer"),
+            "{e}"
+        );
+        let e = read("").unwrap_err().to_string();
+        assert!(e.ends_with(":1: empty file"), "{e}");
+        let e = read("q 0 d 1\nq 0 d 0\n").unwrap_err().to_string();
+        assert!(
+            e.contains(":2: query q judges doc d twice (first at line 1)"),
+            "{e}"
+        );
+    }
+}

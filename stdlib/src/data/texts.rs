@@ -1,0 +1,144 @@
+//! Texts with ids from JSONL: `{"id"|"_id": …, "text": …}` and BEIR corpus lines
+//! (`_id`, `title`, `text`), whose text is `(title + " " + text).strip()` as
+//! sentence-transformers and BEIR build it.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use crate::data::lines::for_each_line;
+use crate::error::{Error, Result};
+
+/// One text and its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextRecord {
+    /// Document or query id.
+    pub id: String,
+    /// The text to encode.
+    pub text: String,
+}
+
+fn id_of(obj: &Map<String, Value>) -> Option<String> {
+    match obj.get("_id").or_else(|| obj.get("id"))? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn field_list(obj: &Map<String, Value>) -> String {
+    obj.keys()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Reads `{id, text}` records from a JSONL file. Blank lines are skipped; a
+/// duplicate id is an error naming both lines.
+pub fn read_texts(path: &Path) -> Result<Vec<TextRecord>> {
+    let mut out = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for_each_line(path, |no, line| {
+        if line.trim().is_empty() {
+            return Ok(());
+        }
+        let value: Value = serde_json::from_str(line)
+            .map_err(|e| Error::parse(path, no, Some(e.column()), e.to_string()))?;
+        let Value::Object(obj) = value else {
+            return Err(Error::parse(path, no, None, "expected a JSON object"));
+        };
+        let id = id_of(&obj).ok_or_else(|| {
+            Error::parse(
+                path,
+                no,
+                None,
+                format!("no \"_id\" or \"id\" field (fields: {})", field_list(&obj)),
+            )
+        })?;
+        let text = match obj.get("text") {
+            Some(Value::String(t)) => t.as_str(),
+            Some(Value::Null) => "",
+            Some(_) => return Err(Error::parse(path, no, None, "\"text\" is not a string")),
+            None => {
+                return Err(Error::parse(
+                    path,
+                    no,
+                    None,
+                    format!("no \"text\" field (fields: {})", field_list(&obj)),
+                ));
+            }
+        };
+        let text = match obj.get("title") {
+            Some(Value::String(title)) => format!("{title} {text}").trim().to_string(),
+            _ => text.to_string(),
+        };
+        if let Some(first) = seen.insert(id.clone(), no) {
+            return Err(Error::parse(
+                path,
+                no,
+                None,
+                format!("duplicate id \"{id}\" (first at line {first})"),
+            ));
+        }
+        out.push(TextRecord { id, text });
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("in.jsonl");
+        std::fs::write(&p, text).unwrap();
+        (d, p)
+    }
+
+    #[test]
+    fn reads_plain_and_beir_records() {
+        let (_d, p) = write(
+            "\u{feff}{\"id\": \"a\", \"text\": \"hello\"}\r\n\n{\"_id\": 7, \"title\": \"T\", \"text\": \"body \"}\n{\"_id\": \"e\", \"title\": \"\", \"text\": \"\"}\n",
+        );
+        let r = read_texts(&p).unwrap();
+        assert_eq!(
+            r,
+            vec![
+                TextRecord {
+                    id: "a".into(),
+                    text: "hello".into()
+                },
+                TextRecord {
+                    id: "7".into(),
+                    text: "T body".into()
+                },
+                TextRecord {
+                    id: "e".into(),
+                    text: "".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn errors_name_file_line_and_column() {
+        let (_d, p) = write("{\"id\": \"a\", \"text\": \"x\"}\n{\"id\": \"b\", \"text\" \"x\"}\n");
+        let e = read_texts(&p).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("{}:2:", p.display())), "{e}");
+        let (_d, p) = write("{\"id\": \"a\", \"body\": \"x\"}\n");
+        let e = read_texts(&p).unwrap_err().to_string();
+        assert!(
+            e.ends_with(":1: no \"text\" field (fields: body, id)"),
+            "{e}"
+        );
+        let (_d, p) = write("{\"id\": \"a\", \"text\": \"x\"}\n{\"id\": \"a\", \"text\": \"y\"}\n");
+        let e = read_texts(&p).unwrap_err().to_string();
+        assert!(
+            e.contains(":2: duplicate id \"a\" (first at line 1)"),
+            "{e}"
+        );
+    }
+}

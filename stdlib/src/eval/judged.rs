@@ -1,0 +1,272 @@
+//! One query's ranking seen through its judgements, and every measure on it,
+//! following trec_eval's definitions (form_res_rels and the m_*.c measures).
+
+use std::collections::HashMap;
+
+use crate::data::run::{Scored, ranking_order};
+use crate::eval::measure::{Measure, MeasureKind};
+
+/// Grade of a retrieved doc that is not in the qrels.
+const NOT_JUDGED: i32 = i32::MIN;
+/// Grade of a doc judged with a negative grade ("in pool but unjudged" for trec_eval).
+const NEGATIVE: i32 = i32::MIN + 1;
+
+/// A ranked list of grades plus the query's grade counts.
+#[derive(Debug, Clone)]
+pub struct JudgedRanking {
+    /// Grade of each retrieved doc in rank order (sentinels for unjudged ones).
+    grades: Vec<i32>,
+    /// `(grade, count)` over the query's judgements with grade >= 0, grade descending.
+    levels: Vec<(i32, usize)>,
+}
+
+impl JudgedRanking {
+    /// Ranks `results` (score desc, docid desc) and looks up each doc's grade.
+    /// `skip` drops docs whose id equals it (BEIR's query-id self-hits).
+    pub fn new(results: &[Scored], judgements: &HashMap<String, i32>, skip: Option<&str>) -> Self {
+        let mut ranked: Vec<&Scored> = results
+            .iter()
+            .filter(|s| skip != Some(s.doc.as_str()))
+            .collect();
+        ranked.sort_by(|a, b| ranking_order(a, b));
+        let grades = ranked
+            .iter()
+            .map(|s| match judgements.get(&s.doc) {
+                None => NOT_JUDGED,
+                Some(&g) if g < 0 => NEGATIVE,
+                Some(&g) => g,
+            })
+            .collect();
+        let mut counts: HashMap<i32, usize> = HashMap::new();
+        for &g in judgements.values().filter(|g| **g >= 0) {
+            *counts.entry(g).or_default() += 1;
+        }
+        let mut levels: Vec<(i32, usize)> = counts.into_iter().collect();
+        levels.sort_by(|a, b| b.0.cmp(&a.0));
+        Self { grades, levels }
+    }
+
+    /// A query with judgements but nothing retrieved (trec_eval -c).
+    pub fn empty(judgements: &HashMap<String, i32>) -> Self {
+        Self::new(&[], judgements, None)
+    }
+
+    fn num_rel(&self, level: i32) -> usize {
+        self.levels
+            .iter()
+            .filter(|(g, _)| *g >= level)
+            .map(|(_, c)| c)
+            .sum()
+    }
+
+    fn top(&self, cutoff: Option<usize>) -> &[i32] {
+        let n = cutoff.map_or(self.grades.len(), |k| k.min(self.grades.len()));
+        &self.grades[..n]
+    }
+
+    /// The value of `m` for this query.
+    pub fn compute(&self, m: &Measure) -> f64 {
+        let level = m.rel_level();
+        let is_rel = |g: i32| g >= level;
+        let top = self.top(m.cutoff);
+        match m.kind {
+            MeasureKind::P => {
+                let k = m.cutoff.unwrap_or(self.grades.len()).max(1);
+                top.iter().filter(|g| is_rel(**g)).count() as f64 / k as f64
+            }
+            MeasureKind::R => ratio(
+                top.iter().filter(|g| is_rel(**g)).count(),
+                self.num_rel(level),
+            ),
+            MeasureKind::AP => {
+                let mut found = 0usize;
+                let mut sum = 0.0;
+                for (i, &g) in top.iter().enumerate() {
+                    if is_rel(g) {
+                        found += 1;
+                        sum += found as f64 / (i + 1) as f64;
+                    }
+                }
+                let r = self.num_rel(level);
+                if r == 0 { 0.0 } else { sum / r as f64 }
+            }
+            MeasureKind::RR => top
+                .iter()
+                .position(|g| is_rel(*g))
+                .map_or(0.0, |i| 1.0 / (i + 1) as f64),
+            MeasureKind::NDCG => self.ndcg(m.cutoff),
+            MeasureKind::Rprec => {
+                let r = self.num_rel(level);
+                let found = self.grades.iter().take(r).filter(|g| is_rel(**g)).count();
+                ratio(found, r)
+            }
+            MeasureKind::Bpref => self.bpref(level),
+            MeasureKind::Success => {
+                if top.iter().any(|g| is_rel(*g)) {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            MeasureKind::Judged => {
+                let k = m.cutoff.unwrap_or(self.grades.len()).max(1);
+                top.iter().filter(|g| **g != NOT_JUDGED).count() as f64 / k as f64
+            }
+            MeasureKind::NumRet => self.grades.len() as f64,
+            MeasureKind::NumRel => self.num_rel(level) as f64,
+            MeasureKind::NumRelRet => top.iter().filter(|g| is_rel(**g)).count() as f64,
+        }
+    }
+
+    fn ndcg(&self, cutoff: Option<usize>) -> f64 {
+        let dcg: f64 = self
+            .top(cutoff)
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| **g > 0)
+            .map(|(i, &g)| g as f64 / ((i + 2) as f64).log2())
+            .sum();
+        // Ideal: the judged grades > 0 in descending order, cut at the same depth.
+        let depth = cutoff.unwrap_or(usize::MAX);
+        let mut ideal = 0.0;
+        let mut i = 0usize;
+        'levels: for &(g, count) in self.levels.iter().filter(|(g, _)| *g > 0) {
+            for _ in 0..count {
+                if i >= depth {
+                    break 'levels;
+                }
+                ideal += g as f64 / ((i + 2) as f64).log2();
+                i += 1;
+            }
+        }
+        if ideal > 0.0 { dcg / ideal } else { 0.0 }
+    }
+
+    fn bpref(&self, level: i32) -> f64 {
+        let num_rel = self.num_rel(level);
+        let num_nonrel: usize = self
+            .levels
+            .iter()
+            .filter(|(g, _)| *g < level)
+            .map(|(_, c)| c)
+            .sum();
+        let mut nonrel_so_far = 0usize;
+        let mut sum = 0.0;
+        for &g in &self.grades {
+            if g == NOT_JUDGED || g == NEGATIVE {
+                continue;
+            }
+            if g < level {
+                nonrel_so_far += 1;
+            } else if nonrel_so_far > 0 {
+                sum += 1.0 - nonrel_so_far.min(num_rel) as f64 / num_nonrel.min(num_rel) as f64;
+            } else {
+                sum += 1.0;
+            }
+        }
+        if num_rel > 0 {
+            sum / num_rel as f64
+        } else {
+            sum
+        }
+    }
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(name: &str) -> Measure {
+        Measure::parse(name).unwrap()
+    }
+
+    /// Ranking d1..d5 (scores 5..1); judgements: d1=0, d2=2, d4=1, d9=3 (not retrieved), d5=-1.
+    fn sample() -> JudgedRanking {
+        let results: Vec<Scored> = (1..=5)
+            .map(|i| Scored {
+                doc: format!("d{i}"),
+                score: (6 - i) as f64,
+            })
+            .collect();
+        let j: HashMap<String, i32> = [("d1", 0), ("d2", 2), ("d4", 1), ("d9", 3), ("d5", -1)]
+            .iter()
+            .map(|(d, g)| (d.to_string(), *g))
+            .collect();
+        JudgedRanking::new(&results, &j, None)
+    }
+
+    fn close(a: f64, b: f64) {
+        assert!((a - b).abs() < 1e-12, "{a} != {b}");
+    }
+
+    #[test]
+    fn hand_computed_values() {
+        let r = sample();
+        // Relevant (grade >= 1): d2 at rank 2, d4 at rank 4; d9 never retrieved. R = 3.
+        close(r.compute(&m("P@2")), 0.5);
+        close(r.compute(&m("P@10")), 0.2);
+        close(r.compute(&m("R@4")), 2.0 / 3.0);
+        close(r.compute(&m("AP")), (1.0 / 2.0 + 2.0 / 4.0) / 3.0);
+        close(r.compute(&m("AP@3")), (1.0 / 2.0) / 3.0);
+        close(r.compute(&m("RR")), 0.5);
+        close(r.compute(&m("RR@1")), 0.0);
+        close(r.compute(&m("Rprec")), 1.0 / 3.0);
+        close(r.compute(&m("Success@1")), 0.0);
+        close(r.compute(&m("Success@2")), 1.0);
+        close(r.compute(&m("Judged@5")), 4.0 / 5.0);
+        close(r.compute(&m("NumRet")), 5.0);
+        close(r.compute(&m("NumRel")), 3.0);
+        close(r.compute(&m("NumRelRet")), 2.0);
+        close(r.compute(&m("P(rel=2)@2")), 0.5);
+        close(r.compute(&m("NumRel(rel=2)")), 2.0);
+        // DCG@5 = 2/log2(3) + 1/log2(5); ideal = 3/1 + 2/log2(3) + 1/2.
+        let dcg = 2.0 / 3f64.log2() + 1.0 / 5f64.log2();
+        let idcg = 3.0 + 2.0 / 3f64.log2() + 1.0 / 2.0;
+        close(r.compute(&m("nDCG@5")), dcg / idcg);
+        close(r.compute(&m("nDCG")), dcg / idcg);
+        // nDCG@1: nothing relevant at rank 1.
+        close(r.compute(&m("nDCG@1")), 0.0);
+        // Bpref: judged non-relevant: d1 (one), R = 3. d2 after 1 nonrel: 1 - 1/1 = 0; d4: 0.
+        close(r.compute(&m("Bpref")), 0.0);
+    }
+
+    #[test]
+    fn query_without_relevant_docs_scores_zero() {
+        let j: HashMap<String, i32> = [("a".to_string(), 0)].into_iter().collect();
+        let r = JudgedRanking::new(
+            &[Scored {
+                doc: "a".into(),
+                score: 1.0,
+            }],
+            &j,
+            None,
+        );
+        for name in ["AP", "nDCG@10", "RR", "R@10", "P@1"] {
+            assert_eq!(r.compute(&m(name)), 0.0, "{name}");
+        }
+    }
+
+    #[test]
+    fn self_hits_are_skipped() {
+        let j: HashMap<String, i32> = [("d".to_string(), 1)].into_iter().collect();
+        let res = vec![
+            Scored {
+                doc: "q".into(),
+                score: 2.0,
+            },
+            Scored {
+                doc: "d".into(),
+                score: 1.0,
+            },
+        ];
+        assert_eq!(
+            JudgedRanking::new(&res, &j, Some("q")).compute(&m("RR")),
+            1.0
+        );
+        assert_eq!(JudgedRanking::new(&res, &j, None).compute(&m("RR")), 0.5);
+    }
+}

@@ -1,0 +1,7 @@
+//! Indexes and search.
+
+mod flat;
+mod topk;
+
+pub use flat::{FlatIndex, Metric};
+pub use topk::TopK;
