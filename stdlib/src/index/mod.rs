@@ -1,7 +1,9 @@
 //! Indexes and search.
 
+mod dense;
 mod flat;
 mod topk;
 
-pub use flat::{FlatIndex, Metric};
+pub use dense::DenseIndex;
+pub use flat::{FlatIndex, Metric, score_to_f64};
 pub use topk::TopK;

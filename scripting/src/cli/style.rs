@@ -1,0 +1,15 @@
+//! Output conventions: data on stdout; progress, logs and errors on stderr;
+//! errors as `error: …` followed by `hint: …` lines when there is advice.
+
+/// Prints `error: …` (with its causes) and any `hint:` to stderr.
+pub fn print_error(e: &anyhow::Error) {
+    eprintln!("error: {e:#}");
+    if let Some(rankbook::Error::Parse { .. }) = e.downcast_ref::<rankbook::Error>() {
+        eprintln!("hint: nothing was written; fix the line above and run again");
+    }
+}
+
+/// A log line on stderr (never mixed into data on stdout).
+pub fn log(msg: impl std::fmt::Display) {
+    eprintln!("{msg}");
+}

@@ -1,0 +1,6 @@
+//! rankbook's Rhai layer: every core object as a scriptable type. Bindings only
+//! convert types; the logic lives in the `rankbook` crate.
+
+pub mod script;
+
+pub use script::{ScriptError, new_engine, run_file};

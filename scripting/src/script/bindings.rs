@@ -1,0 +1,192 @@
+//! Registration of rankbook's types and functions with a Rhai engine.
+
+use std::sync::Arc;
+
+use rankbook::data::{BeirDataset, Qrels, Run, TextRecord};
+use rankbook::eval::{EvalOptions, Evaluation, evaluate, format_table};
+use rankbook::index::DenseIndex;
+use rankbook::model::{EncodeOptions, ModelOptions, SentenceEncoder};
+use rankbook::vectors::Embeddings;
+use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
+
+type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
+
+fn err(e: impl std::fmt::Display) -> Box<EvalAltResult> {
+    e.to_string().into()
+}
+
+/// A loaded bi-encoder (shared: scripts copy handles freely).
+#[derive(Clone)]
+pub struct Model(pub Arc<SentenceEncoder>);
+
+/// A list of texts with ids (a corpus or a query set).
+#[derive(Clone)]
+pub struct Texts(pub Arc<Vec<TextRecord>>);
+
+/// A dense index.
+#[derive(Clone)]
+pub struct Index(pub Arc<DenseIndex>);
+
+fn strings(a: &Array) -> RhaiResult<Vec<String>> {
+    a.iter()
+        .map(|v| {
+            v.clone()
+                .into_immutable_string()
+                .map(|s| s.to_string())
+                .map_err(|t| err(format!("expected an array of strings, found a {t}")))
+        })
+        .collect()
+}
+
+fn evaluation_map(e: &Evaluation) -> Map {
+    e.measures
+        .iter()
+        .zip(&e.means)
+        .map(|(m, v)| (m.to_string().into(), Dynamic::from_float(*v)))
+        .collect()
+}
+
+/// Registers every rankbook type and function on `engine`.
+pub fn register(engine: &mut Engine) {
+    engine
+        .register_type_with_name::<Model>("Model")
+        .register_fn("model", |spec: &str| -> RhaiResult<Model> {
+            SentenceEncoder::load(spec, &ModelOptions::default())
+                .map(|m| Model(Arc::new(m)))
+                .map_err(err)
+        })
+        .register_fn(
+            "encode",
+            |m: &mut Model, texts: Array| -> RhaiResult<Embeddings> {
+                let texts = strings(&texts)?;
+                let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+                m.0.encode(&refs, &EncodeOptions::default())
+                    .map(|(e, _)| e)
+                    .map_err(err)
+            },
+        )
+        .register_get("dim", |m: &mut Model| m.0.dim() as i64)
+        .register_fn("to_string", |m: &mut Model| {
+            format!("Model({}, dim {})", m.0.dir().display(), m.0.dim())
+        });
+
+    engine
+        .register_type_with_name::<Embeddings>("Embeddings")
+        .register_fn("len", |e: &mut Embeddings| e.len() as i64)
+        .register_get("dim", |e: &mut Embeddings| e.dim() as i64)
+        .register_indexer_get(|e: &mut Embeddings, i: i64| -> RhaiResult<Array> {
+            let i = usize::try_from(i)
+                .ok()
+                .filter(|i| *i < e.len())
+                .ok_or_else(|| err(format!("index {i} out of range for {} vectors", e.len())))?;
+            Ok(e.row(i)
+                .iter()
+                .map(|x| Dynamic::from_float(*x as f64))
+                .collect())
+        })
+        .register_fn("to_string", |e: &mut Embeddings| {
+            format!("Embeddings({} x {})", e.len(), e.dim())
+        });
+
+    engine
+        .register_type_with_name::<BeirDataset>("Dataset")
+        .register_fn("beir", |dir: &str| -> RhaiResult<BeirDataset> {
+            BeirDataset::open(std::path::Path::new(dir)).map_err(err)
+        })
+        .register_fn("corpus", |d: &mut BeirDataset| {
+            Texts(Arc::new(d.corpus.clone()))
+        })
+        .register_fn("queries", |d: &mut BeirDataset| {
+            Texts(Arc::new(d.queries.clone()))
+        })
+        .register_fn("queries", |d: &mut BeirDataset, q: Qrels| {
+            Texts(Arc::new(d.judged_queries(&q)))
+        })
+        .register_fn(
+            "qrels",
+            |d: &mut BeirDataset, split: &str| -> RhaiResult<Qrels> { d.qrels(split).map_err(err) },
+        );
+
+    engine
+        .register_type_with_name::<Texts>("Texts")
+        .register_fn("len", |t: &mut Texts| t.0.len() as i64)
+        .register_indexer_get(|t: &mut Texts, i: i64| -> RhaiResult<Map> {
+            let r = usize::try_from(i)
+                .ok()
+                .and_then(|i| t.0.get(i))
+                .ok_or_else(|| err(format!("index {i} out of range for {} texts", t.0.len())))?;
+            let mut m = Map::new();
+            m.insert("id".into(), r.id.clone().into());
+            m.insert("text".into(), r.text.clone().into());
+            Ok(m)
+        });
+
+    engine
+        .register_type_with_name::<Index>("Index")
+        .register_fn("index", |m: Model, corpus: Texts| -> RhaiResult<Index> {
+            DenseIndex::build(m.0, &corpus.0, &EncodeOptions::default())
+                .map(|i| Index(Arc::new(i)))
+                .map_err(err)
+        })
+        .register_fn("len", |i: &mut Index| i.0.len() as i64)
+        .register_fn(
+            "search",
+            |i: &mut Index, q: Texts, k: i64| -> RhaiResult<Run> {
+                let k = usize::try_from(k).map_err(|_| err("k must be positive"))?;
+                i.0.search(&q.0, k, &EncodeOptions::default()).map_err(err)
+            },
+        );
+
+    engine
+        .register_type_with_name::<Qrels>("Qrels")
+        .register_fn("load_qrels", |p: &str| -> RhaiResult<Qrels> {
+            Qrels::read(std::path::Path::new(p)).map_err(err)
+        })
+        .register_fn("len", |q: &mut Qrels| q.len() as i64);
+
+    engine
+        .register_type_with_name::<Run>("Run")
+        .register_fn("load_run", |p: &str| -> RhaiResult<Run> {
+            Run::read(std::path::Path::new(p)).map_err(err)
+        })
+        .register_fn("len", |r: &mut Run| r.len() as i64)
+        .register_fn("save", |r: &mut Run, p: &str| -> RhaiResult<()> {
+            r.write(std::path::Path::new(p), "rankbook").map_err(err)
+        })
+        .register_fn("top", |r: &mut Run, qid: &str, k: i64| -> Array {
+            let mut out = Array::new();
+            if let Some(results) = r.get(qid) {
+                let mut v: Vec<_> = results.iter().collect();
+                v.sort_by(|a, b| rankbook::data::run::ranking_order(a, b));
+                for s in v.into_iter().take(k.max(0) as usize) {
+                    let mut m = Map::new();
+                    m.insert("doc".into(), s.doc.clone().into());
+                    m.insert("score".into(), Dynamic::from_float(s.score));
+                    out.push(m.into());
+                }
+            }
+            out
+        });
+
+    engine.register_fn(
+        "evaluate",
+        |q: Qrels, r: Run, measures: Array| -> RhaiResult<Map> {
+            let names = strings(&measures)?;
+            let ms = rankbook::eval::parse_measures(&names.join(",")).map_err(err)?;
+            Ok(evaluation_map(&evaluate(
+                &q,
+                &r,
+                &ms,
+                EvalOptions::default(),
+            )))
+        },
+    );
+    engine.register_fn(
+        "eval_table",
+        |q: Qrels, r: Run, measures: Array| -> RhaiResult<String> {
+            let names = strings(&measures)?;
+            let ms = rankbook::eval::parse_measures(&names.join(",")).map_err(err)?;
+            Ok(format_table(&evaluate(&q, &r, &ms, EvalOptions::default())))
+        },
+    );
+}

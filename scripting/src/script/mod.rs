@@ -1,0 +1,7 @@
+//! The Rhai engine with rankbook's functions registered.
+
+mod bindings;
+mod runner;
+
+pub use bindings::register;
+pub use runner::{ScriptError, new_engine, run_file};

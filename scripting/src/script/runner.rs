@@ -1,0 +1,102 @@
+//! Running a script file with errors that point at `file:line:col`.
+
+use std::path::{Path, PathBuf};
+
+use rhai::{Dynamic, Engine, EvalAltResult, Position, Scope};
+
+/// A script failure: where, what, and the line of source.
+#[derive(Debug)]
+pub struct ScriptError {
+    /// The script file.
+    pub file: PathBuf,
+    /// 1-based line and column, when known.
+    pub position: Option<(usize, usize)>,
+    /// The error message (with the Rust cause).
+    pub message: String,
+    /// The offending source line with a caret under the column.
+    pub snippet: Option<String>,
+}
+
+impl std::fmt::Display for ScriptError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.position {
+            Some((l, c)) => write!(f, "{}:{l}:{c}: {}", self.file.display(), self.message)?,
+            None => write!(f, "{}: {}", self.file.display(), self.message)?,
+        }
+        if let Some(s) = &self.snippet {
+            write!(f, "\n{s}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ScriptError {}
+
+/// An engine with rankbook registered and limits against runaway scripts.
+pub fn new_engine() -> Engine {
+    let mut engine = Engine::new();
+    engine.set_max_call_levels(256);
+    engine.set_max_expr_depths(512, 256);
+    super::register(&mut engine);
+    engine
+}
+
+fn snippet(source: &str, pos: Position) -> Option<String> {
+    let line = source.lines().nth(pos.line()?.checked_sub(1)?)?;
+    let col = pos.position().unwrap_or(1).max(1);
+    Some(format!("  | {line}\n  | {}^", " ".repeat(col - 1)))
+}
+
+/// Strips Rhai's own " (line x, position y)" suffix: the position is printed in front.
+fn message(e: &EvalAltResult) -> String {
+    let mut inner = e;
+    // Unwrap "in call to function f" layers to reach the real cause.
+    while let EvalAltResult::ErrorInFunctionCall(_, _, cause, _) = inner {
+        inner = cause;
+    }
+    let text = inner.to_string();
+    match text.rfind(" (line ") {
+        Some(i) if text.ends_with(')') => text[..i].to_string(),
+        _ => text,
+    }
+}
+
+/// Runs `path` with `vars` injected into the scope (values parsed as int, float,
+/// bool, else string). Returns the script's final value.
+pub fn run_file(
+    engine: &Engine,
+    path: &Path,
+    vars: &[(String, String)],
+) -> Result<Dynamic, ScriptError> {
+    let source = std::fs::read_to_string(path).map_err(|e| ScriptError {
+        file: path.to_path_buf(),
+        position: None,
+        message: e.to_string(),
+        snippet: None,
+    })?;
+    let mut scope = Scope::new();
+    for (k, v) in vars {
+        let value: Dynamic = if let Ok(i) = v.parse::<i64>() {
+            i.into()
+        } else if let Ok(f) = v.parse::<f64>() {
+            f.into()
+        } else if let Ok(b) = v.parse::<bool>() {
+            b.into()
+        } else {
+            v.clone().into()
+        };
+        scope.push(k.clone(), value);
+    }
+    let fail = |pos: Position, message: String| ScriptError {
+        file: path.to_path_buf(),
+        position: pos.line().map(|l| (l, pos.position().unwrap_or(1))),
+        snippet: snippet(&source, pos),
+        message,
+    };
+    let ast = engine
+        .compile_with_scope(&scope, &source)
+        .map_err(|e| fail(e.position(), e.err_type().to_string()))?;
+    engine
+        .eval_ast_with_scope::<Dynamic>(&mut scope, &ast)
+        .map_err(|e| fail(e.position(), message(&e)))
+}
