@@ -1,1 +1,77 @@
+//! Helpers for rankbook's end-to-end tests: where things are, and running the CLI.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub mod hub_server;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the repo")
+        .to_path_buf()
+}
+
+/// The `rankbook` binary of this build (`cargo build --bins` makes it).
+pub fn rankbook_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> -> target/<profile>/rankbook
+    let dir = exe.parent().and_then(Path::parent).expect("target layout");
+    let bin = dir.join(format!("rankbook{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} not built: run `cargo build --bins` before the tests (scripts/test.sh does)",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs `rankbook ARGS` from the repo root.
+pub fn rankbook(args: &[&str]) -> Output {
+    Command::new(rankbook_bin())
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .expect("rankbook runs")
+}
+
+/// stdout and stderr as strings.
+pub fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// `../shared/data` (or `RANKBOOK_SHARED/data`), or None with the skip notice printed.
+pub fn shared_data() -> Option<PathBuf> {
+    let shared = std::env::var_os("RANKBOOK_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("../shared"));
+    let data = shared.join("data");
+    if data.is_dir() {
+        Some(data)
+    } else {
+        eprintln!("skipped: ../shared not present");
+        None
+    }
+}
+
+/// The test venv's Python (made by scripts/test.sh), required by the interop tests.
+pub fn python() -> PathBuf {
+    let p = std::env::var_os("RANKBOOK_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv/bin/python"));
+    assert!(
+        p.is_file(),
+        "{} missing: run `bash scripts/test.sh`, which creates the test venv",
+        p.display()
+    );
+    p
+}
+
+/// The embedded SciFact sample.
+pub fn sample_data() -> PathBuf {
+    repo_root().join("data/scifact-sample")
+}

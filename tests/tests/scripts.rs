@@ -1,0 +1,77 @@
+//! `rankbook run` on Rhai scripts.
+
+use rankbook_tests::{rankbook, text};
+
+fn script(body: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("exp.rhai");
+    std::fs::write(&p, body).unwrap();
+    (d, p)
+}
+
+#[test]
+fn hello_world_encodes_one_vector() {
+    let (_d, p) = script(
+        "let m = model(\"sentence-transformers/all-MiniLM-L6-v2\");\nlet e = m.encode([\"hello world\"]);\nprint(e.len());\nprint(e.dim);\n",
+    );
+    let o = rankbook(&["run", p.to_str().unwrap()]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stderr}");
+    assert_eq!(stdout, "1\n384\n");
+}
+
+#[test]
+fn errors_point_at_file_line_and_column() {
+    let (_d, p) = script("let x = 1;\nlet m = model(\"no/such-model-here\");\n");
+    let o = rankbook(&["run", p.to_str().unwrap(), "--set", "unused=3"]);
+    let (_, stderr) = text(&o);
+    assert!(!o.status.success());
+    assert!(
+        stderr.contains(&format!("{}:2:9:", p.display())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("model `no/such-model-here` not found"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("  | let m = model(\"no/such-model-here\");\n  |         ^"),
+        "{stderr}"
+    );
+    let (_d, p) = script("let x = ;\n");
+    let (_, stderr) = text(&rankbook(&["run", p.to_str().unwrap()]));
+    assert!(
+        stderr.contains(&format!("{}:1:9:", p.display())),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn set_injects_values() {
+    let (_d, p) = script("print(k * 2); print(name);\n");
+    let o = rankbook(&[
+        "run",
+        p.to_str().unwrap(),
+        "--set",
+        "k=21",
+        "--set",
+        "name=x",
+    ]);
+    assert_eq!(text(&o).0, "42\nx\n");
+}
+
+#[test]
+fn quickstart_ranks_the_judged_doc_first_and_reports_ndcg() {
+    let o = rankbook(&["run", "examples/quickstart.rhai"]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stderr}");
+    // Query 1's only relevant doc (31715818) comes first, as with sentence-transformers.
+    assert!(
+        stdout
+            .contains("query 1: 0-dimensional biomaterials show inductive properties.\n  0.29155"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("doc 31715818"), "{stdout}");
+    assert!(stdout.contains("nDCG@10  0.9311"), "{stdout}");
+    assert!(stdout.contains("queries  50"), "{stdout}");
+}
