@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -55,7 +55,7 @@ impl HubServer {
     }
 }
 
-fn serve(mut stream: TcpStream, repo: &str, folder: &PathBuf, commit: &str) -> std::io::Result<()> {
+fn serve(mut stream: TcpStream, repo: &str, folder: &Path, commit: &str) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;

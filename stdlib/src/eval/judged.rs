@@ -42,7 +42,7 @@ impl JudgedRanking {
             *counts.entry(g).or_default() += 1;
         }
         let mut levels: Vec<(i32, usize)> = counts.into_iter().collect();
-        levels.sort_by(|a, b| b.0.cmp(&a.0));
+        levels.sort_by_key(|l| std::cmp::Reverse(l.0));
         Self { grades, levels }
     }
 

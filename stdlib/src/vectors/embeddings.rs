@@ -11,7 +11,7 @@ impl Embeddings {
     /// Wraps row-major data; `data.len()` must be a multiple of `dim`.
     pub fn new(dim: usize, data: Vec<f32>) -> Self {
         assert!(
-            dim > 0 && data.len() % dim == 0,
+            dim > 0 && data.len().is_multiple_of(dim),
             "data length must be a multiple of dim"
         );
         Self { dim, data }
