@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use rankbook::model::batch::TokenBatch;
-use rankbook::model::{EncodeOptions, ModelOptions, SentenceEncoder};
+use rankbook::model::{Backend, EncodeOptions, ModelOptions, SentenceEncoder};
 
 const MODEL: &str = "sentence-transformers/all-MiniLM-L6-v2";
 
@@ -33,9 +33,24 @@ fn references() -> Vec<Reference> {
         .collect()
 }
 
+/// Both inference paths: the packed CPU path (default) and candle.
+fn models() -> Vec<(&'static str, SentenceEncoder)> {
+    [("cpu", Backend::Auto), ("candle", Backend::Candle)]
+        .into_iter()
+        .map(|(name, backend)| {
+            let opts = ModelOptions {
+                backend,
+                ..Default::default()
+            };
+            let m = SentenceEncoder::load(MODEL, &opts)
+                .unwrap_or_else(|e| panic!("{e}\nhint: run bash scripts/setup.sh first"));
+            (name, m)
+        })
+        .collect()
+}
+
 fn model() -> SentenceEncoder {
-    SentenceEncoder::load(MODEL, &ModelOptions::default())
-        .unwrap_or_else(|e| panic!("{e}\nhint: run bash scripts/setup.sh first"))
+    models().remove(0).1
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f64 {
@@ -45,7 +60,7 @@ fn cosine(a: &[f32], b: &[f32]) -> f64 {
     dot / (na * nb)
 }
 
-fn check(name: &str, got: &[f32], want: &[f32]) {
+fn check(name: &str, got: &[f32], want: &[f32]) -> (f64, f32) {
     let cos = cosine(got, want);
     let max_diff = got
         .iter()
@@ -54,6 +69,7 @@ fn check(name: &str, got: &[f32], want: &[f32]) {
         .fold(0f32, f32::max);
     assert!(cos >= 0.99999, "{name}: cosine {cos}");
     assert!(max_diff <= 1e-5, "{name}: max abs diff {max_diff}");
+    (cos, max_diff)
 }
 
 #[test]
@@ -70,8 +86,13 @@ fn token_ids_equal_sentence_transformers() {
 
 #[test]
 fn embeddings_equal_reference_one_by_one_and_in_padded_batches() {
-    let m = model();
     let refs = references();
+    for (path, m) in models() {
+        check_model(path, &m, &refs);
+    }
+}
+
+fn check_model(path: &str, m: &SentenceEncoder, refs: &[Reference]) {
     let texts: Vec<&str> = refs.iter().map(|r| r.text.as_str()).collect();
     // One by one: batches of a single text, no padding.
     let single = EncodeOptions {
@@ -90,16 +111,36 @@ fn embeddings_equal_reference_one_by_one_and_in_padded_batches() {
         stats.padded_tokens > stats.tokens,
         "the batch really was padded"
     );
+    let (mut min_cos, mut max_diff) = (1f64, 0f32);
     for (i, r) in refs.iter().enumerate() {
-        check(&format!("{} (single)", r.id), one.row(i), &r.embedding);
-        check(&format!("{} (batch of 16)", r.id), all.row(i), &r.embedding);
+        for (c, d) in [
+            check(
+                &format!("{path}: {} (single)", r.id),
+                one.row(i),
+                &r.embedding,
+            ),
+            check(
+                &format!("{path}: {} (batch of 16)", r.id),
+                all.row(i),
+                &r.embedding,
+            ),
+        ] {
+            min_cos = min_cos.min(c);
+            max_diff = max_diff.max(d);
+        }
     }
+    eprintln!("{path}: min cosine {min_cos:.9}, max abs diff {max_diff:.2e}");
 }
 
 #[test]
 fn padding_does_not_change_a_short_text() {
     // The short text padded to 256 positions must give the unpadded vector.
-    let m = model();
+    for (_, m) in models() {
+        padded_equals_alone(&m);
+    }
+}
+
+fn padded_equals_alone(m: &SentenceEncoder) {
     let ids = m
         .tokenize(&["hello world", &"apple ".repeat(300)], None)
         .unwrap();
@@ -111,5 +152,5 @@ fn padding_does_not_change_a_short_text() {
         .unwrap()
         .to_vec2::<f32>()
         .unwrap();
-    check("hello world padded", &v[0], &alone[0]);
+    let _ = check("hello world padded", &v[0], &alone[0]);
 }

@@ -9,8 +9,14 @@ const RUN: &str = "data/scifact-sample/runs/all-MiniLM-L6-v2.trec";
 #[test]
 fn rankbook_eval_equals_trec_eval_values() {
     let o = rankbook(&[
-        "eval", "--qrels", QRELS, "--run", RUN, "--json",
-        "--measures", "nDCG@10,AP,RR,R@100,P@10,Bpref,Rprec",
+        "eval",
+        "--qrels",
+        QRELS,
+        "--run",
+        RUN,
+        "--json",
+        "--measures",
+        "nDCG@10,AP,RR,R@100,P@10,Bpref,Rprec",
     ]);
     let (stdout, stderr) = text(&o);
     assert!(o.status.success(), "{stderr}");
@@ -35,9 +41,29 @@ fn rankbook_eval_equals_trec_eval_values() {
 
 #[test]
 fn table_and_per_query_layouts() {
-    let o = rankbook(&["eval", "--qrels", QRELS, "--run", RUN, "--measures", "nDCG@10,R@100"]);
-    assert_eq!(text(&o).0, "measure  value\nnDCG@10  0.9311\nR@100    1.0000\nqueries  50\n");
-    let o = rankbook(&["eval", "--qrels", QRELS, "--run", RUN, "--measures", "RR", "--per-query"]);
+    let o = rankbook(&[
+        "eval",
+        "--qrels",
+        QRELS,
+        "--run",
+        RUN,
+        "--measures",
+        "nDCG@10,R@100",
+    ]);
+    assert_eq!(
+        text(&o).0,
+        "measure  value\nnDCG@10  0.9311\nR@100    1.0000\nqueries  50\n"
+    );
+    let o = rankbook(&[
+        "eval",
+        "--qrels",
+        QRELS,
+        "--run",
+        RUN,
+        "--measures",
+        "RR",
+        "--per-query",
+    ]);
     let out = text(&o).0;
     assert!(out.starts_with("RR\t1\t1.0000\n"), "{out}");
     assert!(out.ends_with("RR\tall\t0.9102\n"), "{out}");
@@ -45,8 +71,28 @@ fn table_and_per_query_layouts() {
 
 #[test]
 fn bad_measure_and_bad_file_are_clear() {
-    let o = rankbook(&["eval", "--qrels", QRELS, "--run", RUN, "--measures", "MRR@10"]);
-    assert!(text(&o).1.contains("measure \"MRR@10\": unknown measure (known: AP, nDCG"), "{}", text(&o).1);
+    let o = rankbook(&[
+        "eval",
+        "--qrels",
+        QRELS,
+        "--run",
+        RUN,
+        "--measures",
+        "MRR@10",
+    ]);
+    assert!(
+        text(&o)
+            .1
+            .contains("measure \"MRR@10\": unknown measure (known: AP, nDCG"),
+        "{}",
+        text(&o).1
+    );
     let o = rankbook(&["eval", "--qrels", RUN, "--run", RUN]);
-    assert!(text(&o).1.contains("all-MiniLM-L6-v2.trec:1: expected 4 columns (qid 0 docid rel) or 3"), "{}", text(&o).1);
+    assert!(
+        text(&o)
+            .1
+            .contains("all-MiniLM-L6-v2.trec:1: expected 4 columns (qid 0 docid rel) or 3"),
+        "{}",
+        text(&o).1
+    );
 }

@@ -88,21 +88,38 @@ fn every_measure_and_query_equals_pytrec_eval() {
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", text(&o).1);
-        let want: BTreeMap<String, BTreeMap<String, f64>> = serde_json::from_slice(&o.stdout).unwrap();
+        let want: BTreeMap<String, BTreeMap<String, f64>> =
+            serde_json::from_slice(&o.stdout).unwrap();
         let qrels = Qrels::read(&qp).unwrap();
         let run = Run::read(&rp).unwrap();
         let got = evaluate(&qrels, &run, &measures, EvalOptions::default());
         for (i, m) in measures.iter().enumerate() {
             let w = &want[&m.to_string()];
-            assert_eq!(w.len(), got.num_queries(), "seed {seed} {m}: query sets differ");
+            assert_eq!(
+                w.len(),
+                got.num_queries(),
+                "seed {seed} {m}: query sets differ"
+            );
             for (qid, vals) in &got.per_query {
                 let expected = w[qid];
-                assert!((vals[i] - expected).abs() <= 1e-9, "seed {seed} {m} {qid}: {} != {expected}", vals[i]);
+                assert!(
+                    (vals[i] - expected).abs() <= 1e-9,
+                    "seed {seed} {m} {qid}: {} != {expected}",
+                    vals[i]
+                );
                 compared += 1;
             }
         }
         // trec_eval -c: every judged query; a missing one is an empty ranking.
-        let complete = evaluate(&qrels, &run, &measures, EvalOptions { complete: true, ..Default::default() });
+        let complete = evaluate(
+            &qrels,
+            &run,
+            &measures,
+            EvalOptions {
+                complete: true,
+                ..Default::default()
+            },
+        );
         assert_eq!(complete.num_queries(), qrels.len());
         for (i, m) in measures.iter().enumerate() {
             let w = &want[&m.to_string()];
@@ -117,7 +134,10 @@ fn every_measure_and_query_equals_pytrec_eval() {
                 })
                 .sum();
             let expected = sum / qrels.len() as f64;
-            assert!((complete.means[i] - expected).abs() <= 1e-9, "seed {seed} {m} (complete)");
+            assert!(
+                (complete.means[i] - expected).abs() <= 1e-9,
+                "seed {seed} {m} (complete)"
+            );
         }
     }
     assert!(compared > 10_000, "compared {compared} values");

@@ -86,7 +86,8 @@ impl BertConfig {
                 format!("position_embedding_type \"{p}\" is not supported (only absolute)"),
             ));
         }
-        if cfg.num_attention_heads == 0 || !cfg.hidden_size.is_multiple_of(cfg.num_attention_heads) {
+        if cfg.num_attention_heads == 0 || !cfg.hidden_size.is_multiple_of(cfg.num_attention_heads)
+        {
             return Err(Error::model_config(
                 dir,
                 format!(

@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod bert;
 pub mod bert_config;
+pub mod bert_cpu;
 pub mod dense;
 pub mod device;
 pub mod encoder;
@@ -14,4 +15,4 @@ pub mod tokenize;
 pub mod weights;
 
 pub use resolve::resolve_model;
-pub use sentence::{EncodeOptions, EncodeStats, ModelOptions, SentenceEncoder};
+pub use sentence::{Backend, EncodeOptions, EncodeStats, ModelOptions, SentenceEncoder};

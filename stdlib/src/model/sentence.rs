@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::model::batch::TokenBatch;
 use crate::model::bert::{Bert, weight_prefix};
 use crate::model::bert_config::BertConfig;
+use crate::model::bert_cpu::CpuBert;
 use crate::model::dense::Dense;
 use crate::model::device::open_device;
 use crate::model::encoder::Encoder;
@@ -21,9 +22,21 @@ use crate::model::weights::var_builder;
 use crate::progress::{CancelFlag, NoProgress, Progress};
 use crate::vectors::Embeddings;
 
+/// Which implementation runs the transformer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// The fast packed-token CPU path on CPU, candle elsewhere.
+    #[default]
+    Auto,
+    /// candle everywhere (the training and GPU path).
+    Candle,
+}
+
 /// How to load a model.
 #[derive(Debug, Clone)]
 pub struct ModelOptions {
+    /// Which implementation runs the transformer.
+    pub backend: Backend,
     /// `cpu`, `cuda` or `cuda:N`.
     pub device: String,
     /// Truncation length in tokens (default: the folder's `max_seq_length`).
@@ -37,6 +50,7 @@ pub struct ModelOptions {
 impl Default for ModelOptions {
     fn default() -> Self {
         Self {
+            backend: Backend::Auto,
             device: "cpu".into(),
             max_length: None,
             query_prompt: None,
@@ -120,7 +134,10 @@ impl SentenceEncoder {
         let vb = var_builder(&tdir, DType::F32, &device)?;
         let prefix = weight_prefix(&vb);
         let vb = if prefix.is_empty() { vb } else { vb.pp(prefix) };
-        let encoder: Box<dyn Encoder> = Box::new(Bert::load(vb, &config)?);
+        let encoder: Box<dyn Encoder> = match (options.backend, &device) {
+            (Backend::Auto, Device::Cpu) => Box::new(CpuBert::load(vb, &config)?),
+            _ => Box::new(Bert::load(vb, &config)?),
+        };
 
         let max_length = options
             .max_length
