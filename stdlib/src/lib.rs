@@ -4,6 +4,7 @@ pub mod atomic;
 pub mod data;
 pub mod error;
 pub mod eval;
+pub mod fusion;
 pub mod index;
 pub mod model;
 pub mod progress;

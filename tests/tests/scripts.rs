@@ -75,3 +75,26 @@ fn quickstart_ranks_the_judged_doc_first_and_reports_ndcg() {
     assert!(stdout.contains("nDCG@10  0.9311"), "{stdout}");
     assert!(stdout.contains("queries  50"), "{stdout}");
 }
+
+#[test]
+fn evaluate_compare_and_fuse_from_a_script() {
+    let (_d, p) = script(
+        r#"
+let q = load_qrels("data/scifact-sample/qrels/test.tsv");
+let a = load_run("data/scifact-sample/runs/all-MiniLM-L6-v2.trec");
+let f = fuse([a, a], #{method: "rrf", k: 60});
+let c = compare(q, #{dense: a, fused: f}, ["RR"], #{baseline: "dense", test: "wilcoxon"});
+print(c.deltas("fused", "RR").len());
+print(evaluate(q, a, ["RR"], #{complete: true}).RR);
+print(evaluate(q, a, ["RR"], #{compleet: true}));
+"#,
+    );
+    let o = rankbook(&["run", p.to_str().unwrap()]);
+    let (stdout, stderr) = text(&o);
+    assert_eq!(stdout, "50\n0.9102222222222223\n", "{stderr}");
+    assert!(
+        stderr.contains("unknown option \"compleet\" (known: complete, ignore_identical_ids)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(":8:"), "{stderr}");
+}

@@ -1,11 +1,14 @@
-//! `rankbook eval`: a run against qrels.
+//! `rankbook eval`: runs against qrels; with several runs, a comparison with
+//! significance tests against a baseline.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use anyhow::bail;
 use clap::Args;
 use rankbook::data::{Qrels, Run};
 use rankbook::eval::{
-    EvalOptions, evaluate, format_json, format_per_query, format_table, parse_measures,
+    CompareOptions, Correction, EvalOptions, Test, compare, evaluate, format_comparison,
+    format_comparison_json, format_json, format_per_query, format_table, parse_measures,
 };
 
 #[derive(Args)]
@@ -13,16 +16,16 @@ pub struct EvalArgs {
     /// Qrels: TREC (`qid 0 docid rel`) or BEIR TSV.
     #[arg(long)]
     qrels: PathBuf,
-    /// Run in TREC format.
-    #[arg(long)]
-    run: PathBuf,
+    /// Run in TREC format; repeat to compare systems.
+    #[arg(long, required = true)]
+    run: Vec<PathBuf>,
     /// Comma-separated measures (ir_measures names).
     #[arg(long, default_value = "nDCG@10,AP,RR@10,R@100,P@10")]
     measures: String,
     /// JSON output with per-query values.
     #[arg(long)]
     json: bool,
-    /// trec_eval -q layout: measure, qid, value.
+    /// trec_eval -q layout: measure, qid, value (one run).
     #[arg(long)]
     per_query: bool,
     /// Average over all judged queries (missing ones count 0), as trec_eval -c.
@@ -31,28 +34,84 @@ pub struct EvalArgs {
     /// Ignore retrieved docs whose id equals the query id.
     #[arg(long)]
     ignore_identical_ids: bool,
+    /// The run the others are compared with (name or path; default: the first).
+    #[arg(long)]
+    baseline: Option<String>,
+    /// Paired test: t, wilcoxon or permutation.
+    #[arg(long, default_value = "t")]
+    test: String,
+    /// Multiple-comparison correction: holm, bonferroni or none.
+    #[arg(long, default_value = "holm")]
+    correction: String,
+    /// Seed for bootstrap intervals and permutations.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+/// A run's display name: its file stem.
+fn run_name(p: &Path) -> String {
+    p.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
 }
 
 pub fn run(a: EvalArgs) -> anyhow::Result<()> {
     let measures = parse_measures(&a.measures)?;
+    let test = Test::parse(&a.test)?;
+    let correction = Correction::parse(&a.correction)?;
     let qrels = Qrels::read(&a.qrels)?;
-    let run = Run::read(&a.run)?;
-    let e = evaluate(
-        &qrels,
-        &run,
-        &measures,
-        EvalOptions {
-            complete: a.complete,
-            ignore_identical_ids: a.ignore_identical_ids,
-        },
-    );
-    let out = if a.json {
-        format_json(&e) + "\n"
-    } else if a.per_query {
-        format_per_query(&e)
-    } else {
-        format_table(&e)
+    let eval = EvalOptions {
+        complete: a.complete,
+        ignore_identical_ids: a.ignore_identical_ids,
     };
-    print!("{out}");
+    if a.run.len() == 1 {
+        let e = evaluate(&qrels, &Run::read(&a.run[0])?, &measures, eval);
+        let out = if a.json {
+            format_json(&e) + "\n"
+        } else if a.per_query {
+            format_per_query(&e)
+        } else {
+            format_table(&e)
+        };
+        print!("{out}");
+        return Ok(());
+    }
+    if a.per_query {
+        bail!("--per-query takes one --run; use --json for per-query values of several runs");
+    }
+    let runs = a
+        .run
+        .iter()
+        .map(|p| Ok((run_name(p), Run::read(p)?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let baseline = match &a.baseline {
+        None => 0,
+        Some(b) => match a
+            .run
+            .iter()
+            .position(|p| run_name(p) == *b || p == Path::new(b))
+        {
+            Some(i) => i,
+            None => bail!(
+                "--baseline {b} is none of the runs ({})",
+                runs.iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        },
+    };
+    let opts = CompareOptions {
+        test,
+        correction,
+        seed: a.seed,
+        ..Default::default()
+    };
+    let c = compare(&qrels, &runs, baseline, &measures, eval, opts)?;
+    if a.json {
+        println!("{}", format_comparison_json(&c));
+    } else {
+        print!("{}", format_comparison(&c));
+    }
     Ok(())
 }

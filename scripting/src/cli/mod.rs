@@ -2,6 +2,7 @@
 
 mod encode;
 mod eval;
+mod fuse;
 mod progress;
 mod run;
 pub mod style;
@@ -22,6 +23,8 @@ enum Command {
     Encode(encode::EncodeArgs),
     /// Evaluate a TREC run against qrels with trec_eval's measures.
     Eval(eval::EvalArgs),
+    /// Fuse runs (reciprocal rank fusion or normalised score fusion).
+    Fuse(fuse::FuseArgs),
     /// Run a Rhai script.
     Run(run::RunArgs),
 }
@@ -31,6 +34,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Encode(a) => encode::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Fuse(a) => fuse::run(a),
         Command::Run(a) => run::run(a),
     }
 }

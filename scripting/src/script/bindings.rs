@@ -3,7 +3,11 @@
 use std::sync::Arc;
 
 use rankbook::data::{BeirDataset, Qrels, Run, TextRecord};
-use rankbook::eval::{EvalOptions, Evaluation, evaluate, format_table};
+use rankbook::eval::{
+    CompareOptions, Comparison, Correction, EvalOptions, Evaluation, Test, compare, evaluate,
+    format_comparison, format_comparison_html, format_table,
+};
+use rankbook::fusion::{FusionMethod, fuse};
 use rankbook::index::DenseIndex;
 use rankbook::model::{EncodeOptions, ModelOptions, SentenceEncoder};
 use rankbook::vectors::Embeddings;
@@ -34,6 +38,69 @@ fn strings(a: &Array) -> RhaiResult<Vec<String>> {
                 .into_immutable_string()
                 .map(|s| s.to_string())
                 .map_err(|t| err(format!("expected an array of strings, found a {t}")))
+        })
+        .collect()
+}
+
+/// Checks an options map against the known keys (an unknown key names the known ones).
+fn check_keys(opts: &Map, known: &[&str]) -> RhaiResult<()> {
+    for k in opts.keys() {
+        if !known.contains(&k.as_str()) {
+            return Err(err(format!(
+                "unknown option \"{k}\" (known: {})",
+                known.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn opt_str(opts: &Map, key: &str, default: &str) -> RhaiResult<String> {
+    match opts.get(key) {
+        None => Ok(default.to_string()),
+        Some(v) => v
+            .clone()
+            .into_string()
+            .map_err(|t| err(format!("option {key}: expected a string, found {t}"))),
+    }
+}
+
+fn opt_f64(opts: &Map, key: &str, default: f64) -> RhaiResult<f64> {
+    match opts.get(key) {
+        None => Ok(default),
+        Some(v) => v
+            .as_float()
+            .or_else(|_| v.as_int().map(|i| i as f64))
+            .map_err(|t| err(format!("option {key}: expected a number, found {t}"))),
+    }
+}
+
+fn opt_bool(opts: &Map, key: &str) -> RhaiResult<bool> {
+    match opts.get(key) {
+        None => Ok(false),
+        Some(v) => v
+            .as_bool()
+            .map_err(|t| err(format!("option {key}: expected true/false, found {t}"))),
+    }
+}
+
+fn eval_options(opts: &Map) -> RhaiResult<EvalOptions> {
+    Ok(EvalOptions {
+        complete: opt_bool(opts, "complete")?,
+        ignore_identical_ids: opt_bool(opts, "ignore_identical_ids")?,
+    })
+}
+
+fn measures_of(measures: &Array) -> RhaiResult<Vec<rankbook::eval::Measure>> {
+    rankbook::eval::parse_measures(&strings(measures)?.join(",")).map_err(err)
+}
+
+fn runs_of(a: &Array) -> RhaiResult<Vec<Run>> {
+    a.iter()
+        .map(|v| {
+            v.clone()
+                .try_cast::<Run>()
+                .ok_or_else(|| err("expected an array of runs"))
         })
         .collect()
 }
@@ -171,8 +238,7 @@ pub fn register(engine: &mut Engine) {
     engine.register_fn(
         "evaluate",
         |q: Qrels, r: Run, measures: Array| -> RhaiResult<Map> {
-            let names = strings(&measures)?;
-            let ms = rankbook::eval::parse_measures(&names.join(",")).map_err(err)?;
+            let ms = measures_of(&measures)?;
             Ok(evaluation_map(&evaluate(
                 &q,
                 &r,
@@ -182,6 +248,99 @@ pub fn register(engine: &mut Engine) {
         },
     );
     engine.register_fn(
+        "evaluate",
+        |q: Qrels, r: Run, measures: Array, opts: Map| -> RhaiResult<Map> {
+            check_keys(&opts, &["complete", "ignore_identical_ids"])?;
+            let ms = measures_of(&measures)?;
+            Ok(evaluation_map(&evaluate(&q, &r, &ms, eval_options(&opts)?)))
+        },
+    );
+
+    engine
+        .register_type_with_name::<Comparison>("Comparison")
+        .register_fn(
+            "compare",
+            |q: Qrels, runs: Map, measures: Array, opts: Map| -> RhaiResult<Comparison> {
+                check_keys(
+                    &opts,
+                    &[
+                        "baseline",
+                        "test",
+                        "correction",
+                        "seed",
+                        "complete",
+                        "ignore_identical_ids",
+                    ],
+                )?;
+                let named: Vec<(String, Run)> = runs
+                    .iter()
+                    .map(|(k, v)| {
+                        v.clone()
+                            .try_cast::<Run>()
+                            .map(|r| (k.to_string(), r))
+                            .ok_or_else(|| err(format!("runs.{k} is not a Run")))
+                    })
+                    .collect::<RhaiResult<_>>()?;
+                let first = named.first().map(|(n, _)| n.clone()).unwrap_or_default();
+                let baseline_name = opt_str(&opts, "baseline", &first)?;
+                let baseline = named
+                    .iter()
+                    .position(|(n, _)| *n == baseline_name)
+                    .ok_or_else(|| {
+                        err(format!(
+                            "baseline \"{baseline_name}\" is not among the runs"
+                        ))
+                    })?;
+                let copts = CompareOptions {
+                    test: Test::parse(&opt_str(&opts, "test", "t")?).map_err(err)?,
+                    correction: Correction::parse(&opt_str(&opts, "correction", "holm")?)
+                        .map_err(err)?,
+                    seed: opt_f64(&opts, "seed", 42.0)? as u64,
+                    ..Default::default()
+                };
+                compare(
+                    &q,
+                    &named,
+                    baseline,
+                    &measures_of(&measures)?,
+                    eval_options(&opts)?,
+                    copts,
+                )
+                .map_err(err)
+            },
+        )
+        .register_fn("to_string", |c: &mut Comparison| format_comparison(c))
+        .register_fn("html", |c: &mut Comparison| format_comparison_html(c))
+        .register_fn(
+            "p",
+            |c: &mut Comparison, system: &str, measure: &str| -> RhaiResult<f64> {
+                let (s, m) = locate(c, system, measure)?;
+                Ok(c.systems[s].p[m])
+            },
+        )
+        .register_fn(
+            "deltas",
+            |c: &mut Comparison, system: &str, measure: &str| -> RhaiResult<Map> {
+                let (s, m) = locate(c, system, measure)?;
+                Ok(c.deltas(s, m)
+                    .into_iter()
+                    .map(|(q, d)| (q.into(), Dynamic::from_float(d)))
+                    .collect())
+            },
+        );
+
+    engine.register_fn("fuse", |runs: Array, opts: Map| -> RhaiResult<Run> {
+        check_keys(&opts, &["method", "k", "depth"])?;
+        let method = FusionMethod::parse(
+            &opt_str(&opts, "method", "rrf")?,
+            opt_f64(&opts, "k", 60.0)?,
+        )
+        .map_err(err)?;
+        let runs = runs_of(&runs)?;
+        let refs: Vec<&Run> = runs.iter().collect();
+        fuse(&refs, method, opt_f64(&opts, "depth", 1000.0)? as usize).map_err(err)
+    });
+    engine.register_fn(
         "eval_table",
         |q: Qrels, r: Run, measures: Array| -> RhaiResult<String> {
             let names = strings(&measures)?;
@@ -189,4 +348,18 @@ pub fn register(engine: &mut Engine) {
             Ok(format_table(&evaluate(&q, &r, &ms, EvalOptions::default())))
         },
     );
+}
+
+fn locate(c: &Comparison, system: &str, measure: &str) -> RhaiResult<(usize, usize)> {
+    let s = c
+        .systems
+        .iter()
+        .position(|x| x.name == system)
+        .ok_or_else(|| err(format!("no system \"{system}\" in the comparison")))?;
+    let m = c
+        .measures
+        .iter()
+        .position(|x| x.to_string() == measure)
+        .ok_or_else(|| err(format!("no measure \"{measure}\" in the comparison")))?;
+    Ok((s, m))
 }

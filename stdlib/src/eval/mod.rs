@@ -1,11 +1,19 @@
-//! The evaluator: trec_eval's measures under ir_measures' names, per query and averaged.
+//! The evaluator: trec_eval's measures under ir_measures' names, per query and
+//! averaged; comparisons with significance tests.
 
+mod compare;
 mod evaluate;
 mod judged;
 mod measure;
 mod report;
+pub mod stats;
 
+pub use compare::{
+    CompareOptions, Comparison, SystemScores, compare, format_comparison, format_comparison_html,
+    format_comparison_json,
+};
 pub use evaluate::{EvalOptions, Evaluation, evaluate};
 pub use judged::JudgedRanking;
 pub use measure::{Measure, MeasureKind, parse_measures};
 pub use report::{format_html, format_json, format_per_query, format_table};
+pub use stats::{Correction, Test};
