@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use clap::Args;
+use rankbook::data::run_file::{RunText, parse_run};
 use rankbook::data::{Qrels, Run};
 use rankbook::eval::{
     CompareOptions, Correction, EvalOptions, Test, compare, evaluate, format_comparison,
@@ -65,7 +66,10 @@ pub fn run(a: EvalArgs) -> anyhow::Result<()> {
         ignore_identical_ids: a.ignore_identical_ids,
     };
     if a.run.len() == 1 {
-        let e = evaluate(&qrels, &Run::read(&a.run[0])?, &measures, eval);
+        // Evaluated straight from the memory-mapped file: no owned copy of the run.
+        let text = RunText::open(&a.run[0])?;
+        let view = parse_run(&a.run[0], text.bytes())?;
+        let e = evaluate(&qrels, &view, &measures, eval);
         let out = if a.json {
             format_json(&e) + "\n"
         } else if a.per_query {

@@ -4,9 +4,10 @@ pub mod beir;
 pub mod lines;
 pub mod qrels;
 pub mod run;
+pub mod run_file;
 pub mod texts;
 
 pub use beir::BeirDataset;
-pub use qrels::Qrels;
+pub use qrels::{Judgements, Qrels};
 pub use run::Run;
 pub use texts::{TextRecord, read_texts};

@@ -7,10 +7,13 @@ use std::path::Path;
 use crate::data::lines::for_each_line;
 use crate::error::{Error, Result};
 
+/// The judgements of one query: docid -> grade.
+pub type Judgements = foldhash::HashMap<String, i32>;
+
 /// Graded judgements per query: `qid -> docid -> grade` (grades may be negative).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Qrels {
-    map: BTreeMap<String, HashMap<String, i32>>,
+    map: BTreeMap<String, Judgements>,
 }
 
 /// Parses a relevance grade: an integer, or a float with no fractional part.
@@ -110,7 +113,7 @@ impl Qrels {
     }
 
     /// Judgements of one query.
-    pub fn get(&self, qid: &str) -> Option<&HashMap<String, i32>> {
+    pub fn get(&self, qid: &str) -> Option<&Judgements> {
         self.map.get(qid)
     }
 
@@ -120,7 +123,7 @@ impl Qrels {
     }
 
     /// `(qid, judgements)` pairs in query-id order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &HashMap<String, i32>)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Judgements)> {
         self.map.iter().map(|(q, d)| (q.as_str(), d))
     }
 
@@ -136,7 +139,7 @@ impl Qrels {
 
     /// Number of judgements over all queries.
     pub fn judgements(&self) -> usize {
-        self.map.values().map(HashMap::len).sum()
+        self.map.values().map(|j| j.len()).sum()
     }
 }
 

@@ -1,11 +1,11 @@
 //! Ranked results: TREC run files (`qid Q0 docid rank score tag`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
 use crate::atomic::write_atomically;
-use crate::data::lines::for_each_line;
+use crate::data::run_file::{RunText, parse_run};
 use crate::error::{Error, Result};
 
 /// One retrieved document and its score.
@@ -53,51 +53,22 @@ impl Run {
 
     /// Reads a TREC run; the rank column is ignored, a repeated doc is an error.
     pub fn read(path: &Path) -> Result<Self> {
+        let text = RunText::open(path)?;
+        let view = parse_run(path, text.bytes())?;
         let mut run = Run::new();
-        let mut seen: HashMap<String, HashMap<String, usize>> = HashMap::new();
-        for_each_line(path, |no, line| {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            if f.is_empty() {
-                return Ok(());
-            }
-            if f.len() != 6 {
-                return Err(Error::parse(
-                    path,
-                    no,
-                    None,
-                    format!(
-                        "expected 6 columns (qid Q0 docid rank score tag), found {}",
-                        f.len()
-                    ),
-                ));
-            }
-            let score: f64 = f[4]
-                .parse()
-                .ok()
-                .filter(|s: &f64| !s.is_nan())
-                .ok_or_else(|| {
-                    Error::parse(
-                        path,
-                        no,
-                        None,
-                        format!("score \"{}\" is not a number", f[4]),
-                    )
-                })?;
-            let docs = seen.entry(f[0].to_string()).or_default();
-            if let Some(first) = docs.insert(f[2].to_string(), no) {
-                return Err(Error::parse(
-                    path,
-                    no,
-                    None,
-                    format!(
-                        "query {} retrieves doc {} twice (first at line {first})",
-                        f[0], f[2]
-                    ),
-                ));
-            }
-            run.push(f[0], f[2], score);
-            Ok(())
-        })?;
+        for qid in view.query_ids() {
+            let lines = view.get(qid).unwrap_or_default();
+            run.set_query(
+                qid,
+                lines
+                    .into_iter()
+                    .map(|l| Scored {
+                        doc: l.doc.to_string(),
+                        score: l.score,
+                    })
+                    .collect(),
+            );
+        }
         Ok(run)
     }
 

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
+use crate::data::run_file::RunView;
 use crate::data::{Qrels, Run};
 use crate::eval::judged::JudgedRanking;
 use crate::eval::measure::Measure;
@@ -50,17 +51,51 @@ impl Evaluation {
     }
 }
 
+/// Anything that gives each query's `(doc, score)` results: an owned [`Run`] or a
+/// [`RunView`] borrowed from a memory-mapped file.
+pub trait Rankings: Sync {
+    /// The results of `qid`, unordered; None when the run lacks the query.
+    fn results(&self, qid: &str) -> Option<Vec<(&str, f64)>>;
+    /// Whether the run has `qid`.
+    fn contains(&self, qid: &str) -> bool;
+}
+
+impl Rankings for Run {
+    fn results(&self, qid: &str) -> Option<Vec<(&str, f64)>> {
+        self.get(qid)
+            .map(|r| r.iter().map(|s| (s.doc.as_str(), s.score)).collect())
+    }
+    fn contains(&self, qid: &str) -> bool {
+        self.get(qid).is_some()
+    }
+}
+
+impl Rankings for RunView<'_> {
+    fn results(&self, qid: &str) -> Option<Vec<(&str, f64)>> {
+        self.get(qid)
+            .map(|r| r.into_iter().map(|l| (l.doc, l.score)).collect())
+    }
+    fn contains(&self, qid: &str) -> bool {
+        RunView::contains(self, qid)
+    }
+}
+
 /// Evaluates `run` against `qrels` with trec_eval's semantics.
-pub fn evaluate(qrels: &Qrels, run: &Run, measures: &[Measure], opts: EvalOptions) -> Evaluation {
+pub fn evaluate(
+    qrels: &Qrels,
+    run: &impl Rankings,
+    measures: &[Measure],
+    opts: EvalOptions,
+) -> Evaluation {
     let qids: Vec<&str> = qrels
         .query_ids()
-        .filter(|q| opts.complete || run.get(q).is_some())
+        .filter(|q| opts.complete || run.contains(q))
         .collect();
     let rows: Vec<(String, Vec<f64>)> = qids
         .par_iter()
         .map(|&q| {
             let judgements = qrels.get(q).expect("qid comes from the qrels");
-            let ranking = match run.get(q) {
+            let ranking = match run.results(q) {
                 Some(results) => {
                     JudgedRanking::new(results, judgements, opts.ignore_identical_ids.then_some(q))
                 }

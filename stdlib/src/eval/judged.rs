@@ -1,9 +1,10 @@
 //! One query's ranking seen through its judgements, and every measure on it,
 //! following trec_eval's definitions (form_res_rels and the m_*.c measures).
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use crate::data::run::{Scored, ranking_order};
+use crate::data::Judgements;
 use crate::eval::measure::{Measure, MeasureKind};
 
 /// Grade of a retrieved doc that is not in the qrels.
@@ -23,15 +24,17 @@ pub struct JudgedRanking {
 impl JudgedRanking {
     /// Ranks `results` (score desc, docid desc) and looks up each doc's grade.
     /// `skip` drops docs whose id equals it (BEIR's query-id self-hits).
-    pub fn new(results: &[Scored], judgements: &HashMap<String, i32>, skip: Option<&str>) -> Self {
-        let mut ranked: Vec<&Scored> = results
+    pub fn new(mut results: Vec<(&str, f64)>, judgements: &Judgements, skip: Option<&str>) -> Self {
+        if let Some(q) = skip {
+            results.retain(|(d, _)| *d != q);
+        }
+        // Runs are usually written in rank order already; checking is cheaper than sorting.
+        if !results.is_sorted_by(|a, b| order(a, b) != Ordering::Greater) {
+            results.sort_unstable_by(order);
+        }
+        let grades = results
             .iter()
-            .filter(|s| skip != Some(s.doc.as_str()))
-            .collect();
-        ranked.sort_by(|a, b| ranking_order(a, b));
-        let grades = ranked
-            .iter()
-            .map(|s| match judgements.get(&s.doc) {
+            .map(|(d, _)| match judgements.get(*d) {
                 None => NOT_JUDGED,
                 Some(&g) if g < 0 => NEGATIVE,
                 Some(&g) => g,
@@ -47,8 +50,8 @@ impl JudgedRanking {
     }
 
     /// A query with judgements but nothing retrieved (trec_eval -c).
-    pub fn empty(judgements: &HashMap<String, i32>) -> Self {
-        Self::new(&[], judgements, None)
+    pub fn empty(judgements: &Judgements) -> Self {
+        Self::new(Vec::new(), judgements, None)
     }
 
     fn num_rel(&self, level: i32) -> usize {
@@ -172,6 +175,13 @@ impl JudgedRanking {
     }
 }
 
+/// trec_eval's ranking order: score descending, then docid descending (bytewise).
+fn order(a: &(&str, f64), b: &(&str, f64)) -> Ordering {
+    b.1.partial_cmp(&a.1)
+        .unwrap_or(Ordering::Equal)
+        .then_with(|| b.0.as_bytes().cmp(a.0.as_bytes()))
+}
+
 fn ratio(a: usize, b: usize) -> f64 {
     if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
@@ -184,19 +194,22 @@ mod tests {
         Measure::parse(name).unwrap()
     }
 
-    /// Ranking d1..d5 (scores 5..1); judgements: d1=0, d2=2, d4=1, d9=3 (not retrieved), d5=-1.
+    fn judgements(pairs: &[(&str, i32)]) -> Judgements {
+        pairs.iter().map(|(d, g)| (d.to_string(), *g)).collect()
+    }
+
+    /// Ranking d1..d5 (scores 5..1, given out of order); judgements: d1=0, d2=2,
+    /// d4=1, d9=3 (not retrieved), d5=-1.
     fn sample() -> JudgedRanking {
-        let results: Vec<Scored> = (1..=5)
-            .map(|i| Scored {
-                doc: format!("d{i}"),
-                score: (6 - i) as f64,
-            })
-            .collect();
-        let j: HashMap<String, i32> = [("d1", 0), ("d2", 2), ("d4", 1), ("d9", 3), ("d5", -1)]
-            .iter()
-            .map(|(d, g)| (d.to_string(), *g))
-            .collect();
-        JudgedRanking::new(&results, &j, None)
+        let results = vec![
+            ("d5", 1.0),
+            ("d3", 3.0),
+            ("d1", 5.0),
+            ("d4", 2.0),
+            ("d2", 4.0),
+        ];
+        let j = judgements(&[("d1", 0), ("d2", 2), ("d4", 1), ("d9", 3), ("d5", -1)]);
+        JudgedRanking::new(results, &j, None)
     }
 
     fn close(a: f64, b: f64) {
@@ -228,23 +241,23 @@ mod tests {
         let idcg = 3.0 + 2.0 / 3f64.log2() + 1.0 / 2.0;
         close(r.compute(&m("nDCG@5")), dcg / idcg);
         close(r.compute(&m("nDCG")), dcg / idcg);
-        // nDCG@1: nothing relevant at rank 1.
         close(r.compute(&m("nDCG@1")), 0.0);
-        // Bpref: judged non-relevant: d1 (one), R = 3. d2 after 1 nonrel: 1 - 1/1 = 0; d4: 0.
+        // Bpref: judged non-relevant d1 before both relevant docs; 1 - 1/1 = 0 each.
         close(r.compute(&m("Bpref")), 0.0);
     }
 
     #[test]
+    fn ties_break_by_docid_descending() {
+        let j = judgements(&[("a", 1)]);
+        // Same score: "b" ranks before "a".
+        let r = JudgedRanking::new(vec![("a", 1.0), ("b", 1.0)], &j, None);
+        close(r.compute(&m("RR")), 0.5);
+    }
+
+    #[test]
     fn query_without_relevant_docs_scores_zero() {
-        let j: HashMap<String, i32> = [("a".to_string(), 0)].into_iter().collect();
-        let r = JudgedRanking::new(
-            &[Scored {
-                doc: "a".into(),
-                score: 1.0,
-            }],
-            &j,
-            None,
-        );
+        let j = judgements(&[("a", 0)]);
+        let r = JudgedRanking::new(vec![("a", 1.0)], &j, None);
         for name in ["AP", "nDCG@10", "RR", "R@10", "P@1"] {
             assert_eq!(r.compute(&m(name)), 0.0, "{name}");
         }
@@ -252,21 +265,12 @@ mod tests {
 
     #[test]
     fn self_hits_are_skipped() {
-        let j: HashMap<String, i32> = [("d".to_string(), 1)].into_iter().collect();
-        let res = vec![
-            Scored {
-                doc: "q".into(),
-                score: 2.0,
-            },
-            Scored {
-                doc: "d".into(),
-                score: 1.0,
-            },
-        ];
+        let j = judgements(&[("d", 1)]);
+        let res = vec![("q", 2.0), ("d", 1.0)];
         assert_eq!(
-            JudgedRanking::new(&res, &j, Some("q")).compute(&m("RR")),
+            JudgedRanking::new(res.clone(), &j, Some("q")).compute(&m("RR")),
             1.0
         );
-        assert_eq!(JudgedRanking::new(&res, &j, None).compute(&m("RR")), 0.5);
+        assert_eq!(JudgedRanking::new(res, &j, None).compute(&m("RR")), 0.5);
     }
 }
