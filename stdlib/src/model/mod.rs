@@ -4,6 +4,8 @@ pub mod batch;
 pub mod bert;
 pub mod bert_config;
 pub mod bert_cpu;
+mod cpu_gemm;
+mod cpu_kernels;
 pub mod dense;
 pub mod device;
 pub mod encoder;
