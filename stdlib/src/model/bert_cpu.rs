@@ -13,7 +13,9 @@ use rayon::prelude::*;
 use crate::error::Result;
 use crate::model::batch::TokenBatch;
 use crate::model::bert_config::BertConfig;
-use crate::model::cpu_gemm::PackedLinear;
+use crate::model::cpu_gemm::{PackedLinear, has_avx512};
+#[cfg(target_arch = "x86_64")]
+use crate::model::cpu_gemm::{pack, pack_transposed, product};
 use crate::model::cpu_kernels::{activate, layer_norm, softmax};
 use crate::model::encoder::Encoder;
 
@@ -203,56 +205,89 @@ impl CpuBert {
         let jobs: Vec<(usize, usize)> = (0..lengths.len())
             .flat_map(|s| (0..heads).map(move |hd| (s, hd)))
             .collect();
+        let packed = cfg!(target_arch = "x86_64") && has_avx512() && d.is_multiple_of(32);
         jobs.par_iter()
-            .for_each_init(Vec::new, |scores: &mut Vec<f32>, &(s, hd)| {
+            .for_each_init(Scratch::default, |buf, &(s, hd)| {
                 let (off, len) = (offsets[s], lengths[s]);
-                scores.resize(len * len, 0.0);
                 let row = 3 * h;
-                let q = qkv[off * row + hd * d..].as_ptr();
-                let k = qkv[off * row + h + hd * d..].as_ptr();
-                let v = qkv[off * row + 2 * h + hd * d..].as_ptr();
-                // SAFETY: all pointers stay inside `qkv`/`scores`/`ctx` for the given
+                let q = off * row + hd * d;
+                let (k, v) = (q + h, q + 2 * h);
+                // SAFETY (both branches): every read stays inside `qkv`/`buf` for the given
                 // strides and sizes; each job writes a disjoint (rows, head) block of ctx.
+                if packed {
+                    #[cfg(target_arch = "x86_64")]
+                    unsafe {
+                        // scores (len x width) = Q K^T, K packed as zero-padded columns.
+                        let width = pack_transposed(&qkv[k..], row, len, d, &mut buf.panels);
+                        buf.scores.resize(len * width, 0.0);
+                        product(
+                            &qkv[q..],
+                            row,
+                            len,
+                            d,
+                            &buf.panels,
+                            width,
+                            buf.scores.as_mut_ptr(),
+                            width,
+                        );
+                        for r in buf.scores.chunks_exact_mut(width) {
+                            softmax(&mut r[..len], scale);
+                        }
+                        // ctx rows = P V, V packed as panels of its d columns.
+                        pack(&qkv[v..], row, len, d, &mut buf.panels);
+                        product(
+                            &buf.scores,
+                            width,
+                            len,
+                            len,
+                            &buf.panels,
+                            d,
+                            ctx_ptr.get().add(off * h + hd * d),
+                            h,
+                        );
+                    }
+                    return;
+                }
+                buf.scores.resize(len * len, 0.0);
                 unsafe {
                     gemm::gemm(
                         len,
                         len,
                         d,
-                        scores.as_mut_ptr(),
+                        buf.scores.as_mut_ptr(),
                         1,
                         len as isize,
                         false,
-                        q,
+                        qkv[q..].as_ptr(),
                         1,
                         row as isize,
-                        k,
+                        qkv[k..].as_ptr(),
                         row as isize,
                         1,
                         0.0,
-                        scale,
+                        1.0,
                         false,
                         false,
                         false,
                         gemm::Parallelism::None,
                     );
                 }
-                for r in scores.chunks_exact_mut(len) {
-                    softmax(r);
+                for r in buf.scores.chunks_exact_mut(len) {
+                    softmax(r, scale);
                 }
                 unsafe {
-                    let dst = ctx_ptr.get().add(off * h + hd * d);
                     gemm::gemm(
                         len,
                         d,
                         len,
-                        dst,
+                        ctx_ptr.get().add(off * h + hd * d),
                         1,
                         h as isize,
                         false,
-                        scores.as_ptr(),
+                        buf.scores.as_ptr(),
                         1,
                         len as isize,
-                        v,
+                        qkv[v..].as_ptr(),
                         1,
                         row as isize,
                         0.0,
@@ -265,6 +300,13 @@ impl CpuBert {
                 }
             });
     }
+}
+
+/// Per-thread buffers of the attention jobs, reused from job to job.
+#[derive(Default)]
+struct Scratch {
+    scores: Vec<f32>,
+    panels: Vec<f32>,
 }
 
 #[derive(Clone, Copy)]

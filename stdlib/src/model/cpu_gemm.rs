@@ -84,8 +84,22 @@ impl PackedLinear {
                 y.par_chunks_mut(MC * n)
                     .zip(x.par_chunks(MC * k))
                     .for_each(|(yb, xb)| {
-                        // SAFETY: the packed layout exists only when AVX-512F was detected.
-                        unsafe { avx512::macro_block(xb, yb, &self.weight, &self.bias, k, n) };
+                        let rows = xb.len() / k;
+                        // SAFETY: the packed layout exists only when AVX-512F was detected;
+                        // xb is rows x k, yb rows x n, the weight k x n in panels.
+                        unsafe {
+                            avx512::product(
+                                xb.as_ptr(),
+                                k,
+                                rows,
+                                k,
+                                self.weight.as_ptr(),
+                                n,
+                                self.bias.as_ptr(),
+                                yb.as_mut_ptr(),
+                                n,
+                            )
+                        };
                         then(yb);
                     });
                 return;
@@ -128,62 +142,134 @@ impl PackedLinear {
     }
 }
 
+/// Whether the AVX-512 products can run here.
+pub(crate) fn has_avx512() -> bool {
+    avx512()
+}
+
+/// Packs `n` rows of `k` floats (row stride `ld`) as the columns of panels
+/// (`ceil(n / NR)` panels of `k x NR`, zero-padded); returns the padded width.
+pub(crate) fn pack_transposed(
+    b: &[f32],
+    ld: usize,
+    n: usize,
+    k: usize,
+    out: &mut Vec<f32>,
+) -> usize {
+    let padded = n.div_ceil(NR) * NR;
+    out.clear();
+    out.resize(padded * k, 0.0);
+    for j in 0..n {
+        let (panel, col) = (j / NR, j % NR);
+        let row = &b[j * ld..j * ld + k];
+        let base = panel * k * NR + col;
+        for (kk, v) in row.iter().enumerate() {
+            out[base + kk * NR] = *v;
+        }
+    }
+    padded
+}
+
+/// Packs a `k x n` matrix (row stride `ld`, `n` a multiple of NR) as panels.
+pub(crate) fn pack(b: &[f32], ld: usize, k: usize, n: usize, out: &mut Vec<f32>) {
+    out.clear();
+    out.resize(k * n, 0.0);
+    for panel in 0..n / NR {
+        for kk in 0..k {
+            let src = &b[kk * ld + panel * NR..kk * ld + panel * NR + NR];
+            out[panel * k * NR + kk * NR..panel * k * NR + kk * NR + NR].copy_from_slice(src);
+        }
+    }
+}
+
+/// A zero bias for products without one.
+pub(crate) const NO_BIAS: [f32; 4096] = [0.0; 4096];
+
+/// `y = x P` (single-threaded, for use inside parallel jobs); see [`avx512::product`].
+///
+/// # Safety
+/// AVX-512F must be available ([`has_avx512`]); `x`, `panels` and `y` must hold
+/// the rows, panels and output rows the strides and sizes describe; `n <= 4096`.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn product(
+    x: &[f32],
+    lda: usize,
+    rows: usize,
+    k: usize,
+    panels: &[f32],
+    n: usize,
+    y: *mut f32,
+    ldy: usize,
+) {
+    debug_assert!(n <= NO_BIAS.len() && n.is_multiple_of(NR) && panels.len() >= k * n);
+    unsafe {
+        avx512::product(
+            x.as_ptr(),
+            lda,
+            rows,
+            k,
+            panels.as_ptr(),
+            n,
+            NO_BIAS.as_ptr(),
+            y,
+            ldy,
+        )
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use std::arch::x86_64::*;
 
     use super::{MR, NR};
 
-    /// One macro-block of rows: every panel, every micro-tile.
+    /// `y = x P + bias` for `rows` rows: x has row stride `lda` and `k` columns,
+    /// P is `n / NR` packed panels of `k x NR`, y has row stride `ldy`.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn macro_block(
-        x: &[f32],
-        y: &mut [f32],
-        w: &[f32],
-        bias: &[f32],
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) unsafe fn product(
+        x: *const f32,
+        lda: usize,
+        rows: usize,
         k: usize,
+        panels: *const f32,
         n: usize,
+        bias: *const f32,
+        y: *mut f32,
+        ldy: usize,
     ) {
-        let rows = x.len() / k;
         for panel in 0..n / NR {
-            let wp = unsafe { w.as_ptr().add(panel * k * NR) };
-            let bp = unsafe { bias.as_ptr().add(panel * NR) };
-            let mut r = 0;
-            while r + MR <= rows {
-                unsafe {
+            unsafe {
+                let wp = panels.add(panel * k * NR);
+                let bp = bias.add(panel * NR);
+                let mut r = 0;
+                while r + MR <= rows {
                     tile::<MR>(
-                        x.as_ptr().add(r * k),
+                        x.add(r * lda),
+                        lda,
                         k,
                         wp,
                         bp,
-                        y.as_mut_ptr().add(r * n + panel * NR),
-                        n,
-                    )
-                };
-                r += MR;
-            }
-            let rest = rows - r;
-            if rest > 0 {
-                let (xa, ya) = unsafe {
-                    (
-                        x.as_ptr().add(r * k),
-                        y.as_mut_ptr().add(r * n + panel * NR),
-                    )
-                };
-                unsafe {
-                    match rest {
-                        1 => tile::<1>(xa, k, wp, bp, ya, n),
-                        2 => tile::<2>(xa, k, wp, bp, ya, n),
-                        3 => tile::<3>(xa, k, wp, bp, ya, n),
-                        4 => tile::<4>(xa, k, wp, bp, ya, n),
-                        5 => tile::<5>(xa, k, wp, bp, ya, n),
-                        6 => tile::<6>(xa, k, wp, bp, ya, n),
-                        7 => tile::<7>(xa, k, wp, bp, ya, n),
-                        8 => tile::<8>(xa, k, wp, bp, ya, n),
-                        9 => tile::<9>(xa, k, wp, bp, ya, n),
-                        10 => tile::<10>(xa, k, wp, bp, ya, n),
-                        _ => tile::<11>(xa, k, wp, bp, ya, n),
-                    }
+                        y.add(r * ldy + panel * NR),
+                        ldy,
+                    );
+                    r += MR;
+                }
+                let (xa, ya) = (x.add(r * lda), y.add(r * ldy + panel * NR));
+                match rows - r {
+                    0 => {}
+                    1 => tile::<1>(xa, lda, k, wp, bp, ya, ldy),
+                    2 => tile::<2>(xa, lda, k, wp, bp, ya, ldy),
+                    3 => tile::<3>(xa, lda, k, wp, bp, ya, ldy),
+                    4 => tile::<4>(xa, lda, k, wp, bp, ya, ldy),
+                    5 => tile::<5>(xa, lda, k, wp, bp, ya, ldy),
+                    6 => tile::<6>(xa, lda, k, wp, bp, ya, ldy),
+                    7 => tile::<7>(xa, lda, k, wp, bp, ya, ldy),
+                    8 => tile::<8>(xa, lda, k, wp, bp, ya, ldy),
+                    9 => tile::<9>(xa, lda, k, wp, bp, ya, ldy),
+                    10 => tile::<10>(xa, lda, k, wp, bp, ya, ldy),
+                    _ => tile::<11>(xa, lda, k, wp, bp, ya, ldy),
                 }
             }
         }
@@ -196,6 +282,7 @@ mod avx512 {
     #[inline]
     unsafe fn tile<const R: usize>(
         x: *const f32,
+        lda: usize,
         k: usize,
         w: *const f32,
         bias: *const f32,
@@ -207,7 +294,7 @@ mod avx512 {
             let mut hi = [_mm512_loadu_ps(bias.add(16)); R];
             let mut rows = [x; R];
             for (r, p) in rows.iter_mut().enumerate() {
-                *p = x.wrapping_add(r.wrapping_mul(k));
+                *p = x.wrapping_add(r.wrapping_mul(lda));
             }
             let mut wp = w;
             for _ in 0..k {

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use crate::model::bert_config::HiddenAct;
 use crate::model::bert_cpu::Norm;
 
-const LANES: usize = 8;
+const LANES: usize = 16;
 
 /// exp(x) for f32 with relative error about 2e-7, branch-free.
 // The coefficients are kept as published, even where f32 cannot hold every digit.
@@ -87,10 +87,10 @@ fn lane_max(v: &[f32]) -> f32 {
 }
 
 #[inline(always)]
-fn softmax_body(r: &mut [f32]) {
+fn softmax_body(r: &mut [f32], scale: f32) {
     let max = lane_max(r);
     for v in r.iter_mut() {
-        *v = fast_exp(*v - max);
+        *v = fast_exp((*v - max) * scale);
     }
     let inv = 1.0 / lane_sum(r);
     for v in r.iter_mut() {
@@ -132,34 +132,46 @@ fn norm_body(row: &mut [f32], residual: Option<&[f32]>, n: &Norm) {
     }
 }
 
-/// Declares `name(args)`: the body compiled for AVX2+FMA when the CPU has them,
-/// and for the baseline target otherwise.
+/// Declares `name(args)`: the body compiled for AVX-512 or AVX2+FMA when the
+/// CPU has them, and for the baseline target otherwise.
 macro_rules! dispatch {
-    ($name:ident, $avx:ident, $body:ident, ($($arg:ident: $ty:ty),*)) => {
+    ($name:ident, $avx512:ident, $avx2:ident, $body:ident, ($($arg:ident: $ty:ty),*)) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        unsafe fn $avx512($($arg: $ty),*) {
+            $body($($arg),*)
+        }
+
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2,fma")]
-        unsafe fn $avx($($arg: $ty),*) {
+        unsafe fn $avx2($($arg: $ty),*) {
             $body($($arg),*)
         }
 
         fn $name($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                // SAFETY: the CPU supports the features the function was compiled for.
-                return unsafe { $avx($($arg),*) };
+            {
+                if std::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU supports the features the function was compiled for.
+                    return unsafe { $avx512($($arg),*) };
+                }
+                if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                    // SAFETY: as above.
+                    return unsafe { $avx2($($arg),*) };
+                }
             }
             $body($($arg),*)
         }
     };
 }
 
-dispatch!(softmax_row, softmax_avx2, softmax_body, (r: &mut [f32]));
-dispatch!(gelu_chunk, gelu_avx2, gelu_body, (x: &mut [f32]));
-dispatch!(norm_row, norm_avx2, norm_body, (row: &mut [f32], residual: Option<&[f32]>, n: &Norm));
+dispatch!(softmax_row, softmax_avx512, softmax_avx2, softmax_body, (r: &mut [f32], scale: f32));
+dispatch!(gelu_chunk, gelu_avx512, gelu_avx2, gelu_body, (x: &mut [f32]));
+dispatch!(norm_row, norm_avx512, norm_avx2, norm_body, (row: &mut [f32], residual: Option<&[f32]>, n: &Norm));
 
-/// Softmax of one row of attention scores, in place.
-pub(crate) fn softmax(r: &mut [f32]) {
-    softmax_row(r)
+/// `softmax(scale * r)` of one row of attention scores, in place (scale > 0).
+pub(crate) fn softmax(r: &mut [f32], scale: f32) {
+    softmax_row(r, scale)
 }
 
 /// `x = LayerNorm(x + residual)` row by row.
@@ -231,7 +243,7 @@ mod tests {
             let s: f32 = e.iter().sum();
             e.iter().map(|v| v / s).collect()
         };
-        softmax(&mut r);
+        softmax(&mut r, 1.0);
         for (a, b) in r.iter().zip(&want) {
             assert!((a - b).abs() < 1e-6, "{a} {b}");
         }

@@ -1,0 +1,79 @@
+"""Encoding speed and memory: rankbook vs sentence-transformers on the full SciFact corpus.
+
+Both sides in one run, back to back, same settings (batch 32, max length 256, 2 threads, f32):
+sentence-transformers through the peer harness's own encode_eval.py, rankbook through
+`rankbook encode`. Prints docs/s of each, the ratio, peak RSS of each, and how close the
+two sets of embeddings are. Run through bench/encode_scifact.sh.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PEER = os.environ.get("RANKBOOK_PEER", os.path.join(ROOT, "..", "shared", "peer"))
+DATA = os.environ.get("PEER_DATA_DIR", os.path.join(ROOT, "..", "shared", "data", "scifact"))
+RANKBOOK = os.environ.get("RANKBOOK_BIN", os.path.join(ROOT, "target", "release", "rankbook"))
+PEER_PY = os.environ.get("PEER_PYTHON", "/tmp/peer/venv/bin/python")
+OUT = os.environ.get("PEER_OUT_DIR", "/tmp/peer/out")
+MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def model_dir():
+    out = subprocess.run([RANKBOOK, "run", "/dev/stdin"], input=f'print(model("{MODEL}").to_string());',
+                         capture_output=True, text=True, check=True).stdout
+    return re.search(r"Model\((.*), dim", out).group(1)
+
+
+def run_rankbook(out_path):
+    p = subprocess.Popen(
+        [RANKBOOK, "encode", "--model", MODEL, "--input", os.path.join(DATA, "corpus.jsonl"),
+         "--output", out_path, "--batch-size", "32", "--max-length", "256", "--threads", "2", "--quiet"],
+        stderr=subprocess.PIPE, text=True,
+    )
+    stderr = p.stderr.read()
+    # wait4 gives this child's own peak RSS (RUSAGE_CHILDREN would mix in other children).
+    _, status, usage = os.wait4(p.pid, 0)
+    if status != 0:
+        sys.exit(f"rankbook encode failed: {stderr}")
+    peak = usage.ru_maxrss
+    line = stderr.strip().splitlines()[-1]
+    m = re.search(r"encoded (\d+) texts \((\d+) tokens\) in ([\d.]+) s", line)
+    n, tokens, secs = int(m.group(1)), int(m.group(2)), float(m.group(3))
+    # ru_maxrss of children is the largest child so far; rankbook runs after the helpers.
+    return {"docs": n, "tokens": tokens, "seconds": secs, "docs_per_s": n / secs,
+            "peak_rss_mib": peak / 1024.0, "line": line}
+
+
+def run_st(model_path):
+    env = dict(os.environ, PEER_MODEL_DIR=model_path, PEER_DATA_DIR=DATA, PEER_OUT_DIR=OUT)
+    subprocess.run([PEER_PY, os.path.join(PEER, "encode_eval.py"), "--batch-size", "32",
+                    "--max-seq-length", "256", "--threads", "2", "--tag", "rankbook_bench"],
+                   env=env, check=True, capture_output=True, text=True)
+    with open(os.path.join(OUT, "encode_eval_rankbook_bench.json")) as f:
+        return json.load(f)
+
+
+def main():
+    path = model_dir()
+    print(f"model: {path}")
+    st = run_st(path)
+    out = os.path.join(OUT, "rankbook_scifact.npy")
+    rb = run_rankbook(out)
+    ratio = rb["docs_per_s"] / st["docs_per_s"]
+    print(f"sentence-transformers: {st['docs_per_s']:.2f} docs/s, peak RSS {st['peak_rss_mib']:.0f} MiB")
+    print(f"rankbook:              {rb['docs_per_s']:.2f} docs/s, peak RSS {rb['peak_rss_mib']:.0f} MiB  ({rb['line']})")
+    print(f"speed ratio rankbook / sentence-transformers: {ratio:.2f}x (goal >= 1.2x)")
+    print(f"peak RSS ratio: {rb['peak_rss_mib'] / st['peak_rss_mib']:.2f}x (goal <= 0.5x)")
+    a = np.load(out)
+    b = np.load(os.path.join(OUT, "doc_emb_rankbook_bench.npy"))
+    cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    print(f"embeddings: min cosine {cos.min():.7f}, max abs diff {np.abs(a - b).max():.2e} over {len(a)} docs")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
