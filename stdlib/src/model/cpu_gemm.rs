@@ -13,8 +13,11 @@ use rayon::prelude::*;
 const MR: usize = 12;
 /// Output columns per panel (two 16-float vectors).
 const NR: usize = 32;
-/// Rows per macro-block: its slice of `x` stays in L2 while every panel passes.
-const MC: usize = 8 * MR;
+/// Rows per macro-block (tuned with benches/cpu_gemm.rs): its slice of `x` stays
+/// in L2 while every panel passes.
+const MC: usize = 4 * MR;
+/// Depth of a K block: a panel's slice (KC x NR floats, 16 KiB) stays in L1.
+const KC: usize = 128;
 
 /// A linear layer's weight and bias, laid out for the fastest available kernel.
 pub(crate) struct PackedLinear {
@@ -222,7 +225,7 @@ pub(crate) unsafe fn product(
 mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{MR, NR};
+    use super::{KC, MR, NR};
 
     /// `y = x P + bias` for `rows` rows: x has row stride `lda` and `k` columns,
     /// P is `n / NR` packed panels of `k x NR`, y has row stride `ldy`.
@@ -239,39 +242,46 @@ mod avx512 {
         y: *mut f32,
         ldy: usize,
     ) {
-        for panel in 0..n / NR {
-            unsafe {
-                let wp = panels.add(panel * k * NR);
-                let bp = bias.add(panel * NR);
-                let mut r = 0;
-                while r + MR <= rows {
-                    tile::<MR>(
-                        x.add(r * lda),
-                        lda,
-                        k,
-                        wp,
-                        bp,
-                        y.add(r * ldy + panel * NR),
-                        ldy,
-                    );
-                    r += MR;
-                }
-                let (xa, ya) = (x.add(r * lda), y.add(r * ldy + panel * NR));
-                match rows - r {
-                    0 => {}
-                    1 => tile::<1>(xa, lda, k, wp, bp, ya, ldy),
-                    2 => tile::<2>(xa, lda, k, wp, bp, ya, ldy),
-                    3 => tile::<3>(xa, lda, k, wp, bp, ya, ldy),
-                    4 => tile::<4>(xa, lda, k, wp, bp, ya, ldy),
-                    5 => tile::<5>(xa, lda, k, wp, bp, ya, ldy),
-                    6 => tile::<6>(xa, lda, k, wp, bp, ya, ldy),
-                    7 => tile::<7>(xa, lda, k, wp, bp, ya, ldy),
-                    8 => tile::<8>(xa, lda, k, wp, bp, ya, ldy),
-                    9 => tile::<9>(xa, lda, k, wp, bp, ya, ldy),
-                    10 => tile::<10>(xa, lda, k, wp, bp, ya, ldy),
-                    _ => tile::<11>(xa, lda, k, wp, bp, ya, ldy),
+        // K is cut into blocks so a panel's slice (KC x 32 floats) stays in L1
+        // while every micro-tile of the block passes over it.
+        let mut k0 = 0;
+        while k0 < k {
+            let kl = KC.min(k - k0);
+            for panel in 0..n / NR {
+                unsafe {
+                    let wp = panels.add(panel * k * NR + k0 * NR);
+                    let (init, stride) = if k0 == 0 {
+                        (bias.add(panel * NR), 0)
+                    } else {
+                        (y.add(panel * NR) as *const f32, ldy)
+                    };
+                    let mut r = 0;
+                    while r <= rows {
+                        let left = rows - r;
+                        if left == 0 {
+                            break;
+                        }
+                        let (xa, ya) = (x.add(r * lda + k0), y.add(r * ldy + panel * NR));
+                        let ia = if stride == 0 { init } else { init.add(r * ldy) };
+                        match left.min(MR) {
+                            1 => tile::<1>(xa, lda, kl, wp, ia, stride, ya, ldy),
+                            2 => tile::<2>(xa, lda, kl, wp, ia, stride, ya, ldy),
+                            3 => tile::<3>(xa, lda, kl, wp, ia, stride, ya, ldy),
+                            4 => tile::<4>(xa, lda, kl, wp, ia, stride, ya, ldy),
+                            5 => tile::<5>(xa, lda, kl, wp, ia, stride, ya, ldy),
+                            6 => tile::<6>(xa, lda, kl, wp, ia, stride, ya, ldy),
+                            7 => tile::<7>(xa, lda, kl, wp, ia, stride, ya, ldy),
+                            8 => tile::<8>(xa, lda, kl, wp, ia, stride, ya, ldy),
+                            9 => tile::<9>(xa, lda, kl, wp, ia, stride, ya, ldy),
+                            10 => tile::<10>(xa, lda, kl, wp, ia, stride, ya, ldy),
+                            11 => tile::<11>(xa, lda, kl, wp, ia, stride, ya, ldy),
+                            _ => tile::<MR>(xa, lda, kl, wp, ia, stride, ya, ldy),
+                        }
+                        r += left.min(MR);
+                    }
                 }
             }
+            k0 += kl;
         }
     }
 
@@ -279,19 +289,28 @@ mod avx512 {
     /// Pointer walks only (no index arithmetic) so nothing is overflow-checked and
     /// the accumulators stay in registers.
     #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
     #[inline]
     unsafe fn tile<const R: usize>(
         x: *const f32,
         lda: usize,
         k: usize,
         w: *const f32,
-        bias: *const f32,
+        init: *const f32,
+        init_stride: usize,
         y: *mut f32,
         n: usize,
     ) {
         unsafe {
-            let mut lo = [_mm512_loadu_ps(bias); R];
-            let mut hi = [_mm512_loadu_ps(bias.add(16)); R];
+            // Start from the bias (stride 0) or from y's partial sums (stride n).
+            let mut lo = [_mm512_setzero_ps(); R];
+            let mut hi = [_mm512_setzero_ps(); R];
+            let mut src = init;
+            for r in 0..R {
+                lo[r] = _mm512_loadu_ps(src);
+                hi[r] = _mm512_loadu_ps(src.add(16));
+                src = src.wrapping_add(init_stride);
+            }
             let mut rows = [x; R];
             for (r, p) in rows.iter_mut().enumerate() {
                 *p = x.wrapping_add(r.wrapping_mul(lda));

@@ -1,0 +1,36 @@
+//! GFLOP/s of the inference path's matrix product on the shapes of
+//! all-MiniLM-L6-v2 at batch 32 x 256 tokens (`cargo bench -p rankbook --bench cpu_gemm`).
+
+use std::time::Instant;
+
+use rankbook::model::bert_cpu::bench_linear;
+
+fn main() {
+    let threads = std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(2);
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .ok();
+    for (m, k, n) in [
+        (8192, 384, 1536),
+        (8192, 1536, 384),
+        (8192, 384, 384),
+        (8192, 384, 1152),
+    ] {
+        let run = bench_linear(m, k, n);
+        run();
+        let reps = 5;
+        let t = Instant::now();
+        for _ in 0..reps {
+            run();
+        }
+        let secs = t.elapsed().as_secs_f64() / reps as f64;
+        println!(
+            "{m}x{k} by {k}x{n}: {:.0} GFLOP/s ({threads} threads)",
+            2.0 * (m * k * n) as f64 / secs / 1e9
+        );
+    }
+}
