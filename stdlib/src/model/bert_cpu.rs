@@ -16,7 +16,7 @@ use crate::model::bert_config::BertConfig;
 use crate::model::cpu_gemm::{PackedLinear, has_avx512};
 #[cfg(target_arch = "x86_64")]
 use crate::model::cpu_gemm::{pack, pack_transposed, product};
-use crate::model::cpu_kernels::{activate, layer_norm, softmax};
+use crate::model::cpu_kernels::{activate, layer_norm, softmax_unnormalized};
 use crate::model::encoder::Encoder;
 
 pub(crate) struct Norm {
@@ -165,7 +165,7 @@ impl CpuBert {
     }
 
     /// Packed forward: returns `(tokens, hidden)` for the batch's real tokens, text after text.
-    pub fn forward_packed(&self, batch: &TokenBatch) -> Result<Vec<f32>> {
+    pub fn packed(&self, batch: &TokenBatch) -> Result<Vec<f32>> {
         let c = &self.config;
         let h = c.hidden_size;
         let tokens = batch.tokens();
@@ -254,8 +254,9 @@ impl CpuBert {
                             buf.scores.as_mut_ptr(),
                             width,
                         );
+                        buf.inv.clear();
                         for r in buf.scores.chunks_exact_mut(width) {
-                            softmax(&mut r[..len], scale);
+                            buf.inv.push(softmax_unnormalized(&mut r[..len], scale));
                         }
                         // ctx rows = P V, V packed as panels of its d columns.
                         pack(&qkv[v..], row, len, d, &mut buf.panels);
@@ -269,6 +270,7 @@ impl CpuBert {
                             ctx_ptr.get().add(off * h + hd * d),
                             h,
                         );
+                        scale_rows(ctx_ptr.get().add(off * h + hd * d), h, d, &buf.inv);
                     }
                     return;
                 }
@@ -296,8 +298,9 @@ impl CpuBert {
                         gemm::Parallelism::None,
                     );
                 }
+                buf.inv.clear();
                 for r in buf.scores.chunks_exact_mut(len) {
-                    softmax(r, scale);
+                    buf.inv.push(softmax_unnormalized(r, scale));
                 }
                 unsafe {
                     gemm::gemm(
@@ -321,6 +324,7 @@ impl CpuBert {
                         false,
                         gemm::Parallelism::None,
                     );
+                    scale_rows(ctx_ptr.get().add(off * h + hd * d), h, d, &buf.inv);
                 }
             });
     }
@@ -331,6 +335,20 @@ impl CpuBert {
 struct Scratch {
     scores: Vec<f32>,
     panels: Vec<f32>,
+    /// 1 / sum of each row's exponentials: the softmax's normalisation, applied to
+    /// the `d`-wide rows of P V rather than to the `len`-wide rows of P.
+    inv: Vec<f32>,
+}
+
+/// Scales the `len` rows (stride `ld`, width `d`) at `dst` by `inv`.
+///
+/// # Safety
+/// `dst` must point at `len` rows of `d` floats with stride `ld`, owned by the caller.
+unsafe fn scale_rows(dst: *mut f32, ld: usize, d: usize, inv: &[f32]) {
+    for (i, f) in inv.iter().enumerate() {
+        let row = unsafe { std::slice::from_raw_parts_mut(dst.add(i * ld), d) };
+        row.iter_mut().for_each(|v| *v *= f);
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -347,7 +365,7 @@ impl SendPtr {
 impl Encoder for CpuBert {
     fn forward(&self, batch: &TokenBatch) -> Result<Tensor> {
         let h = self.config.hidden_size;
-        let packed = self.forward_packed(batch)?;
+        let packed = self.packed(batch)?;
         let mut padded = vec![0f32; batch.batch * batch.seq_len * h];
         let mut row = 0;
         for (b, &len) in batch.lengths.iter().enumerate() {
@@ -360,6 +378,9 @@ impl Encoder for CpuBert {
             (batch.batch, batch.seq_len, h),
             &Device::Cpu,
         )?)
+    }
+    fn forward_packed(&self, batch: &TokenBatch) -> Option<Result<Vec<f32>>> {
+        Some(self.packed(batch))
     }
     fn hidden_size(&self) -> usize {
         self.config.hidden_size

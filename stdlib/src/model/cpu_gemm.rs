@@ -32,10 +32,12 @@ pub(crate) struct PackedLinear {
     packed: bool,
 }
 
+/// Whether to use AVX-512; `RANKBOOK_NO_AVX512=1` forces the portable path (tests
+/// use it to check that path on machines that have AVX-512).
 fn avx512() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        std::is_x86_feature_detected!("avx512f")
+        std::is_x86_feature_detected!("avx512f") && std::env::var_os("RANKBOOK_NO_AVX512").is_none()
     }
     #[cfg(not(target_arch = "x86_64"))]
     {

@@ -87,15 +87,23 @@ fn lane_max(v: &[f32]) -> f32 {
 }
 
 #[inline(always)]
-fn softmax_body(r: &mut [f32], scale: f32) {
+fn softmax_body(r: &mut [f32], scale: f32) -> f32 {
     let max = lane_max(r);
-    for v in r.iter_mut() {
+    // exp and its sum in one pass, with explicit lanes so the sum vectorises.
+    let mut acc = [0f32; LANES];
+    let mut chunks = r.chunks_exact_mut(LANES);
+    for c in &mut chunks {
+        for i in 0..LANES {
+            c[i] = fast_exp((c[i] - max) * scale);
+            acc[i] += c[i];
+        }
+    }
+    let mut tail = 0.0;
+    for v in chunks.into_remainder() {
         *v = fast_exp((*v - max) * scale);
+        tail += *v;
     }
-    let inv = 1.0 / lane_sum(r);
-    for v in r.iter_mut() {
-        *v *= inv;
-    }
+    1.0 / (acc.iter().sum::<f32>() + tail)
 }
 
 #[inline(always)]
@@ -135,23 +143,23 @@ fn norm_body(row: &mut [f32], residual: Option<&[f32]>, n: &Norm) {
 /// Declares `name(args)`: the body compiled for AVX-512 or AVX2+FMA when the
 /// CPU has them, and for the baseline target otherwise.
 macro_rules! dispatch {
-    ($name:ident, $avx512:ident, $avx2:ident, $body:ident, ($($arg:ident: $ty:ty),*)) => {
+    ($name:ident, $avx512:ident, $avx2:ident, $body:ident, ($($arg:ident: $ty:ty),*) -> $ret:ty) => {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx512f,avx2,fma")]
-        unsafe fn $avx512($($arg: $ty),*) {
+        unsafe fn $avx512($($arg: $ty),*) -> $ret {
             $body($($arg),*)
         }
 
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2,fma")]
-        unsafe fn $avx2($($arg: $ty),*) {
+        unsafe fn $avx2($($arg: $ty),*) -> $ret {
             $body($($arg),*)
         }
 
-        fn $name($($arg: $ty),*) {
+        fn $name($($arg: $ty),*) -> $ret {
             #[cfg(target_arch = "x86_64")]
             {
-                if std::is_x86_feature_detected!("avx512f") {
+                if crate::model::cpu_gemm::has_avx512() {
                     // SAFETY: the CPU supports the features the function was compiled for.
                     return unsafe { $avx512($($arg),*) };
                 }
@@ -165,15 +173,15 @@ macro_rules! dispatch {
     };
 }
 
-dispatch!(softmax_row, softmax_avx512, softmax_avx2, softmax_body, (r: &mut [f32], scale: f32));
-dispatch!(gelu_generic, gelu_auto512, gelu_avx2, gelu_body, (x: &mut [f32]));
+dispatch!(softmax_row, softmax_avx512, softmax_avx2, softmax_body, (r: &mut [f32], scale: f32) -> f32);
+dispatch!(gelu_generic, gelu_auto512, gelu_avx2, gelu_body, (x: &mut [f32]) -> ());
 
 /// Exact (erf) GELU in place: hand-written AVX-512 where available, because the
 /// division in erf's rational term is the bottleneck of the compiled loop
 /// (vdivps on 16 lanes); a reciprocal estimate plus one Newton step is as exact.
 fn gelu_chunk(x: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx512f") {
+    if crate::model::cpu_gemm::has_avx512() {
         // SAFETY: AVX-512F is present.
         unsafe { gelu512::gelu(x) };
         return;
@@ -261,10 +269,13 @@ mod gelu512 {
         }
     }
 }
-dispatch!(norm_row, norm_avx512, norm_avx2, norm_body, (row: &mut [f32], residual: Option<&[f32]>, n: &Norm));
 
-/// `softmax(scale * r)` of one row of attention scores, in place (scale > 0).
-pub(crate) fn softmax(r: &mut [f32], scale: f32) {
+dispatch!(norm_row, norm_avx512, norm_avx2, norm_body, (row: &mut [f32], residual: Option<&[f32]>, n: &Norm) -> ());
+
+/// `exp(scale * (r - max r))` of one row of attention scores, in place (scale > 0);
+/// returns 1 / the row's sum, the factor that makes it the softmax. Callers apply
+/// it to the (much narrower) product with V instead of to every score.
+pub(crate) fn softmax_unnormalized(r: &mut [f32], scale: f32) -> f32 {
     softmax_row(r, scale)
 }
 
@@ -337,7 +348,8 @@ mod tests {
             let s: f32 = e.iter().sum();
             e.iter().map(|v| v / s).collect()
         };
-        softmax(&mut r, 1.0);
+        let inv = softmax_unnormalized(&mut r, 1.0);
+        r.iter_mut().for_each(|v| *v *= inv);
         for (a, b) in r.iter().zip(&want) {
             assert!((a - b).abs() < 1e-6, "{a} {b}");
         }

@@ -16,4 +16,9 @@ pub trait Encoder: Send + Sync {
     fn hidden_size(&self) -> usize;
     /// Longest input the position embeddings allow.
     fn max_positions(&self) -> usize;
+    /// Token embeddings of the real tokens only, text after text, `(tokens, hidden)`
+    /// row-major; None when the encoder only produces padded tensors.
+    fn forward_packed(&self, _batch: &TokenBatch) -> Option<Result<Vec<f32>>> {
+        None
+    }
 }

@@ -168,6 +168,61 @@ impl Pooling {
     }
 }
 
+impl Pooling {
+    /// Pools packed token embeddings (`(tokens, hidden)`, text after text, no
+    /// padding) into `(texts, output_dim)`; the same values as [`Pooling::forward`]
+    /// on the padded tensor, without building it.
+    pub fn forward_packed(&self, tokens: &[f32], lengths: &[usize], hidden: usize) -> Vec<f32> {
+        let dim = self.output_dim(hidden);
+        let mut out = vec![0f32; lengths.len() * dim];
+        let mut start = 0;
+        for (t, &len) in lengths.iter().enumerate() {
+            let rows = &tokens[start * hidden..(start + len) * hidden];
+            start += len;
+            for (m, mode) in self.modes.iter().enumerate() {
+                let o = &mut out[t * dim + m * hidden..t * dim + (m + 1) * hidden];
+                pool_rows(*mode, rows, len, hidden, o);
+            }
+        }
+        out
+    }
+}
+
+fn pool_rows(mode: PoolingMode, rows: &[f32], len: usize, hidden: usize, o: &mut [f32]) {
+    let row = |i: usize| &rows[i * hidden..(i + 1) * hidden];
+    match mode {
+        PoolingMode::Cls => o.copy_from_slice(row(0)),
+        PoolingMode::LastToken => o.copy_from_slice(row(len.saturating_sub(1))),
+        PoolingMode::Max => {
+            o.fill(f32::NEG_INFINITY);
+            for i in 0..len {
+                for (a, b) in o.iter_mut().zip(row(i)) {
+                    *a = a.max(*b);
+                }
+            }
+        }
+        PoolingMode::Mean | PoolingMode::MeanSqrtLen | PoolingMode::WeightedMean => {
+            let mut weights = 0f32;
+            for i in 0..len {
+                let w = if mode == PoolingMode::WeightedMean {
+                    (i + 1) as f32
+                } else {
+                    1.0
+                };
+                weights += w;
+                for (a, b) in o.iter_mut().zip(row(i)) {
+                    *a += w * b;
+                }
+            }
+            let div = match mode {
+                PoolingMode::MeanSqrtLen => (len as f32).sqrt(),
+                _ => weights.max(1e-9),
+            };
+            o.iter_mut().for_each(|a| *a /= div);
+        }
+    }
+}
+
 /// Divides each row by its L2 norm (sentence-transformers' `Normalize`).
 pub fn l2_normalize(x: &Tensor) -> Result<Tensor> {
     let norm = x.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
@@ -217,6 +272,40 @@ mod tests {
         let w = pool(PoolingMode::WeightedMean);
         assert!((w[0][0] - (1. + 6. + 15.) / 6.).abs() < 1e-6);
         assert!((w[1][1] - 16. / 3.).abs() < 1e-6);
+    }
+
+    #[test]
+    fn packed_pooling_equals_tensor_pooling() {
+        let (t, m) = toks();
+        // The same two texts packed: 3 real tokens, then 2.
+        let padded: Vec<Vec<Vec<f32>>> = t.to_vec3().unwrap();
+        let mut packed = Vec::new();
+        for (text, len) in padded.iter().zip([3usize, 2]) {
+            for tok in &text[..len] {
+                packed.extend_from_slice(tok);
+            }
+        }
+        for mode in [
+            PoolingMode::Cls,
+            PoolingMode::Mean,
+            PoolingMode::Max,
+            PoolingMode::LastToken,
+            PoolingMode::MeanSqrtLen,
+            PoolingMode::WeightedMean,
+        ] {
+            let p = Pooling::new(mode);
+            let a: Vec<f32> = p
+                .forward(&t, &m)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            let b = p.forward_packed(&packed, &[3, 2], 2);
+            for (x, y) in a.iter().zip(&b) {
+                assert!((x - y).abs() < 1e-6, "{mode:?}: {a:?} vs {b:?}");
+            }
+        }
     }
 
     #[test]

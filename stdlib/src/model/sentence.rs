@@ -247,12 +247,40 @@ impl SentenceEncoder {
 
     /// Encodes one padded batch to `(batch, dim)` vectors.
     pub fn forward_batch(&self, batch: &TokenBatch) -> Result<Tensor> {
-        let tokens = self.encoder.forward(batch)?;
-        let mask = batch.mask_tensor(&self.device)?;
-        let mut x = tokens;
-        for s in &self.stages {
+        let mut stages = self.stages.iter().peekable();
+        // Pooling straight from packed tokens skips building (and faulting in)
+        // a padded (batch, seq, hidden) tensor and its masked copies.
+        let packed = match stages.peek() {
+            Some(Stage::Pooling(p)) => self.encoder.forward_packed(batch).map(|t| (p, t)),
+            _ => None,
+        };
+        let mut x = match packed {
+            Some((p, tokens)) => {
+                stages.next();
+                let h = self.encoder.hidden_size();
+                let pooled = p.forward_packed(&tokens?, &batch.lengths, h);
+                Tensor::from_vec(pooled, (batch.batch, p.output_dim(h)), &self.device)?
+            }
+            None => {
+                let tokens = self.encoder.forward(batch)?;
+                let mask = batch.mask_tensor(&self.device)?;
+                match stages.peek() {
+                    Some(Stage::Pooling(p)) => {
+                        stages.next();
+                        p.forward(&tokens, &mask)?
+                    }
+                    _ => tokens,
+                }
+            }
+        };
+        for s in stages {
             x = match s {
-                Stage::Pooling(p) => p.forward(&x, &mask)?,
+                Stage::Pooling(_) => {
+                    return Err(Error::model_config(
+                        &self.dir,
+                        "a Pooling module after the first",
+                    ));
+                }
                 Stage::Dense(d) => d.forward(&x)?,
                 Stage::Normalize => l2_normalize(&x)?,
             };
