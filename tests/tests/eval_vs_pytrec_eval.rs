@@ -142,3 +142,46 @@ fn every_measure_and_query_equals_pytrec_eval() {
     }
     assert!(compared > 10_000, "compared {compared} values");
 }
+
+#[test]
+fn real_run_every_query_equals_pytrec_eval() {
+    // The committed all-MiniLM-L6-v2 run on the SciFact sample; qrels given to
+    // pytrec_eval in TREC layout.
+    let root = repo_root();
+    let qrels = Qrels::read(&root.join("data/scifact-sample/qrels/test.tsv")).unwrap();
+    let run_path = root.join("data/scifact-sample/runs/all-MiniLM-L6-v2.trec");
+    let dir = tempfile::tempdir().unwrap();
+    let trec_qrels = dir.path().join("qrels.txt");
+    let mut text = String::new();
+    for (q, judged) in qrels.iter() {
+        for (d, g) in judged {
+            let _ = writeln!(text, "{q} 0 {d} {g}");
+        }
+    }
+    std::fs::write(&trec_qrels, text).unwrap();
+    let o = Command::new(python())
+        .arg(root.join("tests/python/pytrec_eval_values.py"))
+        .args([&trec_qrels, &run_path])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o).1);
+    let want: BTreeMap<String, BTreeMap<String, f64>> = serde_json::from_slice(&o.stdout).unwrap();
+    let measures = parse_measures(MEASURES).unwrap();
+    let got = evaluate(
+        &qrels,
+        &Run::read(&run_path).unwrap(),
+        &measures,
+        EvalOptions::default(),
+    );
+    assert_eq!(got.num_queries(), 50);
+    for (i, m) in measures.iter().enumerate() {
+        for (qid, vals) in &got.per_query {
+            let expected = want[&m.to_string()][qid];
+            assert!(
+                (vals[i] - expected).abs() <= 1e-9,
+                "{m} {qid}: {} != {expected}",
+                vals[i]
+            );
+        }
+    }
+}
