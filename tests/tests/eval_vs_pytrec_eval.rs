@@ -152,13 +152,13 @@ fn real_run_every_query_equals_pytrec_eval() {
     let run_path = root.join("data/scifact-sample/runs/all-MiniLM-L6-v2.trec");
     let dir = tempfile::tempdir().unwrap();
     let trec_qrels = dir.path().join("qrels.txt");
-    let mut text = String::new();
+    let mut lines = String::new();
     for (q, judged) in qrels.iter() {
         for (d, g) in judged {
-            let _ = writeln!(text, "{q} 0 {d} {g}");
+            let _ = writeln!(lines, "{q} 0 {d} {g}");
         }
     }
-    std::fs::write(&trec_qrels, text).unwrap();
+    std::fs::write(&trec_qrels, lines).unwrap();
     let o = Command::new(python())
         .arg(root.join("tests/python/pytrec_eval_values.py"))
         .args([&trec_qrels, &run_path])
