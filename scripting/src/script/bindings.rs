@@ -221,18 +221,15 @@ pub fn register(engine: &mut Engine) {
             r.write(std::path::Path::new(p), "rankbook").map_err(err)
         })
         .register_fn("top", |r: &mut Run, qid: &str, k: i64| -> Array {
-            let mut out = Array::new();
-            if let Some(results) = r.get(qid) {
-                let mut v: Vec<_> = results.iter().collect();
-                v.sort_by(|a, b| rankbook::data::run::ranking_order(a, b));
-                for s in v.into_iter().take(k.max(0) as usize) {
+            r.top_of(qid, k.max(0) as usize)
+                .into_iter()
+                .map(|s| {
                     let mut m = Map::new();
                     m.insert("doc".into(), s.doc.clone().into());
                     m.insert("score".into(), Dynamic::from_float(s.score));
-                    out.push(m.into());
-                }
-            }
-            out
+                    m.into()
+                })
+                .collect()
         });
 
     engine.register_fn(

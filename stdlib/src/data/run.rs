@@ -26,10 +26,14 @@ pub struct Run {
 
 /// trec_eval's ranking order: score descending, then docid descending (bytewise).
 pub fn ranking_order(a: &Scored, b: &Scored) -> std::cmp::Ordering {
-    b.score
-        .partial_cmp(&a.score)
+    rank_order((&a.doc, a.score), (&b.doc, b.score))
+}
+
+/// The same order on `(doc, score)` pairs.
+pub fn rank_order(a: (&str, f64), b: (&str, f64)) -> std::cmp::Ordering {
+    b.1.partial_cmp(&a.1)
         .unwrap_or(std::cmp::Ordering::Equal)
-        .then_with(|| b.doc.as_bytes().cmp(a.doc.as_bytes()))
+        .then_with(|| b.0.as_bytes().cmp(a.0.as_bytes()))
 }
 
 impl Run {
@@ -93,6 +97,17 @@ impl Run {
             v.sort_by(|a, b| ranking_order(a, b));
             (q.as_str(), v)
         })
+    }
+
+    /// The best `k` results of one query, in ranking order (empty if absent).
+    pub fn top_of(&self, qid: &str, k: usize) -> Vec<&Scored> {
+        let mut v: Vec<&Scored> = self
+            .get(qid)
+            .map(|r| r.iter().collect())
+            .unwrap_or_default();
+        v.sort_by(|a, b| ranking_order(a, b));
+        v.truncate(k);
+        v
     }
 
     /// Results of one query, unordered.

@@ -8,6 +8,7 @@ use crate::data::{Qrels, Run};
 use crate::error::{Error, Result};
 use crate::eval::evaluate::{EvalOptions, Evaluation, evaluate};
 use crate::eval::measure::Measure;
+use crate::eval::report::html_escape;
 use crate::eval::stats::{Correction, Test, bootstrap_ci, paired_t, permutation, wilcoxon};
 
 /// Settings of a comparison.
@@ -278,11 +279,7 @@ pub fn format_comparison_json(c: &Comparison) -> String {
 
 /// An HTML table (for notebooks) with the significance markers.
 pub fn format_comparison_html(c: &Comparison) -> String {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
+    let esc = html_escape;
     let mut s = String::from("<table class=\"rankbook-compare\"><thead><tr><th>system</th>");
     for m in &c.measures {
         let _ = write!(s, "<th>{}</th>", esc(&m.to_string()));

@@ -5,6 +5,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use crate::data::Judgements;
+use crate::data::run::rank_order;
 use crate::eval::measure::{Measure, MeasureKind};
 
 /// Grade of a retrieved doc that is not in the qrels.
@@ -175,11 +176,8 @@ impl JudgedRanking {
     }
 }
 
-/// trec_eval's ranking order: score descending, then docid descending (bytewise).
 fn order(a: &(&str, f64), b: &(&str, f64)) -> Ordering {
-    b.1.partial_cmp(&a.1)
-        .unwrap_or(Ordering::Equal)
-        .then_with(|| b.0.as_bytes().cmp(a.0.as_bytes()))
+    rank_order(*a, *b)
 }
 
 fn ratio(a: usize, b: usize) -> f64 {

@@ -79,7 +79,8 @@ pub fn format_html(e: &Evaluation) -> String {
     s
 }
 
-fn html_escape(s: &str) -> String {
+/// Escapes text for HTML table cells.
+pub(crate) fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

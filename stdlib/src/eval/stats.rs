@@ -317,13 +317,9 @@ fn upper_gamma_q(a: f64, x: f64) -> f64 {
             let an = -(i as f64) * (i as f64 - a);
             b += 2.0;
             d = an * d + b;
-            if d.abs() < tiny {
-                d = tiny;
-            }
+            d = away_from_zero(d);
             c = b + an / c;
-            if c.abs() < tiny {
-                c = tiny;
-            }
+            c = away_from_zero(c);
             d = 1.0 / d;
             let delta = d * c;
             h *= delta;
@@ -333,6 +329,11 @@ fn upper_gamma_q(a: f64, x: f64) -> f64 {
         }
         lead * h
     }
+}
+
+/// Lentz's guard: a denominator that reached zero is replaced by a tiny number.
+fn away_from_zero(x: f64) -> f64 {
+    if x.abs() < 1e-300 { 1e-300 } else { x }
 }
 
 /// Regularised incomplete beta I_x(a, b).
@@ -353,13 +354,10 @@ fn incomplete_beta(a: f64, b: f64, x: f64) -> f64 {
 }
 
 fn beta_fraction(a: f64, b: f64, x: f64) -> f64 {
-    let tiny = 1e-300;
     let (qab, qap, qam) = (a + b, a + 1.0, a - 1.0);
     let mut c = 1.0;
     let mut d = 1.0 - qab * x / qap;
-    if d.abs() < tiny {
-        d = tiny;
-    }
+    d = away_from_zero(d);
     d = 1.0 / d;
     let mut h = d;
     for m in 1..10_000 {
@@ -367,24 +365,16 @@ fn beta_fraction(a: f64, b: f64, x: f64) -> f64 {
         let m2 = 2.0 * m;
         let aa = m * (b - m) * x / ((qam + m2) * (a + m2));
         d = 1.0 + aa * d;
-        if d.abs() < tiny {
-            d = tiny;
-        }
+        d = away_from_zero(d);
         c = 1.0 + aa / c;
-        if c.abs() < tiny {
-            c = tiny;
-        }
+        c = away_from_zero(c);
         d = 1.0 / d;
         h *= d * c;
         let aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
         d = 1.0 + aa * d;
-        if d.abs() < tiny {
-            d = tiny;
-        }
+        d = away_from_zero(d);
         c = 1.0 + aa / c;
-        if c.abs() < tiny {
-            c = tiny;
-        }
+        c = away_from_zero(c);
         d = 1.0 / d;
         let delta = d * c;
         h *= delta;
