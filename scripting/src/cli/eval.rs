@@ -5,10 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use clap::Args;
-use rankbook::data::run_file::{RunText, parse_run};
 use rankbook::data::{Qrels, Run};
 use rankbook::eval::{
-    CompareOptions, Correction, EvalOptions, Test, compare, evaluate, format_comparison,
+    CompareOptions, Correction, EvalOptions, Test, compare, evaluate_file, format_comparison,
     format_comparison_json, format_json, format_per_query, format_table, parse_measures,
 };
 
@@ -67,9 +66,7 @@ pub fn run(a: EvalArgs) -> anyhow::Result<()> {
     };
     if a.run.len() == 1 {
         // Evaluated straight from the memory-mapped file: no owned copy of the run.
-        let text = RunText::open(&a.run[0])?;
-        let view = parse_run(&a.run[0], text.bytes())?;
-        let e = evaluate(&qrels, &view, &measures, eval);
+        let e = evaluate_file(&qrels, &a.run[0], &measures, eval)?;
         let out = if a.json {
             format_json(&e) + "\n"
         } else if a.per_query {

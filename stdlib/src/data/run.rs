@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::atomic::write_atomically;
-use crate::data::run_file::{RunText, parse_run};
+use crate::data::run_file::{RunText, map_run};
 use crate::error::{Error, Result};
 
 /// One retrieved document and its score.
@@ -58,20 +58,18 @@ impl Run {
     /// Reads a TREC run; the rank column is ignored, a repeated doc is an error.
     pub fn read(path: &Path) -> Result<Self> {
         let text = RunText::open(path)?;
-        let view = parse_run(path, text.bytes())?;
+        let queries = map_run(path, text.bytes(), |_, results| {
+            results
+                .iter()
+                .map(|&(doc, score)| Scored {
+                    doc: doc.to_string(),
+                    score,
+                })
+                .collect()
+        })?;
         let mut run = Run::new();
-        for qid in view.query_ids() {
-            let lines = view.get(qid).unwrap_or_default();
-            run.set_query(
-                qid,
-                lines
-                    .into_iter()
-                    .map(|l| Scored {
-                        doc: l.doc.to_string(),
-                        score: l.score,
-                    })
-                    .collect(),
-            );
+        for (qid, results) in queries {
+            run.set_query(qid, results);
         }
         Ok(run)
     }

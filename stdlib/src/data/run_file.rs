@@ -1,51 +1,17 @@
-//! Fast reading of TREC run files: the file is memory-mapped, cut into chunks at
-//! line ends and parsed on all cores into borrowed slices; results are grouped
-//! per query without copying the text. `rankbook eval` evaluates straight from it.
+//! Fast reading of TREC run files in one pass on all cores. The file is
+//! memory-mapped and cut into chunks at line ends; each chunk is parsed line by
+//! line into a reused per-thread buffer, and each stretch of one query's lines is
+//! checked and handed to the caller at once, so a 10-million-line run is
+//! evaluated without a copy of it ever being built (building one was half the
+//! time of `rankbook eval`, measured). A query whose lines are not all in one
+//! stretch (cut by a chunk boundary, or not consecutive in the file) is gathered
+//! and handed over again, whole, at the end.
 
 use std::path::Path;
 
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-
-/// One result line: doc id and score, borrowed from the file's text.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RunLine<'a> {
-    /// Document id.
-    pub doc: &'a str,
-    /// Score.
-    pub score: f64,
-}
-
-/// A result as stored: the doc id as an offset into its chunk's text (16 bytes
-/// instead of 24: on a 10-million-line run the page faults of a bigger array cost
-/// a fifth of the evaluation, measured).
-#[derive(Clone, Copy)]
-struct Entry {
-    start: u32,
-    len: u32,
-    score: f64,
-}
-
-/// One chunk's lines, grouped into runs of consecutive lines of one query.
-struct Parsed<'a> {
-    text: &'a str,
-    lines: usize,
-    results: Vec<Entry>,
-    /// `(qid, start, end)` ranges into `results`.
-    segments: Vec<(&'a str, usize, usize)>,
-    error: Option<(usize, String)>,
-}
-
-impl<'a> Parsed<'a> {
-    fn line(&self, e: &Entry) -> RunLine<'a> {
-        let text: &'a str = self.text;
-        RunLine {
-            doc: &text[e.start as usize..(e.start + e.len) as usize],
-            score: e.score,
-        }
-    }
-}
 
 /// The memory-mapped text of a run file.
 pub struct RunText {
@@ -72,58 +38,391 @@ impl RunText {
     }
 }
 
-/// Results grouped by query, in order of first appearance, borrowed from the text.
-pub struct RunView<'a> {
-    chunks: Vec<Parsed<'a>>,
-    /// Per query: its id and `(chunk, segment)` pieces.
-    queries: Vec<(&'a str, Vec<(u32, u32)>)>,
-    index: foldhash::HashMap<&'a str, usize>,
+/// A bad line: its number (1-based; in its chunk until the chunks are joined)
+/// and what is wrong.
+struct LineError {
+    line: usize,
+    problem: Problem,
 }
 
-impl<'a> RunView<'a> {
-    fn lines(&self, q: usize) -> impl Iterator<Item = RunLine<'a>> + '_ {
-        self.queries[q].1.iter().flat_map(|&(c, seg)| {
-            let chunk = &self.chunks[c as usize];
-            let (_, a, b) = chunk.segments[seg as usize];
-            chunk.results[a..b].iter().map(|e| chunk.line(e))
+enum Problem {
+    Bad(String),
+    /// A doc seen before in the same query, at line `first`.
+    Repeat {
+        qid: String,
+        doc: String,
+        first: usize,
+    },
+}
+
+impl LineError {
+    fn bad(line: usize, msg: String) -> Self {
+        Self {
+            line,
+            problem: Problem::Bad(msg),
+        }
+    }
+
+    /// Moves the line numbers by `by` (from chunk-local to file lines).
+    fn shifted(mut self, by: usize) -> Self {
+        self.line += by;
+        if let Problem::Repeat { first, .. } = &mut self.problem {
+            *first += by;
+        }
+        self
+    }
+
+    fn into_error(self, path: &Path) -> Error {
+        let msg = match self.problem {
+            Problem::Bad(msg) => msg,
+            Problem::Repeat { qid, doc, first } => {
+                format!("query {qid} retrieves doc {doc} twice (first at line {first})")
+            }
+        };
+        Error::parse(path, self.line, None, msg)
+    }
+}
+
+/// Parses and checks a TREC run (6 columns, a numeric score, no doc twice for a
+/// query, UTF-8) and calls `f` on each query with its `(doc, score)` results in
+/// file order. Returns `f`'s values in order of the queries' first appearance.
+/// `f` may also be called on part of a query's results; that value is then
+/// dropped, so `f` must not have side effects. On bad input the error names the
+/// file's first bad line.
+pub fn map_run<'a, T: Send + Sync>(
+    path: &Path,
+    bytes: &'a [u8],
+    f: impl Fn(&'a str, &mut Vec<(&'a str, f64)>) -> T + Sync,
+) -> Result<Vec<(&'a str, T)>> {
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+    let ranges = chunks(bytes, rayon::current_num_threads() * 8);
+    let chunks: Vec<Chunk<T>> = ranges
+        .par_iter()
+        .map_init(QueryBuffer::default, |buf, &(a, b)| {
+            buf.chunk(bytes, a, b, &f)
         })
+        .collect();
+
+    // Number lines in the whole file; group the stretches by query.
+    let mut errors: Vec<LineError> = Vec::new();
+    let mut index: foldhash::HashMap<&str, usize> = foldhash::HashMap::default();
+    let mut queries: Vec<(&str, Vec<Stretch<T>>)> = Vec::new();
+    let mut first_line = 1;
+    for chunk in chunks {
+        errors.extend(chunk.error.map(|e| e.shifted(first_line - 1)));
+        for mut s in chunk.stretches {
+            s.line += first_line - 1;
+            let q = *index.entry(s.qid).or_insert_with(|| {
+                queries.push((s.qid, Vec::new()));
+                queries.len() - 1
+            });
+            queries[q].1.push(s);
+        }
+        first_line += chunk.lines;
     }
 
-    fn count(&self, q: usize) -> usize {
-        self.queries[q]
-            .1
-            .iter()
-            .map(|&(c, seg)| {
-                let (_, a, b) = self.chunks[c as usize].segments[seg as usize];
-                b - a
-            })
-            .sum()
+    // Queries in several stretches: parsed again as a whole.
+    let regathered: Vec<std::result::Result<Option<T>, LineError>> = queries
+        .par_iter()
+        .map_init(QueryBuffer::default, |buf, (qid, stretches)| {
+            if stretches.len() == 1 {
+                return Ok(None);
+            }
+            buf.results.clear();
+            buf.lines.clear();
+            for s in stretches {
+                buf.parse(bytes, s.start, s.end, s.line, qid)?;
+            }
+            buf.check_unique(qid)?;
+            Ok(Some(f(qid, &mut buf.results)))
+        })
+        .collect();
+    let mut values = Vec::with_capacity(queries.len());
+    for ((qid, mut stretches), again) in queries.into_iter().zip(regathered) {
+        match again {
+            Err(e) => errors.push(e),
+            Ok(Some(v)) => values.push((qid, v)),
+            // No value: its chunk stopped at an error, which is reported.
+            Ok(None) => values.extend(stretches.pop().and_then(|s| s.value).map(|v| (qid, v))),
+        }
+    }
+    match errors.into_iter().min_by_key(|e| e.line) {
+        Some(e) => Err(e.into_error(path)),
+        None => Ok(values),
+    }
+}
+
+/// Consecutive lines of one query in one chunk, and `f`'s value on them.
+struct Stretch<'a, T> {
+    qid: &'a str,
+    start: usize,
+    end: usize,
+    /// Number of the first line (in the chunk until the chunks are joined).
+    line: usize,
+    value: Option<T>,
+}
+
+/// What parsing one chunk gave.
+struct Chunk<'a, T> {
+    lines: usize,
+    stretches: Vec<Stretch<'a, T>>,
+    /// The chunk's first bad line (parsing stopped there).
+    error: Option<LineError>,
+}
+
+/// A thread's reused buffers for one query's lines.
+#[derive(Default)]
+struct QueryBuffer<'a> {
+    results: Vec<(&'a str, f64)>,
+    lines: Vec<usize>,
+    seen: DocSet,
+}
+
+impl<'a> QueryBuffer<'a> {
+    /// Parses `bytes[start..end]`, calling `f` on each stretch of one query.
+    fn chunk<T>(
+        &mut self,
+        bytes: &'a [u8],
+        start: usize,
+        end: usize,
+        f: &(impl Fn(&'a str, &mut Vec<(&'a str, f64)>) -> T + Sync),
+    ) -> Chunk<'a, T> {
+        let mut out = Chunk {
+            lines: 0,
+            stretches: Vec::new(),
+            error: None,
+        };
+        self.results.clear();
+        self.lines.clear();
+        // Closes the open stretch: checks it and computes its value.
+        let close =
+            |buf: &mut Self, out: &mut Chunk<'a, T>| -> std::result::Result<(), LineError> {
+                if let Some(s) = out.stretches.last_mut() {
+                    buf.check_unique(s.qid)?;
+                    s.value = Some(f(s.qid, &mut buf.results));
+                    buf.results.clear();
+                    buf.lines.clear();
+                }
+                Ok(())
+            };
+        for line in Lines::new(bytes, start, end) {
+            out.lines += 1;
+            let parsed = match line.fields(bytes) {
+                Err(msg) => Err(LineError::bad(out.lines, msg)),
+                Ok(None) => continue, // a blank line
+                Ok(Some(fields)) => Ok(fields),
+            };
+            let result = parsed.and_then(|(qid, doc, score)| {
+                match out.stretches.last_mut() {
+                    Some(s) if s.qid == qid => s.end = line.end,
+                    _ => {
+                        close(self, &mut out)?;
+                        out.stretches.push(Stretch {
+                            qid,
+                            start: line.start,
+                            end: line.end,
+                            line: out.lines,
+                            value: None,
+                        });
+                    }
+                }
+                self.results.push((doc, score));
+                self.lines.push(out.lines);
+                Ok(())
+            });
+            if let Err(e) = result {
+                out.error = Some(e);
+                return out;
+            }
+        }
+        if let Err(e) = close(self, &mut out) {
+            out.error = Some(e);
+        }
+        out
     }
 
-    /// The results of `qid` (in file order), if the run has it.
-    pub fn get(&self, qid: &str) -> Option<Vec<RunLine<'a>>> {
-        let &q = self.index.get(qid)?;
-        Some(self.lines(q).collect())
+    /// Appends the results in `bytes[start..end]`, whose first line is `line`.
+    fn parse(
+        &mut self,
+        bytes: &'a [u8],
+        start: usize,
+        end: usize,
+        mut line_no: usize,
+        qid: &str,
+    ) -> std::result::Result<(), LineError> {
+        for line in Lines::new(bytes, start, end) {
+            if let Some((q, doc, score)) =
+                line.fields(bytes).map_err(|m| LineError::bad(line_no, m))?
+            {
+                debug_assert_eq!(q, qid);
+                self.results.push((doc, score));
+                self.lines.push(line_no);
+            }
+            line_no += 1;
+        }
+        Ok(())
     }
 
-    /// Whether the run has `qid`.
-    pub fn contains(&self, qid: &str) -> bool {
-        self.index.contains_key(qid)
+    /// No doc twice for one query (the buffers are then emptied by the caller):
+    /// the error names both lines, as trec_eval refuses such runs.
+    fn check_unique(&mut self, qid: &str) -> std::result::Result<(), LineError> {
+        match self.seen.first_repeat(&self.results) {
+            None => Ok(()),
+            Some((first, second)) => Err(LineError {
+                line: self.lines[second],
+                problem: Problem::Repeat {
+                    qid: qid.to_string(),
+                    doc: self.results[second].0.to_string(),
+                    first: self.lines[first],
+                },
+            }),
+        }
     }
+}
 
-    /// Query ids in order of first appearance.
-    pub fn query_ids(&self) -> impl Iterator<Item = &'a str> + '_ {
-        self.queries.iter().map(|(q, _)| *q)
+/// An open-addressing set of doc ids, kept between queries (a fresh hash set per
+/// query cost more than the rest of the duplicate check).
+#[derive(Default)]
+struct DocSet {
+    /// High 32 bits of the hash, then index + 1 into the results; 0 is empty.
+    slots: Vec<u64>,
+}
+
+impl DocSet {
+    /// The indices of the first doc seen twice, if any.
+    fn first_repeat(&mut self, results: &[(&str, f64)]) -> Option<(usize, usize)> {
+        use std::hash::BuildHasher;
+        const LOW: u64 = 0xffff_ffff;
+        let size = (results.len() * 2).next_power_of_two().max(16);
+        self.slots.clear();
+        self.slots.resize(size, 0);
+        let mask = size - 1;
+        let hasher = foldhash::fast::FixedState::default();
+        for (i, (doc, _)) in results.iter().enumerate() {
+            let hash = hasher.hash_one(doc);
+            let tag = hash & !LOW;
+            let mut at = hash as usize & mask;
+            loop {
+                let slot = self.slots[at];
+                if slot == 0 {
+                    self.slots[at] = tag | (i as u64 + 1);
+                    break;
+                }
+                let j = (slot & LOW) as usize - 1;
+                // Strings are compared only when the tags agree.
+                if slot & !LOW == tag && results[j].0 == *doc {
+                    return Some((j, i));
+                }
+                at = (at + 1) & mask;
+            }
+        }
+        None
     }
+}
 
-    /// Number of queries.
-    pub fn len(&self) -> usize {
-        self.queries.len()
+/// A line: its byte range (without the `\n`) and, when it was classified 64 bytes
+/// at once, its whitespace and non-ASCII bits.
+struct Line {
+    start: usize,
+    end: usize,
+    bits: Option<Bits>,
+}
+
+#[derive(Clone, Copy)]
+struct Bits {
+    space: u64,
+    high: u64,
+}
+
+impl Line {
+    /// The line's qid, doc id and score; None for a blank line.
+    #[inline]
+    fn fields<'a>(
+        &self,
+        bytes: &'a [u8],
+    ) -> std::result::Result<Option<(&'a str, &'a str, f64)>, String> {
+        let raw = &bytes[self.start..self.end];
+        let text = match self.bits {
+            // SAFETY: every byte is below 0x80.
+            Some(b) if b.high == 0 => unsafe { std::str::from_utf8_unchecked(raw) },
+            _ => std::str::from_utf8(raw).map_err(|_| "not valid UTF-8".to_string())?,
+        };
+        let (f, n) = match self.bits {
+            Some(b) => fields_from_bits(text, b.space),
+            None => fields(text),
+        };
+        match n {
+            0 => Ok(None),
+            6 => match f[4].parse::<f64>() {
+                Ok(s) if !s.is_nan() => Ok(Some((f[0], f[2], s))),
+                _ => Err(format!("score \"{}\" is not a number", f[4])),
+            },
+            _ => {
+                let found = if n == 7 {
+                    "more than 6".to_string()
+                } else {
+                    n.to_string()
+                };
+                Err(format!(
+                    "expected 6 columns (qid Q0 docid rank score tag), found {found}"
+                ))
+            }
+        }
     }
+}
 
-    /// Whether the run has no query.
-    pub fn is_empty(&self) -> bool {
-        self.queries.is_empty()
+/// The lines of `bytes[start..end]`. Short lines are found and classified from
+/// one 64-byte look (reading ahead within `bytes`); a memchr per line cost more
+/// than the rest of the parse.
+struct Lines<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    end: usize,
+}
+
+impl<'a> Lines<'a> {
+    fn new(bytes: &'a [u8], start: usize, end: usize) -> Self {
+        Self {
+            bytes,
+            at: start,
+            end,
+        }
+    }
+}
+
+impl Iterator for Lines<'_> {
+    type Item = Line;
+
+    #[inline]
+    fn next(&mut self) -> Option<Line> {
+        let at = self.at;
+        if at >= self.end {
+            return None;
+        }
+        if at + 64 <= self.bytes.len() {
+            let block: &[u8; 64] = self.bytes[at..at + 64].try_into().expect("64 bytes");
+            let m = classify(block);
+            let len = (m.newline.trailing_zeros() as usize).min(self.end - at);
+            if len < 64 {
+                let keep = (1u64 << len) - 1;
+                self.at = at + len + 1;
+                return Some(Line {
+                    start: at,
+                    end: at + len,
+                    bits: Some(Bits {
+                        space: m.space & keep,
+                        high: m.high & keep,
+                    }),
+                });
+            }
+        }
+        let stop = memchr::memchr(b'\n', &self.bytes[at..self.end]).map_or(self.end, |i| at + i);
+        self.at = stop + 1;
+        Some(Line {
+            start: at,
+            end: stop,
+            bits: None,
+        })
     }
 }
 
@@ -165,203 +464,226 @@ fn fields(line: &str) -> ([&str; 7], usize) {
     (out, n)
 }
 
-fn parse_chunk(text: &str) -> Parsed<'_> {
-    let mut p = Parsed {
-        text,
-        lines: 0,
-        // A line holds at least 12 bytes, so this never reallocates; untouched
-        // capacity costs nothing (pages are only faulted in when written).
-        results: Vec::with_capacity(text.len() / 12 + 1),
-        segments: Vec::new(),
-        error: None,
-    };
-    let base = text.as_ptr() as usize;
-    let mut from = 0;
-    let bytes = text.as_bytes();
-    while from < bytes.len() {
-        let end = memchr::memchr(b'\n', &bytes[from..]).map_or(bytes.len(), |i| from + i);
-        let line = &text[from..end];
-        from = end + 1;
-        p.lines += 1;
-        let (f, n) = fields(line);
-        if n == 0 {
-            continue;
-        }
-        if n != 6 {
-            let found = if n == 7 {
-                "more than 6".to_string()
-            } else {
-                n.to_string()
-            };
-            p.error = Some((
-                p.lines,
-                format!("expected 6 columns (qid Q0 docid rank score tag), found {found}"),
-            ));
-            return p;
-        }
-        let score = match f[4].parse::<f64>() {
-            Ok(s) if !s.is_nan() => s,
-            _ => {
-                p.error = Some((p.lines, format!("score \"{}\" is not a number", f[4])));
-                return p;
-            }
-        };
-        let at = p.results.len();
-        match p.segments.last_mut() {
-            Some((q, _, end)) if *q == f[0] => *end = at + 1,
-            _ => p.segments.push((f[0], at, at + 1)),
-        }
-        let start = (f[2].as_ptr() as usize - base) as u32;
-        p.results.push(Entry {
-            start,
-            len: f[2].len() as u32,
-            score,
-        });
+/// [`fields`] for a line shorter than 64 bytes whose whitespace bits are known.
+#[inline]
+fn fields_from_bits(line: &str, space: u64) -> ([&str; 7], usize) {
+    let words = !space & ((1u64 << line.len()) - 1);
+    let mut starts = words & !(words << 1);
+    let mut lasts = words & !(words >> 1);
+    let n = (starts.count_ones() as usize).min(7);
+    let mut out = [""; 7];
+    for field in out.iter_mut().take(n) {
+        let (s, e) = (
+            starts.trailing_zeros() as usize,
+            lasts.trailing_zeros() as usize,
+        );
+        *field = &line[s..e + 1];
+        starts &= starts - 1;
+        lasts &= lasts - 1;
     }
-    p
+    (out, n)
 }
 
-/// Cuts `text` into about `n` pieces that end at line ends.
-fn chunks(text: &str, n: usize) -> Vec<&str> {
+/// Per byte of a 64-byte block, bit i: newline, other whitespace, non-ASCII.
+struct Masks {
+    newline: u64,
+    space: u64,
+    high: u64,
+}
+
+/// Classifies 64 bytes with SSE2 (part of every x86-64).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn classify(block: &[u8; 64]) -> Masks {
+    use std::arch::x86_64::*;
+    let mut m = Masks {
+        newline: 0,
+        space: 0,
+        high: 0,
+    };
+    for k in 0..4 {
+        // SAFETY: 16 bytes at 16*k lie inside the 64-byte block; SSE2 is baseline.
+        unsafe {
+            let v = _mm_loadu_si128(block.as_ptr().add(16 * k) as *const __m128i);
+            let newline = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\n' as i8));
+            let space = _mm_cmpeq_epi8(v, _mm_set1_epi8(b' ' as i8));
+            // \t \n \v \f \r are 9..=13: (b - 9) <= 4 unsigned.
+            let t = _mm_sub_epi8(v, _mm_set1_epi8(9));
+            let control = _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8(4)), t);
+            let shift = 16 * k;
+            m.newline |= (_mm_movemask_epi8(newline) as u16 as u64) << shift;
+            m.space |= (_mm_movemask_epi8(_mm_or_si128(space, control)) as u16 as u64) << shift;
+            m.high |= (_mm_movemask_epi8(v) as u16 as u64) << shift;
+        }
+    }
+    m
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn classify(block: &[u8; 64]) -> Masks {
+    let bits = |f: &dyn Fn(u8) -> bool| {
+        block
+            .iter()
+            .enumerate()
+            .fold(0u64, |m, (i, &b)| m | ((f(b) as u64) << i))
+    };
+    Masks {
+        newline: bits(&|b| b == b'\n'),
+        space: bits(&|b| is_space(b) || b == b'\n'),
+        high: bits(&|b| b >= 0x80),
+    }
+}
+
+/// Cuts `bytes` into about `n` ranges that end after a line end.
+fn chunks(bytes: &[u8], n: usize) -> Vec<(usize, usize)> {
     let mut out = Vec::with_capacity(n);
-    let target = text.len() / n.max(1) + 1;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let cut = if rest.len() <= target {
-            rest.len()
+    let target = bytes.len() / n.max(1) + 1;
+    let mut at = 0;
+    while at < bytes.len() {
+        let end = if bytes.len() - at <= target {
+            bytes.len()
         } else {
-            rest.as_bytes()[target..]
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(rest.len(), |i| target + i + 1)
+            memchr::memchr(b'\n', &bytes[at + target..])
+                .map_or(bytes.len(), |i| at + target + i + 1)
         };
-        out.push(&rest[..cut]);
-        rest = &rest[cut..];
+        out.push((at, end));
+        at = end;
     }
     out
-}
-
-/// Parses and checks a run: 6 columns, numeric score, no doc twice for a query
-/// (the error names both lines, as trec_eval refuses such runs).
-pub fn parse_run<'a>(path: &Path, bytes: &'a [u8]) -> Result<RunView<'a>> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1;
-        Error::parse(path, line, None, "not valid UTF-8")
-    })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    // Chunks stay under 1 GiB so offsets fit an Entry's u32.
-    let pieces = chunks(
-        text,
-        (rayon::current_num_threads() * 8).max(text.len() / (1 << 30) + 1),
-    );
-    let chunks: Vec<Parsed> = pieces.par_iter().map(|c| parse_chunk(c)).collect();
-    let mut first_line = 1;
-    for c in &chunks {
-        if let Some((local, msg)) = &c.error {
-            return Err(Error::parse(
-                path,
-                first_line + local - 1,
-                None,
-                msg.clone(),
-            ));
-        }
-        first_line += c.lines;
-    }
-    let mut index: foldhash::HashMap<&str, usize> = foldhash::HashMap::default();
-    let mut queries: Vec<(&str, Vec<(u32, u32)>)> = Vec::new();
-    for (ci, c) in chunks.iter().enumerate() {
-        for (si, &(qid, _, _)) in c.segments.iter().enumerate() {
-            let q = *index.entry(qid).or_insert_with(|| {
-                queries.push((qid, Vec::new()));
-                queries.len() - 1
-            });
-            queries[q].1.push((ci as u32, si as u32));
-        }
-    }
-    let view = RunView {
-        chunks,
-        queries,
-        index,
-    };
-    // Duplicate docs, checked per query in parallel; line numbers only on failure.
-    let dup = (0..view.queries.len()).into_par_iter().find_map_first(|q| {
-        let mut seen: foldhash::HashSet<&str> = foldhash::HashSet::default();
-        seen.reserve(view.count(q));
-        view.lines(q)
-            .find(|l| !seen.insert(l.doc))
-            .map(|l| (view.queries[q].0, l.doc))
-    });
-    if let Some((qid, doc)) = dup {
-        let lines: Vec<usize> = text
-            .split_terminator('\n')
-            .enumerate()
-            .filter(|(_, l)| {
-                let (f, n) = fields(l);
-                n == 6 && f[0] == qid && f[2] == doc
-            })
-            .map(|(i, _)| i + 1)
-            .take(2)
-            .collect();
-        return Err(Error::parse(
-            path,
-            lines[1],
-            None,
-            format!(
-                "query {qid} retrieves doc {doc} twice (first at line {})",
-                lines[0]
-            ),
-        ));
-    }
-    Ok(view)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    type Queries = Vec<(String, Vec<(String, f64)>)>;
+
+    fn read(text: &[u8]) -> Result<Queries> {
+        let queries = map_run(Path::new("r"), text, |_, r| {
+            r.iter().map(|(d, s)| (d.to_string(), *s)).collect()
+        })?;
+        Ok(queries
+            .into_iter()
+            .map(|(q, r)| (q.to_string(), r))
+            .collect())
+    }
+
+    fn error(text: &str) -> String {
+        read(text.as_bytes()).err().unwrap().to_string()
+    }
+
     #[test]
     fn groups_queries_and_names_errors_with_global_lines() {
-        let text = "q1 Q0 a 1 2.5 t\nq2 Q0 a 1 1 t\r\n\nq1 Q0 b 2 -1e3 t\n";
-        let v = parse_run(Path::new("r"), text.as_bytes()).unwrap();
-        assert_eq!(v.len(), 2);
-        assert_eq!(v.query_ids().collect::<Vec<_>>(), ["q1", "q2"]);
+        let text = "\u{feff}q1 Q0 a 1 2.5 t\nq2\tQ0 a 1 1 t\r\n\n  q1 Q0 b 2 -1e3 t\n";
         assert_eq!(
-            v.get("q1").unwrap(),
+            read(text.as_bytes()).unwrap(),
             vec![
-                RunLine {
-                    doc: "a",
-                    score: 2.5
-                },
-                RunLine {
-                    doc: "b",
-                    score: -1000.0
-                }
+                (
+                    "q1".to_string(),
+                    vec![("a".to_string(), 2.5), ("b".to_string(), -1000.0)]
+                ),
+                ("q2".to_string(), vec![("a".to_string(), 1.0)]),
             ]
         );
-        // Many chunks: errors still carry the file's line number.
+        // Many chunks and both splitters (short and long lines): queries cut by a
+        // chunk boundary come back whole, errors carry the file's line number, and
+        // the first bad line wins.
         let mut big = String::new();
         for i in 0..5000 {
-            big.push_str(&format!("q{} Q0 d{i} 1 0.5 t\n", i % 7));
+            let pad = if i % 3 == 0 {
+                "x".repeat(70)
+            } else {
+                String::new()
+            };
+            // The same doc ids in every query: a buffer not emptied between
+            // queries would show up as a repeated doc.
+            let doc = i % 1000;
+            big.push_str(&format!("q{} Q0 d{doc}{pad} 1 0.5 t\n", i / 1000));
         }
-        big.push_str("q1 Q0 x 1 zero t\n");
-        let e = parse_run(Path::new("r"), big.as_bytes())
-            .err()
-            .unwrap()
-            .to_string();
-        assert_eq!(e, "r:5001: score \"zero\" is not a number");
-        let e = parse_run(Path::new("r"), b"q Q0 a 1 1 t\nq Q0 a 2 0 t\n")
-            .err()
-            .unwrap()
-            .to_string();
-        assert_eq!(e, "r:2: query q retrieves doc a twice (first at line 1)");
-        let e = parse_run(Path::new("r"), b"q Q0 a 1 1 t extra\n")
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(e.ends_with("found more than 6"), "{e}");
+        let got = read(big.as_bytes()).unwrap();
+        assert_eq!(got.len(), 5);
+        assert!(got.iter().all(|(_, r)| r.len() == 1000));
+        let mut repeat = big.clone();
+        repeat.push_str("z Q0 a 1 1 t\nz Q0 a 1 1 t\n");
+        assert_eq!(
+            error(&repeat),
+            "r:5002: query z retrieves doc a twice (first at line 5001)"
+        );
+        let mut bad = big.clone();
+        bad.push_str("q1 Q0 x 1 zero t\nq2 Q0 y 1 1\n");
+        assert_eq!(error(&bad), "r:5001: score \"zero\" is not a number");
+        big.push_str("q3 Q0 y 1 1\nq1 Q0 x 1 zero t\n");
+        assert_eq!(
+            error(&big),
+            "r:5001: expected 6 columns (qid Q0 docid rank score tag), found 5"
+        );
+        assert_eq!(
+            error("q Q0 a 1 1 t\nq Q0 a 2 0 t\n"),
+            "r:2: query q retrieves doc a twice (first at line 1)"
+        );
+        assert!(error("q Q0 a 1 1 t extra\n").ends_with("found more than 6"));
+    }
+
+    #[test]
+    fn invalid_utf8_names_its_line() {
+        let e = read(b"q Q0 a 1 1 t\nq Q0 \xff 2 0 t\n").err().unwrap();
+        assert_eq!(e.to_string(), "r:2: not valid UTF-8");
+    }
+
+    #[test]
+    fn fast_and_scalar_splitters_agree() {
+        let lines = [
+            "q1 Q0 doc 1 0.5 tag",
+            "  q1\tQ0  doc\t1 0.5 tag  \r",
+            "a b c d e f g h",
+            "",
+            "   ",
+            "\u{b}x\u{c}y",
+            "q Q0 d 1 1 t\u{a0}",
+        ];
+        for line in lines {
+            let padded = format!("{line}\n{}", " ".repeat(80));
+            let found = Lines::new(padded.as_bytes(), 0, padded.len())
+                .next()
+                .unwrap();
+            let bits = found.bits.expect("a short line is classified at once");
+            assert_eq!(found.end, line.len());
+            assert_eq!(fields_from_bits(line, bits.space), fields(line), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn queries_in_several_stretches_are_checked_whole() {
+        assert_eq!(
+            error("q Q0 a 1 1 t\np Q0 a 1 1 t\nq Q0 b 1 1 t\nq Q0 a 1 1 t\n"),
+            "r:4: query q retrieves doc a twice (first at line 1)"
+        );
+        // Interleaved queries with the same doc ids: each comes back whole and
+        // alone (the reused buffers are emptied between queries).
+        let mut mixed = String::new();
+        for d in 0..10 {
+            for q in 0..300 {
+                mixed.push_str(&format!("q{q} Q0 d{d} 1 {d} t\n"));
+            }
+        }
+        let got = read(mixed.as_bytes()).unwrap();
+        assert_eq!(got.len(), 300);
+        for (q, results) in &got {
+            let docs: Vec<&str> = results.iter().map(|(d, _)| d.as_str()).collect();
+            assert_eq!(
+                docs,
+                ["d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9"],
+                "{q}"
+            );
+        }
+        let got = read(b"q Q0 a 1 1 t\np Q0 a 1 1 t\nq Q0 b 1 2 t\n").unwrap();
+        assert_eq!(
+            got[0],
+            (
+                "q".to_string(),
+                vec![("a".to_string(), 1.0), ("b".to_string(), 2.0)]
+            )
+        );
     }
 }

@@ -1,11 +1,14 @@
 //! Evaluating a run against qrels: per-query values and their means.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use rayon::prelude::*;
 
-use crate::data::run_file::RunView;
+use std::path::Path;
+
+use crate::data::run_file::{RunText, map_run};
 use crate::data::{Qrels, Run};
+use crate::error::Result;
 use crate::eval::judged::JudgedRanking;
 use crate::eval::measure::Measure;
 
@@ -51,77 +54,93 @@ impl Evaluation {
     }
 }
 
-/// Anything that gives each query's `(doc, score)` results: an owned [`Run`] or a
-/// [`RunView`] borrowed from a memory-mapped file.
-pub trait Rankings: Sync {
-    /// The results of `qid`, unordered; None when the run lacks the query.
-    fn results(&self, qid: &str) -> Option<Vec<(&str, f64)>>;
-    /// Whether the run has `qid`.
-    fn contains(&self, qid: &str) -> bool;
-}
-
-impl Rankings for Run {
-    fn results(&self, qid: &str) -> Option<Vec<(&str, f64)>> {
-        self.get(qid)
-            .map(|r| r.iter().map(|s| (s.doc.as_str(), s.score)).collect())
-    }
-    fn contains(&self, qid: &str) -> bool {
-        self.get(qid).is_some()
-    }
-}
-
-impl Rankings for RunView<'_> {
-    fn results(&self, qid: &str) -> Option<Vec<(&str, f64)>> {
-        self.get(qid)
-            .map(|r| r.into_iter().map(|l| (l.doc, l.score)).collect())
-    }
-    fn contains(&self, qid: &str) -> bool {
-        RunView::contains(self, qid)
-    }
-}
-
 /// Evaluates `run` against `qrels` with trec_eval's semantics.
-pub fn evaluate(
-    qrels: &Qrels,
-    run: &impl Rankings,
-    measures: &[Measure],
-    opts: EvalOptions,
-) -> Evaluation {
+pub fn evaluate(qrels: &Qrels, run: &Run, measures: &[Measure], opts: EvalOptions) -> Evaluation {
     let qids: Vec<&str> = qrels
         .query_ids()
-        .filter(|q| opts.complete || run.contains(q))
+        .filter(|q| opts.complete || run.get(q).is_some())
         .collect();
-    let rows: Vec<(String, Vec<f64>)> = qids
+    let rows = qids
         .par_iter()
         .map(|&q| {
-            let judgements = qrels.get(q).expect("qid comes from the qrels");
-            let ranking = match run.results(q) {
-                Some(results) => {
-                    JudgedRanking::new(results, judgements, opts.ignore_identical_ids.then_some(q))
-                }
-                None => JudgedRanking::empty(judgements),
-            };
-            (
-                q.to_string(),
-                measures.iter().map(|m| ranking.compute(m)).collect(),
-            )
+            let mut results = run.get(q).map(|r| {
+                r.iter()
+                    .map(|s| (s.doc.as_str(), s.score))
+                    .collect::<Vec<_>>()
+            });
+            let values = query_values(qrels, q, results.as_mut(), measures, opts);
+            (q.to_string(), values.expect("qid comes from the qrels"))
         })
         .collect();
-    let mut means = vec![0.0; measures.len()];
-    for (_, v) in &rows {
-        for (s, x) in means.iter_mut().zip(v) {
-            *s += x;
-        }
+    Evaluation::from_rows(measures, rows)
+}
+
+/// Evaluates the TREC run file at `path` straight from its memory-mapped text,
+/// checking its lines as it goes (no copy of the run is built).
+pub fn evaluate_file(
+    qrels: &Qrels,
+    path: &Path,
+    measures: &[Measure],
+    opts: EvalOptions,
+) -> Result<Evaluation> {
+    let text = RunText::open(path)?;
+    let queries = map_run(path, text.bytes(), |q, results| {
+        query_values(qrels, q, Some(results), measures, opts)
+    })?;
+    let retrieved: HashSet<&str> = queries.iter().map(|(q, _)| *q).collect();
+    let mut rows: Vec<(String, Vec<f64>)> = queries
+        .into_iter()
+        .filter_map(|(q, values)| Some((q.to_string(), values?)))
+        .collect();
+    if opts.complete {
+        rows.extend(
+            qrels
+                .query_ids()
+                .filter(|q| !retrieved.contains(q))
+                .filter_map(|q| {
+                    Some((q.to_string(), query_values(qrels, q, None, measures, opts)?))
+                }),
+        );
     }
-    if !rows.is_empty() {
-        for s in &mut means {
-            *s /= rows.len() as f64;
+    Ok(Evaluation::from_rows(measures, rows))
+}
+
+/// One query's values, or None when the qrels do not judge it.
+fn query_values(
+    qrels: &Qrels,
+    q: &str,
+    results: Option<&mut Vec<(&str, f64)>>,
+    measures: &[Measure],
+    opts: EvalOptions,
+) -> Option<Vec<f64>> {
+    let judgements = qrels.get(q)?;
+    let ranking = match results {
+        Some(results) => {
+            JudgedRanking::new(results, judgements, opts.ignore_identical_ids.then_some(q))
         }
-    }
-    Evaluation {
-        measures: measures.to_vec(),
-        means,
-        per_query: rows.into_iter().collect(),
+        None => JudgedRanking::empty(judgements),
+    };
+    Some(measures.iter().map(|m| ranking.compute(m)).collect())
+}
+
+impl Evaluation {
+    fn from_rows(measures: &[Measure], rows: Vec<(String, Vec<f64>)>) -> Self {
+        let mut means = vec![0.0; measures.len()];
+        for (_, v) in &rows {
+            for (s, x) in means.iter_mut().zip(v) {
+                *s += x;
+            }
+        }
+        if !rows.is_empty() {
+            for s in &mut means {
+                *s /= rows.len() as f64;
+            }
+        }
+        Evaluation {
+            measures: measures.to_vec(),
+            means,
+            per_query: rows.into_iter().collect(),
+        }
     }
 }
 

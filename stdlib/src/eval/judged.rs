@@ -25,7 +25,11 @@ pub struct JudgedRanking {
 impl JudgedRanking {
     /// Ranks `results` (score desc, docid desc) and looks up each doc's grade.
     /// `skip` drops docs whose id equals it (BEIR's query-id self-hits).
-    pub fn new(mut results: Vec<(&str, f64)>, judgements: &Judgements, skip: Option<&str>) -> Self {
+    pub fn new(
+        results: &mut Vec<(&str, f64)>,
+        judgements: &Judgements,
+        skip: Option<&str>,
+    ) -> Self {
         if let Some(q) = skip {
             results.retain(|(d, _)| *d != q);
         }
@@ -52,7 +56,7 @@ impl JudgedRanking {
 
     /// A query with judgements but nothing retrieved (trec_eval -c).
     pub fn empty(judgements: &Judgements) -> Self {
-        Self::new(Vec::new(), judgements, None)
+        Self::new(&mut Vec::new(), judgements, None)
     }
 
     fn num_rel(&self, level: i32) -> usize {
@@ -199,7 +203,7 @@ mod tests {
     /// Ranking d1..d5 (scores 5..1, given out of order); judgements: d1=0, d2=2,
     /// d4=1, d9=3 (not retrieved), d5=-1.
     fn sample() -> JudgedRanking {
-        let results = vec![
+        let mut results = vec![
             ("d5", 1.0),
             ("d3", 3.0),
             ("d1", 5.0),
@@ -207,7 +211,7 @@ mod tests {
             ("d2", 4.0),
         ];
         let j = judgements(&[("d1", 0), ("d2", 2), ("d4", 1), ("d9", 3), ("d5", -1)]);
-        JudgedRanking::new(results, &j, None)
+        JudgedRanking::new(&mut results, &j, None)
     }
 
     fn close(a: f64, b: f64) {
@@ -248,14 +252,14 @@ mod tests {
     fn ties_break_by_docid_descending() {
         let j = judgements(&[("a", 1)]);
         // Same score: "b" ranks before "a".
-        let r = JudgedRanking::new(vec![("a", 1.0), ("b", 1.0)], &j, None);
+        let r = JudgedRanking::new(&mut vec![("a", 1.0), ("b", 1.0)], &j, None);
         close(r.compute(&m("RR")), 0.5);
     }
 
     #[test]
     fn query_without_relevant_docs_scores_zero() {
         let j = judgements(&[("a", 0)]);
-        let r = JudgedRanking::new(vec![("a", 1.0)], &j, None);
+        let r = JudgedRanking::new(&mut vec![("a", 1.0)], &j, None);
         for name in ["AP", "nDCG@10", "RR", "R@10", "P@1"] {
             assert_eq!(r.compute(&m(name)), 0.0, "{name}");
         }
@@ -266,9 +270,12 @@ mod tests {
         let j = judgements(&[("d", 1)]);
         let res = vec![("q", 2.0), ("d", 1.0)];
         assert_eq!(
-            JudgedRanking::new(res.clone(), &j, Some("q")).compute(&m("RR")),
+            JudgedRanking::new(&mut res.clone(), &j, Some("q")).compute(&m("RR")),
             1.0
         );
-        assert_eq!(JudgedRanking::new(res, &j, None).compute(&m("RR")), 0.5);
+        assert_eq!(
+            JudgedRanking::new(&mut res.clone(), &j, None).compute(&m("RR")),
+            0.5
+        );
     }
 }

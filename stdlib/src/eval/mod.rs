@@ -12,7 +12,7 @@ pub use compare::{
     CompareOptions, Comparison, SystemScores, compare, format_comparison, format_comparison_html,
     format_comparison_json,
 };
-pub use evaluate::{EvalOptions, Evaluation, Rankings, evaluate};
+pub use evaluate::{EvalOptions, Evaluation, evaluate, evaluate_file};
 pub use judged::JudgedRanking;
 pub use measure::{Measure, MeasureKind, parse_measures};
 pub use report::{format_html, format_json, format_per_query, format_table};
