@@ -249,6 +249,45 @@ mod gelu512 {
         _mm512_mul_ps(_mm512_mul_ps(c(0.5), v), _mm512_add_ps(c(1.0), erf))
     }
 
+    /// [`super::softmax_unnormalized`] by hand: the compiled loop's exp (rounding
+    /// and exponent bits by integer ops) cost twice vscalefps's.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn softmax(r: &mut [f32], scale: f32) -> f32 {
+        let n = r.len();
+        let full = n / 16 * 16;
+        let tail: __mmask16 = ((1u32 << (n - full)) - 1) as __mmask16;
+        let p = r.as_mut_ptr();
+        // SAFETY (all blocks): loads and stores stay within r's n floats; the
+        // tail goes through the mask.
+        let max = unsafe {
+            let mut m = _mm512_set1_ps(f32::NEG_INFINITY);
+            for i in (0..full).step_by(16) {
+                m = _mm512_max_ps(m, _mm512_loadu_ps(p.add(i)));
+            }
+            let t = _mm512_maskz_loadu_ps(tail, p.add(full));
+            m = _mm512_mask_max_ps(m, tail, m, t);
+            _mm512_set1_ps(_mm512_reduce_max_ps(m))
+        };
+        let s = _mm512_set1_ps(scale);
+        let sum = unsafe {
+            let mut acc = _mm512_setzero_ps();
+            for i in (0..full).step_by(16) {
+                let v = _mm512_loadu_ps(p.add(i));
+                let e = exp16(_mm512_mul_ps(_mm512_sub_ps(v, max), s));
+                _mm512_storeu_ps(p.add(i), e);
+                acc = _mm512_add_ps(acc, e);
+            }
+            if tail != 0 {
+                let v = _mm512_maskz_loadu_ps(tail, p.add(full));
+                let e = exp16(_mm512_mul_ps(_mm512_sub_ps(v, max), s));
+                _mm512_mask_storeu_ps(p.add(full), tail, e);
+                acc = _mm512_mask_add_ps(acc, tail, acc, e);
+            }
+            _mm512_reduce_add_ps(acc)
+        };
+        1.0 / sum
+    }
+
     /// GELU over a slice, 16 lanes at a time, the tail through a masked load.
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn gelu(x: &mut [f32]) {
@@ -276,6 +315,11 @@ dispatch!(norm_row, norm_avx512, norm_avx2, norm_body, (row: &mut [f32], residua
 /// returns 1 / the row's sum, the factor that makes it the softmax. Callers apply
 /// it to the (much narrower) product with V instead of to every score.
 pub(crate) fn softmax_unnormalized(r: &mut [f32], scale: f32) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if crate::model::cpu_gemm::has_avx512() {
+        // SAFETY: AVX-512F is present.
+        return unsafe { gelu512::softmax(r, scale) };
+    }
     softmax_row(r, scale)
 }
 
@@ -341,17 +385,20 @@ mod tests {
 
     #[test]
     fn softmax_and_norm_match_plain_formulas() {
-        let mut r: Vec<f32> = (0..19).map(|i| (i as f32 * 0.37).sin() * 4.0).collect();
-        let want: Vec<f32> = {
-            let m = r.iter().copied().fold(f32::MIN, f32::max);
-            let e: Vec<f32> = r.iter().map(|v| (v - m).exp()).collect();
-            let s: f32 = e.iter().sum();
-            e.iter().map(|v| v / s).collect()
-        };
-        let inv = softmax_unnormalized(&mut r, 1.0);
-        r.iter_mut().for_each(|v| *v *= inv);
-        for (a, b) in r.iter().zip(&want) {
-            assert!((a - b).abs() < 1e-6, "{a} {b}");
+        // Full blocks of 16, a tail, and both together; a scale as in attention.
+        for (len, scale) in [(19, 1.0f32), (1, 0.125), (16, 0.125), (37, 0.125)] {
+            let mut r: Vec<f32> = (0..len).map(|i| (i as f32 * 0.37).sin() * 4.0).collect();
+            let want: Vec<f32> = {
+                let m = r.iter().copied().fold(f32::MIN, f32::max);
+                let e: Vec<f32> = r.iter().map(|v| ((v - m) * scale).exp()).collect();
+                let s: f32 = e.iter().sum();
+                e.iter().map(|v| v / s).collect()
+            };
+            let inv = softmax_unnormalized(&mut r, scale);
+            r.iter_mut().for_each(|v| *v *= inv);
+            for (a, b) in r.iter().zip(&want) {
+                assert!((a - b).abs() < 1e-6, "{len}: {a} {b}");
+            }
         }
         let n = Norm {
             weight: vec![2.0; 19],
