@@ -1,4 +1,5 @@
-//! Atomic file writes: a temporary file in the target's directory, renamed into place.
+//! Atomic writes: a temporary file (or directory) beside the target, renamed into
+//! place only when it is complete.
 
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -11,10 +12,7 @@ pub fn write_atomically<F>(path: &Path, write: F) -> Result<()>
 where
     F: FnOnce(&mut BufWriter<&mut std::fs::File>) -> Result<()>,
 {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let dir = parent_of(path);
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".rankbook-")
@@ -31,9 +29,86 @@ where
     Ok(())
 }
 
+fn parent_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Writes the directory `path` atomically: `fill` writes its files into a
+/// temporary directory beside it, which replaces `path` only when `fill`
+/// succeeds. A previous directory at `path` is replaced only if `is_ours` says it
+/// is one of ours (so a wrong `--output` never deletes someone's folder).
+pub fn write_dir_atomically(
+    path: &Path,
+    is_ours: impl Fn(&Path) -> bool,
+    fill: impl FnOnce(&Path) -> Result<()>,
+) -> Result<()> {
+    let parent = parent_of(path);
+    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    if path.exists() && !(path.is_dir() && is_ours(path)) {
+        return Err(Error::InvalidArgument(format!(
+            "{} exists and is not a rankbook index; refusing to replace it",
+            path.display()
+        )));
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix(".rankbook-")
+        .suffix(".tmp")
+        .tempdir_in(parent)
+        .map_err(|e| Error::io(parent, e))?;
+    fill(tmp.path())?;
+    if !path.exists() {
+        let tmp = tmp.keep();
+        return std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e));
+    }
+    // Swap: the old directory moves aside, the new one in, then the old one goes.
+    let old = tempfile::Builder::new()
+        .prefix(".rankbook-old-")
+        .tempdir_in(parent)
+        .map_err(|e| Error::io(parent, e))?;
+    let aside = old.path().join("index");
+    std::fs::rename(path, &aside).map_err(|e| Error::io(path, e))?;
+    if let Err(e) = std::fs::rename(tmp.path(), path) {
+        let _ = std::fs::rename(&aside, path);
+        return Err(Error::io(path, e));
+    }
+    let _ = tmp.keep();
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn directories_are_replaced_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("idx");
+        let ours = |p: &Path| p.join("m").exists();
+        let write = |text: &'static str| {
+            move |d: &Path| std::fs::write(d.join("m"), text).map_err(|e| Error::io(d, e))
+        };
+        write_dir_atomically(&path, ours, write("one")).unwrap();
+        let r = write_dir_atomically(&path, ours, |d| {
+            std::fs::write(d.join("m"), "half").unwrap();
+            Err(Error::InvalidArgument("killed".into()))
+        });
+        assert!(r.is_err());
+        assert_eq!(std::fs::read_to_string(path.join("m")).unwrap(), "one");
+        write_dir_atomically(&path, ours, write("two")).unwrap();
+        assert_eq!(std::fs::read_to_string(path.join("m")).unwrap(), "two");
+        // Nothing but the index is left beside it.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        // A folder that is not ours is never replaced.
+        let other = dir.path().join("photos");
+        std::fs::create_dir(&other).unwrap();
+        let e = write_dir_atomically(&other, ours, write("x"))
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("refusing to replace it"), "{e}");
+    }
 
     #[test]
     fn failed_write_leaves_nothing_and_keeps_old_file() {

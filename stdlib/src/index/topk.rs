@@ -70,6 +70,24 @@ impl<'a> TopK<'a> {
         }
     }
 
+    /// The score a candidate must reach to be considered: the worst kept score
+    /// once `k` are kept (ties are decided by [`TopK::push`]), else -infinity.
+    #[inline]
+    pub fn threshold(&self) -> f32 {
+        match self.heap.peek() {
+            Some(worst) if self.heap.len() == self.k => worst.score,
+            _ if self.k == 0 => f32::INFINITY,
+            _ => f32::NEG_INFINITY,
+        }
+    }
+
+    /// Adds every candidate kept by `other`.
+    pub fn merge(&mut self, other: TopK<'a>) {
+        for e in other.heap {
+            self.push(e.score, e.doc, e.id);
+        }
+    }
+
     /// The kept `(doc, score)` pairs, best first.
     pub fn into_sorted(self) -> Vec<(usize, f32)> {
         let mut v = self.heap.into_vec();

@@ -192,6 +192,67 @@ pub(crate) fn pack(b: &[f32], ld: usize, k: usize, n: usize, out: &mut Vec<f32>)
     }
 }
 
+/// Most rows [`pack_rows`] takes (the kernel's widest product).
+pub(crate) const DOT_BLOCK: usize = 4096;
+
+/// Lays out the `n <= DOT_BLOCK` rows of `b` (`k` wide, contiguous) for
+/// [`dot_products`]: packed panels with AVX-512, the rows as they are elsewhere.
+/// Returns the padded row count.
+pub(crate) fn pack_rows(b: &[f32], n: usize, k: usize, panels: &mut Vec<f32>) -> usize {
+    assert!(n <= DOT_BLOCK && b.len() >= n * k);
+    if avx512() {
+        return pack_transposed(b, k, n, k, panels);
+    }
+    panels.clear();
+    panels.extend_from_slice(&b[..n * k]);
+    n
+}
+
+/// `out[i * width + j] = a_i · b_j` for the `m` rows of `a` (`k` wide) and the
+/// rows `b_j` laid out by [`pack_rows`] (which returned `width`); single-threaded,
+/// for use inside parallel jobs.
+pub(crate) fn dot_products(
+    a: &[f32],
+    m: usize,
+    k: usize,
+    panels: &[f32],
+    width: usize,
+    out: &mut Vec<f32>,
+) {
+    assert!(a.len() >= m * k && panels.len() >= width * k);
+    out.resize(m * width, 0.0);
+    #[cfg(target_arch = "x86_64")]
+    if avx512() {
+        // SAFETY: AVX-512F is present; a is m x k, the panels k x width, out m x width.
+        unsafe { product(a, k, m, k, panels, width, out.as_mut_ptr(), width) };
+        return;
+    }
+    // SAFETY: a is m x k, the rows width x k (read transposed), out is m x width.
+    unsafe {
+        gemm::gemm(
+            m,
+            width,
+            k,
+            out.as_mut_ptr(),
+            1,
+            width as isize,
+            false,
+            a.as_ptr(),
+            1,
+            k as isize,
+            panels.as_ptr(),
+            k as isize,
+            1,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
 /// A zero bias for products without one.
 pub(crate) const NO_BIAS: [f32; 4096] = [0.0; 4096];
 

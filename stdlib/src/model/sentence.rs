@@ -14,11 +14,12 @@ use crate::model::bert_cpu::CpuBert;
 use crate::model::dense::Dense;
 use crate::model::device::open_device;
 use crate::model::encoder::Encoder;
+use crate::model::fingerprint::ModelFingerprint;
 use crate::model::pooling::{Pooling, l2_normalize};
 use crate::model::resolve::resolve_model;
 use crate::model::st_folder::{Module, StFolder};
 use crate::model::tokenize::{TextTokenizer, TokenIds};
-use crate::model::weights::var_builder;
+use crate::model::weights::{var_builder, weights_hash};
 use crate::progress::{CancelFlag, NoProgress, Progress};
 use crate::vectors::Embeddings;
 
@@ -103,7 +104,11 @@ enum Stage {
 
 /// A loaded bi-encoder.
 pub struct SentenceEncoder {
+    /// The name it was loaded by (hub id or folder).
+    name: String,
     dir: PathBuf,
+    /// Computed on first use (hashing the weights takes a moment).
+    fingerprint: std::sync::OnceLock<ModelFingerprint>,
     folder: StFolder,
     tokenizer: TextTokenizer,
     encoder: Box<dyn Encoder>,
@@ -122,7 +127,9 @@ impl SentenceEncoder {
     /// Resolves `spec` (folder or hub id) and loads it.
     pub fn load(spec: &str, options: &ModelOptions) -> Result<Self> {
         let dir = resolve_model(spec)?;
-        Self::from_dir(&dir, options)
+        let mut model = Self::from_dir(&dir, options)?;
+        model.name = spec.to_string();
+        Ok(model)
     }
 
     /// Loads a model folder.
@@ -186,7 +193,9 @@ impl SentenceEncoder {
         let query_prompt = prompt(&options.query_prompt, &["query"]);
         let document_prompt = prompt(&options.document_prompt, &["document", "passage", "doc"]);
         Ok(Self {
+            name: dir.display().to_string(),
             dir: dir.to_path_buf(),
+            fingerprint: Default::default(),
             tokenizer,
             encoder,
             stages,
@@ -196,6 +205,42 @@ impl SentenceEncoder {
             document_prompt,
             folder,
         })
+    }
+
+    /// The name the model was loaded by (hub id or folder).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The settings that decide this model's vectors.
+    pub fn fingerprint(&self) -> Result<&ModelFingerprint> {
+        if let Some(f) = self.fingerprint.get() {
+            return Ok(f);
+        }
+        let pipeline: Vec<String> = self
+            .stages
+            .iter()
+            .map(|s| match s {
+                Stage::Pooling(p) => p
+                    .modes
+                    .iter()
+                    .map(|m| format!("{m:?}").to_lowercase())
+                    .collect::<Vec<_>>()
+                    .join("+"),
+                Stage::Dense(d) => format!("dense{}", d.out_features()),
+                Stage::Normalize => "normalize".to_string(),
+            })
+            .collect();
+        let f = ModelFingerprint {
+            model: self.name.clone(),
+            weights_sha256: weights_hash(self.folder.transformer_dir())?,
+            pipeline: pipeline.join("+"),
+            max_length: self.max_length(),
+            query_prompt: self.query_prompt.clone(),
+            document_prompt: self.document_prompt.clone(),
+            dim: self.dim,
+        };
+        Ok(self.fingerprint.get_or_init(|| f))
     }
 
     /// The folder the model was loaded from.

@@ -59,19 +59,5 @@ pub fn var_builder(dir: &Path, dtype: DType, device: &Device) -> Result<VarBuild
 
 /// SHA-256 of the weight files (in order), as a hex string; identifies a model's weights.
 pub fn weights_hash(dir: &Path) -> Result<String> {
-    use sha2::{Digest, Sha256};
-    use std::io::Read;
-    let mut h = Sha256::new();
-    for f in weight_files(dir)? {
-        let mut file = std::fs::File::open(&f).map_err(|e| Error::io(&f, e))?;
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = file.read(&mut buf).map_err(|e| Error::io(&f, e))?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
-        }
-    }
-    Ok(hex::encode(h.finalize()))
+    crate::checksum::sha256_files(&weight_files(dir)?)
 }

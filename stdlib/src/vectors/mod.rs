@@ -1,7 +1,9 @@
 //! Dense vectors: the in-memory matrix and its file formats.
 
+mod arrow_file;
 mod embeddings;
 mod files;
 
+pub use arrow_file::VectorFile;
 pub use embeddings::Embeddings;
 pub use files::{VectorFormat, write_vectors};

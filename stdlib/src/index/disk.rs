@@ -1,0 +1,180 @@
+//! The on-disk index: a directory holding `manifest.json` (format, the model's
+//! fingerprint, metric, size and the SHA-256 of every file) and `vectors.arrow`
+//! (ids and vectors, memory-mapped when loaded). Written atomically; loading
+//! verifies every checksum, so a stale or altered index is refused, never searched.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::atomic::{write_atomically, write_dir_atomically};
+use crate::checksum::sha256_file;
+use crate::error::{Error, Result};
+use crate::index::flat::{FlatIndex, Metric};
+use crate::model::ModelFingerprint;
+use crate::vectors::{VectorFile, write_vectors};
+
+const FORMAT: &str = "rankbook-index";
+const VERSION: u32 = 1;
+const MANIFEST: &str = "manifest.json";
+const VECTORS: &str = "vectors.arrow";
+
+/// What `manifest.json` records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Always `rankbook-index`.
+    pub format: String,
+    /// Layout version.
+    pub version: u32,
+    /// The index type (`Flat`).
+    pub factory: String,
+    /// `dot`, `cosine` or `l2`.
+    pub metric: String,
+    /// Vector width.
+    pub dim: usize,
+    /// Number of docs.
+    pub count: usize,
+    /// The model that encoded the docs, when known.
+    pub model: Option<ModelFingerprint>,
+    /// SHA-256 of each file, by name.
+    pub files: BTreeMap<String, String>,
+}
+
+fn invalid(dir: &Path, msg: impl std::fmt::Display) -> Error {
+    Error::InvalidArgument(format!("{}: {msg}", dir.display()))
+}
+
+/// Whether `dir` holds an index (so it may be replaced by a new one).
+pub fn is_index(dir: &Path) -> bool {
+    dir.join(MANIFEST).is_file()
+}
+
+/// Writes `index` (and the model that made its vectors) to the directory `dir`.
+pub fn save_index(dir: &Path, index: &FlatIndex, model: Option<&ModelFingerprint>) -> Result<()> {
+    write_dir_atomically(dir, is_index, |tmp| {
+        let vectors = tmp.join(VECTORS);
+        write_vectors(&vectors, index.ids(), &index.vectors())?;
+        let manifest = Manifest {
+            format: FORMAT.into(),
+            version: VERSION,
+            factory: "Flat".into(),
+            metric: index.metric().name().into(),
+            dim: index.dim(),
+            count: index.len(),
+            model: model.cloned(),
+            files: BTreeMap::from([(VECTORS.to_string(), sha256_file(&vectors)?)]),
+        };
+        let path = tmp.join(MANIFEST);
+        write_atomically(&path, |w| {
+            serde_json::to_writer_pretty(w, &manifest).map_err(|e| Error::io(&path, e.into()))
+        })
+    })
+}
+
+/// Reads the manifest of the index at `dir` (checks format and version only).
+pub fn read_manifest(dir: &Path) -> Result<Manifest> {
+    let path = dir.join(MANIFEST);
+    let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => invalid(dir, "not a rankbook index (no manifest.json)"),
+        _ => Error::io(&path, e),
+    })?;
+    let m: Manifest = serde_json::from_str(&text)
+        .map_err(|e| invalid(&path, format!("unreadable manifest: {e}")))?;
+    if m.format != FORMAT || m.version != VERSION {
+        return Err(invalid(
+            dir,
+            format!(
+                "index format {} version {} (this rankbook reads {FORMAT} version {VERSION})",
+                m.format, m.version
+            ),
+        ));
+    }
+    Ok(m)
+}
+
+/// Loads the index at `dir`: checksums verified, vectors memory-mapped.
+pub fn load_index(dir: &Path) -> Result<(FlatIndex, Manifest)> {
+    let m = read_manifest(dir)?;
+    if m.factory != "Flat" {
+        return Err(invalid(
+            dir,
+            format!("a \"{}\" index needs the faiss feature", m.factory),
+        ));
+    }
+    let metric = Metric::parse(&m.metric)?;
+    for (name, want) in &m.files {
+        let path = dir.join(name);
+        if !path.is_file() {
+            return Err(invalid(
+                dir,
+                format!("{name} is missing; rebuild the index"),
+            ));
+        }
+        if sha256_file(&path)? != *want {
+            return Err(invalid(
+                dir,
+                format!(
+                    "{name} does not match its checksum (altered or incomplete); rebuild the index"
+                ),
+            ));
+        }
+    }
+    let file = VectorFile::open(&dir.join(VECTORS))?;
+    if file.dim() != m.dim || file.len() != m.count {
+        return Err(invalid(
+            dir,
+            format!(
+                "vectors.arrow holds {} x {}, the manifest says {} x {}",
+                file.len(),
+                file.dim(),
+                m.count,
+                m.dim
+            ),
+        ));
+    }
+    Ok((FlatIndex::mapped(file, metric), m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vectors::Embeddings;
+
+    #[test]
+    fn round_trip_and_refusals() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("idx");
+        let ids: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let e = Embeddings::new(2, vec![3.0, 4.0, 1.0, 0.0, 0.0, 2.0]);
+        let index = FlatIndex::new(ids.clone(), e, Metric::Cosine).unwrap();
+        save_index(&path, &index, None).unwrap();
+        let (loaded, m) = load_index(&path).unwrap();
+        assert_eq!((m.count, m.dim, m.metric.as_str()), (3, 2, "cosine"));
+        assert_eq!(loaded.ids(), ids.as_slice());
+        // Cosine vectors were stored unit length.
+        assert_eq!(loaded.vectors().row(0), &[0.6, 0.8]);
+        let q = Embeddings::new(2, vec![0.0, 5.0]);
+        assert_eq!(
+            loaded.search_vectors(&q, 2).unwrap(),
+            index.search_vectors(&q, 2).unwrap()
+        );
+
+        // One flipped byte in the vectors: refused by name.
+        let v = path.join(VECTORS);
+        let mut bytes = std::fs::read(&v).unwrap();
+        let at = bytes.len() / 2;
+        bytes[at] ^= 1;
+        std::fs::write(&v, bytes).unwrap();
+        let err = load_index(&path).err().unwrap().to_string();
+        assert!(
+            err.contains("vectors.arrow does not match its checksum"),
+            "{err}"
+        );
+        std::fs::remove_file(&v).unwrap();
+        let err = load_index(&path).err().unwrap().to_string();
+        assert!(err.contains("vectors.arrow is missing"), "{err}");
+        let err = load_index(dir.path()).err().unwrap().to_string();
+        assert!(err.contains("not a rankbook index"), "{err}");
+    }
+}

@@ -1,0 +1,117 @@
+//! What determines a model's vectors. An index records it so queries are encoded
+//! the same way as its documents; the embedding cache keys on it.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The settings that decide a bi-encoder's output for a given text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelFingerprint {
+    /// The model as it was named (hub id or folder); informative, not compared.
+    pub model: String,
+    /// SHA-256 of the weight files.
+    pub weights_sha256: String,
+    /// The modules after the transformer, e.g. `mean+normalize`.
+    pub pipeline: String,
+    /// Truncation length in tokens.
+    pub max_length: usize,
+    /// Prefix of queries.
+    pub query_prompt: Option<String>,
+    /// Prefix of documents.
+    pub document_prompt: Option<String>,
+    /// Vector width.
+    pub dim: usize,
+}
+
+impl ModelFingerprint {
+    /// Whether vectors from `self` and `other` are comparable (everything but the
+    /// model's name agrees).
+    pub fn same_vectors(&self, other: &Self) -> bool {
+        Self {
+            model: String::new(),
+            ..self.clone()
+        } == Self {
+            model: String::new(),
+            ..other.clone()
+        }
+    }
+
+    /// A hex key for vectors of texts encoded with `prompt` (the name is left out,
+    /// so a folder and its hub id share cache entries).
+    pub fn cache_key(&self, prompt: Option<&str>) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for part in [
+            self.weights_sha256.as_str(),
+            self.pipeline.as_str(),
+            &self.max_length.to_string(),
+            &self.dim.to_string(),
+            prompt.unwrap_or(""),
+        ] {
+            // Length-prefixed so that no two different settings hash alike.
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part.as_bytes());
+        }
+        hex::encode(h.finalize())
+    }
+}
+
+impl fmt::Display for ModelFingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let prompt = |p: &Option<String>| {
+            p.as_deref()
+                .map_or("none".to_string(), |p| format!("{p:?}"))
+        };
+        write!(
+            f,
+            "{} (weights {}, {}, max length {}, dim {}, query prompt {}, document prompt {})",
+            self.model,
+            &self.weights_sha256[..self.weights_sha256.len().min(12)],
+            self.pipeline,
+            self.max_length,
+            self.dim,
+            prompt(&self.query_prompt),
+            prompt(&self.document_prompt),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> ModelFingerprint {
+        ModelFingerprint {
+            model: "org/m".into(),
+            weights_sha256: "ab".repeat(32),
+            pipeline: "mean+normalize".into(),
+            max_length: 256,
+            query_prompt: None,
+            document_prompt: None,
+            dim: 384,
+        }
+    }
+
+    #[test]
+    fn names_do_not_matter_settings_do() {
+        let a = sample();
+        let b = ModelFingerprint {
+            model: "/some/folder".into(),
+            ..sample()
+        };
+        assert!(a.same_vectors(&b));
+        assert_eq!(a.cache_key(None), b.cache_key(None));
+        let c = ModelFingerprint {
+            max_length: 128,
+            ..sample()
+        };
+        assert!(!a.same_vectors(&c));
+        assert_ne!(a.cache_key(None), c.cache_key(None));
+        assert_ne!(a.cache_key(None), a.cache_key(Some("query: ")));
+        assert_eq!(
+            a.to_string(),
+            "org/m (weights abababababab, mean+normalize, max length 256, dim 384, query prompt none, document prompt none)"
+        );
+    }
+}
