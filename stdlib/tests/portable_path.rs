@@ -2,6 +2,7 @@
 //! kernels), against the sentence-transformers reference. Its own test binary,
 //! so the switch below cannot leak into other tests.
 
+use rankbook::index::{FlatIndex, Metric};
 use rankbook::model::{EncodeOptions, ModelOptions, SentenceEncoder};
 
 #[test]
@@ -39,5 +40,22 @@ fn portable_kernels_reproduce_the_reference() {
             .map(|(a, b)| (a - b).abs())
             .fold(0f32, f32::max);
         assert!(diff <= 1e-5, "{}: max abs diff {diff}", r["id"]);
+    }
+
+    // Exact search through the same portable product: equal to a plain ranking.
+    let ids: Vec<String> = (0..texts.len()).map(|i| format!("t{i:02}")).collect();
+    let index = FlatIndex::new(ids.clone(), e.clone(), Metric::Dot).unwrap();
+    let hits = index.search_vectors(&e, 5).unwrap();
+    for (qi, q) in e.rows().enumerate() {
+        let mut want: Vec<(usize, f32)> = e
+            .rows()
+            .enumerate()
+            .map(|(j, d)| (j, q.iter().zip(d).map(|(a, b)| a * b).sum()))
+            .collect();
+        want.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| ids[b.0].cmp(&ids[a.0])));
+        let got: Vec<usize> = hits[qi].iter().map(|h| h.0).collect();
+        let want: Vec<usize> = want.iter().take(5).map(|h| h.0).collect();
+        assert_eq!(got, want, "query {qi}");
+        assert!((hits[qi][0].1 - 1.0).abs() < 1e-5);
     }
 }

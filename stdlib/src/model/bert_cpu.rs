@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use crate::error::Result;
 use crate::model::batch::TokenBatch;
 use crate::model::bert_config::BertConfig;
-use crate::model::cpu_gemm::{PackedLinear, has_avx512};
+use crate::model::cpu_gemm::{PackedLinear, gemm_abt, has_avx512};
 #[cfg(target_arch = "x86_64")]
 use crate::model::cpu_gemm::{pack, pack_transposed, product};
 use crate::model::cpu_kernels::{activate, layer_norm, softmax_unnormalized};
@@ -276,28 +276,18 @@ impl CpuBert {
                 }
                 buf.scores.resize(len * len, 0.0);
                 unsafe {
-                    gemm::gemm(
+                    gemm_abt(
+                        qkv[q..].as_ptr(),
+                        row,
                         len,
+                        qkv[k..].as_ptr(),
+                        row,
                         len,
                         d,
                         buf.scores.as_mut_ptr(),
-                        1,
-                        len as isize,
-                        false,
-                        qkv[q..].as_ptr(),
-                        1,
-                        row as isize,
-                        qkv[k..].as_ptr(),
-                        row as isize,
-                        1,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
-                    );
-                }
+                        len,
+                    )
+                };
                 buf.inv.clear();
                 for r in buf.scores.chunks_exact_mut(len) {
                     buf.inv.push(softmax_unnormalized(r, scale));

@@ -227,21 +227,54 @@ pub(crate) fn dot_products(
         unsafe { product(a, k, m, k, panels, width, out.as_mut_ptr(), width) };
         return;
     }
-    // SAFETY: a is m x k, the rows width x k (read transposed), out is m x width.
+    // SAFETY: a is m x k, the rows width x k, out is m x width.
     unsafe {
-        gemm::gemm(
+        gemm_abt(
+            a.as_ptr(),
+            k,
             m,
+            panels.as_ptr(),
+            k,
             width,
             k,
             out.as_mut_ptr(),
+            width,
+        )
+    };
+}
+
+/// `out = a b^T` with the `gemm` crate, single-threaded: `a` is `m x k` (row
+/// stride `lda`), `b` is `n x k` (row stride `ldb`), `out` is `m x n` (row stride `ldo`).
+///
+/// # Safety
+/// The pointers must cover the rows and strides described.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn gemm_abt(
+    a: *const f32,
+    lda: usize,
+    m: usize,
+    b: *const f32,
+    ldb: usize,
+    n: usize,
+    k: usize,
+    out: *mut f32,
+    ldo: usize,
+) {
+    // SAFETY: as the caller promises.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out,
             1,
-            width as isize,
+            ldo as isize,
             false,
-            a.as_ptr(),
+            a,
             1,
-            k as isize,
-            panels.as_ptr(),
-            k as isize,
+            lda as isize,
+            b,
+            ldb as isize,
             1,
             0.0,
             1.0,
