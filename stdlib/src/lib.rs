@@ -1,6 +1,7 @@
 //! rankbook: fine-tune, index, search, re-rank and evaluate neural retrieval models.
 
 pub mod atomic;
+pub mod cache;
 pub mod checksum;
 pub mod data;
 pub mod error;

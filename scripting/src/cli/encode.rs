@@ -64,7 +64,7 @@ pub fn run(a: EncodeArgs) -> anyhow::Result<()> {
             batch_size: a.batch_size,
             prompt: a.prompt.as_deref(),
             progress: &bar,
-            cancel: None,
+            ..Default::default()
         },
     )?;
     let ids: Vec<String> = records.into_iter().map(|r| r.id).collect();

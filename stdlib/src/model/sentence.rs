@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
 
+use crate::cache::{EmbeddingCache, TextHash, text_hash};
 use crate::error::{Error, Result};
 use crate::model::batch::TokenBatch;
 use crate::model::bert::{Bert, weight_prefix};
@@ -70,6 +71,8 @@ pub struct EncodeOptions<'a> {
     pub progress: &'a dyn Progress,
     /// Checked between batches.
     pub cancel: Option<&'a CancelFlag>,
+    /// Where vectors are looked up before encoding and stored after.
+    pub cache: Option<&'a EmbeddingCache>,
 }
 
 impl Default for EncodeOptions<'_> {
@@ -79,6 +82,7 @@ impl Default for EncodeOptions<'_> {
             prompt: None,
             progress: &NoProgress,
             cancel: None,
+            cache: None,
         }
     }
 }
@@ -94,6 +98,10 @@ pub struct EncodeStats {
     pub padded_tokens: usize,
     /// Wall-clock seconds.
     pub seconds: f64,
+    /// Texts whose vectors came from the cache.
+    pub cached: usize,
+    /// Cache files found damaged (dropped; their texts encoded again).
+    pub damaged_cache_files: usize,
 }
 
 enum Stage {
@@ -333,8 +341,47 @@ impl SentenceEncoder {
         Ok(x)
     }
 
-    /// Encodes texts: sorted by length, batched, padded per batch, returned in input order.
+    /// Encodes texts (in input order), taking what it can from `opts.cache` and
+    /// adding what it had to encode.
     pub fn encode(
+        &self,
+        texts: &[&str],
+        opts: &EncodeOptions,
+    ) -> Result<(Embeddings, EncodeStats)> {
+        let Some(cache) = opts.cache else {
+            return self.encode_all(texts, opts);
+        };
+        let start = Instant::now();
+        let key = self.fingerprint()?.cache_key(opts.prompt);
+        let cached = cache.load(&key, self.dim)?;
+        let hashes: Vec<TextHash> = texts.iter().map(|t| text_hash(t)).collect();
+        let missing: Vec<usize> = (0..texts.len())
+            .filter(|&i| cached.get(&hashes[i]).is_none())
+            .collect();
+        let todo: Vec<&str> = missing.iter().map(|&i| texts[i]).collect();
+        let (fresh, mut stats) = self.encode_all(&todo, opts)?;
+        let todo_hashes: Vec<TextHash> = missing.iter().map(|&i| hashes[i]).collect();
+        cache.store(&key, self.dim, &todo_hashes, fresh.as_slice())?;
+        let mut out = vec![0f32; texts.len() * self.dim];
+        let mut next_fresh = 0;
+        for (i, row) in out.chunks_exact_mut(self.dim).enumerate() {
+            match cached.get(&hashes[i]) {
+                Some(v) => row.copy_from_slice(v),
+                None => {
+                    row.copy_from_slice(fresh.row(next_fresh));
+                    next_fresh += 1;
+                }
+            }
+        }
+        stats.texts = texts.len();
+        stats.cached = texts.len() - missing.len();
+        stats.damaged_cache_files = cached.corrupted;
+        stats.seconds = start.elapsed().as_secs_f64();
+        Ok((Embeddings::new(self.dim, out), stats))
+    }
+
+    /// Encodes texts: sorted by length, batched, padded per batch, returned in input order.
+    fn encode_all(
         &self,
         texts: &[&str],
         opts: &EncodeOptions,
