@@ -32,7 +32,7 @@ def model_dir():
 def run_rankbook(out_path):
     p = subprocess.Popen(
         [RANKBOOK, "encode", "--model", MODEL, "--input", os.path.join(DATA, "corpus.jsonl"),
-         "--output", out_path, "--batch-size", "32", "--max-length", "256", "--threads", "2", "--quiet"],
+         "--output", out_path, "--batch-size", "32", "--max-length", "256", "--threads", "2", "--quiet", "--no-cache"],
         stderr=subprocess.PIPE, text=True,
     )
     stderr = p.stderr.read()

@@ -24,8 +24,22 @@ where
         write(&mut w)?;
         w.flush().map_err(|e| Error::io(path, e))?;
     }
+    readable_by_all(tmp.path(), 0o644)?;
     tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+/// Temporary files are private (0600/0700); what they become is a normal output.
+fn readable_by_all(path: &Path, mode: u32) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| Error::io(path, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
     Ok(())
 }
 
@@ -59,6 +73,7 @@ pub fn write_dir_atomically(
         .tempdir_in(parent)
         .map_err(|e| Error::io(parent, e))?;
     fill(tmp.path())?;
+    readable_by_all(tmp.path(), 0o755)?;
     if !path.exists() {
         let tmp = tmp.keep();
         return std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e));

@@ -27,10 +27,17 @@ pub fn rankbook_bin() -> PathBuf {
     bin
 }
 
-/// Runs `rankbook ARGS` from the repo root.
+/// An embedding cache folder private to this test process, so tests neither
+/// read nor fill the user's cache.
+pub fn test_cache_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("rankbook-test-cache-{}", std::process::id()))
+}
+
+/// Runs `rankbook ARGS` from the repo root (with the test process's cache folder).
 pub fn rankbook(args: &[&str]) -> Output {
     Command::new(rankbook_bin())
         .args(args)
+        .env("RANKBOOK_CACHE_DIR", test_cache_dir())
         .current_dir(repo_root())
         .output()
         .expect("rankbook runs")

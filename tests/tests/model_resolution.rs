@@ -36,6 +36,7 @@ fn downloads_from_hub_endpoint_into_cache_then_resolves_offline() {
             "--quiet",
         ])
         .env("HF_HUB_CACHE", cache.path())
+        .env("RANKBOOK_CACHE_DIR", rankbook_tests::test_cache_dir())
         .env("HF_ENDPOINT", &server.endpoint)
         .env_remove("HF_HUB_OFFLINE");
         for (k, v) in extra_env {

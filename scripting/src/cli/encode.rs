@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use rankbook::data::read_texts;
-use rankbook::model::device::set_threads;
-use rankbook::model::{EncodeOptions, ModelOptions, SentenceEncoder};
+use rankbook::model::{EncodeOptions, SentenceEncoder};
 use rankbook::vectors::write_vectors;
 
+use crate::cli::encoding::EncodingArgs;
 use crate::cli::progress::Bar;
 use crate::cli::style::log;
 
@@ -23,55 +23,41 @@ pub struct EncodeArgs {
     /// Output file: .arrow, .jsonl or .npy.
     #[arg(long)]
     output: PathBuf,
-    /// Texts per forward pass.
-    #[arg(long, default_value_t = 32)]
-    batch_size: usize,
-    /// Truncation length in tokens (default: the model's max_seq_length).
-    #[arg(long)]
-    max_length: Option<usize>,
     /// Prefix added to every text, e.g. "query: ".
     #[arg(long)]
     prompt: Option<String>,
-    /// cpu, or cuda[:N] with a `cuda` build.
-    #[arg(long, default_value = "cpu")]
-    device: String,
-    /// CPU threads (default: all cores).
-    #[arg(long)]
-    threads: Option<usize>,
-    /// No progress bar.
-    #[arg(long)]
-    quiet: bool,
+    #[command(flatten)]
+    encoding: EncodingArgs,
 }
 
 pub fn run(a: EncodeArgs) -> anyhow::Result<()> {
-    if let Some(n) = a.threads {
-        set_threads(n);
-    }
     // Check the output format before spending time on encoding.
     rankbook::vectors::VectorFormat::from_path(&a.output)?;
     let records = read_texts(&a.input)?;
-    let opts = ModelOptions {
-        device: a.device.clone(),
-        max_length: a.max_length,
-        ..Default::default()
-    };
-    let model = SentenceEncoder::load(&a.model, &opts)?;
-    let bar = Bar::new(a.quiet);
+    let model = SentenceEncoder::load(&a.model, &a.encoding.model_options())?;
+    let cache = a.encoding.cache();
+    let bar = Bar::new(a.encoding.quiet);
     let texts: Vec<&str> = records.iter().map(|r| r.text.as_str()).collect();
     let (vectors, stats) = model.encode(
         &texts,
         &EncodeOptions {
-            batch_size: a.batch_size,
+            batch_size: a.encoding.batch_size,
             prompt: a.prompt.as_deref(),
             progress: &bar,
+            cache: cache.as_ref(),
             ..Default::default()
         },
     )?;
     let ids: Vec<String> = records.into_iter().map(|r| r.id).collect();
     write_vectors(&a.output, &ids, &vectors)
         .with_context(|| format!("writing {}", a.output.display()))?;
+    let cached = if stats.cached > 0 {
+        format!(" ({} from the cache)", stats.cached)
+    } else {
+        String::new()
+    };
     log(format_args!(
-        "encoded {} texts ({} tokens) in {:.2} s: {:.1} texts/s -> {}",
+        "encoded {} texts ({} tokens) in {:.2} s: {:.1} texts/s{cached} -> {}",
         stats.texts,
         stats.tokens,
         stats.seconds,

@@ -1,10 +1,14 @@
 //! Command-line interface: argument parsing and one module per command.
 
+mod cache;
 mod encode;
+mod encoding;
 mod eval;
 mod fuse;
+mod index;
 mod progress;
 mod run;
+mod search;
 pub mod style;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +29,12 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Fuse runs (reciprocal rank fusion or normalised score fusion).
     Fuse(fuse::FuseArgs),
+    /// Encode a corpus and write an index directory.
+    Index(index::IndexArgs),
+    /// Search an index (or a corpus encoded in memory) with queries; write a TREC run.
+    Search(search::SearchArgs),
+    /// Show or clear the embedding cache.
+    Cache(cache::CacheArgs),
     /// Run a Rhai script.
     Run(run::RunArgs),
 }
@@ -35,6 +45,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Encode(a) => encode::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Fuse(a) => fuse::run(a),
+        Command::Index(a) => index::run(a),
+        Command::Search(a) => search::run(a),
+        Command::Cache(a) => cache::run(a),
         Command::Run(a) => run::run(a),
     }
 }

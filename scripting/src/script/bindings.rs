@@ -1,5 +1,6 @@
 //! Registration of rankbook's types and functions with a Rhai engine.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use rankbook::data::{BeirDataset, Qrels, Run, TextRecord};
@@ -8,8 +9,9 @@ use rankbook::eval::{
     format_comparison, format_comparison_html, format_table,
 };
 use rankbook::fusion::{FusionMethod, fuse};
-use rankbook::index::DenseIndex;
+use rankbook::index::{DenseIndex, Metric};
 use rankbook::model::{EncodeOptions, ModelOptions, SentenceEncoder};
+use rankbook::progress::NoProgress;
 use rankbook::vectors::Embeddings;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
 
@@ -191,16 +193,25 @@ pub fn register(engine: &mut Engine) {
     engine
         .register_type_with_name::<Index>("Index")
         .register_fn("index", |m: Model, corpus: Texts| -> RhaiResult<Index> {
-            DenseIndex::build(m.0, &corpus.0, &EncodeOptions::default())
+            DenseIndex::build(m.0, &corpus.0, Metric::Dot, &EncodeOptions::default())
+                .map(|(i, _)| Index(Arc::new(i)))
+                .map_err(err)
+        })
+        .register_fn("load_index", |path: &str| -> RhaiResult<Index> {
+            DenseIndex::load(Path::new(path), None, &ModelOptions::default())
                 .map(|i| Index(Arc::new(i)))
                 .map_err(err)
+        })
+        .register_fn("save", |i: &mut Index, path: &str| -> RhaiResult<()> {
+            i.0.save(Path::new(path)).map_err(err)
         })
         .register_fn("len", |i: &mut Index| i.0.len() as i64)
         .register_fn(
             "search",
             |i: &mut Index, q: Texts, k: i64| -> RhaiResult<Run> {
                 let k = usize::try_from(k).map_err(|_| err("k must be positive"))?;
-                i.0.search(&q.0, k, &EncodeOptions::default()).map_err(err)
+                i.0.search(&q.0, k, &EncodeOptions::default(), &NoProgress)
+                    .map_err(err)
             },
         );
 

@@ -1,11 +1,16 @@
-//! A dense index: a bi-encoder plus an exact index of its document vectors.
+//! A dense index: a bi-encoder plus an exact index of its document vectors,
+//! saved with the model's fingerprint so queries are always encoded the way the
+//! documents were.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::data::{Run, TextRecord};
 use crate::error::{Error, Result};
+use crate::index::disk::{load_index, save_index};
 use crate::index::flat::{FlatIndex, Metric};
-use crate::model::{EncodeOptions, SentenceEncoder};
+use crate::model::{EncodeOptions, EncodeStats, ModelOptions, SentenceEncoder};
+use crate::progress::Progress;
 
 /// Documents encoded by a model, searchable with queries encoded by the same model.
 pub struct DenseIndex {
@@ -18,20 +23,66 @@ fn texts(records: &[TextRecord]) -> Vec<&str> {
 }
 
 impl DenseIndex {
-    /// Encodes `corpus` with the model's document prompt and indexes it (dot product).
+    /// Encodes `corpus` with the model's document prompt and indexes it.
     pub fn build(
         model: Arc<SentenceEncoder>,
         corpus: &[TextRecord],
+        metric: Metric,
         opts: &EncodeOptions,
-    ) -> Result<Self> {
+    ) -> Result<(Self, EncodeStats)> {
         if corpus.is_empty() {
             return Err(Error::InvalidArgument(
                 "cannot index an empty corpus".into(),
             ));
         }
-        let vectors = model.encode_documents(&texts(corpus), opts)?;
+        let o = EncodeOptions {
+            prompt: opts.prompt.or(model.document_prompt()),
+            ..*opts
+        };
+        let (vectors, stats) = model.encode(&texts(corpus), &o)?;
         let ids = corpus.iter().map(|r| r.id.clone()).collect();
-        let flat = FlatIndex::new(ids, vectors, Metric::Dot)?;
+        let flat = FlatIndex::new(ids, vectors, metric)?;
+        Ok((Self { model, flat }, stats))
+    }
+
+    /// Writes the index (vectors, ids, the model's fingerprint) to the directory `dir`.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        save_index(dir, &self.flat, Some(self.model.fingerprint()?))
+    }
+
+    /// Loads the index at `dir` with `model`, or with the model it was built with
+    /// (loaded by name with `options`). Refuses a model whose settings differ.
+    pub fn load(
+        dir: &Path,
+        model: Option<Arc<SentenceEncoder>>,
+        options: &ModelOptions,
+    ) -> Result<Self> {
+        let (flat, manifest) = load_index(dir)?;
+        let Some(built) = manifest.model else {
+            return Err(Error::InvalidArgument(format!(
+                "{}: the index records no model; search it with vectors",
+                dir.display()
+            )));
+        };
+        let model = match model {
+            Some(m) => m,
+            None => Arc::new(SentenceEncoder::load(
+                &built.model,
+                &ModelOptions {
+                    max_length: Some(built.max_length),
+                    query_prompt: built.query_prompt.clone(),
+                    document_prompt: built.document_prompt.clone(),
+                    ..options.clone()
+                },
+            )?),
+        };
+        let now = model.fingerprint()?;
+        if !now.same_vectors(&built) {
+            return Err(Error::InvalidArgument(format!(
+                "{}: index built with {built}, queries encoded with {now}",
+                dir.display()
+            )));
+        }
         Ok(Self { model, flat })
     }
 
@@ -50,10 +101,22 @@ impl DenseIndex {
         &self.model
     }
 
-    /// Encodes `queries` with the model's query prompt and returns the top `k` per query.
-    pub fn search(&self, queries: &[TextRecord], k: usize, opts: &EncodeOptions) -> Result<Run> {
+    /// The exact index of the doc vectors.
+    pub fn flat(&self) -> &FlatIndex {
+        &self.flat
+    }
+
+    /// Encodes `queries` with the model's query prompt and returns the top `k` per
+    /// query; `progress` sees the encoding, then the search.
+    pub fn search(
+        &self,
+        queries: &[TextRecord],
+        k: usize,
+        opts: &EncodeOptions,
+        progress: &dyn Progress,
+    ) -> Result<Run> {
         let vectors = self.model.encode_queries(&texts(queries), opts)?;
         let ids: Vec<String> = queries.iter().map(|q| q.id.clone()).collect();
-        self.flat.search(&ids, &vectors, k)
+        self.flat.search(&ids, &vectors, k, progress)
     }
 }

@@ -8,6 +8,7 @@ use crate::data::Run;
 use crate::error::{Error, Result};
 use crate::index::topk::TopK;
 use crate::model::cpu_gemm::{dot_products, pack_rows};
+use crate::progress::{NoProgress, Progress};
 use crate::vectors::{Embeddings, VectorFile};
 
 /// How query and doc vectors are compared (higher score is better).
@@ -174,6 +175,16 @@ impl FlatIndex {
     /// The best `k` docs for each query vector, best first, as `(doc index, score)`;
     /// ties go to the larger doc id, as the evaluator orders them.
     pub fn search_vectors(&self, queries: &Embeddings, k: usize) -> Result<Vec<Vec<(usize, f32)>>> {
+        self.search_vectors_with(queries, k, &NoProgress)
+    }
+
+    /// [`FlatIndex::search_vectors`], reporting blocks of docs done to `progress`.
+    pub fn search_vectors_with(
+        &self,
+        queries: &Embeddings,
+        k: usize,
+        progress: &dyn Progress,
+    ) -> Result<Vec<Vec<(usize, f32)>>> {
         if queries.is_empty() {
             return Ok(vec![]);
         }
@@ -202,6 +213,7 @@ impl FlatIndex {
             }
         }
         let empty = || -> Vec<TopK> { (0..nq).map(|_| TopK::new(k)).collect() };
+        progress.start("searching", self.len() as u64);
         let tops = blocks
             .par_iter()
             .fold(
@@ -218,6 +230,7 @@ impl FlatIndex {
                             self.select(&mut tops[qi], row, first, q_norms[qi]);
                         }
                     }
+                    progress.advance(n as u64);
                     (tops, panels, scores)
                 },
             )
@@ -228,6 +241,7 @@ impl FlatIndex {
                 }
                 a
             });
+        progress.finish();
         Ok(tops.into_iter().map(TopK::into_sorted).collect())
     }
 
@@ -257,8 +271,14 @@ impl FlatIndex {
     }
 
     /// Searches and returns a run keyed by `query_ids`.
-    pub fn search(&self, query_ids: &[String], queries: &Embeddings, k: usize) -> Result<Run> {
-        let hits = self.search_vectors(queries, k)?;
+    pub fn search(
+        &self,
+        query_ids: &[String],
+        queries: &Embeddings,
+        k: usize,
+        progress: &dyn Progress,
+    ) -> Result<Run> {
+        let hits = self.search_vectors_with(queries, k, progress)?;
         let mut run = Run::new();
         for (qid, hits) in query_ids.iter().zip(hits) {
             for (doc, score) in hits {

@@ -1,0 +1,87 @@
+//! Options shared by the commands that encode texts: batching, truncation,
+//! device, threads, the embedding cache, and the progress bar.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use rankbook::cache::EmbeddingCache;
+use rankbook::data::{TextRecord, read_texts};
+use rankbook::model::device::set_threads;
+use rankbook::model::{EncodeStats, ModelOptions};
+
+use crate::cli::style::log;
+
+#[derive(Args, Clone)]
+pub struct EncodingArgs {
+    /// Texts per forward pass.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Truncation length in tokens (default: the model's max_seq_length).
+    #[arg(long)]
+    pub max_length: Option<usize>,
+    /// cpu, or cuda[:N] with a `cuda` build.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// CPU threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Embedding cache folder (default: $RANKBOOK_CACHE_DIR, else ~/.cache/rankbook).
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+    /// Neither read nor write the embedding cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// No progress bars.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl EncodingArgs {
+    /// Applies `--threads` and gives the model options.
+    pub fn model_options(&self) -> ModelOptions {
+        if let Some(n) = self.threads {
+            set_threads(n);
+        }
+        ModelOptions {
+            device: self.device.clone(),
+            max_length: self.max_length,
+            ..Default::default()
+        }
+    }
+
+    /// The cache to use, unless `--no-cache`.
+    pub fn cache(&self) -> Option<EmbeddingCache> {
+        (!self.no_cache).then(|| {
+            EmbeddingCache::new(
+                self.cache_dir
+                    .clone()
+                    .unwrap_or_else(EmbeddingCache::default_root),
+            )
+        })
+    }
+}
+
+/// A corpus: a BEIR folder (its `corpus.jsonl`) or a JSONL file.
+pub fn read_corpus(path: &Path) -> rankbook::Result<Vec<TextRecord>> {
+    if path.is_dir() {
+        read_texts(&path.join("corpus.jsonl"))
+    } else {
+        read_texts(path)
+    }
+}
+
+/// One summary line for an encoding run.
+pub fn log_encoded(what: &str, s: &EncodeStats) {
+    let encoded = s.texts - s.cached;
+    let mut line = format!(
+        "{what}: {} texts, {} from the cache, {encoded} encoded ({} tokens) in {:.2} s",
+        s.texts, s.cached, s.tokens, s.seconds
+    );
+    if s.damaged_cache_files > 0 {
+        line.push_str(&format!(
+            " ({} damaged cache files dropped and re-encoded)",
+            s.damaged_cache_files
+        ));
+    }
+    log(line);
+}

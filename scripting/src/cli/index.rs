@@ -1,0 +1,72 @@
+//! `rankbook index`: encode a corpus and write an index directory.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::bail;
+use clap::Args;
+use rankbook::index::{DenseIndex, Metric};
+use rankbook::model::{EncodeOptions, SentenceEncoder};
+
+use crate::cli::encoding::{EncodingArgs, log_encoded, read_corpus};
+use crate::cli::progress::Bar;
+use crate::cli::style::log;
+
+#[derive(Args)]
+pub struct IndexArgs {
+    /// Model folder or hub id (org/name[@revision]).
+    #[arg(long)]
+    model: String,
+    /// A BEIR folder (its corpus.jsonl) or a JSONL file of `id`/`_id` + `text`.
+    #[arg(long)]
+    corpus: PathBuf,
+    /// The index directory to write (replaced atomically if it is an index).
+    #[arg(long)]
+    output: PathBuf,
+    /// Index type: Flat (exact). IVF, HNSW and PQ need a build with `--features faiss`.
+    #[arg(long, default_value = "Flat")]
+    factory: String,
+    /// dot, cosine or l2.
+    #[arg(long, default_value = "dot")]
+    metric: String,
+    #[command(flatten)]
+    encoding: EncodingArgs,
+}
+
+pub fn run(a: IndexArgs) -> anyhow::Result<()> {
+    if a.factory != "Flat" {
+        bail!(
+            "index type \"{}\" is not available: this build has Flat (exact search); IVF, HNSW and PQ come with the `faiss` feature",
+            a.factory
+        );
+    }
+    let metric = Metric::parse(&a.metric)?;
+    let corpus = read_corpus(&a.corpus)?;
+    let model = Arc::new(SentenceEncoder::load(
+        &a.model,
+        &a.encoding.model_options(),
+    )?);
+    let cache = a.encoding.cache();
+    let bar = Bar::new(a.encoding.quiet);
+    let (index, stats) = DenseIndex::build(
+        model,
+        &corpus,
+        metric,
+        &EncodeOptions {
+            batch_size: a.encoding.batch_size,
+            progress: &bar,
+            cache: cache.as_ref(),
+            ..Default::default()
+        },
+    )?;
+    log_encoded("corpus", &stats);
+    index.save(&a.output)?;
+    log(format_args!(
+        "indexed {} docs ({} dims, {}) -> {}",
+        index.len(),
+        index.flat().dim(),
+        metric.name(),
+        a.output.display()
+    ));
+    Ok(())
+}

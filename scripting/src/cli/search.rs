@@ -1,0 +1,133 @@
+//! `rankbook search`: queries against an index directory, or against a corpus
+//! encoded in memory (through the embedding cache); writes a TREC run.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use rankbook::data::{Qrels, TextRecord, read_texts};
+use rankbook::index::{DenseIndex, Metric};
+use rankbook::model::{EncodeOptions, SentenceEncoder};
+
+use crate::cli::encoding::{EncodingArgs, log_encoded, read_corpus};
+use crate::cli::progress::Bar;
+use crate::cli::style::log;
+
+#[derive(Args)]
+pub struct SearchArgs {
+    /// An index directory written by `rankbook index`.
+    #[arg(long, conflicts_with = "corpus")]
+    index: Option<PathBuf>,
+    /// Model folder or hub id: required with --corpus; with --index it must match
+    /// the index's model (default: the index's model).
+    #[arg(long)]
+    model: Option<String>,
+    /// A BEIR folder or JSONL corpus to encode and search in memory.
+    #[arg(long)]
+    corpus: Option<PathBuf>,
+    /// Queries: JSONL with `_id`/`id` and `text` (BEIR queries.jsonl).
+    #[arg(long)]
+    queries: PathBuf,
+    /// Keep only the queries judged in these qrels.
+    #[arg(long)]
+    qrels: Option<PathBuf>,
+    /// Keep only the queries of this split (qrels/<split>.tsv of the corpus folder,
+    /// or beside the queries file).
+    #[arg(long)]
+    split: Option<String>,
+    /// Results per query.
+    #[arg(long, default_value_t = 100)]
+    k: usize,
+    /// The TREC run file to write.
+    #[arg(long)]
+    output: PathBuf,
+    /// The run's tag (last column).
+    #[arg(long, default_value = "rankbook")]
+    tag: String,
+    /// dot, cosine or l2 (with --corpus).
+    #[arg(long, default_value = "dot")]
+    metric: String,
+    #[command(flatten)]
+    encoding: EncodingArgs,
+}
+
+/// The qrels that select the queries, if any.
+fn selecting_qrels(a: &SearchArgs) -> anyhow::Result<Option<Qrels>> {
+    let path = match (&a.qrels, &a.split) {
+        (Some(p), _) => p.clone(),
+        (None, None) => return Ok(None),
+        (None, Some(split)) => {
+            let beside_corpus = a.corpus.as_deref().filter(|c| c.is_dir());
+            let beside_queries = a.queries.parent().unwrap_or(Path::new("."));
+            let base = beside_corpus.unwrap_or(beside_queries);
+            base.join("qrels").join(format!("{split}.tsv"))
+        }
+    };
+    Ok(Some(Qrels::read(&path).with_context(|| {
+        format!(
+            "reading the qrels that select the queries ({})",
+            path.display()
+        )
+    })?))
+}
+
+fn select(queries: Vec<TextRecord>, qrels: Option<&Qrels>) -> Vec<TextRecord> {
+    match qrels {
+        None => queries,
+        Some(q) => queries
+            .into_iter()
+            .filter(|r| q.get(&r.id).is_some())
+            .collect(),
+    }
+}
+
+pub fn run(a: SearchArgs) -> anyhow::Result<()> {
+    let queries = select(read_texts(&a.queries)?, selecting_qrels(&a)?.as_ref());
+    if queries.is_empty() {
+        bail!(
+            "no queries to search (none in {} after the split/qrels filter)",
+            a.queries.display()
+        );
+    }
+    let options = a.encoding.model_options();
+    let cache = a.encoding.cache();
+    let bar = Bar::new(a.encoding.quiet);
+    let encode = EncodeOptions {
+        batch_size: a.encoding.batch_size,
+        progress: &bar,
+        cache: cache.as_ref(),
+        ..Default::default()
+    };
+    let load = |name: &str| -> anyhow::Result<Arc<SentenceEncoder>> {
+        Ok(Arc::new(SentenceEncoder::load(name, &options)?))
+    };
+    let index = match (&a.index, &a.corpus, &a.model) {
+        (Some(dir), _, model) => {
+            let model = model.as_deref().map(load).transpose()?;
+            DenseIndex::load(dir, model, &options)?
+        }
+        (None, Some(corpus), Some(model)) => {
+            let corpus = read_corpus(corpus)?;
+            let (index, stats) =
+                DenseIndex::build(load(model)?, &corpus, Metric::parse(&a.metric)?, &encode)?;
+            log_encoded("corpus", &stats);
+            index
+        }
+        (None, Some(_), None) => bail!("--corpus needs --model"),
+        (None, None, _) => bail!("give --index DIR, or --model M with --corpus C"),
+    };
+    let start = Instant::now();
+    let run = index.search(&queries, a.k, &encode, &bar)?;
+    run.write(&a.output, &a.tag)?;
+    log(format_args!(
+        "searched {} queries over {} docs (k={}) in {:.2} s -> {}",
+        queries.len(),
+        index.len(),
+        a.k,
+        start.elapsed().as_secs_f64(),
+        a.output.display()
+    ));
+    Ok(())
+}

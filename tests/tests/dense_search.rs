@@ -1,0 +1,254 @@
+//! `rankbook index` / `search` / `cache` on the embedded SciFact sample: an index
+//! directory searches exactly like the in-memory path, the cache serves a second
+//! run, and stale, altered or wrong inputs are refused with clear errors.
+
+use std::path::Path;
+
+use rankbook_tests::{rankbook, text};
+
+const MODEL: &str = "sentence-transformers/all-MiniLM-L6-v2";
+const SAMPLE: &str = "data/scifact-sample";
+
+fn ok(args: &[&str]) -> String {
+    let o = rankbook(args);
+    let (_, stderr) = text(&o);
+    assert!(o.status.success(), "rankbook {args:?} failed:\n{stderr}");
+    stderr
+}
+
+fn fails(args: &[&str]) -> String {
+    let o = rankbook(args);
+    let (_, stderr) = text(&o);
+    assert!(!o.status.success(), "rankbook {args:?} should fail");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+/// Same lines (qid, doc, rank) in the same order, scores within `tol`; reports
+/// the first difference only.
+fn same_ranking(a: &str, b: &str, tol: f64) {
+    assert_eq!(a.lines().count(), b.lines().count());
+    for (n, (x, y)) in a.lines().zip(b.lines()).enumerate() {
+        let (fx, fy): (Vec<&str>, Vec<&str>) = (x.split(' ').collect(), y.split(' ').collect());
+        let close = (fx[4].parse::<f64>().unwrap() - fy[4].parse::<f64>().unwrap()).abs() <= tol;
+        assert!(
+            fx[..4] == fy[..4] && close,
+            "line {}: {x:?} vs {y:?}",
+            n + 1
+        );
+    }
+}
+
+#[test]
+fn index_search_and_cache_on_the_sample() {
+    let d = tempfile::tempdir().unwrap();
+    let p = |name: &str| d.path().join(name).to_str().unwrap().to_string();
+    let cache = p("cache");
+    let queries = format!("{SAMPLE}/queries.jsonl");
+    let search_memory = |out: &str| {
+        ok(&[
+            "search",
+            "--model",
+            MODEL,
+            "--corpus",
+            SAMPLE,
+            "--queries",
+            &queries,
+            "--split",
+            "test",
+            "--k",
+            "100",
+            "--output",
+            out,
+            "--cache-dir",
+            &cache,
+            "--quiet",
+        ])
+    };
+
+    // In memory, twice: the second run takes every vector from the cache.
+    let first = search_memory(&p("memory.trec"));
+    assert!(
+        first.contains("corpus: 201 texts, 0 from the cache, 201 encoded"),
+        "{first}"
+    );
+    let second = search_memory(&p("memory2.trec"));
+    assert!(
+        second.contains("corpus: 201 texts, 201 from the cache, 0 encoded"),
+        "{second}"
+    );
+    let run = std::fs::read_to_string(p("memory.trec")).unwrap();
+    assert!(run == std::fs::read_to_string(p("memory2.trec")).unwrap());
+    assert_eq!(run.lines().count(), 50 * 100);
+    // The committed real run was made the same way (with a plain dot-product
+    // loop; the block products round the last digit differently).
+    let committed = std::fs::read_to_string(
+        rankbook_tests::repo_root()
+            .join(SAMPLE)
+            .join("runs/all-MiniLM-L6-v2.trec"),
+    )
+    .unwrap();
+    same_ranking(&run, &committed, 1e-6);
+    let info = text(&rankbook(&["cache", "info", "--cache-dir", &cache])).0;
+    assert!(info.contains("for 1 model settings"), "{info}");
+
+    // Through an index directory: identical run.
+    let idx = p("idx");
+    ok(&[
+        "index",
+        "--model",
+        MODEL,
+        "--corpus",
+        SAMPLE,
+        "--output",
+        &idx,
+        "--cache-dir",
+        &cache,
+        "--quiet",
+    ]);
+    ok(&[
+        "search",
+        "--index",
+        &idx,
+        "--queries",
+        &queries,
+        "--split",
+        "test",
+        "--output",
+        &p("index.trec"),
+        "--cache-dir",
+        &cache,
+        "--quiet",
+    ]);
+    assert!(run == std::fs::read_to_string(p("index.trec")).unwrap());
+
+    // Queries encoded differently from the docs: refused.
+    let e = fails(&[
+        "search",
+        "--index",
+        &idx,
+        "--model",
+        MODEL,
+        "--max-length",
+        "128",
+        "--queries",
+        &queries,
+        "--output",
+        &p("x.trec"),
+    ]);
+    assert!(
+        e.contains("index built with sentence-transformers/all-MiniLM-L6-v2 (weights"),
+        "{e}"
+    );
+    assert!(
+        e.contains("max length 256") && e.contains("max length 128"),
+        "{e}"
+    );
+    assert!(!Path::new(&p("x.trec")).exists());
+
+    // An altered vector file: refused by its checksum, nothing written.
+    let vectors = Path::new(&idx).join("vectors.arrow");
+    let mut bytes = std::fs::read(&vectors).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x10;
+    std::fs::write(&vectors, bytes).unwrap();
+    let e = fails(&[
+        "search",
+        "--index",
+        &idx,
+        "--queries",
+        &queries,
+        "--output",
+        &p("y.trec"),
+    ]);
+    assert!(
+        e.contains("vectors.arrow does not match its checksum"),
+        "{e}"
+    );
+    assert!(!Path::new(&p("y.trec")).exists());
+
+    // Clearing the cache empties it.
+    let cleared = text(&rankbook(&["cache", "clear", "--cache-dir", &cache])).0;
+    assert!(cleared.contains("cleared 2 files"), "{cleared}");
+}
+
+#[test]
+fn bad_input_is_named() {
+    let d = tempfile::tempdir().unwrap();
+    let p = |name: &str| d.path().join(name).to_str().unwrap().to_string();
+    let corpus = p("c.jsonl");
+    std::fs::write(
+        &corpus,
+        "{\"_id\": \"a\", \"text\": \"x\"}\n{\"_id\": \"a\", \"text\": \"y\"}\n",
+    )
+    .unwrap();
+    let e = fails(&[
+        "index",
+        "--model",
+        MODEL,
+        "--corpus",
+        &corpus,
+        "--output",
+        &p("i"),
+    ]);
+    assert!(
+        e.contains("c.jsonl:2: duplicate id \"a\" (first at line 1)"),
+        "{e}"
+    );
+    std::fs::write(&corpus, "").unwrap();
+    let e = fails(&[
+        "index",
+        "--model",
+        MODEL,
+        "--corpus",
+        &corpus,
+        "--output",
+        &p("i"),
+    ]);
+    assert!(e.contains("empty corpus"), "{e}");
+    let e = fails(&[
+        "index",
+        "--model",
+        MODEL,
+        "--corpus",
+        SAMPLE,
+        "--output",
+        &p("i"),
+        "--factory",
+        "HNSW32",
+    ]);
+    assert!(e.contains("index type \"HNSW32\" is not available"), "{e}");
+    assert!(!Path::new(&p("i")).exists());
+    // An output folder that is not an index is never replaced.
+    std::fs::create_dir(p("mine")).unwrap();
+    std::fs::write(d.path().join("mine/notes.txt"), "keep me").unwrap();
+    let e = fails(&[
+        "index",
+        "--model",
+        MODEL,
+        "--corpus",
+        SAMPLE,
+        "--output",
+        &p("mine"),
+        "--no-cache",
+        "--quiet",
+    ]);
+    assert!(
+        e.contains("is not a rankbook index; refusing to replace it"),
+        "{e}"
+    );
+    assert!(d.path().join("mine/notes.txt").exists());
+    let e = fails(&[
+        "search",
+        "--index",
+        &p("mine"),
+        "--queries",
+        &corpus,
+        "--output",
+        &p("r"),
+    ]);
+    assert!(
+        e.contains("no queries") || e.contains("not a rankbook index"),
+        "{e}"
+    );
+}
