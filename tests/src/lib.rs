@@ -82,3 +82,31 @@ pub fn python() -> PathBuf {
 pub fn sample_data() -> PathBuf {
     repo_root().join("data/scifact-sample")
 }
+
+/// Per-query values from pytrec_eval (`tests/python/pytrec_eval_values.py`):
+/// `{measure: {qid: value}}` under rankbook's measure names. `qrels` in TREC
+/// layout (`qid 0 doc grade`).
+pub fn pytrec_eval_values(
+    qrels: &Path,
+    run: &Path,
+) -> std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>> {
+    let o = Command::new(python())
+        .arg(repo_root().join("tests/python/pytrec_eval_values.py"))
+        .args([qrels, run])
+        .output()
+        .expect("python runs");
+    assert!(o.status.success(), "{}", text(&o).1);
+    serde_json::from_slice(&o.stdout).expect("pytrec_eval_values.py prints JSON")
+}
+
+/// Writes `qrels` in TREC layout to `path` (for pytrec_eval).
+pub fn write_trec_qrels(qrels: &rankbook::data::Qrels, path: &Path) {
+    use std::fmt::Write;
+    let mut lines = String::new();
+    for (q, judged) in qrels.iter() {
+        for (d, g) in judged {
+            let _ = writeln!(lines, "{q} 0 {d} {g}");
+        }
+    }
+    std::fs::write(path, lines).expect("qrels written");
+}

@@ -182,29 +182,17 @@ fn bad_input_is_named() {
         "{\"_id\": \"a\", \"text\": \"x\"}\n{\"_id\": \"a\", \"text\": \"y\"}\n",
     )
     .unwrap();
-    let e = fails(&[
-        "index",
-        "--model",
-        MODEL,
-        "--corpus",
-        &corpus,
-        "--output",
-        &p("i"),
-    ]);
+    let out = p("i");
+    let index_args = [
+        "index", "--model", MODEL, "--corpus", &corpus, "--output", &out,
+    ];
+    let e = fails(&index_args);
     assert!(
         e.contains("c.jsonl:2: duplicate id \"a\" (first at line 1)"),
         "{e}"
     );
     std::fs::write(&corpus, "").unwrap();
-    let e = fails(&[
-        "index",
-        "--model",
-        MODEL,
-        "--corpus",
-        &corpus,
-        "--output",
-        &p("i"),
-    ]);
+    let e = fails(&index_args);
     assert!(e.contains("empty corpus"), "{e}");
     let e = fails(&[
         "index",

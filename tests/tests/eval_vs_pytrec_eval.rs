@@ -2,13 +2,11 @@
 //! generated cases: graded and negative qrels, ties, missing and unjudged queries,
 //! long docids; every measure and every query equal to 1e-9, in both averaging modes.
 
-use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::process::Command;
 
 use rankbook::data::{Qrels, Run};
 use rankbook::eval::{EvalOptions, evaluate, parse_measures};
-use rankbook_tests::{python, repo_root, text};
+use rankbook_tests::{pytrec_eval_values, repo_root, write_trec_qrels};
 
 const MEASURES: &str = "nDCG@10,nDCG,AP,AP@100,RR,RR@10,P@10,R@100,Rprec,Bpref,Success@10,NumRet,NumRel,NumRelRet,P(rel=2)@10,R(rel=2)@100";
 
@@ -82,14 +80,7 @@ fn every_measure_and_query_equals_pytrec_eval() {
         let rp = dir.path().join(format!("{seed}.run"));
         std::fs::write(&qp, &q).unwrap();
         std::fs::write(&rp, &r).unwrap();
-        let o = Command::new(python())
-            .arg(repo_root().join("tests/python/pytrec_eval_values.py"))
-            .args([&qp, &rp])
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", text(&o).1);
-        let want: BTreeMap<String, BTreeMap<String, f64>> =
-            serde_json::from_slice(&o.stdout).unwrap();
+        let want = pytrec_eval_values(&qp, &rp);
         let qrels = Qrels::read(&qp).unwrap();
         let run = Run::read(&rp).unwrap();
         let got = evaluate(&qrels, &run, &measures, EvalOptions::default());
@@ -152,20 +143,8 @@ fn real_run_every_query_equals_pytrec_eval() {
     let run_path = root.join("data/scifact-sample/runs/all-MiniLM-L6-v2.trec");
     let dir = tempfile::tempdir().unwrap();
     let trec_qrels = dir.path().join("qrels.txt");
-    let mut lines = String::new();
-    for (q, judged) in qrels.iter() {
-        for (d, g) in judged {
-            let _ = writeln!(lines, "{q} 0 {d} {g}");
-        }
-    }
-    std::fs::write(&trec_qrels, lines).unwrap();
-    let o = Command::new(python())
-        .arg(root.join("tests/python/pytrec_eval_values.py"))
-        .args([&trec_qrels, &run_path])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o).1);
-    let want: BTreeMap<String, BTreeMap<String, f64>> = serde_json::from_slice(&o.stdout).unwrap();
+    write_trec_qrels(&qrels, &trec_qrels);
+    let want = pytrec_eval_values(&trec_qrels, &run_path);
     let measures = parse_measures(MEASURES).unwrap();
     let got = evaluate(
         &qrels,

@@ -4,12 +4,8 @@
 //! pytrec_eval agree on the run; a second search takes every vector from the
 //! embedding cache.
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::process::Command;
-
 use rankbook::data::Qrels;
-use rankbook_tests::{python, rankbook, repo_root, text};
+use rankbook_tests::{pytrec_eval_values, rankbook, text, write_trec_qrels};
 
 #[test]
 fn minilm_reproduces_mteb_ndcg_at_10() {
@@ -72,21 +68,9 @@ fn minilm_reproduces_mteb_ndcg_at_10() {
 
     // pytrec_eval on the same run, query by query.
     let qrels = Qrels::read(&qrels_path).unwrap();
-    let mut lines = String::new();
-    for (q, judged) in qrels.iter() {
-        for (d, g) in judged {
-            let _ = writeln!(lines, "{q} 0 {d} {g}");
-        }
-    }
     let trec_qrels = dir.path().join("qrels.txt");
-    std::fs::write(&trec_qrels, lines).unwrap();
-    let o = Command::new(python())
-        .arg(repo_root().join("tests/python/pytrec_eval_values.py"))
-        .args([&trec_qrels, &run])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o).1);
-    let want: BTreeMap<String, BTreeMap<String, f64>> = serde_json::from_slice(&o.stdout).unwrap();
+    write_trec_qrels(&qrels, &trec_qrels);
+    let want = pytrec_eval_values(&trec_qrels, &run);
     for (name, mine) in [("nDCG@10", ndcg), ("R@100", recall)] {
         let theirs = want[name].values().sum::<f64>() / want[name].len() as f64;
         assert!((mine - theirs).abs() <= 1e-9, "{name}: {mine} != {theirs}");
