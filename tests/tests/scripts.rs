@@ -98,3 +98,34 @@ print(evaluate(q, a, ["RR"], #{compleet: true}));
     );
     assert!(stderr.contains(":8:"), "{stderr}");
 }
+
+#[test]
+fn an_index_saved_from_a_script_loads_and_searches_the_same() {
+    let d = tempfile::tempdir().unwrap();
+    let idx = d.path().join("idx");
+    let (_s, p) = script(&format!(
+        r#"let ds = beir("data/scifact-sample");
+let qrels = ds.qrels("test");
+let queries = ds.queries(qrels);
+let idx = index(model("sentence-transformers/all-MiniLM-L6-v2"), ds.corpus());
+idx.save("{0}");
+let again = load_index("{0}");
+print(again.len());
+let a = evaluate(qrels, idx.search(queries, 100), ["nDCG@10"]);
+let b = evaluate(qrels, again.search(queries, 100), ["nDCG@10"]);
+print(a["nDCG@10"] == b["nDCG@10"]);
+print(a["nDCG@10"]);
+load_index("{1}");
+"#,
+        idx.display(),
+        d.path().display()
+    ));
+    let o = rankbook(&["run", p.to_str().unwrap()]);
+    let (stdout, stderr) = text(&o);
+    assert!(!o.status.success());
+    assert!(stdout.starts_with("201\ntrue\n0.931"), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("not a rankbook index (no manifest.json)"),
+        "{stderr}"
+    );
+}

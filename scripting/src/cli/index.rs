@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use anyhow::bail;
 use clap::Args;
-use rankbook::index::{DenseIndex, Metric};
+use rankbook::index::{DenseIndex, FlatIndex, Metric, save_index};
 use rankbook::model::{EncodeOptions, SentenceEncoder};
+use rankbook::vectors::VectorFile;
 
 use crate::cli::encoding::{EncodingArgs, log_encoded, read_corpus};
 use crate::cli::progress::Bar;
@@ -15,11 +16,15 @@ use crate::cli::style::log;
 #[derive(Args)]
 pub struct IndexArgs {
     /// Model folder or hub id (org/name[@revision]).
-    #[arg(long)]
-    model: String,
+    #[arg(long, required_unless_present = "vectors", requires = "corpus")]
+    model: Option<String>,
     /// A BEIR folder (its corpus.jsonl) or a JSONL file of `id`/`_id` + `text`.
     #[arg(long)]
-    corpus: PathBuf,
+    corpus: Option<PathBuf>,
+    /// Index precomputed vectors instead: an Arrow file as `rankbook encode`
+    /// writes (`id`, `embedding`); the index then records no model.
+    #[arg(long, conflicts_with_all = ["model", "corpus"])]
+    vectors: Option<PathBuf>,
     /// The index directory to write (replaced atomically if it is an index).
     #[arg(long)]
     output: PathBuf,
@@ -41,11 +46,29 @@ pub fn run(a: IndexArgs) -> anyhow::Result<()> {
         );
     }
     let metric = Metric::parse(&a.metric)?;
-    let corpus = read_corpus(&a.corpus)?;
-    let model = Arc::new(SentenceEncoder::load(
-        &a.model,
-        &a.encoding.model_options(),
-    )?);
+    let (Some(model), Some(corpus)) = (&a.model, &a.corpus) else {
+        let path = a
+            .vectors
+            .as_deref()
+            .expect("clap requires --vectors without --model");
+        let file = VectorFile::open(path)?;
+        if file.is_empty() {
+            bail!("{}: no vectors to index", path.display());
+        }
+        let flat = FlatIndex::new(file.ids().to_vec(), file.to_embeddings(), metric)?;
+        drop(file);
+        save_index(&a.output, &flat, None)?;
+        log(format_args!(
+            "indexed {} vectors ({} dims, {}) -> {}",
+            flat.len(),
+            flat.dim(),
+            metric.name(),
+            a.output.display()
+        ));
+        return Ok(());
+    };
+    let corpus = read_corpus(corpus)?;
+    let model = Arc::new(SentenceEncoder::load(model, &a.encoding.model_options())?);
     let cache = a.encoding.cache();
     let bar = Bar::new(a.encoding.quiet);
     let (index, stats) = DenseIndex::build(

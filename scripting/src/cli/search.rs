@@ -8,8 +8,9 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::Args;
 use rankbook::data::{Qrels, TextRecord, read_texts};
-use rankbook::index::{DenseIndex, Metric};
+use rankbook::index::{DenseIndex, Metric, load_index};
 use rankbook::model::{EncodeOptions, SentenceEncoder};
+use rankbook::vectors::VectorFile;
 
 use crate::cli::encoding::{EncodingArgs, log_encoded, read_corpus};
 use crate::cli::progress::Bar;
@@ -28,8 +29,12 @@ pub struct SearchArgs {
     #[arg(long)]
     corpus: Option<PathBuf>,
     /// Queries: JSONL with `_id`/`id` and `text` (BEIR queries.jsonl).
-    #[arg(long)]
-    queries: PathBuf,
+    #[arg(long, required_unless_present = "query_vectors")]
+    queries: Option<PathBuf>,
+    /// Query vectors instead of texts: an Arrow file as `rankbook encode` writes
+    /// (with --index).
+    #[arg(long, conflicts_with = "queries", requires = "index")]
+    query_vectors: Option<PathBuf>,
     /// Keep only the queries judged in these qrels.
     #[arg(long)]
     qrels: Option<PathBuf>,
@@ -60,7 +65,11 @@ fn selecting_qrels(a: &SearchArgs) -> anyhow::Result<Option<Qrels>> {
         (None, None) => return Ok(None),
         (None, Some(split)) => {
             let beside_corpus = a.corpus.as_deref().filter(|c| c.is_dir());
-            let beside_queries = a.queries.parent().unwrap_or(Path::new("."));
+            let beside_queries = a
+                .queries
+                .as_deref()
+                .and_then(Path::parent)
+                .unwrap_or(Path::new("."));
             let base = beside_corpus.unwrap_or(beside_queries);
             base.join("qrels").join(format!("{split}.tsv"))
         }
@@ -83,12 +92,42 @@ fn select(queries: Vec<TextRecord>, qrels: Option<&Qrels>) -> Vec<TextRecord> {
     }
 }
 
+/// Searches an index with precomputed query vectors.
+fn search_vectors(index: &Path, vectors: &Path, a: &SearchArgs) -> anyhow::Result<()> {
+    a.encoding.model_options(); // applies --threads
+    let start = Instant::now();
+    let (flat, _) = load_index(index)?;
+    let loaded = start.elapsed().as_secs_f64();
+    let queries = VectorFile::open(vectors)?;
+    let ids = queries.ids().to_vec();
+    let start = Instant::now();
+    let bar = Bar::new(a.encoding.quiet);
+    let run = flat.search(&ids, &queries.to_embeddings(), a.k, &bar)?;
+    let searched = start.elapsed().as_secs_f64();
+    run.write(&a.output, &a.tag)?;
+    log(format_args!(
+        "searched {} query vectors over {} docs (k={}) in {searched:.2} s (index loaded and verified in {loaded:.2} s) -> {}",
+        ids.len(),
+        flat.len(),
+        a.k,
+        a.output.display()
+    ));
+    Ok(())
+}
+
 pub fn run(a: SearchArgs) -> anyhow::Result<()> {
-    let queries = select(read_texts(&a.queries)?, selecting_qrels(&a)?.as_ref());
+    if let (Some(index), Some(vectors)) = (&a.index, &a.query_vectors) {
+        return search_vectors(index, vectors, &a);
+    }
+    let path = a
+        .queries
+        .as_deref()
+        .expect("clap requires --queries without --query-vectors");
+    let queries = select(read_texts(path)?, selecting_qrels(&a)?.as_ref());
     if queries.is_empty() {
         bail!(
             "no queries to search (none in {} after the split/qrels filter)",
-            a.queries.display()
+            path.display()
         );
     }
     let options = a.encoding.model_options();

@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use rankbook::cache::EmbeddingCache;
 use rankbook::data::{BeirDataset, Qrels, Run, TextRecord};
 use rankbook::eval::{
     CompareOptions, Comparison, Correction, EvalOptions, Evaluation, Test, compare, evaluate,
@@ -193,7 +194,12 @@ pub fn register(engine: &mut Engine) {
     engine
         .register_type_with_name::<Index>("Index")
         .register_fn("index", |m: Model, corpus: Texts| -> RhaiResult<Index> {
-            DenseIndex::build(m.0, &corpus.0, Metric::Dot, &EncodeOptions::default())
+            let cache = EmbeddingCache::new(EmbeddingCache::default_root());
+            let opts = EncodeOptions {
+                cache: Some(&cache),
+                ..Default::default()
+            };
+            DenseIndex::build(m.0, &corpus.0, Metric::Dot, &opts)
                 .map(|(i, _)| Index(Arc::new(i)))
                 .map_err(err)
         })
@@ -210,8 +216,12 @@ pub fn register(engine: &mut Engine) {
             "search",
             |i: &mut Index, q: Texts, k: i64| -> RhaiResult<Run> {
                 let k = usize::try_from(k).map_err(|_| err("k must be positive"))?;
-                i.0.search(&q.0, k, &EncodeOptions::default(), &NoProgress)
-                    .map_err(err)
+                let cache = EmbeddingCache::new(EmbeddingCache::default_root());
+                let opts = EncodeOptions {
+                    cache: Some(&cache),
+                    ..Default::default()
+                };
+                i.0.search(&q.0, k, &opts, &NoProgress).map_err(err)
             },
         );
 

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Benchmark (outside CI): rankbook's exact index vs Python faiss IndexFlatIP on
+# 1,000,000 x 384 random unit vectors, 1,000 queries, top-100, 2 threads.
+# Uses the peer venv (faiss-cpu, numpy, pyarrow) made by ../shared/peer/run_all.sh setup.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PEER="${RANKBOOK_PEER:-../shared/peer}"
+PY="${PEER_PYTHON:-/tmp/peer/venv/bin/python}"
+if [ ! -x "$PY" ]; then
+  bash "$PEER/run_all.sh" setup
+fi
+cargo build --release --bin rankbook
+OMP_NUM_THREADS=2 "$PY" bench/search_scale.py
