@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need (models, the test venv) and runs every test.
+# The faiss index types are built and tested when cmake and an OpenBLAS are
+# installed (CI installs them; elsewhere: apt install cmake libopenblas-openmp-dev),
+# or when RANKBOOK_FAISS=1; RANKBOOK_FAISS=0 leaves them out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +17,20 @@ if ! .venv/bin/python -m pip install --quiet --disable-pip-version-check -r test
   exit 1
 fi
 
+FEATURES=()
+faiss="${RANKBOOK_FAISS:-auto}"
+if [ "$faiss" = auto ]; then
+  if command -v cmake >/dev/null && ldconfig -p 2>/dev/null | grep -q libopenblas; then
+    faiss=1
+  else
+    faiss=0
+    echo "test: faiss index types not built (install cmake and libopenblas-openmp-dev to test them)" >&2
+  fi
+fi
+if [ "$faiss" = 1 ]; then
+  FEATURES=(--features "rankbook-script/faiss,rankbook-tests/faiss")
+fi
+
 # The end-to-end tests run the `rankbook` binary of this same (dev) build.
-cargo build --bins --locked
-cargo test --workspace --locked -- --test-threads "${RANKBOOK_TEST_THREADS:-2}"
+cargo build --bins --locked "${FEATURES[@]}"
+cargo test --workspace --locked "${FEATURES[@]}" -- --test-threads "${RANKBOOK_TEST_THREADS:-2}"

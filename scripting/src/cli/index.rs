@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::bail;
 use clap::Args;
-use rankbook::index::{DenseIndex, FlatIndex, Metric, save_index};
+use rankbook::index::{DenseIndex, Metric, build_index, save_index};
 use rankbook::model::{EncodeOptions, SentenceEncoder};
 use rankbook::vectors::VectorFile;
 
@@ -39,12 +39,6 @@ pub struct IndexArgs {
 }
 
 pub fn run(a: IndexArgs) -> anyhow::Result<()> {
-    if a.factory != "Flat" {
-        bail!(
-            "index type \"{}\" is not available: this build has Flat (exact search); IVF, HNSW and PQ come with the `faiss` feature",
-            a.factory
-        );
-    }
     let metric = Metric::parse(&a.metric)?;
     let (Some(model), Some(corpus)) = (&a.model, &a.corpus) else {
         let path = a
@@ -55,14 +49,20 @@ pub fn run(a: IndexArgs) -> anyhow::Result<()> {
         if file.is_empty() {
             bail!("{}: no vectors to index", path.display());
         }
-        let flat = FlatIndex::new(file.ids().to_vec(), file.to_embeddings(), metric)?;
+        let index = build_index(
+            &a.factory,
+            file.ids().to_vec(),
+            file.to_embeddings(),
+            metric,
+        )?;
         drop(file);
-        save_index(&a.output, &flat, None)?;
+        save_index(&a.output, index.as_ref(), None)?;
         log(format_args!(
-            "indexed {} vectors ({} dims, {}) -> {}",
-            flat.len(),
-            flat.dim(),
+            "indexed {} vectors ({} dims, {}, {}) -> {}",
+            index.len(),
+            index.dim(),
             metric.name(),
+            index.factory(),
             a.output.display()
         ));
         return Ok(());
@@ -74,6 +74,7 @@ pub fn run(a: IndexArgs) -> anyhow::Result<()> {
     let (index, stats) = DenseIndex::build(
         model,
         &corpus,
+        &a.factory,
         metric,
         &EncodeOptions {
             batch_size: a.encoding.batch_size,
@@ -85,10 +86,11 @@ pub fn run(a: IndexArgs) -> anyhow::Result<()> {
     log_encoded("corpus", &stats);
     index.save(&a.output)?;
     log(format_args!(
-        "indexed {} docs ({} dims, {}) -> {}",
+        "indexed {} docs ({} dims, {}, {}) -> {}",
         index.len(),
-        index.flat().dim(),
+        index.vectors().dim(),
         metric.name(),
+        index.vectors().factory(),
         a.output.display()
     ));
     Ok(())

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::Args;
 use rankbook::data::{Qrels, TextRecord, read_texts};
-use rankbook::index::{DenseIndex, Metric, load_index};
+use rankbook::index::{DenseIndex, Metric, VectorIndex, load_index};
 use rankbook::model::{EncodeOptions, SentenceEncoder};
 use rankbook::vectors::VectorFile;
 
@@ -51,6 +51,12 @@ pub struct SearchArgs {
     /// The run's tag (last column).
     #[arg(long, default_value = "rankbook")]
     tag: String,
+    /// IVF index types: inverted lists probed per query.
+    #[arg(long)]
+    nprobe: Option<usize>,
+    /// HNSW index types: candidate list size while searching.
+    #[arg(long)]
+    ef_search: Option<usize>,
     /// dot, cosine or l2 (with --corpus).
     #[arg(long, default_value = "dot")]
     metric: String,
@@ -92,11 +98,23 @@ fn select(queries: Vec<TextRecord>, qrels: Option<&Qrels>) -> Vec<TextRecord> {
     }
 }
 
+/// Applies --nprobe / --ef-search.
+fn set_parameters(index: &dyn VectorIndex, a: &SearchArgs) -> anyhow::Result<()> {
+    if let Some(n) = a.nprobe {
+        index.set_parameter("nprobe", n)?;
+    }
+    if let Some(n) = a.ef_search {
+        index.set_parameter("efSearch", n)?;
+    }
+    Ok(())
+}
+
 /// Searches an index with precomputed query vectors.
 fn search_vectors(index: &Path, vectors: &Path, a: &SearchArgs) -> anyhow::Result<()> {
     a.encoding.model_options(); // applies --threads
     let start = Instant::now();
     let (flat, _) = load_index(index)?;
+    set_parameters(flat.as_ref(), a)?;
     let loaded = start.elapsed().as_secs_f64();
     let queries = VectorFile::open(vectors)?;
     let ids = queries.ids().to_vec();
@@ -145,12 +163,14 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
     let index = match (&a.index, &a.corpus, &a.model) {
         (Some(dir), _, model) => {
             let model = model.as_deref().map(load).transpose()?;
-            DenseIndex::load(dir, model, &options)?
+            let index = DenseIndex::load(dir, model, &options)?;
+            set_parameters(index.vectors(), &a)?;
+            index
         }
         (None, Some(corpus), Some(model)) => {
             let corpus = read_corpus(corpus)?;
-            let (index, stats) =
-                DenseIndex::build(load(model)?, &corpus, Metric::parse(&a.metric)?, &encode)?;
+            let metric = Metric::parse(&a.metric)?;
+            let (index, stats) = DenseIndex::build(load(model)?, &corpus, "Flat", metric, &encode)?;
             log_encoded("corpus", &stats);
             index
         }

@@ -199,7 +199,7 @@ pub fn register(engine: &mut Engine) {
                 cache: Some(&cache),
                 ..Default::default()
             };
-            DenseIndex::build(m.0, &corpus.0, Metric::Dot, &opts)
+            DenseIndex::build(m.0, &corpus.0, "Flat", Metric::Dot, &opts)
                 .map(|(i, _)| Index(Arc::new(i)))
                 .map_err(err)
         })

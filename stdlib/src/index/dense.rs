@@ -8,14 +8,15 @@ use std::sync::Arc;
 use crate::data::{Run, TextRecord};
 use crate::error::{Error, Result};
 use crate::index::disk::{load_index, save_index};
-use crate::index::flat::{FlatIndex, Metric};
+use crate::index::flat::Metric;
+use crate::index::vector_index::{VectorIndex, build_index};
 use crate::model::{EncodeOptions, EncodeStats, ModelOptions, SentenceEncoder};
 use crate::progress::Progress;
 
 /// Documents encoded by a model, searchable with queries encoded by the same model.
 pub struct DenseIndex {
     model: Arc<SentenceEncoder>,
-    flat: FlatIndex,
+    index: Box<dyn VectorIndex>,
 }
 
 fn texts(records: &[TextRecord]) -> Vec<&str> {
@@ -23,10 +24,12 @@ fn texts(records: &[TextRecord]) -> Vec<&str> {
 }
 
 impl DenseIndex {
-    /// Encodes `corpus` with the model's document prompt and indexes it.
+    /// Encodes `corpus` with the model's document prompt and indexes it in an
+    /// index of type `factory` (`Flat`, or a faiss type with the `faiss` feature).
     pub fn build(
         model: Arc<SentenceEncoder>,
         corpus: &[TextRecord],
+        factory: &str,
         metric: Metric,
         opts: &EncodeOptions,
     ) -> Result<(Self, EncodeStats)> {
@@ -41,13 +44,13 @@ impl DenseIndex {
         };
         let (vectors, stats) = model.encode(&texts(corpus), &o)?;
         let ids = corpus.iter().map(|r| r.id.clone()).collect();
-        let flat = FlatIndex::new(ids, vectors, metric)?;
-        Ok((Self { model, flat }, stats))
+        let index = build_index(factory, ids, vectors, metric)?;
+        Ok((Self { model, index }, stats))
     }
 
     /// Writes the index (vectors, ids, the model's fingerprint) to the directory `dir`.
     pub fn save(&self, dir: &Path) -> Result<()> {
-        save_index(dir, &self.flat, Some(self.model.fingerprint()?))
+        save_index(dir, self.index.as_ref(), Some(self.model.fingerprint()?))
     }
 
     /// Loads the index at `dir` with `model`, or with the model it was built with
@@ -57,7 +60,7 @@ impl DenseIndex {
         model: Option<Arc<SentenceEncoder>>,
         options: &ModelOptions,
     ) -> Result<Self> {
-        let (flat, manifest) = load_index(dir)?;
+        let (index, manifest) = load_index(dir)?;
         let Some(built) = manifest.model else {
             return Err(Error::InvalidArgument(format!(
                 "{}: the index records no model; search it with vectors",
@@ -83,17 +86,17 @@ impl DenseIndex {
                 dir.display()
             )));
         }
-        Ok(Self { model, flat })
+        Ok(Self { model, index })
     }
 
     /// Number of indexed docs.
     pub fn len(&self) -> usize {
-        self.flat.len()
+        self.index.len()
     }
 
     /// Whether no doc is indexed.
     pub fn is_empty(&self) -> bool {
-        self.flat.is_empty()
+        self.index.is_empty()
     }
 
     /// The model that encoded the docs.
@@ -101,9 +104,9 @@ impl DenseIndex {
         &self.model
     }
 
-    /// The exact index of the doc vectors.
-    pub fn flat(&self) -> &FlatIndex {
-        &self.flat
+    /// The index of the doc vectors.
+    pub fn vectors(&self) -> &dyn VectorIndex {
+        self.index.as_ref()
     }
 
     /// Encodes `queries` with the model's query prompt and returns the top `k` per
@@ -117,6 +120,6 @@ impl DenseIndex {
     ) -> Result<Run> {
         let vectors = self.model.encode_queries(&texts(queries), opts)?;
         let ids: Vec<String> = queries.iter().map(|q| q.id.clone()).collect();
-        self.flat.search(&ids, &vectors, k, progress)
+        self.index.search(&ids, &vectors, k, progress)
     }
 }

@@ -1,7 +1,9 @@
-//! The on-disk index: a directory holding `manifest.json` (format, the model's
-//! fingerprint, metric, size and the SHA-256 of every file) and `vectors.arrow`
-//! (ids and vectors, memory-mapped when loaded). Written atomically; loading
-//! verifies every checksum, so a stale or altered index is refused, never searched.
+//! The on-disk index: a directory holding `manifest.json` (format, index type,
+//! the model's fingerprint, metric, size and the SHA-256 of every file) and the
+//! index type's files (Flat: `vectors.arrow`, ids and vectors, memory-mapped when
+//! loaded; faiss types: faiss's own index file and the ids). Written atomically;
+//! loading verifies every checksum, so a stale or altered index is refused, never
+//! searched.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,14 +13,16 @@ use serde::{Deserialize, Serialize};
 use crate::atomic::{write_atomically, write_dir_atomically};
 use crate::checksum::sha256_file;
 use crate::error::{Error, Result};
-use crate::index::flat::{FlatIndex, Metric};
+use crate::index::flat::{FLAT_VECTORS, FlatIndex, Metric};
+use crate::index::vector_index::VectorIndex;
+#[cfg(not(feature = "faiss"))]
+use crate::index::vector_index::without_faiss;
 use crate::model::ModelFingerprint;
-use crate::vectors::{VectorFile, write_vectors};
+use crate::vectors::VectorFile;
 
 const FORMAT: &str = "rankbook-index";
 const VERSION: u32 = 1;
 const MANIFEST: &str = "manifest.json";
-const VECTORS: &str = "vectors.arrow";
 
 /// What `manifest.json` records.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,19 +55,25 @@ pub fn is_index(dir: &Path) -> bool {
 }
 
 /// Writes `index` (and the model that made its vectors) to the directory `dir`.
-pub fn save_index(dir: &Path, index: &FlatIndex, model: Option<&ModelFingerprint>) -> Result<()> {
+pub fn save_index(
+    dir: &Path,
+    index: &dyn VectorIndex,
+    model: Option<&ModelFingerprint>,
+) -> Result<()> {
     write_dir_atomically(dir, is_index, |tmp| {
-        let vectors = tmp.join(VECTORS);
-        write_vectors(&vectors, index.ids(), &index.vectors())?;
+        let mut files = BTreeMap::new();
+        for name in index.write_files(tmp)? {
+            files.insert(name.clone(), sha256_file(&tmp.join(&name))?);
+        }
         let manifest = Manifest {
             format: FORMAT.into(),
             version: VERSION,
-            factory: "Flat".into(),
+            factory: index.factory().into(),
             metric: index.metric().name().into(),
             dim: index.dim(),
             count: index.len(),
             model: model.cloned(),
-            files: BTreeMap::from([(VECTORS.to_string(), sha256_file(&vectors)?)]),
+            files,
         };
         let path = tmp.join(MANIFEST);
         write_atomically(&path, |w| {
@@ -93,15 +103,10 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
     Ok(m)
 }
 
-/// Loads the index at `dir`: checksums verified, vectors memory-mapped.
-pub fn load_index(dir: &Path) -> Result<(FlatIndex, Manifest)> {
+/// Loads the index at `dir`, every checksum verified (Flat vectors are
+/// memory-mapped).
+pub fn load_index(dir: &Path) -> Result<(Box<dyn VectorIndex>, Manifest)> {
     let m = read_manifest(dir)?;
-    if m.factory != "Flat" {
-        return Err(invalid(
-            dir,
-            format!("a \"{}\" index needs the faiss feature", m.factory),
-        ));
-    }
     let metric = Metric::parse(&m.metric)?;
     for (name, want) in &m.files {
         let path = dir.join(name);
@@ -120,25 +125,45 @@ pub fn load_index(dir: &Path) -> Result<(FlatIndex, Manifest)> {
             ));
         }
     }
-    let file = VectorFile::open(&dir.join(VECTORS))?;
-    if file.dim() != m.dim || file.len() != m.count {
+    let index: Box<dyn VectorIndex> = if m.factory == "Flat" {
+        Box::new(FlatIndex::mapped(
+            VectorFile::open(&dir.join(FLAT_VECTORS))?,
+            metric,
+        ))
+    } else {
+        load_faiss(dir, &m, metric)?
+    };
+    if index.dim() != m.dim || index.len() != m.count {
         return Err(invalid(
             dir,
             format!(
-                "vectors.arrow holds {} x {}, the manifest says {} x {}",
-                file.len(),
-                file.dim(),
+                "the index holds {} x {}, the manifest says {} x {}",
+                index.len(),
+                index.dim(),
                 m.count,
                 m.dim
             ),
         ));
     }
-    Ok((FlatIndex::mapped(file, metric), m))
+    Ok((index, m))
+}
+
+#[cfg(feature = "faiss")]
+fn load_faiss(dir: &Path, m: &Manifest, metric: Metric) -> Result<Box<dyn VectorIndex>> {
+    Ok(Box::new(crate::index::faiss_index::FaissIndex::read(
+        dir, &m.factory, metric,
+    )?))
+}
+
+#[cfg(not(feature = "faiss"))]
+fn load_faiss(dir: &Path, m: &Manifest, _: Metric) -> Result<Box<dyn VectorIndex>> {
+    Err(invalid(dir, without_faiss(&m.factory)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::progress::NoProgress;
     use crate::vectors::Embeddings;
 
     #[test]
@@ -153,15 +178,15 @@ mod tests {
         assert_eq!((m.count, m.dim, m.metric.as_str()), (3, 2, "cosine"));
         assert_eq!(loaded.ids(), ids.as_slice());
         // Cosine vectors were stored unit length.
-        assert_eq!(loaded.vectors().row(0), &[0.6, 0.8]);
+        assert_eq!(loaded.factory(), "Flat");
         let q = Embeddings::new(2, vec![0.0, 5.0]);
         assert_eq!(
-            loaded.search_vectors(&q, 2).unwrap(),
+            loaded.search_vectors_with(&q, 2, &NoProgress).unwrap(),
             index.search_vectors(&q, 2).unwrap()
         );
 
         // One flipped byte in the vectors: refused by name.
-        let v = path.join(VECTORS);
+        let v = path.join(FLAT_VECTORS);
         let mut bytes = std::fs::read(&v).unwrap();
         let at = bytes.len() / 2;
         bytes[at] ^= 1;

@@ -4,12 +4,14 @@
 
 use rayon::prelude::*;
 
-use crate::data::Run;
+use std::path::Path;
+
 use crate::error::{Error, Result};
 use crate::index::topk::TopK;
+use crate::index::vector_index::{VectorIndex, prepare_queries};
 use crate::model::cpu_gemm::{dot_products, pack_rows};
 use crate::progress::{NoProgress, Progress};
-use crate::vectors::{Embeddings, VectorFile};
+use crate::vectors::{Embeddings, VectorFile, write_vectors};
 
 /// How query and doc vectors are compared (higher score is better).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +73,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-fn normalized(e: &Embeddings) -> Embeddings {
+pub(crate) fn normalized(e: &Embeddings) -> Embeddings {
     let mut data = e.as_slice().to_vec();
     for row in data.chunks_exact_mut(e.dim()) {
         let n = dot(row, row).sqrt();
@@ -147,31 +149,6 @@ impl FlatIndex {
         }
     }
 
-    /// Number of docs.
-    pub fn len(&self) -> usize {
-        self.ids.len()
-    }
-
-    /// Whether the index holds no doc.
-    pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
-    }
-
-    /// Vector width.
-    pub fn dim(&self) -> usize {
-        self.dim
-    }
-
-    /// How vectors are compared.
-    pub fn metric(&self) -> Metric {
-        self.metric
-    }
-
-    /// Doc ids in index order.
-    pub fn ids(&self) -> &[String] {
-        &self.ids
-    }
-
     /// The best `k` docs for each query vector, best first, as `(doc index, score)`;
     /// ties go to the larger doc id, as the evaluator orders them.
     pub fn search_vectors(&self, queries: &Embeddings, k: usize) -> Result<Vec<Vec<(usize, f32)>>> {
@@ -188,18 +165,7 @@ impl FlatIndex {
         if queries.is_empty() {
             return Ok(vec![]);
         }
-        if queries.dim() != self.dim {
-            return Err(Error::InvalidArgument(format!(
-                "query vectors have dimension {}, the index {}",
-                queries.dim(),
-                self.dim
-            )));
-        }
-        let queries = if self.metric == Metric::Cosine {
-            normalized(queries)
-        } else {
-            queries.clone()
-        };
+        let queries = prepare_queries(queries, self.dim, self.metric)?;
         let q_norms: Vec<f32> = queries.rows().map(|q| dot(q, q)).collect();
         let nq = queries.len();
         let d = self.dim;
@@ -278,25 +244,42 @@ impl FlatIndex {
             }
         }
     }
+}
 
-    /// Searches and returns a run keyed by `query_ids`.
-    pub fn search(
+impl VectorIndex for FlatIndex {
+    fn factory(&self) -> &str {
+        "Flat"
+    }
+
+    fn ids(&self) -> &[String] {
+        &self.ids
+    }
+
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    fn search_vectors_with(
         &self,
-        query_ids: &[String],
         queries: &Embeddings,
         k: usize,
         progress: &dyn Progress,
-    ) -> Result<Run> {
-        let hits = self.search_vectors_with(queries, k, progress)?;
-        let mut run = Run::new();
-        for (qid, hits) in query_ids.iter().zip(hits) {
-            for (doc, score) in hits {
-                run.push(qid, &self.ids[doc], score_to_f64(score));
-            }
-        }
-        Ok(run)
+    ) -> Result<Vec<Vec<(usize, f32)>>> {
+        FlatIndex::search_vectors_with(self, queries, k, progress)
+    }
+
+    fn write_files(&self, dir: &Path) -> Result<Vec<String>> {
+        write_vectors(&dir.join(FLAT_VECTORS), &self.ids, &self.vectors())?;
+        Ok(vec![FLAT_VECTORS.to_string()])
     }
 }
+
+/// The file of a Flat index's ids and vectors.
+pub(crate) const FLAT_VECTORS: &str = "vectors.arrow";
 
 /// Whether every score in `chunk` is below `bar` (explicit lanes, so the
 /// comparison vectorises).

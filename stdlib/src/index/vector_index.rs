@@ -1,0 +1,121 @@
+//! What every index type offers (exact Flat, and the faiss types with the `faiss`
+//! feature), and how an index type is chosen from a factory string.
+
+use std::path::Path;
+
+use crate::data::Run;
+use crate::error::{Error, Result};
+use crate::index::flat::{FlatIndex, Metric, normalized, score_to_f64};
+use crate::progress::Progress;
+use crate::vectors::Embeddings;
+
+/// A searchable set of doc vectors.
+pub trait VectorIndex: Send + Sync {
+    /// The index type as a faiss factory string (`Flat`, `HNSW32`, …).
+    fn factory(&self) -> &str;
+    /// Doc ids in index order.
+    fn ids(&self) -> &[String];
+    /// Vector width.
+    fn dim(&self) -> usize;
+    /// How vectors are compared.
+    fn metric(&self) -> Metric;
+    /// The best `k` docs per query vector, best first, as `(doc index, score)`
+    /// (higher is better; ties by the larger doc id).
+    fn search_vectors_with(
+        &self,
+        queries: &Embeddings,
+        k: usize,
+        progress: &dyn Progress,
+    ) -> Result<Vec<Vec<(usize, f32)>>>;
+    /// Writes the index's files into the directory `dir`; returns their names.
+    fn write_files(&self, dir: &Path) -> Result<Vec<String>>;
+
+    /// Sets a search parameter (`nprobe` for IVF types, `efSearch` for HNSW).
+    fn set_parameter(&self, name: &str, _value: usize) -> Result<()> {
+        Err(Error::InvalidArgument(format!(
+            "index type \"{}\" has no parameter {name}",
+            self.factory()
+        )))
+    }
+
+    /// Number of docs.
+    fn len(&self) -> usize {
+        self.ids().len()
+    }
+
+    /// Whether the index holds no doc.
+    fn is_empty(&self) -> bool {
+        self.ids().is_empty()
+    }
+
+    /// Searches and returns a run keyed by `query_ids`.
+    fn search(
+        &self,
+        query_ids: &[String],
+        queries: &Embeddings,
+        k: usize,
+        progress: &dyn Progress,
+    ) -> Result<Run> {
+        let hits = self.search_vectors_with(queries, k, progress)?;
+        let mut run = Run::new();
+        for (qid, hits) in query_ids.iter().zip(hits) {
+            for (doc, score) in hits {
+                run.push(qid, &self.ids()[doc], score_to_f64(score));
+            }
+        }
+        Ok(run)
+    }
+}
+
+/// Query vectors ready to search an index of width `dim`: the width checked,
+/// unit length for cosine.
+pub(crate) fn prepare_queries(
+    queries: &Embeddings,
+    dim: usize,
+    metric: Metric,
+) -> Result<Embeddings> {
+    if queries.dim() != dim {
+        return Err(Error::InvalidArgument(format!(
+            "query vectors have dimension {}, the index {dim}",
+            queries.dim()
+        )));
+    }
+    Ok(if metric == Metric::Cosine {
+        normalized(queries)
+    } else {
+        queries.clone()
+    })
+}
+
+/// Builds an index of type `factory` over `vectors`.
+pub fn build_index(
+    factory: &str,
+    ids: Vec<String>,
+    vectors: Embeddings,
+    metric: Metric,
+) -> Result<Box<dyn VectorIndex>> {
+    if vectors.is_empty() {
+        return Err(Error::InvalidArgument(
+            "cannot index an empty corpus".into(),
+        ));
+    }
+    if factory == "Flat" {
+        return Ok(Box::new(FlatIndex::new(ids, vectors, metric)?));
+    }
+    #[cfg(feature = "faiss")]
+    {
+        Ok(Box::new(crate::index::faiss_index::FaissIndex::build(
+            factory, ids, &vectors, metric,
+        )?))
+    }
+    #[cfg(not(feature = "faiss"))]
+    Err(without_faiss(factory))
+}
+
+/// The error for a faiss index type in a build without the feature.
+#[cfg(not(feature = "faiss"))]
+pub(crate) fn without_faiss(factory: &str) -> Error {
+    Error::InvalidArgument(format!(
+        "index type \"{factory}\" is not available: this build has Flat (exact search); IVF, HNSW and PQ need a build with `--features faiss`"
+    ))
+}
