@@ -5,6 +5,11 @@ float32): 1,000,000 x 384 docs, 1,000 queries; top-100; 2 threads on both sides.
 Prints queries/s of each and their ratio (search only: faiss's index.search
 against the search time rankbook reports), rankbook's whole-process time, and
 how often both return the same top-10 lists.
+
+With ANN=1 (and rankbook built with the faiss feature, as search_scale.sh does
+then), also IVF1024,Flat (nprobe 16) and HNSW32 (efSearch 64) on the first
+ANN_N docs (default 200,000): build and search time of each side, and recall@10
+against exact search.
 """
 import os
 import re
@@ -82,6 +87,54 @@ def main():
           f"(load + checksum + search + write); index build {build_s:.1f} s")
     print(f"speed ratio rankbook / faiss (search): {faiss_s / rb_s:.2f}x (goal >= 1.0x)")
     print(f"identical top-10 lists: {same}/{NQ}")
+
+    if os.environ.get("ANN") == "1":
+        n = int(os.environ.get("ANN_N", 200_000))
+        rng = np.random.default_rng(0)
+        xb = rng.standard_normal((N, D), dtype=np.float32)[:n]
+        faiss.normalize_L2(xb)
+        sub = os.path.join(WORK, "docs-ann.arrow")
+        write_vectors(sub, "d", xb)
+        ann(xb, xq, sub, queries)
+
+
+def ann(xb, xq, docs_path, queries_path):
+    n = len(xb)
+    flat = faiss.IndexFlatIP(D)
+    flat.add(xb)
+    _, exact = flat.search(xq, 10)
+    print(f"ANN on {n:,} docs, top-10, recall@10 against exact search")
+    for factory, param, value in [("IVF1024,Flat", "nprobe", 16), ("HNSW32", "efSearch", 64)]:
+        t = time.perf_counter()
+        index = faiss.index_factory(D, factory, faiss.METRIC_INNER_PRODUCT)
+        index.train(xb)
+        index.add(xb)
+        py_build = time.perf_counter() - t
+        faiss.ParameterSpace().set_index_parameter(index, param, value)
+        t = time.perf_counter()
+        _, got = index.search(xq, 10)
+        py_search = time.perf_counter() - t
+        py_recall = np.mean([len(set(got[i]) & set(exact[i])) / 10 for i in range(NQ)])
+
+        idx = os.path.join(WORK, "ann-" + factory.replace(",", "_"))
+        t = time.perf_counter()
+        subprocess.run([RANKBOOK, "index", "--vectors", docs_path, "--output", idx, "--factory", factory,
+                        "--threads", "2"], check=True, capture_output=True)
+        rb_build = time.perf_counter() - t
+        run = os.path.join(WORK, "ann.trec")
+        flag = "--nprobe" if param == "nprobe" else "--ef-search"
+        out = subprocess.run([RANKBOOK, "search", "--index", idx, "--query-vectors", queries_path, "--k", "10",
+                              "--output", run, flag, str(value), "--threads", "2", "--quiet"],
+                             check=True, capture_output=True, text=True)
+        rb_search = float(re.search(r"docs \(k=\d+\) in ([\d.]+) s", out.stderr).group(1))
+        mine = {}
+        for line in open(run):
+            q, _, d, _, _, _ = line.split()
+            mine.setdefault(q, set()).add(int(d[1:]))
+        rb_recall = np.mean([len(mine.get(f"q{i}", set()) & set(exact[i])) / 10 for i in range(NQ)])
+        print(f"  {factory} ({param} {value}): build faiss {py_build:.1f} s, rankbook {rb_build:.1f} s "
+              f"(whole process) = {py_build / rb_build:.2f}x; search faiss {py_search:.3f} s, rankbook {rb_search:.3f} s "
+              f"= {py_search / max(rb_search, 1e-9):.2f}x; recall@10 faiss {py_recall:.3f}, rankbook {rb_recall:.3f}")
 
 
 if __name__ == "__main__":

@@ -9,5 +9,10 @@ PY="${PEER_PYTHON:-/tmp/peer/venv/bin/python}"
 if [ ! -x "$PY" ]; then
   bash "$PEER/run_all.sh" setup
 fi
-cargo build --release --bin rankbook
+# ANN=1 also compares IVF and HNSW through the faiss feature (needs cmake and OpenBLAS).
+if [ "${ANN:-0}" = 1 ]; then
+  cargo build --release --bin rankbook --features rankbook-script/faiss
+else
+  cargo build --release --bin rankbook
+fi
 OMP_NUM_THREADS=2 "$PY" bench/search_scale.py
