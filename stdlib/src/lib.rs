@@ -8,6 +8,7 @@ pub mod error;
 pub mod eval;
 pub mod fusion;
 pub mod index;
+pub mod loss;
 pub mod model;
 pub mod progress;
 pub mod vectors;

@@ -1,0 +1,140 @@
+//! MultipleNegativesRankingLoss (InfoNCE with in-batch negatives), as in
+//! sentence-transformers: for each anchor, its positive must outscore every other
+//! positive in the batch and every hard negative, by scaled cosine similarity.
+
+use candle_core::Tensor;
+
+use crate::error::Result;
+use crate::loss::similarity::{cosine_matrix, diagonal_cross_entropy};
+
+/// The loss's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct MultipleNegativesRankingLoss {
+    /// Multiplies the cosine similarities (sentence-transformers: 20).
+    pub scale: f64,
+    /// Also the reverse direction (each positive must find its anchor), averaged.
+    pub symmetric: bool,
+}
+
+impl Default for MultipleNegativesRankingLoss {
+    fn default() -> Self {
+        Self {
+            scale: 20.0,
+            symmetric: false,
+        }
+    }
+}
+
+impl MultipleNegativesRankingLoss {
+    /// The loss of a batch: `anchors` and `positives` are `(b, dim)`; `negatives`
+    /// (hard negatives, `(b * n, dim)`) join the candidates of every anchor.
+    pub fn loss(
+        &self,
+        anchors: &Tensor,
+        positives: &Tensor,
+        negatives: Option<&Tensor>,
+    ) -> Result<Tensor> {
+        let candidates = match negatives {
+            Some(n) => Tensor::cat(&[positives, n], 0)?,
+            None => positives.clone(),
+        };
+        let scores = (cosine_matrix(anchors, &candidates)? * self.scale)?;
+        let forward = diagonal_cross_entropy(&scores)?;
+        if !self.symmetric {
+            return Ok(forward);
+        }
+        let b = anchors.dim(0)?;
+        let backward = diagonal_cross_entropy(&scores.narrow(1, 0, b)?.t()?)?;
+        Ok(((forward + backward)? / 2.0)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{Device, Var};
+
+    use super::*;
+
+    fn t(rows: &[[f32; 2]]) -> Tensor {
+        let flat: Vec<f32> = rows.iter().flatten().copied().collect();
+        Tensor::from_vec(flat, (rows.len(), 2), &Device::Cpu).unwrap()
+    }
+
+    fn value(x: &Tensor) -> f64 {
+        x.to_scalar::<f32>().unwrap() as f64
+    }
+
+    #[test]
+    fn value_by_hand() {
+        // Unit vectors at right angles: cos = 1 on the diagonal, 0 off it.
+        let a = t(&[[1.0, 0.0], [0.0, 1.0]]);
+        let l = MultipleNegativesRankingLoss {
+            scale: 20.0,
+            symmetric: false,
+        };
+        // -log(e^20 / (e^20 + e^0)) for both rows.
+        let want = (1.0 + (-20f64).exp()).ln();
+        assert!((value(&l.loss(&a, &a, None).unwrap()) - want).abs() < 1e-6);
+        // A hard negative equal to the other anchor's positive adds one more e^0... and
+        // one e^20 for the anchor it matches: row 0 sees [20, 0, 0], row 1 [0, 20, 20].
+        let neg = t(&[[0.0, 3.0]]);
+        let row0 = (1.0 + 2.0 * (-20f64).exp()).ln();
+        let row1 = (2.0f64 + (-20f64).exp()).ln();
+        let got = value(&l.loss(&a, &a, Some(&neg)).unwrap());
+        assert!((got - (row0 + row1) / 2.0).abs() < 1e-5, "{got}");
+        // Scale 1, 45 degrees: cos = [[1, .7071], [.7071, 1]] after normalising.
+        let p = t(&[[1.0, 1.0], [0.0, 2.0]]);
+        let l1 = MultipleNegativesRankingLoss {
+            scale: 1.0,
+            symmetric: true,
+        };
+        let c = std::f64::consts::FRAC_1_SQRT_2;
+        // scores = [[c, 0], [c, 1]]; forward rows: -log softmax diag.
+        let f0 = -(c - (c.exp() + 1.0).ln());
+        let f1 = -(1.0 - (c.exp() + 1f64.exp()).ln());
+        // backward (transposed): [[c, c], [0, 1]].
+        let b0 = -(c - (2.0 * c.exp()).ln());
+        let b1 = -(1.0 - (1.0 + 1f64.exp()).ln());
+        let want = ((f0 + f1) / 2.0 + (b0 + b1) / 2.0) / 2.0;
+        assert!((value(&l1.loss(&a, &p, None).unwrap()) - want).abs() < 1e-6);
+    }
+
+    #[test]
+    fn gradient_matches_finite_differences() {
+        let data = [
+            0.3f32, -1.2, 0.8, 0.5, -0.4, 0.9, 1.1, 0.2, -0.7, 0.6, 0.1, -0.3,
+        ];
+        let anchors = Var::from_vec(data[..6].to_vec(), (3, 2), &Device::Cpu).unwrap();
+        let positives = Tensor::from_vec(data[6..].to_vec(), (3, 2), &Device::Cpu).unwrap();
+        let l = MultipleNegativesRankingLoss {
+            scale: 5.0,
+            symmetric: true,
+        };
+        let loss = l.loss(anchors.as_tensor(), &positives, None).unwrap();
+        let grads = loss.backward().unwrap();
+        let g: Vec<f32> = grads
+            .get(anchors.as_tensor())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let f = |x: &[f32]| {
+            let a = Tensor::from_vec(x.to_vec(), (3, 2), &Device::Cpu).unwrap();
+            value(&l.loss(&a, &positives, None).unwrap())
+        };
+        let h = 1e-3f32;
+        for i in 0..6 {
+            let mut up = data[..6].to_vec();
+            let mut down = up.clone();
+            up[i] += h;
+            down[i] -= h;
+            let numeric = (f(&up) - f(&down)) / (2.0 * h as f64);
+            assert!(
+                (numeric - g[i] as f64).abs() < 2e-3,
+                "{i}: {numeric} vs {}",
+                g[i]
+            );
+        }
+    }
+}
