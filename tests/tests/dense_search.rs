@@ -146,6 +146,25 @@ fn index_search_and_cache_on_the_sample() {
     );
     assert!(!Path::new(&p("x.trec")).exists());
 
+    // Another metric than the index's: refused.
+    let e = fails(&[
+        "search",
+        "--index",
+        &idx,
+        "--metric",
+        "l2",
+        "--queries",
+        &queries,
+        "--output",
+        &p("m.trec"),
+        "--cache-dir",
+        &cache,
+    ]);
+    assert!(
+        e.contains("the index compares vectors by dot, not l2"),
+        "{e}"
+    );
+
     // An altered vector file: refused by its checksum, nothing written.
     let vectors = Path::new(&idx).join("vectors.arrow");
     let mut bytes = std::fs::read(&vectors).unwrap();
@@ -242,4 +261,44 @@ fn bad_input_is_named() {
         e.contains("no queries") || e.contains("not a rankbook index"),
         "{e}"
     );
+}
+
+#[test]
+fn two_processes_fill_one_cache_at_once() {
+    let d = tempfile::tempdir().unwrap();
+    let cache = d.path().join("cache");
+    let corpus = rankbook_tests::repo_root()
+        .join(SAMPLE)
+        .join("corpus.jsonl");
+    let encode = |out: &str| {
+        std::process::Command::new(rankbook_tests::rankbook_bin())
+            .args(["encode", "--model", MODEL, "--input"])
+            .arg(&corpus)
+            .arg("--output")
+            .arg(d.path().join(out))
+            .arg("--cache-dir")
+            .arg(&cache)
+            .args(["--quiet", "--threads", "1"])
+            .spawn()
+            .unwrap()
+    };
+    let (mut a, mut b) = (encode("a.npy"), encode("b.npy"));
+    assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
+    // A third run finds every vector, none damaged, and the same numbers.
+    let o = rankbook(&[
+        "encode",
+        "--model",
+        MODEL,
+        "--input",
+        corpus.to_str().unwrap(),
+        "--output",
+        d.path().join("c.npy").to_str().unwrap(),
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        "--quiet",
+    ]);
+    let (_, stderr) = text(&o);
+    assert!(stderr.contains("(201 from the cache)"), "{stderr}");
+    let read = |n: &str| std::fs::read(d.path().join(n)).unwrap();
+    assert!(read("a.npy") == read("c.npy") && read("b.npy") == read("c.npy"));
 }

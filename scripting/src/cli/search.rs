@@ -57,9 +57,10 @@ pub struct SearchArgs {
     /// HNSW index types: candidate list size while searching.
     #[arg(long)]
     ef_search: Option<usize>,
-    /// dot, cosine or l2 (with --corpus).
-    #[arg(long, default_value = "dot")]
-    metric: String,
+    /// dot (default), cosine or l2 with --corpus; with --index it must be the
+    /// index's metric.
+    #[arg(long)]
+    metric: Option<String>,
     #[command(flatten)]
     encoding: EncodingArgs,
 }
@@ -98,8 +99,16 @@ fn select(queries: Vec<TextRecord>, qrels: Option<&Qrels>) -> Vec<TextRecord> {
     }
 }
 
-/// Applies --nprobe / --ef-search.
+/// Checks --metric against the index's; applies --nprobe / --ef-search.
 fn set_parameters(index: &dyn VectorIndex, a: &SearchArgs) -> anyhow::Result<()> {
+    if let Some(m) = &a.metric
+        && Metric::parse(m)? != index.metric()
+    {
+        bail!(
+            "the index compares vectors by {}, not {m}; rebuild it with `rankbook index --metric {m}` or leave out --metric",
+            index.metric().name()
+        );
+    }
     if let Some(n) = a.nprobe {
         index.set_parameter("nprobe", n)?;
     }
@@ -169,7 +178,7 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
         }
         (None, Some(corpus), Some(model)) => {
             let corpus = read_corpus(corpus)?;
-            let metric = Metric::parse(&a.metric)?;
+            let metric = Metric::parse(a.metric.as_deref().unwrap_or("dot"))?;
             let (index, stats) = DenseIndex::build(load(model)?, &corpus, "Flat", metric, &encode)?;
             log_encoded("corpus", &stats);
             index
