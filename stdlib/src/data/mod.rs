@@ -6,6 +6,7 @@ pub mod qrels;
 pub mod run;
 pub mod run_file;
 pub mod texts;
+pub mod training;
 
 pub use beir::BeirDataset;
 pub use qrels::{Judgements, Qrels};
