@@ -53,9 +53,10 @@ fn parent_of(path: &Path) -> &Path {
 /// Writes the directory `path` atomically: `fill` writes its files into a
 /// temporary directory beside it, which replaces `path` only when `fill`
 /// succeeds. A previous directory at `path` is replaced only if `is_ours` says it
-/// is one of ours (so a wrong `--output` never deletes someone's folder).
+/// is one of ours, a `what` (so a wrong `--output` never deletes someone's folder).
 pub fn write_dir_atomically(
     path: &Path,
+    what: &str,
     is_ours: impl Fn(&Path) -> bool,
     fill: impl FnOnce(&Path) -> Result<()>,
 ) -> Result<()> {
@@ -63,7 +64,7 @@ pub fn write_dir_atomically(
     std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     if path.exists() && !(path.is_dir() && is_ours(path)) {
         return Err(Error::InvalidArgument(format!(
-            "{} exists and is not a rankbook index; refusing to replace it",
+            "{} exists and is not a {what}; refusing to replace it",
             path.display()
         )));
     }
@@ -105,21 +106,21 @@ mod tests {
         let write = |text: &'static str| {
             move |d: &Path| std::fs::write(d.join("m"), text).map_err(|e| Error::io(d, e))
         };
-        write_dir_atomically(&path, ours, write("one")).unwrap();
-        let r = write_dir_atomically(&path, ours, |d| {
+        write_dir_atomically(&path, "test dir", ours, write("one")).unwrap();
+        let r = write_dir_atomically(&path, "test dir", ours, |d| {
             std::fs::write(d.join("m"), "half").unwrap();
             Err(Error::InvalidArgument("killed".into()))
         });
         assert!(r.is_err());
         assert_eq!(std::fs::read_to_string(path.join("m")).unwrap(), "one");
-        write_dir_atomically(&path, ours, write("two")).unwrap();
+        write_dir_atomically(&path, "test dir", ours, write("two")).unwrap();
         assert_eq!(std::fs::read_to_string(path.join("m")).unwrap(), "two");
         // Nothing but the index is left beside it.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         // A folder that is not ours is never replaced.
         let other = dir.path().join("photos");
         std::fs::create_dir(&other).unwrap();
-        let e = write_dir_atomically(&other, ours, write("x"))
+        let e = write_dir_atomically(&other, "test dir", ours, write("x"))
             .err()
             .unwrap();
         assert!(e.to_string().contains("refusing to replace it"), "{e}");

@@ -60,7 +60,7 @@ pub fn save_index(
     index: &dyn VectorIndex,
     model: Option<&ModelFingerprint>,
 ) -> Result<()> {
-    write_dir_atomically(dir, is_index, |tmp| {
+    write_dir_atomically(dir, "rankbook index", is_index, |tmp| {
         let mut files = BTreeMap::new();
         for name in index.write_files(tmp)? {
             files.insert(name.clone(), sha256_file(&tmp.join(&name))?);

@@ -1,7 +1,7 @@
 //! BERT on candle: used for training, on GPU, and as the reference CPU path.
 
-use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder};
+use candle_core::{D, DType, Device, Module, Tensor};
+use candle_nn::{Embedding, Linear, VarBuilder};
 
 use crate::error::Result;
 use crate::model::batch::TokenBatch;
@@ -20,7 +20,40 @@ fn layer_norm(size: usize, eps: f64, vb: VarBuilder) -> Result<LayerNorm> {
     } else {
         (vb.get(size, "gamma")?, vb.get(size, "beta")?)
     };
-    Ok(LayerNorm::new(w, b, eps))
+    Ok(LayerNorm { w, b, eps })
+}
+
+/// LayerNorm over the last dimension. candle's fused kernels (layer norm and
+/// last-dimension softmax) have no backward pass, so a tensor that carries a
+/// gradient graph goes through plain tensor operations instead.
+struct LayerNorm {
+    w: Tensor,
+    b: Tensor,
+    eps: f64,
+}
+
+impl LayerNorm {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        if !x.track_op() {
+            return candle_nn::ops::layer_norm(x, &self.w, &self.b, self.eps as f32);
+        }
+        let mean = x.mean_keepdim(D::Minus1)?;
+        let centred = x.broadcast_sub(&mean)?;
+        let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
+        centred
+            .broadcast_div(&(var + self.eps)?.sqrt()?)?
+            .broadcast_mul(&self.w)?
+            .broadcast_add(&self.b)
+    }
+}
+
+/// Softmax over the last dimension (fused unless a gradient is needed).
+fn softmax(x: &Tensor) -> candle_core::Result<Tensor> {
+    if x.track_op() {
+        candle_nn::ops::softmax(x, D::Minus1)
+    } else {
+        candle_nn::ops::softmax_last_dim(x)
+    }
 }
 
 fn linear(in_dim: usize, out_dim: usize, vb: VarBuilder) -> Result<Linear> {
@@ -142,7 +175,7 @@ impl Bert {
             let k = split(layer.key.forward(&x)?)?;
             let v = split(layer.value.forward(&x)?)?;
             let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(&bias)?;
-            let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+            let probs = softmax(&scores)?;
             let probs = dropout(&probs, c.attention_probs_dropout_prob, train)?;
             let ctx = probs
                 .matmul(&v)?
@@ -174,6 +207,9 @@ fn dropout(x: &Tensor, p: f64, train: bool) -> Result<Tensor> {
 impl Encoder for Bert {
     fn forward(&self, batch: &TokenBatch) -> Result<Tensor> {
         self.forward_t(batch, false)
+    }
+    fn forward_t(&self, batch: &TokenBatch, train: bool) -> Result<Tensor> {
+        Bert::forward_t(self, batch, train)
     }
     fn hidden_size(&self) -> usize {
         self.config.hidden_size

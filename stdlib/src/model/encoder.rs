@@ -12,6 +12,10 @@ use crate::model::batch::TokenBatch;
 pub trait Encoder: Send + Sync {
     /// Token embeddings of the last layer, `(batch, seq_len, hidden)`, f32.
     fn forward(&self, batch: &TokenBatch) -> Result<Tensor>;
+    /// [`Encoder::forward`] with dropout on when `train` (for encoders that train).
+    fn forward_t(&self, batch: &TokenBatch, _train: bool) -> Result<Tensor> {
+        self.forward(batch)
+    }
     /// Width of the token embeddings.
     fn hidden_size(&self) -> usize;
     /// Longest input the position embeddings allow.

@@ -4,8 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::{VarBuilder, VarMap};
 
+use crate::atomic::write_dir_atomically;
 use crate::cache::{EmbeddingCache, TextHash, text_hash};
 use crate::error::{Error, Result};
 use crate::model::batch::TokenBatch;
@@ -20,7 +22,7 @@ use crate::model::pooling::{Pooling, l2_normalize};
 use crate::model::resolve::resolve_model;
 use crate::model::st_folder::{Module, StFolder};
 use crate::model::tokenize::{TextTokenizer, TokenIds};
-use crate::model::weights::{var_builder, weights_hash};
+use crate::model::weights::{trainable_weights, var_builder, weight_files, weights_hash};
 use crate::progress::{CancelFlag, NoProgress, Progress};
 use crate::vectors::Embeddings;
 
@@ -30,8 +32,10 @@ pub enum Backend {
     /// The fast packed-token CPU path on CPU, candle elsewhere.
     #[default]
     Auto,
-    /// candle everywhere (the training and GPU path).
+    /// candle everywhere (the GPU path).
     Candle,
+    /// candle with the weights as trainable variables (fine-tuning).
+    Trainable,
 }
 
 /// How to load a model.
@@ -117,6 +121,8 @@ pub struct SentenceEncoder {
     dir: PathBuf,
     /// Computed on first use (hashing the weights takes a moment).
     fingerprint: std::sync::OnceLock<ModelFingerprint>,
+    /// The trainable weights and their stored dtypes (Backend::Trainable).
+    trainable: Option<(VarMap, std::collections::BTreeMap<String, DType>)>,
     folder: StFolder,
     tokenizer: TextTokenizer,
     encoder: Box<dyn Encoder>,
@@ -125,6 +131,23 @@ pub struct SentenceEncoder {
     dim: usize,
     query_prompt: Option<String>,
     document_prompt: Option<String>,
+}
+
+/// Copies the files under `from` into `to`, except those `skip` names.
+fn copy_tree(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) -> Result<()> {
+    for entry in std::fs::read_dir(from).map_err(|e| Error::io(from, e))? {
+        let entry = entry.map_err(|e| Error::io(from, e))?;
+        let path = entry.path();
+        let target = to.join(entry.file_name());
+        // Hub snapshots are symlinks into blobs: follow them.
+        if path.is_dir() {
+            std::fs::create_dir_all(&target).map_err(|e| Error::io(&target, e))?;
+            copy_tree(&path, &target, skip)?;
+        } else if !skip(&path) {
+            std::fs::copy(&path, &target).map_err(|e| Error::io(&path, e))?;
+        }
+    }
+    Ok(())
 }
 
 /// Texts tokenised per block: bounds memory on large corpora while keeping
@@ -146,7 +169,14 @@ impl SentenceEncoder {
         let device = open_device(&options.device)?;
         let tdir = folder.transformer_dir().to_path_buf();
         let config = BertConfig::from_dir(&tdir)?;
-        let vb = var_builder(&tdir, DType::F32, &device)?;
+        let trainable = match options.backend {
+            Backend::Trainable => Some(trainable_weights(&tdir, &device)?),
+            _ => None,
+        };
+        let vb = match &trainable {
+            Some((varmap, _)) => VarBuilder::from_varmap(varmap, DType::F32, &device),
+            None => var_builder(&tdir, DType::F32, &device)?,
+        };
         let prefix = weight_prefix(&vb);
         let vb = if prefix.is_empty() { vb } else { vb.pp(prefix) };
         let encoder: Box<dyn Encoder> = match (options.backend, &device) {
@@ -204,6 +234,7 @@ impl SentenceEncoder {
             name: dir.display().to_string(),
             dir: dir.to_path_buf(),
             fingerprint: Default::default(),
+            trainable,
             tokenizer,
             encoder,
             stages,
@@ -249,6 +280,62 @@ impl SentenceEncoder {
             dim: self.dim,
         };
         Ok(self.fingerprint.get_or_init(|| f))
+    }
+
+    /// Embeddings of `texts` (with `prompt`) as one padded batch, keeping the
+    /// autograd graph: the training forward pass (`train` turns dropout on).
+    pub fn embed_t(&self, texts: &[&str], prompt: Option<&str>, train: bool) -> Result<Tensor> {
+        let ids = self.tokenize(texts, prompt)?;
+        let rows: Vec<&TokenIds> = ids.iter().collect();
+        self.forward_batch_t(&TokenBatch::pad(&rows, self.tokenizer.pad_id()), train)
+    }
+
+    /// The trainable weights by name (empty unless loaded with `Backend::Trainable`).
+    pub fn trainable_vars(&self) -> Vec<(String, Var)> {
+        let Some((varmap, _)) = &self.trainable else {
+            return Vec::new();
+        };
+        let data = varmap.data().lock().unwrap_or_else(|p| p.into_inner());
+        let mut vars: Vec<(String, Var)> =
+            data.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        vars
+    }
+
+    /// Writes the model as a sentence-transformers folder at `out`: every file of
+    /// the input folder, with the weights replaced by the current ones (same
+    /// tensor names and dtypes, `model.safetensors`). Atomic.
+    pub fn save(&self, out: &Path) -> Result<()> {
+        let Some((varmap, dtypes)) = &self.trainable else {
+            return Err(Error::InvalidArgument(
+                "only a model loaded for training can be saved".into(),
+            ));
+        };
+        let weights: std::collections::HashSet<PathBuf> =
+            weight_files(self.folder.transformer_dir())?
+                .into_iter()
+                .collect();
+        let rel = self
+            .folder
+            .transformer_dir()
+            .strip_prefix(&self.dir)
+            .unwrap_or(Path::new(""))
+            .to_path_buf();
+        let is_model = |p: &Path| p.join("modules.json").is_file();
+        write_dir_atomically(out, "model folder", is_model, |tmp| {
+            let skip =
+                |p: &Path| weights.contains(p) || p.ends_with("model.safetensors.index.json");
+            copy_tree(&self.dir, tmp, &skip)?;
+            let data = varmap.data().lock().unwrap_or_else(|p| p.into_inner());
+            let mut tensors = std::collections::HashMap::new();
+            for (name, var) in data.iter() {
+                let dtype = dtypes.get(name).copied().unwrap_or(DType::F32);
+                tensors.insert(name.clone(), var.as_tensor().to_dtype(dtype)?);
+            }
+            let path = tmp.join(&rel).join("model.safetensors");
+            candle_core::safetensors::save(&tensors, &path)
+                .map_err(|e| Error::model_config(&path, format!("cannot write weights: {e}")))
+        })
     }
 
     /// The folder the model was loaded from.
@@ -300,11 +387,17 @@ impl SentenceEncoder {
 
     /// Encodes one padded batch to `(batch, dim)` vectors.
     pub fn forward_batch(&self, batch: &TokenBatch) -> Result<Tensor> {
+        self.forward_batch_t(batch, false)
+    }
+
+    /// [`SentenceEncoder::forward_batch`] with dropout on when `train` (the
+    /// tensors keep their graph for backpropagation with `Backend::Trainable`).
+    pub fn forward_batch_t(&self, batch: &TokenBatch, train: bool) -> Result<Tensor> {
         let mut stages = self.stages.iter().peekable();
         // Pooling straight from packed tokens skips building (and faulting in)
         // a padded (batch, seq, hidden) tensor and its masked copies.
         let packed = match stages.peek() {
-            Some(Stage::Pooling(p)) => self.encoder.forward_packed(batch).map(|t| (p, t)),
+            Some(Stage::Pooling(p)) if !train => self.encoder.forward_packed(batch).map(|t| (p, t)),
             _ => None,
         };
         let mut x = match packed {
@@ -315,7 +408,7 @@ impl SentenceEncoder {
                 Tensor::from_vec(pooled, (batch.batch, p.output_dim(h)), &self.device)?
             }
             None => {
-                let tokens = self.encoder.forward(batch)?;
+                let tokens = self.encoder.forward_t(batch, train)?;
                 let mask = batch.mask_tensor(&self.device)?;
                 match stages.peek() {
                     Some(Stage::Pooling(p)) => {

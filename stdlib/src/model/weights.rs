@@ -57,6 +57,36 @@ pub fn var_builder(dir: &Path, dtype: DType, device: &Device) -> Result<VarBuild
         .map_err(|e| Error::model_config(dir, format!("cannot read weights: {e}")))
 }
 
+/// The weights of `dir` as trainable variables under their file names (f32 for
+/// training), and each tensor's stored dtype (restored on saving).
+pub fn trainable_weights(
+    dir: &Path,
+    device: &Device,
+) -> Result<(candle_nn::VarMap, std::collections::BTreeMap<String, DType>)> {
+    let mut tensors: Vec<(String, candle_core::Tensor)> = Vec::new();
+    for f in weight_files(dir)? {
+        let read = if f.extension().is_some_and(|e| e == "bin") {
+            candle_core::pickle::read_all(&f).map(|v| v.into_iter().collect::<Vec<_>>())
+        } else {
+            candle_core::safetensors::load(&f, device).map(|m| m.into_iter().collect())
+        };
+        tensors.extend(
+            read.map_err(|e| Error::model_config(&f, format!("cannot read weights: {e}")))?,
+        );
+    }
+    let varmap = candle_nn::VarMap::new();
+    let mut dtypes = std::collections::BTreeMap::new();
+    {
+        let mut data = varmap.data().lock().unwrap_or_else(|p| p.into_inner());
+        for (name, t) in tensors {
+            dtypes.insert(name.clone(), t.dtype());
+            let v = candle_core::Var::from_tensor(&t.to_device(device)?.to_dtype(DType::F32)?)?;
+            data.insert(name, v);
+        }
+    }
+    Ok((varmap, dtypes))
+}
+
 /// SHA-256 of the weight files (in order), as a hex string; identifies a model's weights.
 pub fn weights_hash(dir: &Path) -> Result<String> {
     crate::checksum::sha256_files(&weight_files(dir)?)
