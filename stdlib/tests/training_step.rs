@@ -115,3 +115,51 @@ fn train_a_few_steps_save_and_reload() {
         "training changed nothing"
     );
 }
+
+#[test]
+fn fit_follows_the_schedule_and_stops_when_cancelled() {
+    use rankbook::data::BeirDataset;
+    use rankbook::data::training::pairs_from_qrels;
+    use rankbook::progress::{CancelFlag, NoProgress};
+    use rankbook::train::{TrainConfig, fit_mnrl};
+
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/scifact-sample");
+    let ds = BeirDataset::open(&dir).unwrap();
+    let pairs = pairs_from_qrels(&ds, &ds.qrels("test").unwrap()).unwrap();
+    let pairs = &pairs[..12];
+    let m = SentenceEncoder::load(
+        MODEL,
+        &ModelOptions {
+            backend: Backend::Trainable,
+            max_length: Some(64),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let cfg = TrainConfig {
+        batch_size: 4,
+        warmup_ratio: 0.34,
+        dropout: false,
+        ..Default::default()
+    };
+    let mut seen = 0;
+    let history = fit_mnrl(&m, pairs, &cfg, &NoProgress, None, &mut |_| seen += 1).unwrap();
+    assert_eq!(seen, 3);
+    let steps: Vec<usize> = history.iter().map(|r| r.step).collect();
+    assert_eq!(steps, [1, 2, 3]);
+    // Two warm-up steps of three (linear): 0, half, then the peak.
+    let lrs: Vec<f64> = history.iter().map(|r| r.lr).collect();
+    assert_eq!(lrs, [0.0, 1e-5, 2e-5]);
+    assert!(
+        history
+            .iter()
+            .all(|r| r.loss.is_finite() && r.grad_norm > 0.0)
+    );
+
+    let cancel = CancelFlag::new();
+    cancel.cancel();
+    let e = fit_mnrl(&m, pairs, &cfg, &NoProgress, Some(&cancel), &mut |_| {})
+        .err()
+        .unwrap();
+    assert!(matches!(e, rankbook::Error::Cancelled), "{e}");
+}
