@@ -37,11 +37,16 @@ pub struct EncodingArgs {
 }
 
 impl EncodingArgs {
-    /// Applies `--threads` and gives the model options.
-    pub fn model_options(&self) -> ModelOptions {
+    /// Applies `--threads` (the size of the global thread pool).
+    pub fn apply_threads(&self) {
         if let Some(n) = self.threads {
             set_threads(n);
         }
+    }
+
+    /// Applies `--threads` and gives the model options.
+    pub fn model_options(&self) -> ModelOptions {
+        self.apply_threads();
         ModelOptions {
             device: self.device.clone(),
             max_length: self.max_length,

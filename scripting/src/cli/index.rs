@@ -88,9 +88,9 @@ pub fn run(a: IndexArgs) -> anyhow::Result<()> {
     log(format_args!(
         "indexed {} docs ({} dims, {}, {}) -> {}",
         index.len(),
-        index.vectors().dim(),
+        index.vector_index().dim(),
         metric.name(),
-        index.vectors().factory(),
+        index.vector_index().factory(),
         a.output.display()
     ));
     Ok(())

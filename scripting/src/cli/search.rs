@@ -120,7 +120,7 @@ fn set_parameters(index: &dyn VectorIndex, a: &SearchArgs) -> anyhow::Result<()>
 
 /// Searches an index with precomputed query vectors.
 fn search_vectors(index: &Path, vectors: &Path, a: &SearchArgs) -> anyhow::Result<()> {
-    a.encoding.model_options(); // applies --threads
+    a.encoding.apply_threads();
     let start = Instant::now();
     let (flat, _) = load_index(index)?;
     set_parameters(flat.as_ref(), a)?;
@@ -173,7 +173,7 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
         (Some(dir), _, model) => {
             let model = model.as_deref().map(load).transpose()?;
             let index = DenseIndex::load(dir, model, &options)?;
-            set_parameters(index.vectors(), &a)?;
+            set_parameters(index.vector_index(), &a)?;
             index
         }
         (None, Some(corpus), Some(model)) => {

@@ -117,6 +117,15 @@ fn evaluation_map(e: &Evaluation) -> Map {
 }
 
 /// Registers every rankbook type and function on `engine`.
+/// Runs `f` with encoding options that read and fill the default embedding cache.
+fn with_default_cache<T>(f: impl FnOnce(&EncodeOptions) -> T) -> T {
+    let cache = EmbeddingCache::new(EmbeddingCache::default_root());
+    f(&EncodeOptions {
+        cache: Some(&cache),
+        ..Default::default()
+    })
+}
+
 pub fn register(engine: &mut Engine) {
     engine
         .register_type_with_name::<Model>("Model")
@@ -194,12 +203,7 @@ pub fn register(engine: &mut Engine) {
     engine
         .register_type_with_name::<Index>("Index")
         .register_fn("index", |m: Model, corpus: Texts| -> RhaiResult<Index> {
-            let cache = EmbeddingCache::new(EmbeddingCache::default_root());
-            let opts = EncodeOptions {
-                cache: Some(&cache),
-                ..Default::default()
-            };
-            DenseIndex::build(m.0, &corpus.0, "Flat", Metric::Dot, &opts)
+            with_default_cache(|opts| DenseIndex::build(m.0, &corpus.0, "Flat", Metric::Dot, opts))
                 .map(|(i, _)| Index(Arc::new(i)))
                 .map_err(err)
         })
@@ -216,12 +220,7 @@ pub fn register(engine: &mut Engine) {
             "search",
             |i: &mut Index, q: Texts, k: i64| -> RhaiResult<Run> {
                 let k = usize::try_from(k).map_err(|_| err("k must be positive"))?;
-                let cache = EmbeddingCache::new(EmbeddingCache::default_root());
-                let opts = EncodeOptions {
-                    cache: Some(&cache),
-                    ..Default::default()
-                };
-                i.0.search(&q.0, k, &opts, &NoProgress).map_err(err)
+                with_default_cache(|opts| i.0.search(&q.0, k, opts, &NoProgress)).map_err(err)
             },
         );
 

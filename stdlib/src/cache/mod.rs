@@ -13,13 +13,14 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::Float32Type;
-use arrow_array::{Array, FixedSizeBinaryArray, FixedSizeListArray, Float32Array, RecordBatch};
+use arrow_array::{Array, FixedSizeBinaryArray, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use sha2::{Digest, Sha256};
 
 use crate::atomic::write_atomically;
 use crate::checksum::sha256_hex;
 use crate::error::{Error, Result};
+use crate::vectors::files::{embedding_column, embedding_field};
 
 /// A text's SHA-256.
 pub type TextHash = [u8; 32];
@@ -78,14 +79,7 @@ pub struct CacheInfo {
 fn schema(dim: usize) -> Schema {
     Schema::new(vec![
         Field::new("text_sha256", DataType::FixedSizeBinary(32), false),
-        Field::new(
-            "embedding",
-            DataType::FixedSizeList(
-                Arc::new(Field::new("item", DataType::Float32, false)),
-                dim as i32,
-            ),
-            false,
-        ),
+        embedding_field(dim),
     ])
 }
 
@@ -151,12 +145,7 @@ impl EmbeddingCache {
         assert_eq!(hashes.len() * dim, vectors.len(), "one vector per hash");
         let schema = Arc::new(schema(dim));
         let keys = FixedSizeBinaryArray::try_from_iter(hashes.iter())?;
-        let list = FixedSizeListArray::try_new(
-            Arc::new(Field::new("item", DataType::Float32, false)),
-            dim as i32,
-            Arc::new(Float32Array::from(vectors.to_vec())),
-            None,
-        )?;
+        let list = embedding_column(dim, vectors.to_vec())?;
         let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(keys), Arc::new(list)])?;
         let mut bytes = Vec::new();
         {

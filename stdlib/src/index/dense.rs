@@ -33,11 +33,6 @@ impl DenseIndex {
         metric: Metric,
         opts: &EncodeOptions,
     ) -> Result<(Self, EncodeStats)> {
-        if corpus.is_empty() {
-            return Err(Error::InvalidArgument(
-                "cannot index an empty corpus".into(),
-            ));
-        }
         let o = EncodeOptions {
             prompt: opts.prompt.or(model.document_prompt()),
             ..*opts
@@ -105,7 +100,7 @@ impl DenseIndex {
     }
 
     /// The index of the doc vectors.
-    pub fn vectors(&self) -> &dyn VectorIndex {
+    pub fn vector_index(&self) -> &dyn VectorIndex {
         self.index.as_ref()
     }
 

@@ -203,23 +203,12 @@ mod tests {
     use crate::index::flat::FlatIndex;
     use crate::progress::NoProgress;
 
-    fn random(n: usize, dim: usize, seed: u64) -> Embeddings {
-        let mut state = seed;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-        };
-        Embeddings::new(dim, (0..n * dim).map(|_| next()).collect())
-    }
-
     #[test]
     fn factory_types_search_save_and_load() {
         let (n, dim) = (2000, 32);
-        let docs = random(n, dim, 11);
+        let docs = Embeddings::random(n, dim, 11);
         let ids: Vec<String> = (0..n).map(|i| format!("d{i}")).collect();
-        let queries = random(20, dim, 5);
+        let queries = Embeddings::random(20, dim, 5);
         let exact = FlatIndex::new(ids.clone(), docs.clone(), Metric::Cosine)
             .unwrap()
             .search_vectors(&queries, 10)

@@ -53,15 +53,15 @@ const DOC_BLOCK: usize = 512;
 /// Queries per product.
 const QUERY_BATCH: usize = 256;
 
-/// Where an index's vectors are.
+/// Where an index's ids and vectors are.
 enum Store {
-    Memory(Embeddings),
+    Memory(Vec<String>, Embeddings),
+    /// The file holds the ids too (a million of them is not copied twice).
     Mapped(VectorFile),
 }
 
 /// An exact index: doc ids and their vectors.
 pub struct FlatIndex {
-    ids: Vec<String>,
     store: Store,
     dim: usize,
     metric: Metric,
@@ -101,9 +101,8 @@ impl FlatIndex {
             vectors
         };
         Ok(Self::with_store(
-            ids,
             vectors.dim(),
-            Store::Memory(vectors),
+            Store::Memory(ids, vectors),
             metric,
         ))
     }
@@ -111,13 +110,11 @@ impl FlatIndex {
     /// An index over a memory-mapped vector file (written by [`FlatIndex::vectors`]
     /// through `write_vectors`, so cosine vectors are already unit length).
     pub fn mapped(file: VectorFile, metric: Metric) -> Self {
-        let ids = file.ids().to_vec();
-        Self::with_store(ids, file.dim(), Store::Mapped(file), metric)
+        Self::with_store(file.dim(), Store::Mapped(file), metric)
     }
 
-    fn with_store(ids: Vec<String>, dim: usize, store: Store, metric: Metric) -> Self {
+    fn with_store(dim: usize, store: Store, metric: Metric) -> Self {
         let mut index = Self {
-            ids,
             store,
             dim,
             metric,
@@ -136,16 +133,16 @@ impl FlatIndex {
     /// The vectors as contiguous row-major pieces.
     fn segments(&self) -> Vec<&[f32]> {
         match &self.store {
-            Store::Memory(e) => vec![e.as_slice()],
+            Store::Memory(_, e) => vec![e.as_slice()],
             Store::Mapped(f) => f.segments(),
         }
     }
 
-    /// The stored vectors (a copy when they are memory-mapped).
-    pub fn vectors(&self) -> Embeddings {
+    /// The stored vectors (borrowed in memory, a copy when memory-mapped).
+    pub fn vectors(&self) -> std::borrow::Cow<'_, Embeddings> {
         match &self.store {
-            Store::Memory(e) => e.clone(),
-            Store::Mapped(f) => f.to_embeddings(),
+            Store::Memory(_, e) => std::borrow::Cow::Borrowed(e),
+            Store::Mapped(f) => std::borrow::Cow::Owned(f.to_embeddings()),
         }
     }
 
@@ -223,7 +220,7 @@ impl FlatIndex {
                 let doc = first + j;
                 let s = 2.0 * s - self.norms[doc] - q_norm;
                 if s >= bar {
-                    top.push(s, doc, &self.ids[doc]);
+                    top.push(s, doc, &self.ids()[doc]);
                     bar = top.threshold();
                 }
             }
@@ -238,7 +235,7 @@ impl FlatIndex {
             for (j, &s) in chunk.iter().enumerate() {
                 if s >= bar {
                     let doc = first + c * 16 + j;
-                    top.push(s, doc, &self.ids[doc]);
+                    top.push(s, doc, &self.ids()[doc]);
                     bar = top.threshold();
                 }
             }
@@ -252,7 +249,10 @@ impl VectorIndex for FlatIndex {
     }
 
     fn ids(&self) -> &[String] {
-        &self.ids
+        match &self.store {
+            Store::Memory(ids, _) => ids,
+            Store::Mapped(f) => f.ids(),
+        }
     }
 
     fn dim(&self) -> usize {
@@ -273,7 +273,7 @@ impl VectorIndex for FlatIndex {
     }
 
     fn write_files(&self, dir: &Path) -> Result<Vec<String>> {
-        write_vectors(&dir.join(FLAT_VECTORS), &self.ids, &self.vectors())?;
+        write_vectors(&dir.join(FLAT_VECTORS), self.ids(), &self.vectors())?;
         Ok(vec![FLAT_VECTORS.to_string()])
     }
 }
@@ -336,26 +336,14 @@ mod tests {
         all
     }
 
-    fn random(n: usize, dim: usize, seed: u64) -> Embeddings {
-        // A small deterministic generator keeps the test self-contained.
-        let mut state = seed;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-        };
-        Embeddings::new(dim, (0..n * dim).map(|_| next()).collect())
-    }
-
     #[test]
     fn equals_brute_force_on_random_data() {
         // More docs than one block and more queries than one batch; a width that
         // is not a multiple of the kernel's 32 columns.
         let (n, dim) = (DOC_BLOCK * 2 + 77, 48);
-        let docs = random(n, dim, 0x2545F4914F6CDD1D);
+        let docs = Embeddings::random(n, dim, 0x2545F4914F6CDD1D);
         let ids: Vec<String> = (0..n).map(|i| format!("d{i}")).collect();
-        let queries = random(QUERY_BATCH + 9, dim, 7);
+        let queries = Embeddings::random(QUERY_BATCH + 9, dim, 7);
         for metric in [Metric::Dot, Metric::Cosine, Metric::L2] {
             let idx = FlatIndex::new(ids.clone(), docs.clone(), metric).unwrap();
             let got = idx.search_vectors(&queries, 10).unwrap();

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use crate::error::Result;
 use crate::model::batch::TokenBatch;
 use crate::model::bert_config::BertConfig;
-use crate::model::cpu_gemm::{PackedLinear, gemm_abt, has_avx512};
+use crate::model::cpu_gemm::{PackedLinear, gemm_single, has_avx512};
 #[cfg(target_arch = "x86_64")]
 use crate::model::cpu_gemm::{pack, pack_transposed, product};
 use crate::model::cpu_kernels::{activate, layer_norm, softmax_unnormalized};
@@ -276,14 +276,16 @@ impl CpuBert {
                 }
                 buf.scores.resize(len * len, 0.0);
                 unsafe {
-                    gemm_abt(
-                        qkv[q..].as_ptr(),
-                        row,
+                    // scores = Q K^T: K's rows read as columns.
+                    gemm_single(
                         len,
-                        qkv[k..].as_ptr(),
-                        row,
                         len,
                         d,
+                        qkv[q..].as_ptr(),
+                        row,
+                        qkv[k..].as_ptr(),
+                        1,
+                        row,
                         buf.scores.as_mut_ptr(),
                         len,
                     )
@@ -293,26 +295,18 @@ impl CpuBert {
                     buf.inv.push(softmax_unnormalized(r, scale));
                 }
                 unsafe {
-                    gemm::gemm(
+                    // ctx rows = P V.
+                    gemm_single(
                         len,
                         d,
                         len,
-                        ctx_ptr.get().add(off * h + hd * d),
-                        1,
-                        h as isize,
-                        false,
                         buf.scores.as_ptr(),
-                        1,
-                        len as isize,
+                        len,
                         qkv[v..].as_ptr(),
+                        row,
                         1,
-                        row as isize,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
+                        ctx_ptr.get().add(off * h + hd * d),
+                        h,
                     );
                     scale_rows(ctx_ptr.get().add(off * h + hd * d), h, d, &buf.inv);
                 }

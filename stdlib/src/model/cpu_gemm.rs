@@ -227,15 +227,16 @@ pub(crate) fn dot_products(
         unsafe { product(a, k, m, k, panels, width, out.as_mut_ptr(), width) };
         return;
     }
-    // SAFETY: a is m x k, the rows width x k, out is m x width.
+    // SAFETY: a is m x k, the rows width x k (read transposed), out is m x width.
     unsafe {
-        gemm_abt(
+        gemm_single(
+            m,
+            width,
+            k,
             a.as_ptr(),
             k,
-            m,
             panels.as_ptr(),
-            k,
-            width,
+            1,
             k,
             out.as_mut_ptr(),
             width,
@@ -243,20 +244,22 @@ pub(crate) fn dot_products(
     };
 }
 
-/// `out = a b^T` with the `gemm` crate, single-threaded: `a` is `m x k` (row
-/// stride `lda`), `b` is `n x k` (row stride `ldb`), `out` is `m x n` (row stride `ldo`).
+/// `out = a b` with the `gemm` crate, single-threaded: `a` is `m x k` (row stride
+/// `lda`); `b` is `k x n` with element `(r, c)` at `b + r * b_rs + c * b_cs`, so a
+/// transposed operand is only other strides; `out` is `m x n` (row stride `ldo`).
 ///
 /// # Safety
 /// The pointers must cover the rows and strides described.
 #[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn gemm_abt(
-    a: *const f32,
-    lda: usize,
+pub(crate) unsafe fn gemm_single(
     m: usize,
-    b: *const f32,
-    ldb: usize,
     n: usize,
     k: usize,
+    a: *const f32,
+    lda: usize,
+    b: *const f32,
+    b_rs: usize,
+    b_cs: usize,
     out: *mut f32,
     ldo: usize,
 ) {
@@ -274,8 +277,8 @@ pub(crate) unsafe fn gemm_abt(
             1,
             lda as isize,
             b,
-            ldb as isize,
-            1,
+            b_cs as isize,
+            b_rs as isize,
             0.0,
             1.0,
             false,

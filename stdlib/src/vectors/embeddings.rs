@@ -56,4 +56,18 @@ impl Embeddings {
     pub fn into_vec(self) -> Vec<f32> {
         self.data
     }
+
+    /// `n` deterministic pseudo-random vectors (xorshift, values in [-0.5, 0.5)):
+    /// test data without a dependency.
+    #[cfg(test)]
+    pub(crate) fn random(n: usize, dim: usize, seed: u64) -> Self {
+        let mut state = seed;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+        };
+        Self::new(dim, (0..n * dim).map(|_| next()).collect())
+    }
 }

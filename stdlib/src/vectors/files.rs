@@ -82,31 +82,40 @@ pub fn write_vectors(path: &Path, ids: &[String], vectors: &Embeddings) -> Resul
     }
 }
 
+/// The `embedding` column's field: `FixedSizeList<f32, dim>`.
+pub(crate) fn embedding_field(dim: usize) -> Field {
+    Field::new(
+        "embedding",
+        DataType::FixedSizeList(
+            Arc::new(Field::new("item", DataType::Float32, false)),
+            dim as i32,
+        ),
+        false,
+    )
+}
+
+/// Row-major `values` as an `embedding` column of width `dim`.
+pub(crate) fn embedding_column(dim: usize, values: Vec<f32>) -> Result<FixedSizeListArray> {
+    Ok(FixedSizeListArray::try_new(
+        Arc::new(Field::new("item", DataType::Float32, false)),
+        dim as i32,
+        Arc::new(Float32Array::from(values)),
+        None,
+    )?)
+}
+
 /// The arrow schema of a vector file of width `dim`.
 pub fn vector_schema(dim: usize) -> Schema {
     Schema::new(vec![
         Field::new("id", DataType::Utf8, false),
-        Field::new(
-            "embedding",
-            DataType::FixedSizeList(
-                Arc::new(Field::new("item", DataType::Float32, false)),
-                dim as i32,
-            ),
-            false,
-        ),
+        embedding_field(dim),
     ])
 }
 
 fn write_arrow(path: &Path, ids: &[String], vectors: &Embeddings) -> Result<()> {
     let dim = vectors.dim();
     let schema = Arc::new(vector_schema(dim));
-    let values = Float32Array::from(vectors.as_slice().to_vec());
-    let list = FixedSizeListArray::try_new(
-        Arc::new(Field::new("item", DataType::Float32, false)),
-        dim as i32,
-        Arc::new(values),
-        None,
-    )?;
+    let list = embedding_column(dim, vectors.as_slice().to_vec())?;
     let batch = RecordBatch::try_new(
         schema.clone(),
         vec![Arc::new(StringArray::from_iter_values(ids)), Arc::new(list)],

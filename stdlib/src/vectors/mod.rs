@@ -2,7 +2,7 @@
 
 mod arrow_file;
 mod embeddings;
-mod files;
+pub(crate) mod files;
 
 pub use arrow_file::VectorFile;
 pub use embeddings::Embeddings;
