@@ -11,6 +11,7 @@ pub mod index;
 pub mod loss;
 pub mod model;
 pub mod progress;
+pub mod random;
 pub mod train;
 pub mod vectors;
 

@@ -14,6 +14,8 @@ pub trait Progress: Send + Sync {
     fn advance(&self, n: u64);
     /// The phase is over.
     fn finish(&self);
+    /// A short status shown beside the bar (e.g. training loss and learning rate).
+    fn status(&self, _text: &str) {}
 }
 
 /// Progress that goes nowhere.

@@ -5,9 +5,15 @@
 
 use std::collections::BTreeSet;
 
-use rankbook::loss::MultipleNegativesRankingLoss;
+use rankbook::data::BeirDataset;
+use rankbook::data::training::{TrainingData, pairs_from_qrels};
+use rankbook::loss::{MultipleNegativesRankingLoss, loss_by_name};
 use rankbook::model::{Backend, EncodeOptions, ModelOptions, SentenceEncoder};
-use rankbook::train::GroupedAdamW;
+use rankbook::progress::{CancelFlag, NoProgress};
+use rankbook::train::{
+    FitOptions, GroupedAdamW, HistoryRecord, NoCallback, StepRecord, StopReason, TrainCallback,
+    TrainConfig, fit, read_history,
+};
 
 const MODEL: &str = "sentence-transformers/all-MiniLM-L6-v2";
 
@@ -65,7 +71,7 @@ fn train_a_few_steps_save_and_reload() {
         "Vaccines train the immune system to recognise a pathogen.",
     ];
     // Before training: the trainable path embeds like the inference path.
-    let e = m.embed_t(&anchors, None, false).unwrap();
+    let e = m.embed_t(&anchors, None, None).unwrap();
     let want = fast.encode(&anchors, &EncodeOptions::default()).unwrap().0;
     let got: Vec<f32> = e.flatten_all().unwrap().to_vec1().unwrap();
     assert!(max_diff(&got, want.as_slice()) < 1e-5);
@@ -80,8 +86,8 @@ fn train_a_few_steps_save_and_reload() {
     let loss_fn = MultipleNegativesRankingLoss::default();
     let mut losses = Vec::new();
     for _ in 0..3 {
-        let a = m.embed_t(&anchors, None, false).unwrap();
-        let p = m.embed_t(&positives, None, false).unwrap();
+        let a = m.embed_t(&anchors, None, None).unwrap();
+        let p = m.embed_t(&positives, None, None).unwrap();
         let loss = loss_fn.loss(&a, &p, None).unwrap();
         losses.push(loss.to_scalar::<f32>().unwrap());
         opt.step(&loss.backward().unwrap()).unwrap();
@@ -103,7 +109,7 @@ fn train_a_few_steps_save_and_reload() {
         .unwrap()
         .0;
     let tuned: Vec<f32> = m
-        .embed_t(&anchors, None, false)
+        .embed_t(&anchors, None, None)
         .unwrap()
         .flatten_all()
         .unwrap()
@@ -116,50 +122,236 @@ fn train_a_few_steps_save_and_reload() {
     );
 }
 
-#[test]
-fn fit_follows_the_schedule_and_stops_when_cancelled() {
-    use rankbook::data::BeirDataset;
-    use rankbook::data::training::pairs_from_qrels;
-    use rankbook::progress::{CancelFlag, NoProgress};
-    use rankbook::train::{TrainConfig, fit_mnrl};
-
+fn sample_pairs(n: usize) -> TrainingData {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/scifact-sample");
     let ds = BeirDataset::open(&dir).unwrap();
     let pairs = pairs_from_qrels(&ds, &ds.qrels("test").unwrap()).unwrap();
-    let pairs = &pairs[..12];
-    let m = SentenceEncoder::load(
+    TrainingData::Examples(pairs[..n].to_vec())
+}
+
+fn trainable() -> SentenceEncoder {
+    SentenceEncoder::load(
         MODEL,
         &ModelOptions {
             backend: Backend::Trainable,
-            max_length: Some(64),
+            max_length: Some(48),
             ..Default::default()
         },
     )
-    .unwrap();
+    .unwrap()
+}
+
+fn weights(m: &SentenceEncoder) -> Vec<(String, Vec<f32>)> {
+    let mut w: Vec<(String, Vec<f32>)> = m
+        .current_weights()
+        .unwrap()
+        .into_iter()
+        .map(|(k, t)| (k, t.flatten_all().unwrap().to_vec1().unwrap()))
+        .collect();
+    w.sort_by(|a, b| a.0.cmp(&b.0));
+    w
+}
+
+fn step_losses(h: &[HistoryRecord]) -> Vec<(usize, f64)> {
+    h.iter()
+        .filter_map(|r| match r {
+            HistoryRecord::Step(s) => Some((s.step, s.loss)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Cancels the run after `at` steps.
+struct CancelAt(CancelFlag, usize);
+impl TrainCallback for CancelAt {
+    fn on_step(&mut self, r: &StepRecord) -> rankbook::Result<()> {
+        if r.step == self.1 {
+            self.0.cancel();
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn fit_follows_the_schedule_and_stops_when_cancelled() {
+    let data = sample_pairs(12);
+    let m = trainable();
     let cfg = TrainConfig {
         batch_size: 4,
         warmup_ratio: 0.34,
         dropout: false,
         ..Default::default()
     };
-    let mut seen = 0;
-    let history = fit_mnrl(&m, pairs, &cfg, &NoProgress, None, &mut |_| seen += 1).unwrap();
-    assert_eq!(seen, 3);
-    let steps: Vec<usize> = history.iter().map(|r| r.step).collect();
-    assert_eq!(steps, [1, 2, 3]);
+    let loss = loss_by_name("mnrl").unwrap();
+    let opts = FitOptions {
+        output: None,
+        resume: None,
+        validation: None,
+        progress: &NoProgress,
+        cancel: None,
+    };
+    let out = fit(&m, &data, loss.as_ref(), &cfg, &opts, &mut NoCallback).unwrap();
+    assert_eq!(out.stopped, StopReason::Finished);
+    let steps: Vec<&StepRecord> = out
+        .history
+        .iter()
+        .filter_map(|r| match r {
+            HistoryRecord::Step(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(steps.iter().map(|r| r.step).collect::<Vec<_>>(), [1, 2, 3]);
     // Two warm-up steps of three (linear): 0, half, then the peak.
-    let lrs: Vec<f64> = history.iter().map(|r| r.lr).collect();
+    let lrs: Vec<f64> = steps.iter().map(|r| r.lr).collect();
     assert_eq!(lrs, [0.0, 1e-5, 2e-5]);
     assert!(
-        history
+        steps
             .iter()
             .all(|r| r.loss.is_finite() && r.grad_norm > 0.0)
     );
 
+    // Cancelled before the first step: nothing done, the model still usable.
     let cancel = CancelFlag::new();
     cancel.cancel();
-    let e = fit_mnrl(&m, pairs, &cfg, &NoProgress, Some(&cancel), &mut |_| {})
-        .err()
+    let opts = FitOptions {
+        cancel: Some(&cancel),
+        ..opts
+    };
+    let out = fit(&m, &data, loss.as_ref(), &cfg, &opts, &mut NoCallback).unwrap();
+    assert_eq!((out.stopped, out.steps), (StopReason::Cancelled, 0));
+    assert_eq!(
+        m.embed_t(&["still works"], None, None).unwrap().dims(),
+        [1, 384]
+    );
+
+    // Wrong shapes and sizes are refused up front.
+    let e = fit(
+        &m,
+        &data,
+        loss_by_name("triplet").unwrap().as_ref(),
+        &cfg,
+        &opts,
+        &mut NoCallback,
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        e,
+        "triplet loss needs (anchor, positive, negative) triples; this dataset yields (anchor, positive) pairs"
+    );
+    let big = TrainConfig {
+        batch_size: 13,
+        ..cfg.clone()
+    };
+    let e = fit(&m, &data, loss.as_ref(), &big, &opts, &mut NoCallback)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "batch size 13 for 12 examples: choose a batch size between 1 and 12"
+    );
+    let e = loss_by_name("hinge").err().unwrap().to_string();
+    assert!(
+        e.starts_with("unknown loss `hinge`; known losses: mnrl, cached-mnrl, triplet"),
+        "{e}"
+    );
+}
+
+#[test]
+fn resumed_run_is_bit_identical_to_an_uninterrupted_one() {
+    let data = sample_pairs(12);
+    let loss = loss_by_name("mnrl").unwrap();
+    // Dropout on: the seeded masks must be reproduced after resuming too.
+    let cfg = TrainConfig {
+        epochs: 2,
+        batch_size: 4,
+        checkpoint_every: Some(2),
+        keep_checkpoints: 5,
+        ..Default::default()
+    };
+    let d = tempfile::tempdir().unwrap();
+    let run =
+        |out: &std::path::Path, resume: Option<&std::path::Path>, cancel_at: Option<usize>| {
+            let m = trainable();
+            let flag = CancelFlag::new();
+            let opts = FitOptions {
+                output: Some(out),
+                resume,
+                validation: None,
+                progress: &NoProgress,
+                cancel: Some(&flag),
+            };
+            let mut cb = CancelAt(flag.clone(), cancel_at.unwrap_or(usize::MAX));
+            let outcome = fit(&m, &data, loss.as_ref(), &cfg, &opts, &mut cb).unwrap();
+            (m, outcome)
+        };
+    let (whole, a) = run(&d.path().join("a"), None, None);
+    assert_eq!((a.steps, a.stopped), (6, StopReason::Finished));
+
+    // Stopped after step 3 (checkpoints at 2 and, on cancelling, 3) ...
+    let b_dir = d.path().join("b");
+    let (_, b) = run(&b_dir, None, Some(3));
+    assert_eq!((b.steps, b.stopped), (3, StopReason::Cancelled));
+    let ckpt = b_dir.join("checkpoints/step-00000002");
+    assert!(ckpt.join("trainer_state.json").is_file());
+    // ... and resumed from step 2: the same losses from step 3 on, the same weights.
+    let (resumed, c) = run(&b_dir, Some(&ckpt), None);
+    assert_eq!((c.steps, c.stopped), (6, StopReason::Finished));
+    assert_eq!(step_losses(&c.history), step_losses(&a.history));
+    assert!(
+        weights(&resumed) == weights(&whole),
+        "weights differ after resuming"
+    );
+    // The history file holds each step once.
+    let file = read_history(&b_dir.join("history.jsonl")).unwrap();
+    assert_eq!(step_losses(&file), step_losses(&a.history));
+
+    // The saved model reloads with the trained weights' embeddings.
+    let saved = SentenceEncoder::load(
+        b_dir.join("model").to_str().unwrap(),
+        &ModelOptions::default(),
+    )
+    .unwrap();
+    let texts = ["a query about cells"];
+    let got = saved.encode(&texts, &EncodeOptions::default()).unwrap().0;
+    let want: Vec<f32> = resumed
+        .embed_t(&texts, None, None)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
         .unwrap();
-    assert!(matches!(e, rankbook::Error::Cancelled), "{e}");
+    assert!(max_diff(&want, got.as_slice()) < 1e-5);
+
+    // A checkpoint of other settings or another model is refused.
+    let other = TrainConfig {
+        lr: 1e-4,
+        ..cfg.clone()
+    };
+    let m = trainable();
+    let opts = FitOptions {
+        output: None,
+        resume: Some(&ckpt),
+        validation: None,
+        progress: &NoProgress,
+        cancel: None,
+    };
+    let e = fit(&m, &data, loss.as_ref(), &other, &opts, &mut NoCallback)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("its settings differ (lr: 0.00002 in the checkpoint, 0.0001 now)"),
+        "{e}"
+    );
+    let e = fit(
+        &m,
+        &sample_pairs(11),
+        loss.as_ref(),
+        &cfg,
+        &opts,
+        &mut NoCallback,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.ends_with("it was trained on other data"), "{e}");
 }

@@ -3,7 +3,8 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use rankbook::eval::stats::{SplitMix, paired_t, wilcoxon};
+use rankbook::eval::stats::{paired_t, wilcoxon};
+use rankbook::random::SplitMix;
 use rankbook_tests::{python, repo_root, text};
 
 /// Vectors like per-query IR scores: values on a grid (ties, zero differences).

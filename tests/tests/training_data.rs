@@ -5,7 +5,9 @@
 use std::collections::HashSet;
 
 use rankbook::data::BeirDataset;
-use rankbook::data::training::{no_duplicate_batches, pairs_from_qrels, read_triples};
+use rankbook::data::training::{
+    TrainingData, no_duplicate_batches, pairs_from_qrels, read_triples,
+};
 
 #[test]
 fn scifact_train_pairs_and_msmarco_triples() {
@@ -21,12 +23,12 @@ fn scifact_train_pairs_and_msmarco_triples() {
     let queries: HashSet<&str> = pairs.iter().map(|p| p.anchor.as_str()).collect();
     assert_eq!(queries.len(), 807);
     // Batches of 32 without a repeated text: every pair once, 29 or a few more batches.
-    let batches = no_duplicate_batches(&pairs, 32, 42).unwrap();
+    let batches = no_duplicate_batches(&TrainingData::Examples(pairs), 32, 42).unwrap();
     assert_eq!(batches.iter().map(Vec::len).sum::<usize>(), 919);
     assert!((29..=32).contains(&batches.len()), "{}", batches.len());
 
     let triples =
         read_triples(&data.join("msmarco-triples-sample/triples.train.small.head100.tsv")).unwrap();
     assert_eq!(triples.len(), 100);
-    assert!(triples.iter().all(|t| t.negative.is_some()));
+    assert!(triples.iter().all(|t| t.negatives.len() == 1));
 }

@@ -18,9 +18,11 @@ impl Bar {
             bar.set_draw_target(ProgressDrawTarget::stderr());
         }
         bar.set_style(
-            ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{prefix:>10} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
         Self { bar }
     }
@@ -30,12 +32,16 @@ impl Progress for Bar {
     fn start(&self, label: &str, total: u64) {
         self.bar.reset();
         self.bar.set_length(total);
-        self.bar.set_message(label.to_string());
+        self.bar.set_prefix(label.to_string());
+        self.bar.set_message("");
     }
     fn advance(&self, n: u64) {
         self.bar.inc(n);
     }
     fn finish(&self) {
         self.bar.finish_and_clear();
+    }
+    fn status(&self, text: &str) {
+        self.bar.set_message(text.to_string());
     }
 }

@@ -1,5 +1,6 @@
 //! Training examples as texts: (query, positive) pairs from BEIR qrels, MS MARCO
-//! triples, and the no-duplicates batch sampler for in-batch-negative losses.
+//! triples, the shapes of training data the losses accept, and the batch
+//! samplers (no duplicates for in-batch-negative losses, plain shuffling).
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -7,29 +8,140 @@ use std::path::Path;
 use crate::data::lines::for_each_line;
 use crate::data::{BeirDataset, Qrels};
 use crate::error::{Error, Result};
-use crate::eval::stats::SplitMix;
+use crate::random::SplitMix;
 
-/// An anchor, its positive and optionally a hard negative.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An anchor, its positive and any hard negatives, with teacher scores for
+/// distillation.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Example {
     /// The query (or first text).
     pub anchor: String,
     /// The text that must score high.
     pub positive: String,
-    /// A text that must score lower than the positive.
-    pub negative: Option<String>,
+    /// Texts that must score lower than the positive.
+    pub negatives: Vec<String>,
+    /// A teacher's scores of the positive then each negative (distillation).
+    pub teacher: Option<Vec<f32>>,
 }
 
 impl Example {
+    /// A (query, positive) pair.
+    pub fn pair(anchor: impl Into<String>, positive: impl Into<String>) -> Self {
+        Self {
+            anchor: anchor.into(),
+            positive: positive.into(),
+            negatives: Vec::new(),
+            teacher: None,
+        }
+    }
+
     /// The example's texts.
     pub fn texts(&self) -> impl Iterator<Item = &str> {
-        [
-            Some(self.anchor.as_str()),
-            Some(self.positive.as_str()),
-            self.negative.as_deref(),
-        ]
-        .into_iter()
-        .flatten()
+        [self.anchor.as_str(), self.positive.as_str()]
+            .into_iter()
+            .chain(self.negatives.iter().map(String::as_str))
+    }
+}
+
+/// Two texts and how similar they are (Quaterion's pair sample; 0/1 for the
+/// contrastive losses, a similarity for CosineSimilarityLoss).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoredPair {
+    /// First text.
+    pub text_a: String,
+    /// Second text.
+    pub text_b: String,
+    /// Target similarity or label.
+    pub score: f32,
+}
+
+/// A text and the group it belongs to (Quaterion's group sample): texts of a
+/// group are positives of each other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupSample {
+    /// The text.
+    pub text: String,
+    /// Its group's label.
+    pub group: String,
+}
+
+/// Training data in one of the shapes the losses take.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrainingData {
+    /// (anchor, positive, negatives..., teacher scores?) examples.
+    Examples(Vec<Example>),
+    /// (text_a, text_b, score) pairs.
+    Pairs(Vec<ScoredPair>),
+    /// (text, group) samples.
+    Groups(Vec<GroupSample>),
+}
+
+impl TrainingData {
+    /// How many samples there are.
+    pub fn len(&self) -> usize {
+        match self {
+            TrainingData::Examples(v) => v.len(),
+            TrainingData::Pairs(v) => v.len(),
+            TrainingData::Groups(v) => v.len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// What one sample is, in words (for error messages).
+    pub fn shape(&self) -> String {
+        match self {
+            TrainingData::Examples(v) => {
+                let negatives = v.iter().map(|e| e.negatives.len()).max().unwrap_or(0);
+                let teacher = v.iter().any(|e| e.teacher.is_some());
+                let mut s = match negatives {
+                    0 => "(anchor, positive) pairs".to_string(),
+                    1 => "(anchor, positive, negative) triples".to_string(),
+                    n => format!("(anchor, positive, {n} negatives) groups"),
+                };
+                if teacher {
+                    s.push_str(" with teacher scores");
+                }
+                s
+            }
+            TrainingData::Pairs(_) => "(text_a, text_b, score) pairs".into(),
+            TrainingData::Groups(_) => "(text, group) samples".into(),
+        }
+    }
+
+    /// Every text of sample `i`.
+    pub fn texts_of(&self, i: usize) -> Vec<&str> {
+        match self {
+            TrainingData::Examples(v) => v[i].texts().collect(),
+            TrainingData::Pairs(v) => vec![v[i].text_a.as_str(), v[i].text_b.as_str()],
+            TrainingData::Groups(v) => vec![v[i].text.as_str()],
+        }
+    }
+
+    /// A content hash (so a resumed run can tell it is given the same data).
+    pub fn digest(&self) -> String {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for i in 0..self.len() {
+            for t in self.texts_of(i) {
+                h.update(t.as_bytes());
+                h.update([0u8]);
+            }
+            match self {
+                TrainingData::Examples(v) => {
+                    for s in v[i].teacher.iter().flatten() {
+                        h.update(s.to_le_bytes());
+                    }
+                }
+                TrainingData::Pairs(v) => h.update(v[i].score.to_le_bytes()),
+                TrainingData::Groups(v) => h.update(v[i].group.as_bytes()),
+            }
+            h.update([1u8]);
+        }
+        hex::encode(h.finalize())
     }
 }
 
@@ -64,14 +176,10 @@ pub fn pairs_from_qrels(data: &BeirDataset, qrels: &Qrels) -> Result<Vec<Example
                     data.dir.display()
                 ))
             };
-            Ok(Example {
-                anchor: queries
-                    .get(q)
-                    .ok_or_else(|| missing("query", q))?
-                    .to_string(),
-                positive: docs.get(d).ok_or_else(|| missing("doc", d))?.to_string(),
-                negative: None,
-            })
+            Ok(Example::pair(
+                *queries.get(q).ok_or_else(|| missing("query", q))?,
+                *docs.get(d).ok_or_else(|| missing("doc", d))?,
+            ))
         })
         .collect()
 }
@@ -96,13 +204,41 @@ pub fn read_triples(path: &Path) -> Result<Vec<Example>> {
             ));
         };
         out.push(Example {
-            anchor: q.to_string(),
-            positive: p.to_string(),
-            negative: Some(neg.to_string()),
+            negatives: vec![neg.to_string()],
+            ..Example::pair(q, p)
         });
         Ok(())
     })?;
     Ok(out)
+}
+
+fn check_batch_size(batch_size: usize, samples: usize) -> Result<()> {
+    if batch_size == 0 || batch_size > samples {
+        return Err(Error::InvalidArgument(format!(
+            "batch size {batch_size} for {samples} examples: choose a batch size between 1 and {samples}"
+        )));
+    }
+    Ok(())
+}
+
+/// `0..n` shuffled by `seed` (Fisher-Yates).
+fn shuffled(n: usize, seed: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut rng = SplitMix::new(seed);
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.below(i + 1));
+    }
+    order
+}
+
+/// Batches of sample indices in the order `seed` shuffles them; the last batch
+/// may be short.
+pub fn shuffled_batches(samples: usize, batch_size: usize, seed: u64) -> Result<Vec<Vec<usize>>> {
+    check_batch_size(batch_size, samples)?;
+    Ok(shuffled(samples, seed)
+        .chunks(batch_size)
+        .map(<[usize]>::to_vec)
+        .collect())
 }
 
 /// Batches of example indices in which no text appears twice (a repeated text
@@ -110,28 +246,19 @@ pub fn read_triples(path: &Path) -> Result<Vec<Example>> {
 /// repeat a text wait for a later batch, as in sentence-transformers'
 /// NoDuplicatesBatchSampler; the last batch may be short.
 pub fn no_duplicate_batches(
-    examples: &[Example],
+    data: &TrainingData,
     batch_size: usize,
     seed: u64,
 ) -> Result<Vec<Vec<usize>>> {
-    if batch_size == 0 || batch_size > examples.len() {
-        return Err(Error::InvalidArgument(format!(
-            "batch size {batch_size} for {} examples",
-            examples.len()
-        )));
-    }
-    let mut order: Vec<usize> = (0..examples.len()).collect();
-    let mut rng = SplitMix::new(seed);
-    for i in (1..order.len()).rev() {
-        order.swap(i, rng.below(i + 1));
-    }
+    check_batch_size(batch_size, data.len())?;
+    let mut order = shuffled(data.len(), seed);
     let mut batches = Vec::new();
     while !order.is_empty() {
         let mut batch = Vec::with_capacity(batch_size);
         let mut seen: HashSet<&str> = HashSet::new();
         let mut waiting = Vec::new();
         for i in order {
-            let texts: Vec<&str> = examples[i].texts().collect();
+            let texts = data.texts_of(i);
             if batch.len() < batch_size && texts.iter().all(|t| !seen.contains(t)) {
                 seen.extend(texts);
                 batch.push(i);
@@ -150,11 +277,7 @@ mod tests {
     use super::*;
 
     fn ex(a: &str, p: &str) -> Example {
-        Example {
-            anchor: a.into(),
-            positive: p.into(),
-            negative: None,
-        }
+        Example::pair(a, p)
     }
 
     #[test]
@@ -162,7 +285,8 @@ mod tests {
         // Query "q0" has three positives: at most one of them per batch.
         let mut examples = vec![ex("q0", "a"), ex("q0", "b"), ex("q0", "c")];
         examples.extend((1..20).map(|i| ex(&format!("q{i}"), &format!("d{i}"))));
-        let batches = no_duplicate_batches(&examples, 8, 42).unwrap();
+        let data = TrainingData::Examples(examples.clone());
+        let batches = no_duplicate_batches(&data, 8, 42).unwrap();
         let mut all: Vec<usize> = batches.concat();
         all.sort_unstable();
         assert_eq!(all, (0..examples.len()).collect::<Vec<_>>());
@@ -172,9 +296,9 @@ mod tests {
             assert_eq!(unique.len(), texts.len(), "{b:?}");
             assert!(b.len() <= 8);
         }
-        assert_eq!(batches, no_duplicate_batches(&examples, 8, 42).unwrap());
-        assert_ne!(batches, no_duplicate_batches(&examples, 8, 7).unwrap());
-        let e = no_duplicate_batches(&examples, 100, 1)
+        assert_eq!(batches, no_duplicate_batches(&data, 8, 42).unwrap());
+        assert_ne!(batches, no_duplicate_batches(&data, 8, 7).unwrap());
+        let e = no_duplicate_batches(&data, 100, 1)
             .err()
             .unwrap()
             .to_string();
@@ -197,9 +321,8 @@ mod tests {
         assert_eq!(
             read_triples(&p).unwrap(),
             vec![Example {
-                anchor: "q".into(),
-                positive: "pos".into(),
-                negative: Some("neg".into())
+                negatives: vec!["neg".into()],
+                ..Example::pair("q", "pos")
             }]
         );
     }

@@ -3,6 +3,7 @@
 //! bootstrap confidence intervals, and multiple-comparison corrections.
 
 use crate::error::{Error, Result};
+use crate::random::SplitMix;
 
 /// A paired test between two systems' per-query values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,29 +73,6 @@ impl Correction {
                 out
             }
         }
-    }
-}
-
-/// A small seeded generator (SplitMix64): reproducible resampling without a dependency.
-#[derive(Debug, Clone)]
-pub struct SplitMix(u64);
-
-impl SplitMix {
-    /// A generator from `seed`.
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in `0..n`.
-    pub fn below(&mut self, n: usize) -> usize {
-        ((self.next_u64() as u128 * n as u128) >> 64) as usize
     }
 }
 

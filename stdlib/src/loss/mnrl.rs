@@ -4,8 +4,12 @@
 
 use candle_core::Tensor;
 
+use crate::data::training::TrainingData;
 use crate::error::Result;
-use crate::loss::similarity::{cosine_matrix, diagonal_cross_entropy};
+use crate::loss::inputs::{ExampleNeeds, embed_examples, require_examples};
+use crate::loss::scores::diagonal_cross_entropy;
+use crate::loss::similarity::cosine_matrix;
+use crate::loss::{Batch, Embedder, Loss};
 
 /// The loss's settings.
 #[derive(Debug, Clone, Copy)]
@@ -49,11 +53,70 @@ impl MultipleNegativesRankingLoss {
     }
 }
 
+/// What the MNRL family trains on.
+pub(crate) const NEEDS: &str = "(anchor, positive[, negatives]) examples";
+
+/// Checks data for the MNRL family.
+pub(crate) fn check_mnrl(name: &str, data: &TrainingData) -> Result<()> {
+    require_examples(
+        name,
+        NEEDS,
+        data,
+        ExampleNeeds {
+            min_negatives: 0,
+            uniform: false,
+            teacher: false,
+        },
+    )
+}
+
+impl Loss for MultipleNegativesRankingLoss {
+    fn name(&self) -> &'static str {
+        "mnrl"
+    }
+    fn check(&self, data: &TrainingData) -> Result<()> {
+        check_mnrl(self.name(), data)
+    }
+    fn in_batch_negatives(&self) -> bool {
+        true
+    }
+    fn forward(&self, model: &dyn Embedder, batch: &Batch) -> Result<Tensor> {
+        let v = embed_examples(model, batch)?;
+        self.loss(&v.anchors, &v.positives, v.negatives.as_ref())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use candle_core::{Device, Var};
 
     use super::*;
+    use crate::data::training::Example;
+    use crate::loss::testing::assert_loss_gradient;
+
+    #[test]
+    fn gradient_through_the_loss_with_hard_negatives() {
+        let texts = ["q1", "q2", "d1", "d2", "n1", "n2"];
+        let values = [
+            0.3f32, -1.2, 0.8, 0.5, -0.4, 0.9, 1.1, 0.2, -0.7, 0.6, 0.1, -0.3, 0.2, 0.2, 0.9, -0.5,
+            0.4, 0.0,
+        ];
+        let data = TrainingData::Examples(vec![
+            Example {
+                negatives: vec!["n1".into()],
+                ..Example::pair("q1", "d1")
+            },
+            Example {
+                negatives: vec!["n2".into()],
+                ..Example::pair("q2", "d2")
+            },
+        ]);
+        let l = MultipleNegativesRankingLoss {
+            scale: 5.0,
+            symmetric: false,
+        };
+        assert_loss_gradient(&l, &texts, &values, 3, &data);
+    }
 
     fn t(rows: &[[f32; 2]]) -> Tensor {
         let flat: Vec<f32> = rows.iter().flatten().copied().collect();

@@ -6,6 +6,7 @@ use candle_nn::{Embedding, Linear, VarBuilder};
 use crate::error::Result;
 use crate::model::batch::TokenBatch;
 use crate::model::bert_config::{BertConfig, HiddenAct};
+use crate::model::dropout::Dropout;
 use crate::model::encoder::Encoder;
 
 /// Additive bias for masked attention scores. Finite so half precision does not
@@ -144,8 +145,8 @@ impl Bert {
         &self.config
     }
 
-    /// Forward pass; `train` turns dropout on.
-    pub fn forward_t(&self, batch: &TokenBatch, train: bool) -> Result<Tensor> {
+    /// Forward pass; dropout (training) draws its masks from `train`.
+    pub fn forward_t(&self, batch: &TokenBatch, train: Option<&Dropout>) -> Result<Tensor> {
         let c = &self.config;
         let (b, l) = (batch.batch, batch.seq_len);
         let ids = batch.ids_tensor(&self.device)?;
@@ -196,19 +197,18 @@ impl Bert {
     }
 }
 
-fn dropout(x: &Tensor, p: f64, train: bool) -> Result<Tensor> {
-    if train && p > 0.0 {
-        Ok(candle_nn::ops::dropout(x, p as f32)?)
-    } else {
-        Ok(x.clone())
+fn dropout(x: &Tensor, p: f64, train: Option<&Dropout>) -> Result<Tensor> {
+    match train {
+        Some(d) => d.apply(x, p),
+        None => Ok(x.clone()),
     }
 }
 
 impl Encoder for Bert {
     fn forward(&self, batch: &TokenBatch) -> Result<Tensor> {
-        self.forward_t(batch, false)
+        self.forward_t(batch, None)
     }
-    fn forward_t(&self, batch: &TokenBatch, train: bool) -> Result<Tensor> {
+    fn forward_t(&self, batch: &TokenBatch, train: Option<&Dropout>) -> Result<Tensor> {
         Bert::forward_t(self, batch, train)
     }
     fn hidden_size(&self) -> usize {

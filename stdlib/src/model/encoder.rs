@@ -7,13 +7,14 @@ use candle_core::Tensor;
 
 use crate::error::Result;
 use crate::model::batch::TokenBatch;
+use crate::model::dropout::Dropout;
 
 /// A transformer that maps a padded batch to `(batch, seq_len, hidden)` embeddings.
 pub trait Encoder: Send + Sync {
     /// Token embeddings of the last layer, `(batch, seq_len, hidden)`, f32.
     fn forward(&self, batch: &TokenBatch) -> Result<Tensor>;
-    /// [`Encoder::forward`] with dropout on when `train` (for encoders that train).
-    fn forward_t(&self, batch: &TokenBatch, _train: bool) -> Result<Tensor> {
+    /// [`Encoder::forward`] with dropout masks from `dropout` (training).
+    fn forward_t(&self, batch: &TokenBatch, _dropout: Option<&Dropout>) -> Result<Tensor> {
         self.forward(batch)
     }
     /// Width of the token embeddings.

@@ -8,6 +8,7 @@ pub(crate) mod cpu_gemm;
 mod cpu_kernels;
 pub mod dense;
 pub mod device;
+pub mod dropout;
 pub mod encoder;
 pub mod fingerprint;
 pub mod pooling;

@@ -16,13 +16,16 @@ use crate::model::bert_config::BertConfig;
 use crate::model::bert_cpu::CpuBert;
 use crate::model::dense::Dense;
 use crate::model::device::open_device;
+use crate::model::dropout::Dropout;
 use crate::model::encoder::Encoder;
 use crate::model::fingerprint::ModelFingerprint;
 use crate::model::pooling::{Pooling, l2_normalize};
 use crate::model::resolve::resolve_model;
 use crate::model::st_folder::{Module, StFolder};
 use crate::model::tokenize::{TextTokenizer, TokenIds};
-use crate::model::weights::{trainable_weights, var_builder, weight_files, weights_hash};
+use crate::model::weights::{
+    tensors_hash, trainable_weights, var_builder, weight_files, weights_hash,
+};
 use crate::progress::{CancelFlag, NoProgress, Progress};
 use crate::vectors::Embeddings;
 
@@ -121,6 +124,10 @@ pub struct SentenceEncoder {
     dir: PathBuf,
     /// Computed on first use (hashing the weights takes a moment).
     fingerprint: std::sync::OnceLock<ModelFingerprint>,
+    /// The hash of weights that are not the folder's (a trained copy).
+    weights_sha256: Option<String>,
+    /// How it was loaded.
+    options: ModelOptions,
     /// The trainable weights and their stored dtypes (Backend::Trainable).
     trainable: Option<(VarMap, std::collections::BTreeMap<String, DType>)>,
     folder: StFolder,
@@ -165,6 +172,16 @@ impl SentenceEncoder {
 
     /// Loads a model folder.
     pub fn from_dir(dir: &Path, options: &ModelOptions) -> Result<Self> {
+        Self::build(dir, options, None)
+    }
+
+    /// Loads a model folder, with `weights` (by tensor name) in place of the
+    /// folder's when given.
+    fn build(
+        dir: &Path,
+        options: &ModelOptions,
+        weights: Option<std::collections::HashMap<String, Tensor>>,
+    ) -> Result<Self> {
         let folder = StFolder::read(dir)?;
         let device = open_device(&options.device)?;
         let tdir = folder.transformer_dir().to_path_buf();
@@ -173,9 +190,10 @@ impl SentenceEncoder {
             Backend::Trainable => Some(trainable_weights(&tdir, &device)?),
             _ => None,
         };
-        let vb = match &trainable {
-            Some((varmap, _)) => VarBuilder::from_varmap(varmap, DType::F32, &device),
-            None => var_builder(&tdir, DType::F32, &device)?,
+        let vb = match (&trainable, weights) {
+            (Some((varmap, _)), _) => VarBuilder::from_varmap(varmap, DType::F32, &device),
+            (None, Some(w)) => VarBuilder::from_tensors(w, DType::F32, &device),
+            (None, None) => var_builder(&tdir, DType::F32, &device)?,
         };
         let prefix = weight_prefix(&vb);
         let vb = if prefix.is_empty() { vb } else { vb.pp(prefix) };
@@ -234,6 +252,8 @@ impl SentenceEncoder {
             name: dir.display().to_string(),
             dir: dir.to_path_buf(),
             fingerprint: Default::default(),
+            weights_sha256: None,
+            options: options.clone(),
             trainable,
             tokenizer,
             encoder,
@@ -251,8 +271,14 @@ impl SentenceEncoder {
         &self.name
     }
 
-    /// The settings that decide this model's vectors.
+    /// The settings that decide this model's vectors. A model being trained has
+    /// no fixed fingerprint: its weights change at every step.
     pub fn fingerprint(&self) -> Result<&ModelFingerprint> {
+        if self.trainable.is_some() {
+            return Err(Error::InvalidArgument(
+                "a model being trained has no fixed fingerprint; take `inference_copy()` of it to encode with a cache or build an index".into(),
+            ));
+        }
         if let Some(f) = self.fingerprint.get() {
             return Ok(f);
         }
@@ -272,7 +298,10 @@ impl SentenceEncoder {
             .collect();
         let f = ModelFingerprint {
             model: self.name.clone(),
-            weights_sha256: weights_hash(self.folder.transformer_dir())?,
+            weights_sha256: match &self.weights_sha256 {
+                Some(h) => h.clone(),
+                None => weights_hash(self.folder.transformer_dir())?,
+            },
             pipeline: pipeline.join("+"),
             max_length: self.max_length(),
             query_prompt: self.query_prompt.clone(),
@@ -283,11 +312,71 @@ impl SentenceEncoder {
     }
 
     /// Embeddings of `texts` (with `prompt`) as one padded batch, keeping the
-    /// autograd graph: the training forward pass (`train` turns dropout on).
-    pub fn embed_t(&self, texts: &[&str], prompt: Option<&str>, train: bool) -> Result<Tensor> {
+    /// autograd graph: the training forward pass (dropout masks from `train`).
+    pub fn embed_t(
+        &self,
+        texts: &[&str],
+        prompt: Option<&str>,
+        train: Option<&Dropout>,
+    ) -> Result<Tensor> {
         let ids = self.tokenize(texts, prompt)?;
         let rows: Vec<&TokenIds> = ids.iter().collect();
         self.forward_batch_t(&TokenBatch::pad(&rows, self.tokenizer.pad_id()), train)
+    }
+
+    /// A copy for inference (the fast CPU path on CPU) with the current weights
+    /// of a model being trained; its fingerprint hashes those weights.
+    pub fn inference_copy(&self) -> Result<SentenceEncoder> {
+        let weights = self.current_weights()?;
+        let hash = tensors_hash(&weights)?;
+        let options = ModelOptions {
+            backend: Backend::Auto,
+            max_length: Some(self.max_length()),
+            query_prompt: self.query_prompt.clone(),
+            document_prompt: self.document_prompt.clone(),
+            ..self.options.clone()
+        };
+        let mut copy = Self::build(&self.dir, &options, Some(weights))?;
+        copy.name = format!("{}@{}", self.name, &hash[..12]);
+        copy.weights_sha256 = Some(hash);
+        Ok(copy)
+    }
+
+    /// Copies of the trainable weights by name (an error for inference models).
+    pub fn current_weights(&self) -> Result<std::collections::HashMap<String, Tensor>> {
+        let vars = self.trainable_vars();
+        if vars.is_empty() {
+            return Err(Error::InvalidArgument(
+                "the model was not loaded for training (Backend::Trainable)".into(),
+            ));
+        }
+        vars.into_iter()
+            .map(|(name, v)| Ok((name, v.as_tensor().copy()?)))
+            .collect()
+    }
+
+    /// Sets the trainable weights from `weights` (every one must be present with its shape).
+    pub fn set_weights(&self, weights: &std::collections::HashMap<String, Tensor>) -> Result<()> {
+        let vars = self.trainable_vars();
+        if vars.is_empty() {
+            return Err(Error::InvalidArgument(
+                "the model was not loaded for training (Backend::Trainable)".into(),
+            ));
+        }
+        for (name, var) in vars {
+            let w = weights.get(&name).ok_or_else(|| {
+                Error::InvalidArgument(format!("the weights have no `{name}`: another model"))
+            })?;
+            if w.dims() != var.dims() {
+                return Err(Error::InvalidArgument(format!(
+                    "weight `{name}` is {:?}, the model's {:?}: another model",
+                    w.dims(),
+                    var.dims()
+                )));
+            }
+            var.set(&w.to_device(var.device())?.to_dtype(var.dtype())?)?;
+        }
+        Ok(())
     }
 
     /// The trainable weights by name (empty unless loaded with `Backend::Trainable`).
@@ -336,6 +425,17 @@ impl SentenceEncoder {
             candle_core::safetensors::save(&tensors, &path)
                 .map_err(|e| Error::model_config(&path, format!("cannot write weights: {e}")))
         })
+    }
+
+    /// SHA-256 of the weight files the model was loaded from (not of weights
+    /// trained since).
+    pub fn base_weights_sha256(&self) -> Result<String> {
+        weights_hash(self.folder.transformer_dir())
+    }
+
+    /// The device it runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
     }
 
     /// The folder the model was loaded from.
@@ -387,17 +487,19 @@ impl SentenceEncoder {
 
     /// Encodes one padded batch to `(batch, dim)` vectors.
     pub fn forward_batch(&self, batch: &TokenBatch) -> Result<Tensor> {
-        self.forward_batch_t(batch, false)
+        self.forward_batch_t(batch, None)
     }
 
-    /// [`SentenceEncoder::forward_batch`] with dropout on when `train` (the
+    /// [`SentenceEncoder::forward_batch`] with dropout masks from `train` (the
     /// tensors keep their graph for backpropagation with `Backend::Trainable`).
-    pub fn forward_batch_t(&self, batch: &TokenBatch, train: bool) -> Result<Tensor> {
+    pub fn forward_batch_t(&self, batch: &TokenBatch, train: Option<&Dropout>) -> Result<Tensor> {
         let mut stages = self.stages.iter().peekable();
         // Pooling straight from packed tokens skips building (and faulting in)
         // a padded (batch, seq, hidden) tensor and its masked copies.
         let packed = match stages.peek() {
-            Some(Stage::Pooling(p)) if !train => self.encoder.forward_packed(batch).map(|t| (p, t)),
+            Some(Stage::Pooling(p)) if train.is_none() => {
+                self.encoder.forward_packed(batch).map(|t| (p, t))
+            }
             _ => None,
         };
         let mut x = match packed {

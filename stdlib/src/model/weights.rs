@@ -91,3 +91,25 @@ pub fn trainable_weights(
 pub fn weights_hash(dir: &Path) -> Result<String> {
     crate::checksum::sha256_files(&weight_files(dir)?)
 }
+
+/// SHA-256 over named tensors (sorted by name: name, dtype, shape, f32 values),
+/// as a hex string; identifies weights held in memory.
+pub fn tensors_hash(
+    tensors: &std::collections::HashMap<String, candle_core::Tensor>,
+) -> Result<String> {
+    use sha2::Digest;
+    let mut names: Vec<&String> = tensors.keys().collect();
+    names.sort();
+    let mut h = sha2::Sha256::new();
+    for name in names {
+        let t = &tensors[name];
+        h.update(name.as_bytes());
+        h.update(format!("{:?}{:?}", t.dtype(), t.dims()).as_bytes());
+        let values: Vec<f32> = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+        for chunk in values.chunks(1 << 16) {
+            let bytes: Vec<u8> = chunk.iter().flat_map(|v| v.to_le_bytes()).collect();
+            h.update(&bytes);
+        }
+    }
+    Ok(hex::encode(h.finalize()))
+}

@@ -1,10 +1,20 @@
-//! Training: the MNRL training loop, its optimiser and learning-rate schedules;
-//! checkpoints, evaluation during training and the other losses come next.
+//! Training: the loop and its optimiser, learning-rate schedules, validation,
+//! checkpoints, history and callbacks (kept apart, as in burn-train).
 
+pub mod checkpoint;
+pub mod config;
+mod embedder;
+pub mod history;
 mod optimizer;
 mod schedule;
 mod trainer;
+pub mod validation;
 
+pub use checkpoint::{Best, TrainerState};
+pub use config::{EarlyStopping, TrainConfig};
+pub use embedder::ModelEmbedder;
+pub use history::{EvalRecord, HistoryRecord, StepRecord, read_history};
 pub use optimizer::{GroupedAdamW, exempt_from_decay};
 pub use schedule::{Schedule, warmup_steps};
-pub use trainer::{StepRecord, TrainConfig, fit_mnrl};
+pub use trainer::{FitOptions, FitOutcome, NoCallback, StopReason, TrainCallback, fit};
+pub use validation::Validation;

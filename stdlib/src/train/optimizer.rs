@@ -1,12 +1,14 @@
 //! AdamW in two parameter groups, as Hugging Face's trainer sets it up: weight
-//! decay on the weights, none on biases and LayerNorm parameters. candle's AdamW
-//! already decays decoupled (torch.optim.AdamW's update); one instance per group.
+//! decay on the weights, none on biases and LayerNorm parameters. The update is
+//! torch.optim.AdamW's; the moments are ours (not candle's optimiser) so a
+//! checkpoint can store them and a resumed run continues bit-exactly.
 
-use candle_core::Var;
+use std::collections::HashMap;
+
 use candle_core::backprop::GradStore;
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use candle_core::{Tensor, Var};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Whether the parameter named `name` is exempt from weight decay.
 pub fn exempt_from_decay(name: &str) -> bool {
@@ -18,51 +20,126 @@ pub fn exempt_from_decay(name: &str) -> bool {
         || name.contains("layer_norm")
 }
 
+struct Param {
+    name: String,
+    var: Var,
+    decay: bool,
+    /// First and second moments.
+    m: Tensor,
+    v: Tensor,
+}
+
 /// AdamW over named parameters, biases and norms without weight decay.
 pub struct GroupedAdamW {
-    decay: AdamW,
-    no_decay: AdamW,
+    params: Vec<Param>,
+    lr: f64,
+    weight_decay: f64,
+    beta1: f64,
+    beta2: f64,
+    eps: f64,
+    /// Updates done so far.
+    t: u64,
 }
 
 impl GroupedAdamW {
     /// Groups `params` by name; `lr` is the starting rate (schedules change it).
     pub fn new(params: Vec<(String, Var)>, lr: f64, weight_decay: f64) -> Result<Self> {
-        let (no, yes): (Vec<_>, Vec<_>) = params
+        let params = params
             .into_iter()
-            .partition(|(name, _)| exempt_from_decay(name));
-        let group = |vars: Vec<(String, Var)>, weight_decay| {
-            AdamW::new(
-                vars.into_iter().map(|(_, v)| v).collect(),
-                ParamsAdamW {
-                    lr,
-                    weight_decay,
-                    ..Default::default()
-                },
-            )
-        };
+            .map(|(name, var)| {
+                Ok(Param {
+                    decay: !exempt_from_decay(&name),
+                    m: var.as_tensor().zeros_like()?,
+                    v: var.as_tensor().zeros_like()?,
+                    name,
+                    var,
+                })
+            })
+            .collect::<Result<_>>()?;
         Ok(Self {
-            decay: group(yes, weight_decay)?,
-            no_decay: group(no, 0.0)?,
+            params,
+            lr,
+            weight_decay,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            t: 0,
         })
     }
 
     /// Sets the learning rate of both groups.
     pub fn set_learning_rate(&mut self, lr: f64) {
-        self.decay.set_learning_rate(lr);
-        self.no_decay.set_learning_rate(lr);
+        self.lr = lr;
     }
 
-    /// One update from `grads`.
+    /// Updates done so far.
+    pub fn steps(&self) -> u64 {
+        self.t
+    }
+
+    /// One update from `grads` (parameters without a gradient are left alone).
     pub fn step(&mut self, grads: &GradStore) -> Result<()> {
-        self.decay.step(grads)?;
-        self.no_decay.step(grads)?;
+        self.t += 1;
+        let bc1 = 1.0 - self.beta1.powi(self.t as i32);
+        let bc2 = 1.0 - self.beta2.powi(self.t as i32);
+        for p in &mut self.params {
+            let Some(g) = grads.get(p.var.as_tensor()) else {
+                continue;
+            };
+            let theta = p.var.as_tensor();
+            let theta = if p.decay && self.weight_decay > 0.0 {
+                (theta * (1.0 - self.lr * self.weight_decay))?
+            } else {
+                theta.clone()
+            };
+            p.m = ((&p.m * self.beta1)? + (g * (1.0 - self.beta1))?)?;
+            p.v = ((&p.v * self.beta2)? + (g.sqr()? * (1.0 - self.beta2))?)?;
+            let denom = ((p.v.sqrt()? / bc2.sqrt())? + self.eps)?;
+            let update = (p.m.div(&denom)? * (self.lr / bc1))?;
+            p.var.set(&(theta - update)?)?;
+        }
+        Ok(())
+    }
+
+    /// The moments as named tensors (`m.<name>`, `v.<name>`) and the step count,
+    /// for a checkpoint.
+    pub fn state(&self) -> (HashMap<String, Tensor>, u64) {
+        let mut out = HashMap::with_capacity(2 * self.params.len());
+        for p in &self.params {
+            out.insert(format!("m.{}", p.name), p.m.clone());
+            out.insert(format!("v.{}", p.name), p.v.clone());
+        }
+        (out, self.t)
+    }
+
+    /// Restores what [`GroupedAdamW::state`] returned; every parameter must be there.
+    pub fn load_state(&mut self, mut tensors: HashMap<String, Tensor>, t: u64) -> Result<()> {
+        for p in &mut self.params {
+            for (prefix, slot) in [("m", &mut p.m), ("v", &mut p.v)] {
+                let key = format!("{prefix}.{}", p.name);
+                let x = tensors.remove(&key).ok_or_else(|| {
+                    Error::InvalidArgument(format!(
+                        "the optimizer state has no `{key}`: it belongs to another model"
+                    ))
+                })?;
+                if x.dims() != slot.dims() {
+                    return Err(Error::InvalidArgument(format!(
+                        "the optimizer state's `{key}` is {:?}, the model's parameter {:?}",
+                        x.dims(),
+                        slot.dims()
+                    )));
+                }
+                *slot = x.to_device(slot.device())?;
+            }
+        }
+        self.t = t;
         Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use candle_core::{Device, Tensor};
+    use candle_core::Device;
 
     use super::*;
 

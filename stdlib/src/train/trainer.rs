@@ -1,71 +1,91 @@
-//! The training loop for bi-encoders with MultipleNegativesRankingLoss: seeded
-//! no-duplicate batches, the learning-rate schedule, AdamW in two groups,
-//! gradient clipping, a NaN guard, per-step history and cancellation.
+//! The training loop: seeded batches, the learning-rate schedule, AdamW in two
+//! groups, gradient accumulation and clipping, a NaN guard, validation with
+//! early stopping, checkpoints and bit-exact resume, history and callbacks,
+//! and cancellation at step boundaries.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use candle_core::backprop::GradStore;
-use serde::Serialize;
 
-use crate::data::training::{Example, no_duplicate_batches};
+use crate::data::training::{TrainingData, no_duplicate_batches, shuffled_batches};
 use crate::error::{Error, Result};
-use crate::loss::MultipleNegativesRankingLoss;
+use crate::loss::{Batch, Loss};
 use crate::model::SentenceEncoder;
 use crate::progress::{CancelFlag, Progress};
+use crate::random::SplitMix;
+use crate::train::checkpoint::{
+    Best, TrainerState, checkpoint_name, load_checkpoint, prune_checkpoints, save_checkpoint,
+};
+use crate::train::config::TrainConfig;
+use crate::train::embedder::ModelEmbedder;
+use crate::train::history::{EvalRecord, HISTORY_FILE, HistoryRecord, HistoryWriter, StepRecord};
 use crate::train::optimizer::GroupedAdamW;
 use crate::train::schedule::{Schedule, warmup_steps};
+use crate::train::validation::Validation;
 
-/// How to train.
-#[derive(Debug, Clone)]
-pub struct TrainConfig {
-    /// Passes over the data.
-    pub epochs: usize,
-    /// Examples per step.
-    pub batch_size: usize,
-    /// Peak learning rate.
-    pub lr: f64,
-    /// Fraction of the steps spent warming up.
-    pub warmup_ratio: f64,
-    /// `constant`, `linear` or `cosine`.
-    pub schedule: String,
-    /// AdamW weight decay (not on biases and LayerNorm).
-    pub weight_decay: f64,
-    /// Clip the global gradient norm to this (None: no clipping).
-    pub max_grad_norm: Option<f64>,
-    /// Fixes the data order.
-    pub seed: u64,
-    /// Dropout on while training.
-    pub dropout: bool,
-}
-
-impl Default for TrainConfig {
-    fn default() -> Self {
-        // sentence-transformers' trainer defaults.
-        Self {
-            epochs: 1,
-            batch_size: 32,
-            lr: 2e-5,
-            warmup_ratio: 0.1,
-            schedule: "linear".into(),
-            weight_decay: 0.01,
-            max_grad_norm: Some(1.0),
-            seed: 42,
-            dropout: true,
-        }
+/// Hooks called as training goes; an error stops training with that error.
+pub trait TrainCallback {
+    /// After every optimiser step.
+    fn on_step(&mut self, _record: &StepRecord) -> Result<()> {
+        Ok(())
+    }
+    /// After every validation.
+    fn on_eval(&mut self, _record: &EvalRecord) -> Result<()> {
+        Ok(())
+    }
+    /// At the end of each epoch (0-based).
+    fn on_epoch_end(&mut self, _epoch: usize) -> Result<()> {
+        Ok(())
     }
 }
 
-/// One optimiser step, as written to the history.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StepRecord {
-    /// 1-based step number.
-    pub step: usize,
-    /// 0-based epoch.
-    pub epoch: usize,
-    /// The batch's loss.
-    pub loss: f64,
-    /// The learning rate used.
-    pub lr: f64,
-    /// Global gradient norm before clipping.
-    pub grad_norm: f64,
+/// No hooks.
+pub struct NoCallback;
+impl TrainCallback for NoCallback {}
+
+/// Where a run reads and writes, and who watches it.
+pub struct FitOptions<'a> {
+    /// Directory for `history.jsonl`, `checkpoints/` and the final `model/`.
+    pub output: Option<&'a Path>,
+    /// A checkpoint directory to continue from.
+    pub resume: Option<&'a Path>,
+    /// A dev collection to validate on.
+    pub validation: Option<&'a Validation>,
+    /// Receives one unit per optimiser step.
+    pub progress: &'a dyn Progress,
+    /// Checked at step boundaries.
+    pub cancel: Option<&'a CancelFlag>,
+}
+
+/// Why training ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// Every step was done.
+    Finished,
+    /// The watched measure stopped improving.
+    EarlyStopped,
+    /// The cancellation flag was set.
+    Cancelled,
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct FitOutcome {
+    /// Every step and validation.
+    pub history: Vec<HistoryRecord>,
+    /// Optimiser steps done.
+    pub steps: usize,
+    /// Steps the whole run has.
+    pub total_steps: usize,
+    /// Why it ended.
+    pub stopped: StopReason,
+    /// The best validation.
+    pub best: Option<Best>,
+    /// The last checkpoint written.
+    pub last_checkpoint: Option<PathBuf>,
+    /// Where the final model was saved.
+    pub model_dir: Option<PathBuf>,
 }
 
 /// Global L2 norm of the gradients of `vars`.
@@ -79,86 +99,334 @@ fn grad_norm(grads: &GradStore, vars: &[candle_core::Var]) -> Result<f64> {
     Ok(sum.sqrt())
 }
 
-/// Trains `model` (loaded with `Backend::Trainable`) on `examples` with MNRL;
-/// calls `on_step` after every step and returns the history.
-pub fn fit_mnrl(
-    model: &SentenceEncoder,
-    examples: &[Example],
+/// Each optimiser step's epoch and batches.
+fn plan(
+    data: &TrainingData,
+    loss: &dyn Loss,
     cfg: &TrainConfig,
-    progress: &dyn Progress,
-    cancel: Option<&CancelFlag>,
-    on_step: &mut dyn FnMut(&StepRecord),
-) -> Result<Vec<StepRecord>> {
+) -> Result<Vec<(usize, Vec<Vec<usize>>)>> {
+    if cfg.grad_accum == 0 {
+        return Err(Error::InvalidArgument(
+            "gradient accumulation must be at least 1".into(),
+        ));
+    }
+    let mut steps = Vec::new();
+    for epoch in 0..cfg.epochs {
+        let seed = cfg.seed.wrapping_add(epoch as u64);
+        let batches = if loss.in_batch_negatives() {
+            no_duplicate_batches(data, cfg.batch_size, seed)?
+        } else {
+            shuffled_batches(data.len(), cfg.batch_size, seed)?
+        };
+        steps.extend(batches.chunks(cfg.grad_accum).map(|c| (epoch, c.to_vec())));
+    }
+    Ok(steps)
+}
+
+/// Whether `value` improves on `best` for `measure` (lower is better for the loss).
+fn improves(measure: &str, value: f64, best: Option<Best>) -> bool {
+    match best {
+        None => true,
+        Some(b) if measure == "loss" => value < b.value,
+        Some(b) => value > b.value,
+    }
+}
+
+/// The state of a run between steps.
+struct Run<'a> {
+    model: &'a SentenceEncoder,
+    cfg: &'a TrainConfig,
+    opt: GroupedAdamW,
+    state: TrainerState,
+    writer: Option<HistoryWriter>,
+    output: Option<&'a Path>,
+    last_checkpoint: Option<PathBuf>,
+    best_weights: Option<std::collections::HashMap<String, candle_core::Tensor>>,
+}
+
+impl Run<'_> {
+    fn record(&mut self, r: HistoryRecord) -> Result<()> {
+        if let Some(w) = &mut self.writer {
+            w.append(&r)?;
+        }
+        self.state.history.push(r);
+        Ok(())
+    }
+
+    fn checkpoint(&mut self) -> Result<()> {
+        let Some(out) = self.output else {
+            return Ok(());
+        };
+        let root = out.join("checkpoints");
+        let dir = root.join(checkpoint_name(self.state.step));
+        if self.last_checkpoint.as_deref() == Some(dir.as_path()) {
+            return Ok(());
+        }
+        let (moments, t) = self.opt.state();
+        self.state.optimizer_steps = t;
+        save_checkpoint(&dir, &self.state, &self.model.current_weights()?, &moments)?;
+        prune_checkpoints(
+            &root,
+            self.cfg.keep_checkpoints.max(1),
+            self.state.best.map(|b| b.step),
+        )?;
+        self.last_checkpoint = Some(dir);
+        Ok(())
+    }
+}
+
+/// Trains `model` (loaded with `Backend::Trainable`) on `data` with `loss`.
+pub fn fit(
+    model: &SentenceEncoder,
+    data: &TrainingData,
+    loss: &dyn Loss,
+    cfg: &TrainConfig,
+    opts: &FitOptions,
+    callbacks: &mut dyn TrainCallback,
+) -> Result<FitOutcome> {
     let named = model.trainable_vars();
     if named.is_empty() {
         return Err(Error::InvalidArgument(
             "the model was not loaded for training (Backend::Trainable)".into(),
         ));
     }
+    loss.check(data)?;
     let vars: Vec<candle_core::Var> = named.iter().map(|(_, v)| v.clone()).collect();
-    let epochs: Vec<Vec<Vec<usize>>> = (0..cfg.epochs)
-        .map(|e| no_duplicate_batches(examples, cfg.batch_size, cfg.seed.wrapping_add(e as u64)))
-        .collect::<Result<_>>()?;
-    let total: usize = epochs.iter().map(Vec::len).sum();
+    let steps = plan(data, loss, cfg)?;
+    let total = steps.len();
     let schedule = Schedule::parse(&cfg.schedule, warmup_steps(cfg.warmup_ratio, total))?;
-    let mut opt = GroupedAdamW::new(named, cfg.lr, cfg.weight_decay)?;
-    let loss_fn = MultipleNegativesRankingLoss::default();
-    let mut history = Vec::with_capacity(total);
-    progress.start("training", total as u64);
-    for (epoch, batches) in epochs.iter().enumerate() {
-        for batch in batches {
-            if let Some(c) = cancel {
-                c.check()?;
-            }
-            let step = history.len();
-            let lr = cfg.lr * schedule.factor(step, total);
-            opt.set_learning_rate(lr);
-            let texts = |f: &dyn Fn(&Example) -> Option<&str>| -> Vec<&str> {
-                batch.iter().filter_map(|&i| f(&examples[i])).collect()
-            };
-            let anchors = texts(&|e| Some(e.anchor.as_str()));
-            let positives = texts(&|e| Some(e.positive.as_str()));
-            let negatives = texts(&|e| e.negative.as_deref());
-            let a = model.embed_t(&anchors, model.query_prompt(), cfg.dropout)?;
-            let p = model.embed_t(&positives, model.document_prompt(), cfg.dropout)?;
-            let n = if negatives.is_empty() {
-                None
-            } else {
-                Some(model.embed_t(&negatives, model.document_prompt(), cfg.dropout)?)
-            };
-            let loss = loss_fn.loss(&a, &p, n.as_ref())?;
-            let value = loss.to_scalar::<f32>()? as f64;
-            if !value.is_finite() {
-                return Err(Error::InvalidArgument(format!(
-                    "the loss is {value} at step {}; lower the learning rate",
-                    step + 1
-                )));
-            }
-            let mut grads = loss.backward()?;
-            let norm = grad_norm(&grads, &vars)?;
-            if let Some(max) = cfg.max_grad_norm
-                && norm > max
-            {
-                for v in &vars {
-                    if let Some(g) = grads.get(v.as_tensor()) {
-                        let clipped = (g * (max / (norm + 1e-6)))?;
-                        grads.insert(v.as_tensor(), clipped);
-                    }
-                }
-            }
-            opt.step(&grads)?;
-            let record = StepRecord {
-                step: step + 1,
-                epoch,
-                loss: value,
-                lr,
-                grad_norm: norm,
-            };
-            on_step(&record);
-            progress.advance(1);
-            history.push(record);
+    let mut run = Run {
+        model,
+        cfg,
+        opt: GroupedAdamW::new(named, cfg.lr, cfg.weight_decay)?,
+        state: TrainerState {
+            step: 0,
+            optimizer_steps: 0,
+            model: model.name().to_string(),
+            base_weights_sha256: model.base_weights_sha256()?,
+            data_sha256: data.digest(),
+            loss: loss.name().to_string(),
+            config: cfg.clone(),
+            best: None,
+            evals_since_best: 0,
+            history: Vec::new(),
+        },
+        writer: None,
+        output: opts.output,
+        last_checkpoint: None,
+        best_weights: None,
+    };
+    if let Some(dir) = opts.resume {
+        let ckpt = load_checkpoint(dir, model.device())?;
+        check_resumable(&ckpt.state, &run.state, dir)?;
+        model.set_weights(&ckpt.weights)?;
+        run.opt
+            .load_state(ckpt.optimizer, ckpt.state.optimizer_steps)?;
+        run.state = TrainerState {
+            config: cfg.clone(),
+            ..ckpt.state
+        };
+        if run.state.best.is_some() && cfg.load_best_at_end {
+            run.best_weights = None; // the best checkpoint on disk serves at the end
         }
     }
-    progress.finish();
-    Ok(history)
+    if let Some(out) = opts.output {
+        run.writer = Some(HistoryWriter::create(
+            &out.join(HISTORY_FILE),
+            &run.state.history,
+        )?);
+    }
+    let watched = cfg
+        .early_stopping
+        .as_ref()
+        .map(|e| e.measure.clone())
+        .or_else(|| {
+            opts.validation
+                .and_then(|v| v.measures.first().map(|m| m.to_string()))
+        });
+
+    opts.progress.start("training", total as u64);
+    opts.progress.advance(run.state.step as u64);
+    let mut stopped = StopReason::Finished;
+    while run.state.step < total {
+        if opts.cancel.is_some_and(|c| c.is_cancelled()) {
+            stopped = StopReason::Cancelled;
+            break;
+        }
+        let s = run.state.step;
+        let (epoch, batches) = &steps[s];
+        let started = Instant::now();
+        let lr = cfg.lr * schedule.factor(s, total);
+        run.opt.set_learning_rate(lr);
+        let mut grads = GradStore::default();
+        let mut sum = 0.0;
+        for (m, indices) in batches.iter().enumerate() {
+            let seed = cfg
+                .dropout
+                .then(|| SplitMix::stream(cfg.seed, ((s as u64) << 8) | m as u64).next_u64());
+            let embedder = ModelEmbedder::new(model, seed);
+            let batch = Batch { data, indices };
+            let (value, g) = loss.backward(&embedder, &batch, 1.0 / batches.len() as f64)?;
+            grads.extend(g)?;
+            sum += value;
+        }
+        let value = sum / batches.len() as f64;
+        if !value.is_finite() {
+            let last = match &run.last_checkpoint {
+                Some(p) => format!("the last good checkpoint is {}", p.display()),
+                None => "no checkpoint was written yet".to_string(),
+            };
+            return Err(Error::InvalidArgument(format!(
+                "the loss is {value} at step {}; {last}; lower the learning rate",
+                s + 1
+            )));
+        }
+        let norm = grad_norm(&grads, &vars)?;
+        if let Some(max) = cfg.max_grad_norm
+            && norm > max
+        {
+            for v in &vars {
+                if let Some(g) = grads.get(v.as_tensor()) {
+                    let clipped = (g * (max / (norm + 1e-6)))?;
+                    grads.insert(v.as_tensor(), clipped);
+                }
+            }
+        }
+        run.opt.step(&grads)?;
+        drop(grads);
+        run.state.step = s + 1;
+        let record = StepRecord {
+            step: s + 1,
+            epoch: *epoch,
+            loss: value,
+            lr,
+            grad_norm: norm,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        opts.progress
+            .status(&format!("loss {value:.4} lr {lr:.2e}"));
+        opts.progress.advance(1);
+        run.record(HistoryRecord::Step(record.clone()))?;
+        callbacks.on_step(&record)?;
+
+        let epoch_ends = s + 1 == total || steps[s + 1].0 != *epoch;
+        let mut stop_early = false;
+        if let Some(v) = opts.validation
+            && (epoch_ends || cfg.eval_every.is_some_and(|n| n > 0 && (s + 1).is_multiple_of(n)))
+        {
+            let (measures, val_loss) = v.run(model, loss)?;
+            let record = EvalRecord {
+                step: s + 1,
+                epoch: *epoch,
+                measures,
+                loss: val_loss,
+            };
+            run.record(HistoryRecord::Eval(record.clone()))?;
+            callbacks.on_eval(&record)?;
+            if let Some(name) = &watched {
+                let value = if name == "loss" {
+                    record.loss
+                } else {
+                    record.measures.get(name).copied()
+                };
+                let value = value.ok_or_else(|| {
+                    Error::InvalidArgument(format!(
+                        "early stopping watches `{name}`, which validation does not report (it reports {})",
+                        record.measures.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ))
+                })?;
+                if improves(name, value, run.state.best) {
+                    run.state.best = Some(Best { step: s + 1, value });
+                    run.state.evals_since_best = 0;
+                    if cfg.load_best_at_end && opts.output.is_none() {
+                        run.best_weights = Some(model.current_weights()?);
+                    }
+                    run.checkpoint()?;
+                } else {
+                    run.state.evals_since_best += 1;
+                }
+                stop_early = cfg
+                    .early_stopping
+                    .as_ref()
+                    .is_some_and(|e| run.state.evals_since_best >= e.patience.max(1));
+            }
+        }
+        if cfg
+            .checkpoint_every
+            .is_some_and(|n| n > 0 && (s + 1).is_multiple_of(n))
+        {
+            run.checkpoint()?;
+        }
+        if epoch_ends {
+            callbacks.on_epoch_end(*epoch)?;
+        }
+        if stop_early {
+            stopped = StopReason::EarlyStopped;
+            break;
+        }
+    }
+    run.checkpoint()?;
+    opts.progress.finish();
+    if cfg.load_best_at_end
+        && let Some(best) = run.state.best
+    {
+        match (&run.best_weights, opts.output) {
+            (Some(w), _) => model.set_weights(w)?,
+            (None, Some(out)) => {
+                let dir = out.join("checkpoints").join(checkpoint_name(best.step));
+                model.set_weights(&load_checkpoint(&dir, model.device())?.weights)?;
+            }
+            (None, None) => {}
+        }
+    }
+    let model_dir = match opts.output {
+        Some(out) => {
+            let dir = out.join("model");
+            model.save(&dir)?;
+            Some(dir)
+        }
+        None => None,
+    };
+    Ok(FitOutcome {
+        history: run.state.history,
+        steps: run.state.step,
+        total_steps: total,
+        stopped,
+        best: run.state.best,
+        last_checkpoint: run.last_checkpoint,
+        model_dir,
+    })
+}
+
+/// Refuses a checkpoint of another model, data, loss or settings.
+fn check_resumable(saved: &TrainerState, now: &TrainerState, dir: &Path) -> Result<()> {
+    let what = |m: String| {
+        Err(Error::InvalidArgument(format!(
+            "cannot resume from {}: {m}",
+            dir.display()
+        )))
+    };
+    if saved.base_weights_sha256 != now.base_weights_sha256 {
+        return what(format!(
+            "it was trained from another model ({}, weights {}…), not {} (weights {}…)",
+            saved.model,
+            &saved.base_weights_sha256[..12.min(saved.base_weights_sha256.len())],
+            now.model,
+            &now.base_weights_sha256[..12.min(now.base_weights_sha256.len())]
+        ));
+    }
+    if saved.data_sha256 != now.data_sha256 {
+        return what("it was trained on other data".into());
+    }
+    if saved.loss != now.loss {
+        return what(format!(
+            "it was trained with the {} loss, not {}",
+            saved.loss, now.loss
+        ));
+    }
+    let diff = saved.config.differences(&now.config);
+    if !diff.is_empty() {
+        return what(format!("its settings differ ({})", diff.join("; ")));
+    }
+    Ok(())
 }

@@ -1,0 +1,127 @@
+//! Test helpers for losses: finite-difference gradient checks and an embedder
+//! that looks texts up in a trainable table.
+
+use std::collections::HashMap;
+
+use candle_core::{Device, Shape, Tensor, Var};
+
+use crate::data::training::TrainingData;
+use crate::error::Result;
+use crate::loss::{Batch, Embedder, Loss, Role};
+
+/// A scalar tensor's value.
+pub fn scalar(x: &Tensor) -> f64 {
+    x.to_dtype(candle_core::DType::F64)
+        .unwrap()
+        .to_scalar::<f64>()
+        .unwrap()
+}
+
+/// Checks the gradient of `f` at `x` against central differences.
+pub fn assert_gradient<S: Into<Shape> + Copy>(
+    x: &[f32],
+    shape: S,
+    f: impl Fn(&Tensor) -> Result<Tensor>,
+) {
+    let var = Var::from_vec(x.to_vec(), shape, &Device::Cpu).unwrap();
+    let grads = f(var.as_tensor()).unwrap().backward().unwrap();
+    let analytic: Vec<f32> = grads
+        .get(var.as_tensor())
+        .map(|g| g.flatten_all().unwrap().to_vec1().unwrap())
+        .unwrap_or_else(|| vec![0.0; x.len()]);
+    let at = |v: &[f32]| {
+        let t = Tensor::from_vec(v.to_vec(), shape, &Device::Cpu).unwrap();
+        scalar(&f(&t).unwrap())
+    };
+    let h = 1e-2f32;
+    for i in 0..x.len() {
+        let (mut up, mut down) = (x.to_vec(), x.to_vec());
+        up[i] += h;
+        down[i] -= h;
+        let numeric = (at(&up) - at(&down)) / (2.0 * h as f64);
+        let a = analytic[i] as f64;
+        assert!(
+            (numeric - a).abs() < 2e-3 * a.abs().max(1.0),
+            "element {i}: finite differences {numeric}, gradient {a}"
+        );
+    }
+}
+
+/// Embeds each text as its row of a trainable table.
+pub struct TableEmbedder {
+    /// The table, one row per text (a variable's tensor when gradients are wanted).
+    pub table: Tensor,
+    rows: HashMap<String, u32>,
+}
+
+impl TableEmbedder {
+    /// Row i of `values` (`texts.len()` rows of `dim`) is `texts[i]`'s embedding.
+    pub fn new(texts: &[&str], values: &[f32], dim: usize) -> Self {
+        Self {
+            table: Var::from_vec(values.to_vec(), (texts.len(), dim), &Device::Cpu)
+                .unwrap()
+                .as_tensor()
+                .clone(),
+            rows: texts
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (t.to_string(), i as u32))
+                .collect(),
+        }
+    }
+}
+
+impl Embedder for TableEmbedder {
+    fn embed(&self, texts: &[&str], _role: Role, _part: u64, track: bool) -> Result<Tensor> {
+        let ids: Vec<u32> = texts.iter().map(|t| self.rows[*t]).collect();
+        let ids = Tensor::from_vec(ids, texts.len(), &Device::Cpu)?;
+        let rows = self.table.index_select(&ids, 0)?;
+        Ok(if track { rows } else { rows.detach() })
+    }
+}
+
+/// The loss's value on all of `data` with the table at `values`.
+pub fn loss_value(
+    loss: &dyn Loss,
+    texts: &[&str],
+    values: &[f32],
+    dim: usize,
+    data: &TrainingData,
+) -> f64 {
+    let e = TableEmbedder::new(texts, values, dim);
+    let all: Vec<usize> = (0..data.len()).collect();
+    let batch = Batch {
+        data,
+        indices: &all,
+    };
+    scalar(&loss.forward(&e, &batch).unwrap())
+}
+
+/// Checks the loss's gradient with respect to the table by central differences.
+pub fn assert_loss_gradient(
+    loss: &dyn Loss,
+    texts: &[&str],
+    values: &[f32],
+    dim: usize,
+    data: &TrainingData,
+) {
+    loss.check(data).unwrap();
+    assert_gradient(values, (texts.len(), dim), |table| {
+        let e = TableEmbedder {
+            table: table.clone(),
+            rows: texts
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (t.to_string(), i as u32))
+                .collect(),
+        };
+        let all: Vec<usize> = (0..data.len()).collect();
+        loss.forward(
+            &e,
+            &Batch {
+                data,
+                indices: &all,
+            },
+        )
+    });
+}
