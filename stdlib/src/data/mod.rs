@@ -1,12 +1,18 @@
 //! Datasets and formats: JSONL texts, BEIR folders, TREC qrels and runs.
 
 pub mod beir;
+pub mod clicks;
+pub mod distill;
+pub mod json_lines;
 pub mod lines;
+pub mod negatives;
 pub mod qrels;
 pub mod run;
 pub mod run_file;
+pub mod samples;
 pub mod texts;
 pub mod training;
+pub mod training_source;
 
 pub use beir::BeirDataset;
 pub use qrels::{Judgements, Qrels};

@@ -6,7 +6,7 @@ use candle_core::Tensor;
 
 use crate::data::training::TrainingData;
 use crate::error::Result;
-use crate::loss::inputs::{ExampleNeeds, candidate_scores, require_examples};
+use crate::loss::inputs::{ExampleNeeds, embed_triples, require_examples};
 use crate::loss::scores::sigmoid;
 use crate::loss::{Batch, Embedder, Loss, Similarity};
 
@@ -34,15 +34,15 @@ impl Loss for ProbMarginRankingLoss {
             data,
             ExampleNeeds {
                 min_negatives: 1,
-                uniform: true,
+                uniform: false,
                 teacher: false,
             },
         )
     }
     fn forward(&self, model: &dyn Embedder, batch: &Batch) -> Result<Tensor> {
-        let s = candidate_scores(model, batch, Similarity::Cosine)?;
-        let k = s.dim(1)?;
-        let diff = s.narrow(1, 0, 1)?.broadcast_sub(&s.narrow(1, 1, k - 1)?)?;
+        let (q, clicked, skipped) = embed_triples(model, batch)?;
+        let diff =
+            (Similarity::Cosine.rows(&q, &clicked)? - Similarity::Cosine.rows(&q, &skipped)?)?;
         Ok(sigmoid(&diff.affine(-1.0, self.margin)?)?.mean_all()?)
     }
 }

@@ -208,3 +208,27 @@ pub(crate) fn candidate_labels(examples: &[&Example], device: &Device) -> Result
         .collect();
     Ok(Tensor::from_vec(flat, (examples.len(), k), device)?)
 }
+
+/// A batch of examples as `(anchor, positive, negative)` rows, one per negative
+/// (anchors and positives repeated): `(sum of n_i, dim)` each.
+pub(crate) fn embed_triples(
+    model: &dyn Embedder,
+    batch: &Batch,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    let v = embed_examples(model, batch)?;
+    let repeat: Vec<u32> = batch
+        .examples()
+        .iter()
+        .enumerate()
+        .flat_map(|(i, e)| std::iter::repeat_n(i as u32, e.negatives.len()))
+        .collect();
+    let Some(negatives) = v.negatives else {
+        return Err(Error::InvalidArgument("a batch without negatives".into()));
+    };
+    let idx = Tensor::from_vec(repeat.clone(), repeat.len(), v.anchors.device())?;
+    Ok((
+        v.anchors.index_select(&idx, 0)?,
+        v.positives.index_select(&idx, 0)?,
+        negatives,
+    ))
+}

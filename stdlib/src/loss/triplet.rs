@@ -6,7 +6,7 @@ use candle_core::Tensor;
 
 use crate::data::training::TrainingData;
 use crate::error::Result;
-use crate::loss::inputs::{ExampleNeeds, embed_examples, require_examples};
+use crate::loss::inputs::{ExampleNeeds, embed_triples, require_examples};
 use crate::loss::similarity::{Similarity, euclidean_rows};
 use crate::loss::{Batch, Embedder, Loss};
 
@@ -72,21 +72,8 @@ impl Loss for TripletLoss {
         )
     }
     fn forward(&self, model: &dyn Embedder, batch: &Batch) -> Result<Tensor> {
-        let v = embed_examples(model, batch)?;
-        // Repeat each anchor and positive once per negative of its example.
-        let repeat: Vec<u32> = batch
-            .examples()
-            .iter()
-            .enumerate()
-            .flat_map(|(i, e)| std::iter::repeat_n(i as u32, e.negatives.len()))
-            .collect();
-        let idx = Tensor::from_vec(repeat.clone(), repeat.len(), v.anchors.device())?;
-        let negatives = v.negatives.expect("checked: every example has a negative");
-        self.loss(
-            &v.anchors.index_select(&idx, 0)?,
-            &v.positives.index_select(&idx, 0)?,
-            &negatives,
-        )
+        let (a, p, n) = embed_triples(model, batch)?;
+        self.loss(&a, &p, &n)
     }
 }
 

@@ -312,7 +312,10 @@ pub fn fit(
         let epoch_ends = s + 1 == total || steps[s + 1].0 != *epoch;
         let mut stop_early = false;
         if let Some(v) = opts.validation
-            && (epoch_ends || cfg.eval_every.is_some_and(|n| n > 0 && (s + 1).is_multiple_of(n)))
+            && (epoch_ends
+                || cfg
+                    .eval_every
+                    .is_some_and(|n| n > 0 && (s + 1).is_multiple_of(n)))
         {
             let (measures, val_loss) = v.run(model, loss)?;
             let record = EvalRecord {

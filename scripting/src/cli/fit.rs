@@ -1,0 +1,297 @@
+//! `rankbook fit`: fine-tune a bi-encoder and save it as a sentence-transformers
+//! folder, with validation, checkpoints, resume and a history file.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use rankbook::data::BeirDataset;
+use rankbook::data::training_source::TrainingSource;
+use rankbook::eval::parse_measures;
+use rankbook::loss::loss_by_name;
+use rankbook::model::{Backend, SentenceEncoder};
+use rankbook::progress::CancelFlag;
+use rankbook::train::{
+    EarlyStopping, FitOptions, NoCallback, StopReason, TrainConfig, Validation, fit,
+};
+
+use crate::cli::encoding::EncodingArgs;
+use crate::cli::progress::Bar;
+use crate::cli::style::log;
+
+#[derive(Args)]
+pub struct FitArgs {
+    /// Model folder or hub id to start from.
+    #[arg(long)]
+    model: String,
+    /// A BEIR folder: its `--split` qrels give (query, positive) pairs, and it
+    /// resolves the ids of `--negatives`, `--teacher-run` and `--clicks`.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// The qrels split to train on.
+    #[arg(long, default_value = "train")]
+    split: String,
+    /// Mined negatives JSONL (`rankbook mine` output, or texts).
+    #[arg(long)]
+    negatives: Option<PathBuf>,
+    /// MS MARCO triples TSV (query, positive, negative).
+    #[arg(long)]
+    triples: Option<PathBuf>,
+    /// Pair samples JSONL: text_a, text_b, score.
+    #[arg(long)]
+    pairs: Option<PathBuf>,
+    /// A teacher's TREC run over `--data` for distillation (margin-mse, kl).
+    #[arg(long)]
+    teacher_run: Option<PathBuf>,
+    /// Negatives per query taken from `--teacher-run`.
+    #[arg(long, default_value_t = 1)]
+    teacher_negatives: usize,
+    /// Click sessions JSONL over `--data`'s corpus.
+    #[arg(long)]
+    clicks: Option<PathBuf>,
+    /// The loss (mnrl, cached-mnrl, triplet, contrastive, online-contrastive,
+    /// cosine, margin-mse, kl, ranknet, listnet, click-margin).
+    #[arg(long, default_value = "mnrl")]
+    loss: String,
+    /// Passes over the data.
+    #[arg(long, default_value_t = 1)]
+    epochs: usize,
+    /// Peak learning rate.
+    #[arg(long, default_value_t = 2e-5)]
+    lr: f64,
+    /// Fraction of steps spent warming up.
+    #[arg(long, default_value_t = 0.1)]
+    warmup: f64,
+    /// constant, linear or cosine.
+    #[arg(long, default_value = "linear")]
+    schedule: String,
+    /// AdamW weight decay (not on biases and LayerNorm).
+    #[arg(long, default_value_t = 0.01)]
+    weight_decay: f64,
+    /// Clip the gradient norm to this (0: no clipping).
+    #[arg(long, default_value_t = 1.0)]
+    max_grad_norm: f64,
+    /// Batches per optimiser step.
+    #[arg(long, default_value_t = 1)]
+    grad_accum: usize,
+    /// Fixes data order and dropout.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Train without dropout.
+    #[arg(long)]
+    no_dropout: bool,
+    /// Validate on this split of `--data` (at each epoch end, and every `--eval-every` steps).
+    #[arg(long)]
+    eval_split: Option<String>,
+    /// Validate every this many steps.
+    #[arg(long)]
+    eval_every: Option<usize>,
+    /// Validation measures; the first is watched for the best checkpoint.
+    #[arg(long, default_value = "nDCG@10,R@100")]
+    measures: String,
+    /// Stop after this many validations without improvement.
+    #[arg(long)]
+    patience: Option<usize>,
+    /// Save the best validated weights instead of the last.
+    #[arg(long)]
+    load_best: bool,
+    /// Write a checkpoint every this many steps.
+    #[arg(long)]
+    checkpoint_every: Option<usize>,
+    /// Latest checkpoints kept (the best is kept too).
+    #[arg(long, default_value_t = 2)]
+    keep_checkpoints: usize,
+    /// Continue from a checkpoint directory (OUTPUT/checkpoints/step-N).
+    #[arg(long)]
+    resume: Option<PathBuf>,
+    /// Output directory: model/, checkpoints/, history.jsonl.
+    #[arg(long)]
+    output: PathBuf,
+    #[command(flatten)]
+    encoding: EncodingArgs,
+}
+
+impl FitArgs {
+    fn source(&self) -> anyhow::Result<TrainingSource> {
+        let data = || {
+            self.data
+                .clone()
+                .context("this data source refers to ids: give --data with the BEIR folder")
+        };
+        let given = [
+            self.negatives.is_some(),
+            self.triples.is_some(),
+            self.pairs.is_some(),
+            self.teacher_run.is_some(),
+            self.clicks.is_some(),
+        ];
+        if given.iter().filter(|g| **g).count() > 1 {
+            bail!("give one of --negatives, --triples, --pairs, --teacher-run, --clicks");
+        }
+        Ok(if let Some(p) = &self.negatives {
+            TrainingSource::Negatives {
+                path: p.clone(),
+                data: self.data.clone(),
+            }
+        } else if let Some(p) = &self.triples {
+            TrainingSource::Triples(p.clone())
+        } else if let Some(p) = &self.pairs {
+            TrainingSource::Pairs(p.clone())
+        } else if let Some(run) = &self.teacher_run {
+            TrainingSource::Teacher {
+                dir: data()?,
+                split: self.split.clone(),
+                run: run.clone(),
+                negatives: self.teacher_negatives,
+            }
+        } else if let Some(p) = &self.clicks {
+            TrainingSource::Clicks {
+                path: p.clone(),
+                data: data()?,
+            }
+        } else {
+            TrainingSource::Qrels {
+                dir: data().context("give --data (a BEIR folder) or another data source")?,
+                split: self.split.clone(),
+            }
+        })
+    }
+
+    fn config(&self) -> TrainConfig {
+        TrainConfig {
+            epochs: self.epochs,
+            batch_size: self.encoding.batch_size,
+            grad_accum: self.grad_accum,
+            lr: self.lr,
+            warmup_ratio: self.warmup,
+            schedule: self.schedule.clone(),
+            weight_decay: self.weight_decay,
+            max_grad_norm: (self.max_grad_norm > 0.0).then_some(self.max_grad_norm),
+            seed: self.seed,
+            dropout: !self.no_dropout,
+            eval_every: self.eval_every,
+            checkpoint_every: self.checkpoint_every,
+            keep_checkpoints: self.keep_checkpoints,
+            early_stopping: self.patience.map(|patience| EarlyStopping {
+                measure: self.first_measure(),
+                patience,
+            }),
+            load_best_at_end: self.load_best,
+        }
+    }
+
+    fn first_measure(&self) -> String {
+        parse_measures(&self.measures)
+            .ok()
+            .and_then(|m| m.first().map(|m| m.to_string()))
+            .unwrap_or_default()
+    }
+}
+
+pub fn run(a: FitArgs) -> anyhow::Result<()> {
+    let loss = loss_by_name(&a.loss)?;
+    let source = a.source()?;
+    let data = source.load()?;
+    loss.check(&data)?;
+    let validation = match &a.eval_split {
+        Some(split) => {
+            let dir = a.data.as_deref().context("--eval-split needs --data")?;
+            let ds = BeirDataset::open(dir)?;
+            Some(Validation {
+                batch_size: a.encoding.batch_size,
+                ..Validation::from_beir(&ds, split, parse_measures(&a.measures)?)?
+            })
+        }
+        None => None,
+    };
+    let mut options = a.encoding.model_options();
+    options.backend = Backend::Trainable;
+    let model = SentenceEncoder::load(&a.model, &options)?;
+    log(format_args!(
+        "training {} on {} {} from {} with the {} loss",
+        a.model,
+        data.len(),
+        data.shape(),
+        source.describe(),
+        loss.name()
+    ));
+    let cancel = CancelFlag::new();
+    {
+        let c = cancel.clone();
+        // The first Ctrl-C stops at the next step boundary (checkpoint and
+        // model saved); a second one exits at once.
+        let _ = ctrlc::set_handler(move || {
+            if c.is_cancelled() {
+                std::process::exit(130);
+            }
+            log("interrupted: stopping after this step (Ctrl-C again to quit now)");
+            c.cancel();
+        });
+    }
+    let bar = Bar::new(a.encoding.quiet);
+    let out = fit(
+        &model,
+        &data,
+        loss.as_ref(),
+        &a.config(),
+        &FitOptions {
+            output: Some(&a.output),
+            resume: a.resume.as_deref(),
+            validation: validation.as_ref(),
+            progress: &bar,
+            cancel: Some(&cancel),
+        },
+        &mut NoCallback,
+    )?;
+    let last_loss = out.history.iter().rev().find_map(|r| match r {
+        rankbook::train::HistoryRecord::Step(s) => Some(s.loss),
+        _ => None,
+    });
+    let secs: f64 = out
+        .history
+        .iter()
+        .filter_map(|r| match r {
+            rankbook::train::HistoryRecord::Step(s) => Some(s.seconds),
+            _ => None,
+        })
+        .sum();
+    log(format_args!(
+        "{} {} of {} steps in {secs:.1} s ({:.2} s/step), last loss {}",
+        match out.stopped {
+            StopReason::Finished => "trained",
+            StopReason::EarlyStopped => "stopped early after",
+            StopReason::Cancelled => "interrupted after",
+        },
+        out.steps,
+        out.total_steps,
+        secs / out.steps.max(1) as f64,
+        last_loss.map_or("-".into(), |l| format!("{l:.4}"))
+    ));
+    for r in &out.history {
+        if let rankbook::train::HistoryRecord::Eval(e) = r {
+            let m: Vec<String> = e
+                .measures
+                .iter()
+                .map(|(k, v)| format!("{k} {v:.4}"))
+                .collect();
+            log(format_args!("  step {}: {}", e.step, m.join(", ")));
+        }
+    }
+    if let Some(b) = out.best {
+        log(format_args!(
+            "best {} {:.4} at step {}",
+            a.first_measure(),
+            b.value,
+            b.step
+        ));
+    }
+    if let Some(dir) = &out.model_dir {
+        println!("{}", dir.display());
+    }
+    if out.stopped == StopReason::Cancelled
+        && let Some(c) = &out.last_checkpoint
+    {
+        log(format_args!("hint: continue with --resume {}", c.display()));
+    }
+    Ok(())
+}
