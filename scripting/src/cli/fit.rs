@@ -56,6 +56,9 @@ pub struct FitArgs {
     /// Passes over the data.
     #[arg(long, default_value_t = 1)]
     epochs: usize,
+    /// Stop after this many optimiser steps (the schedule spans them).
+    #[arg(long)]
+    max_steps: Option<usize>,
     /// Peak learning rate.
     #[arg(long, default_value_t = 2e-5)]
     lr: f64,
@@ -161,6 +164,7 @@ impl FitArgs {
         TrainConfig {
             epochs: self.epochs,
             batch_size: self.encoding.batch_size,
+            max_steps: self.max_steps,
             grad_accum: self.grad_accum,
             lr: self.lr,
             warmup_ratio: self.warmup,

@@ -16,9 +16,9 @@ use rankbook::progress::NoProgress;
 use rankbook::vectors::Embeddings;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
 
-type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
+pub(crate) type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
 
-fn err(e: impl std::fmt::Display) -> Box<EvalAltResult> {
+pub(crate) fn err(e: impl std::fmt::Display) -> Box<EvalAltResult> {
     e.to_string().into()
 }
 
@@ -46,7 +46,7 @@ fn strings(a: &Array) -> RhaiResult<Vec<String>> {
 }
 
 /// Checks an options map against the known keys (an unknown key names the known ones).
-fn check_keys(opts: &Map, known: &[&str]) -> RhaiResult<()> {
+pub(crate) fn check_keys(opts: &Map, known: &[&str]) -> RhaiResult<()> {
     for k in opts.keys() {
         if !known.contains(&k.as_str()) {
             return Err(err(format!(
@@ -58,7 +58,7 @@ fn check_keys(opts: &Map, known: &[&str]) -> RhaiResult<()> {
     Ok(())
 }
 
-fn opt_str(opts: &Map, key: &str, default: &str) -> RhaiResult<String> {
+pub(crate) fn opt_str(opts: &Map, key: &str, default: &str) -> RhaiResult<String> {
     match opts.get(key) {
         None => Ok(default.to_string()),
         Some(v) => v
@@ -68,7 +68,7 @@ fn opt_str(opts: &Map, key: &str, default: &str) -> RhaiResult<String> {
     }
 }
 
-fn opt_f64(opts: &Map, key: &str, default: f64) -> RhaiResult<f64> {
+pub(crate) fn opt_f64(opts: &Map, key: &str, default: f64) -> RhaiResult<f64> {
     match opts.get(key) {
         None => Ok(default),
         Some(v) => v
@@ -78,7 +78,7 @@ fn opt_f64(opts: &Map, key: &str, default: f64) -> RhaiResult<f64> {
     }
 }
 
-fn opt_bool(opts: &Map, key: &str) -> RhaiResult<bool> {
+pub(crate) fn opt_bool(opts: &Map, key: &str) -> RhaiResult<bool> {
     match opts.get(key) {
         None => Ok(false),
         Some(v) => v
@@ -116,7 +116,6 @@ fn evaluation_map(e: &Evaluation) -> Map {
         .collect()
 }
 
-/// Registers every rankbook type and function on `engine`.
 /// Runs `f` with encoding options that read and fill the default embedding cache.
 fn with_default_cache<T>(f: impl FnOnce(&EncodeOptions) -> T) -> T {
     let cache = EmbeddingCache::new(EmbeddingCache::default_root());
@@ -126,7 +125,9 @@ fn with_default_cache<T>(f: impl FnOnce(&EncodeOptions) -> T) -> T {
     })
 }
 
+/// Registers every rankbook type and function on `engine`.
 pub fn register(engine: &mut Engine) {
+    super::training::register(engine);
     engine
         .register_type_with_name::<Model>("Model")
         .register_fn("model", |spec: &str| -> RhaiResult<Model> {

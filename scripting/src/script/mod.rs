@@ -2,6 +2,7 @@
 
 mod bindings;
 mod runner;
+mod training;
 
 pub use bindings::register;
 pub use runner::{ScriptError, new_engine, run_file};

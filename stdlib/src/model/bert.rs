@@ -8,6 +8,7 @@ use crate::model::batch::TokenBatch;
 use crate::model::bert_config::{BertConfig, HiddenAct};
 use crate::model::dropout::Dropout;
 use crate::model::encoder::Encoder;
+use crate::model::train_ops;
 
 /// Additive bias for masked attention scores. Finite so half precision does not
 /// turn it into -inf (and NaN after softmax); exp() of it is 0 in every dtype.
@@ -33,10 +34,18 @@ struct LayerNorm {
     eps: f64,
 }
 
+/// Whether the fused CPU training operations apply to `x`.
+fn fused_cpu(x: &Tensor) -> bool {
+    x.track_op() && x.device().is_cpu() && x.dtype() == DType::F32
+}
+
 impl LayerNorm {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         if !x.track_op() {
             return candle_nn::ops::layer_norm(x, &self.w, &self.b, self.eps as f32);
+        }
+        if fused_cpu(x) {
+            return train_ops::layer_norm_t(x, &self.w, &self.b, self.eps);
         }
         let mean = x.mean_keepdim(D::Minus1)?;
         let centred = x.broadcast_sub(&mean)?;
@@ -165,6 +174,12 @@ impl Bert {
         let bias = ((batch.mask_tensor(&self.device)? - 1.0)? * (-MASK_BIAS as f64))?
             .to_dtype(dtype)?
             .reshape((b, 1, 1, l))?;
+        let fused = fused_cpu(&x);
+        let bias_rows = if fused {
+            std::sync::Arc::new(bias.flatten_all()?.to_vec1::<f32>()?)
+        } else {
+            Default::default()
+        };
         let heads = c.num_attention_heads;
         let hd = c.head_dim();
         let scale = 1.0 / (hd as f64).sqrt();
@@ -175,8 +190,11 @@ impl Bert {
             let q = split(layer.query.forward(&x)?)?;
             let k = split(layer.key.forward(&x)?)?;
             let v = split(layer.value.forward(&x)?)?;
-            let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(&bias)?;
-            let probs = softmax(&scores)?;
+            let probs = if fused {
+                train_ops::masked_softmax(&q.matmul(&k.t()?)?, bias_rows.clone(), scale)?
+            } else {
+                softmax(&(q.matmul(&k.t()?)? * scale)?.broadcast_add(&bias)?)?
+            };
             let probs = dropout(&probs, c.attention_probs_dropout_prob, train)?;
             let ctx = probs
                 .matmul(&v)?
@@ -186,6 +204,7 @@ impl Bert {
             x = layer.attn_norm.forward(&(a + &x)?)?;
             let h = layer.inter.forward(&x)?;
             let h = match c.hidden_act {
+                HiddenAct::Gelu if fused => train_ops::gelu_erf_t(&h)?,
                 HiddenAct::Gelu => h.gelu_erf()?,
                 HiddenAct::GeluNew => h.gelu()?,
                 HiddenAct::Relu => h.relu()?,

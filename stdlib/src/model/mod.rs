@@ -16,6 +16,7 @@ pub mod resolve;
 pub mod sentence;
 pub mod st_folder;
 pub mod tokenize;
+pub(crate) mod train_ops;
 pub mod weights;
 
 pub use fingerprint::ModelFingerprint;

@@ -19,6 +19,9 @@ pub struct TrainConfig {
     pub epochs: usize,
     /// Samples per forward pass.
     pub batch_size: usize,
+    /// Stop after this many optimiser steps (the schedule spans them), as
+    /// Hugging Face's `max_steps`.
+    pub max_steps: Option<usize>,
     /// Batches whose gradients are summed before each optimiser step.
     pub grad_accum: usize,
     /// Peak learning rate.
@@ -53,6 +56,7 @@ impl Default for TrainConfig {
         Self {
             epochs: 1,
             batch_size: 32,
+            max_steps: None,
             grad_accum: 1,
             lr: 2e-5,
             warmup_ratio: 0.1,

@@ -120,6 +120,9 @@ fn plan(
         };
         steps.extend(batches.chunks(cfg.grad_accum).map(|c| (epoch, c.to_vec())));
     }
+    if let Some(max) = cfg.max_steps {
+        steps.truncate(max);
+    }
     Ok(steps)
 }
 

@@ -1,0 +1,282 @@
+//! Rhai bindings for training: `trainer(#{...})`, `t.on_step(|s| ...)`,
+//! `t.fit(model, data)` and `t.history()`, and the training data sources.
+//! Only conversions live here; the trainer is `rankbook::train`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rankbook::data::BeirDataset;
+use rankbook::data::training::TrainingData;
+use rankbook::data::training_source::TrainingSource;
+use rankbook::loss::loss_by_name;
+use rankbook::model::{Backend, ModelOptions, SentenceEncoder};
+use rankbook::progress::NoProgress;
+use rankbook::train::{
+    EarlyStopping, EvalRecord, FitOptions, HistoryRecord, StepRecord, TrainCallback, TrainConfig,
+    Validation, fit,
+};
+use rhai::{Array, Dynamic, Engine, FnPtr, Map, NativeCallContext};
+
+use super::bindings::{Model, RhaiResult, check_keys, err, opt_bool, opt_f64, opt_str};
+
+/// Training data for a script: `training_pairs(dataset, "train")`, `load_triples(path)`, ...
+#[derive(Clone)]
+pub struct Data(pub Arc<TrainingData>);
+
+/// A configured trainer with its hooks and the history of its last run.
+#[derive(Clone)]
+pub struct Trainer {
+    cfg: TrainConfig,
+    loss: String,
+    max_length: Option<usize>,
+    output: Option<PathBuf>,
+    eval: Option<(BeirDataset, String)>,
+    measures: String,
+    on_step: Option<FnPtr>,
+    on_eval: Option<FnPtr>,
+    on_epoch_end: Option<FnPtr>,
+    history: Vec<HistoryRecord>,
+}
+
+const KEYS: &[&str] = &[
+    "loss", "epochs", "lr", "batch_size", "warmup", "schedule", "weight_decay", "max_grad_norm",
+    "grad_accum", "max_steps", "seed", "dropout", "max_length", "eval_data", "eval_split", "eval_every",
+    "measures", "patience", "load_best", "output", "checkpoint_every", "keep_checkpoints",
+];
+
+fn opt_usize(opts: &Map, key: &str) -> RhaiResult<Option<usize>> {
+    match opts.get(key) {
+        None => Ok(None),
+        Some(v) => v
+            .as_int()
+            .ok()
+            .and_then(|i| usize::try_from(i).ok())
+            .map(Some)
+            .ok_or_else(|| err(format!("option {key}: expected a whole number >= 0, found {v}"))),
+    }
+}
+
+fn trainer(opts: Map) -> RhaiResult<Trainer> {
+    check_keys(&opts, KEYS)?;
+    let d = TrainConfig::default();
+    let loss = opt_str(&opts, "loss", "mnrl")?;
+    loss_by_name(&loss).map_err(err)?;
+    let measures = opt_str(&opts, "measures", "nDCG@10,R@100")?;
+    let first = rankbook::eval::parse_measures(&measures)
+        .map_err(err)?
+        .first()
+        .map(|m| m.to_string())
+        .unwrap_or_default();
+    let eval = match opts.get("eval_data") {
+        None => None,
+        Some(v) => Some((
+            v.clone()
+                .try_cast::<BeirDataset>()
+                .ok_or_else(|| err("option eval_data: expected a dataset (beir(...))"))?,
+            opt_str(&opts, "eval_split", "test")?,
+        )),
+    };
+    Ok(Trainer {
+        cfg: TrainConfig {
+            epochs: opt_usize(&opts, "epochs")?.unwrap_or(d.epochs),
+            batch_size: opt_usize(&opts, "batch_size")?.unwrap_or(d.batch_size),
+            max_steps: opt_usize(&opts, "max_steps")?,
+            grad_accum: opt_usize(&opts, "grad_accum")?.unwrap_or(d.grad_accum),
+            lr: opt_f64(&opts, "lr", d.lr)?,
+            warmup_ratio: opt_f64(&opts, "warmup", d.warmup_ratio)?,
+            schedule: opt_str(&opts, "schedule", &d.schedule)?,
+            weight_decay: opt_f64(&opts, "weight_decay", d.weight_decay)?,
+            max_grad_norm: Some(opt_f64(&opts, "max_grad_norm", 1.0)?).filter(|n| *n > 0.0),
+            seed: opt_usize(&opts, "seed")?.map_or(d.seed, |s| s as u64),
+            dropout: !opts.contains_key("dropout") || opt_bool(&opts, "dropout")?,
+            eval_every: opt_usize(&opts, "eval_every")?,
+            checkpoint_every: opt_usize(&opts, "checkpoint_every")?,
+            keep_checkpoints: opt_usize(&opts, "keep_checkpoints")?.unwrap_or(d.keep_checkpoints),
+            early_stopping: opt_usize(&opts, "patience")?.map(|patience| EarlyStopping {
+                measure: first,
+                patience,
+            }),
+            load_best_at_end: opt_bool(&opts, "load_best")?,
+        },
+        loss,
+        max_length: opt_usize(&opts, "max_length")?,
+        output: opts
+            .contains_key("output")
+            .then(|| opt_str(&opts, "output", ""))
+            .transpose()?
+            .map(PathBuf::from),
+        eval,
+        measures,
+        on_step: None,
+        on_eval: None,
+        on_epoch_end: None,
+        history: Vec::new(),
+    })
+}
+
+fn step_map(r: &StepRecord) -> Map {
+    let mut m = Map::new();
+    m.insert("step".into(), (r.step as i64).into());
+    m.insert("epoch".into(), (r.epoch as i64).into());
+    m.insert("loss".into(), r.loss.into());
+    m.insert("lr".into(), r.lr.into());
+    m.insert("grad_norm".into(), r.grad_norm.into());
+    m.insert("seconds".into(), r.seconds.into());
+    m
+}
+
+fn eval_map(r: &EvalRecord) -> Map {
+    let mut m = Map::new();
+    m.insert("step".into(), (r.step as i64).into());
+    m.insert("epoch".into(), (r.epoch as i64).into());
+    let measures: Map = r
+        .measures
+        .iter()
+        .map(|(k, v)| (k.as_str().into(), Dynamic::from_float(*v)))
+        .collect();
+    m.insert("measures".into(), measures.into());
+    m.insert("loss".into(), r.loss.map_or(Dynamic::UNIT, Dynamic::from_float));
+    m
+}
+
+fn record_map(r: &HistoryRecord) -> Map {
+    let (kind, mut m) = match r {
+        HistoryRecord::Step(s) => ("step", step_map(s)),
+        HistoryRecord::Eval(e) => ("eval", eval_map(e)),
+    };
+    m.insert("type".into(), kind.into());
+    m
+}
+
+/// Calls the script's closures from the trainer's hooks.
+struct Hooks<'a, 'c> {
+    ctx: &'a NativeCallContext<'c>,
+    t: &'a Trainer,
+}
+
+impl Hooks<'_, '_> {
+    fn call(&self, f: &Option<FnPtr>, arg: Dynamic) -> rankbook::Result<()> {
+        if let Some(f) = f {
+            let _: Dynamic = f
+                .call_within_context(self.ctx, (arg,))
+                .map_err(|e| rankbook::Error::InvalidArgument(format!("in a training callback: {e}")))?;
+        }
+        Ok(())
+    }
+}
+
+impl TrainCallback for Hooks<'_, '_> {
+    fn on_step(&mut self, r: &StepRecord) -> rankbook::Result<()> {
+        self.call(&self.t.on_step, step_map(r).into())
+    }
+    fn on_eval(&mut self, r: &EvalRecord) -> rankbook::Result<()> {
+        self.call(&self.t.on_eval, eval_map(r).into())
+    }
+    fn on_epoch_end(&mut self, epoch: usize) -> rankbook::Result<()> {
+        self.call(&self.t.on_epoch_end, (epoch as i64).into())
+    }
+}
+
+/// Trains a trainable copy of `model` and returns the trained model (for
+/// inference: the fast path, fingerprinted by its new weights).
+fn fit_model(ctx: NativeCallContext, t: &mut Trainer, model: Model, data: &TrainingData) -> RhaiResult<Model> {
+    let loss = loss_by_name(&t.loss).map_err(err)?;
+    let options = ModelOptions {
+        backend: Backend::Trainable,
+        max_length: t.max_length.or(Some(model.0.max_length())),
+        ..Default::default()
+    };
+    let trainable = SentenceEncoder::load(model.0.name(), &options).map_err(err)?;
+    let validation = match &t.eval {
+        Some((ds, split)) => Some(
+            Validation::from_beir(ds, split, rankbook::eval::parse_measures(&t.measures).map_err(err)?)
+                .map_err(err)?,
+        ),
+        None => None,
+    };
+    let snapshot = t.clone();
+    let mut hooks = Hooks { ctx: &ctx, t: &snapshot };
+    let out = fit(
+        &trainable,
+        data,
+        loss.as_ref(),
+        &t.cfg,
+        &FitOptions {
+            output: t.output.as_deref(),
+            resume: None,
+            validation: validation.as_ref(),
+            progress: &NoProgress,
+            cancel: None,
+        },
+        &mut hooks,
+    )
+    .map_err(err)?;
+    t.history = out.history;
+    Ok(Model(Arc::new(trainable.inference_copy().map_err(err)?)))
+}
+
+/// Registers the training types and functions.
+pub fn register(engine: &mut Engine) {
+    engine
+        .register_type_with_name::<Data>("TrainingData")
+        .register_fn("len", |d: &mut Data| d.0.len() as i64)
+        .register_fn("to_string", |d: &mut Data| {
+            format!("TrainingData({} {})", d.0.len(), d.0.shape())
+        });
+    let load = |s: TrainingSource| -> RhaiResult<Data> { s.load().map(|d| Data(Arc::new(d))).map_err(err) };
+    engine
+        .register_fn("training_pairs", move |d: BeirDataset, split: &str| {
+            load(TrainingSource::Qrels {
+                dir: d.dir.clone(),
+                split: split.into(),
+            })
+        })
+        .register_fn("load_triples", move |p: &str| load(TrainingSource::Triples(p.into())))
+        .register_fn("load_pair_samples", move |p: &str| load(TrainingSource::Pairs(p.into())))
+        .register_fn("load_groups", move |p: &str| load(TrainingSource::Groups(p.into())))
+        .register_fn("load_negatives", move |p: &str, d: BeirDataset| {
+            load(TrainingSource::Negatives {
+                path: p.into(),
+                data: Some(d.dir.clone()),
+            })
+        })
+        .register_fn("load_clicks", move |p: &str, d: BeirDataset| {
+            load(TrainingSource::Clicks {
+                path: p.into(),
+                data: d.dir.clone(),
+            })
+        });
+
+    engine
+        .register_type_with_name::<Trainer>("Trainer")
+        .register_fn("trainer", trainer)
+        .register_fn("trainer", || trainer(Map::new()))
+        .register_fn("on_step", |t: &mut Trainer, f: FnPtr| t.on_step = Some(f))
+        .register_fn("on_eval", |t: &mut Trainer, f: FnPtr| t.on_eval = Some(f))
+        .register_fn("on_epoch_end", |t: &mut Trainer, f: FnPtr| t.on_epoch_end = Some(f))
+        .register_fn(
+            "fit",
+            |ctx: NativeCallContext, t: &mut Trainer, m: Model, d: Data| fit_model(ctx, t, m, &d.0),
+        )
+        .register_fn(
+            "fit",
+            |ctx: NativeCallContext, t: &mut Trainer, m: Model, d: BeirDataset| -> RhaiResult<Model> {
+                let data = TrainingSource::Qrels {
+                    dir: d.dir.clone(),
+                    split: "train".into(),
+                }
+                .load()
+                .map_err(err)?;
+                fit_model(ctx, t, m, &data)
+            },
+        )
+        .register_fn("history", |t: &mut Trainer| -> Array {
+            t.history.iter().map(|r| record_map(r).into()).collect()
+        })
+        .register_fn("to_string", |t: &mut Trainer| {
+            format!(
+                "Trainer({} loss, {} epochs, batch {}, lr {})",
+                t.loss, t.cfg.epochs, t.cfg.batch_size, t.cfg.lr
+            )
+        });
+}
