@@ -12,7 +12,7 @@ use rankbook::model::{Backend, EncodeOptions, ModelOptions, SentenceEncoder};
 use rankbook::progress::{CancelFlag, NoProgress};
 use rankbook::train::{
     FitOptions, GroupedAdamW, HistoryRecord, NoCallback, StepRecord, StopReason, TrainCallback,
-    TrainConfig, fit, read_history,
+    TrainConfig, Trainee, fit, read_history,
 };
 
 const MODEL: &str = "sentence-transformers/all-MiniLM-L6-v2";
@@ -354,4 +354,82 @@ fn resumed_run_is_bit_identical_to_an_uninterrupted_one() {
     .unwrap_err()
     .to_string();
     assert!(e.ends_with("it was trained on other data"), "{e}");
+}
+
+#[test]
+fn a_head_on_the_frozen_encoder_trains_saves_and_reloads() {
+    use rankbook::model::head::HeadKind;
+    use rankbook::train::{FrozenEncoderHead, Trainee};
+
+    let data = sample_pairs(24);
+    let frozen = SentenceEncoder::load(
+        MODEL,
+        &ModelOptions {
+            max_length: Some(48),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let cfg = TrainConfig {
+        epochs: 3,
+        batch_size: 8,
+        lr: 1e-3,
+        ..Default::default()
+    };
+    let d = tempfile::tempdir().unwrap();
+    for kind in [HeadKind::Linear, HeadKind::SkipConnection] {
+        let head =
+            FrozenEncoderHead::new(&frozen, kind, &data, 42, &EncodeOptions::default()).unwrap();
+        let out_dir = d.path().join(kind.name());
+        let opts = FitOptions {
+            output: Some(&out_dir),
+            resume: None,
+            validation: None,
+            progress: &NoProgress,
+            cancel: None,
+        };
+        let loss = loss_by_name("mnrl").unwrap();
+        let out = fit(&head, &data, loss.as_ref(), &cfg, &opts, &mut NoCallback).unwrap();
+        // Epoch means fall: the head learns the pairs.
+        let epoch_mean = |e: usize| {
+            let l: Vec<f64> = out
+                .history
+                .iter()
+                .filter_map(|r| match r {
+                    HistoryRecord::Step(s) if s.epoch == e => Some(s.loss),
+                    _ => None,
+                })
+                .collect();
+            l.iter().sum::<f64>() / l.len() as f64
+        };
+        assert!(
+            epoch_mean(2) < epoch_mean(0),
+            "{:?}",
+            step_losses(&out.history)
+        );
+        // The saved folder is the encoder's plus a Dense module, and reloads
+        // with the head's vectors.
+        let saved = out_dir.join("model");
+        let mut want_files = names(frozen.dir());
+        want_files.extend([
+            "3_Dense/config.json".to_string(),
+            "3_Dense/model.safetensors".to_string(),
+        ]);
+        assert_eq!(names(&saved), want_files);
+        let reloaded =
+            SentenceEncoder::load(saved.to_str().unwrap(), &ModelOptions::default()).unwrap();
+        let texts = ["a query about cells", "another text"];
+        let got = reloaded
+            .encode_queries(&texts, &EncodeOptions::default())
+            .unwrap();
+        let want: Vec<f32> = head
+            .embedder(None)
+            .embed(&texts, rankbook::loss::Role::Query, 0, false)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        assert!(max_diff(&want, got.as_slice()) < 1e-5);
+    }
 }

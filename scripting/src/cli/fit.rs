@@ -8,11 +8,13 @@ use clap::Args;
 use rankbook::data::BeirDataset;
 use rankbook::data::training_source::TrainingSource;
 use rankbook::eval::parse_measures;
-use rankbook::loss::loss_by_name;
-use rankbook::model::{Backend, SentenceEncoder};
+use rankbook::loss::loss_with;
+use rankbook::model::head::HeadKind;
+use rankbook::model::{Backend, EncodeOptions, SentenceEncoder};
 use rankbook::progress::CancelFlag;
 use rankbook::train::{
-    EarlyStopping, FitOptions, NoCallback, StopReason, TrainConfig, Validation, fit,
+    EarlyStopping, FitOptions, FrozenEncoderHead, NoCallback, StopReason, TrainConfig, Trainee,
+    Validation, fit,
 };
 
 use crate::cli::encoding::EncodingArgs;
@@ -53,6 +55,14 @@ pub struct FitArgs {
     /// cosine, margin-mse, kl, ranknet, listnet, click-margin).
     #[arg(long, default_value = "mnrl")]
     loss: String,
+    /// A loss setting, repeatable: scale=20, symmetric=1, mini_batch=16 (cached-mnrl),
+    /// margin=0.5, cosine=1, temperature=2.
+    #[arg(long = "loss-param", value_name = "KEY=VALUE")]
+    loss_params: Vec<String>,
+    /// Train only a head on the frozen model (linear or skip-connection), on
+    /// its vectors encoded once through the embedding cache.
+    #[arg(long)]
+    head: Option<String>,
     /// Passes over the data.
     #[arg(long, default_value_t = 1)]
     epochs: usize,
@@ -192,8 +202,24 @@ impl FitArgs {
     }
 }
 
+/// Parses `KEY=VALUE` loss settings.
+fn loss_settings(params: &[String]) -> anyhow::Result<std::collections::BTreeMap<String, f64>> {
+    params
+        .iter()
+        .map(|kv| {
+            let (k, v) = kv
+                .split_once('=')
+                .with_context(|| format!("--loss-param {kv}: expected KEY=VALUE"))?;
+            let v: f64 = v
+                .parse()
+                .with_context(|| format!("--loss-param {kv}: {v} is not a number"))?;
+            Ok((k.to_string(), v))
+        })
+        .collect()
+}
+
 pub fn run(a: FitArgs) -> anyhow::Result<()> {
-    let loss = loss_by_name(&a.loss)?;
+    let loss = loss_with(&a.loss, &loss_settings(&a.loss_params)?)?;
     let source = a.source()?;
     let data = source.load()?;
     loss.check(&data)?;
@@ -209,11 +235,39 @@ pub fn run(a: FitArgs) -> anyhow::Result<()> {
         None => None,
     };
     let mut options = a.encoding.model_options();
-    options.backend = Backend::Trainable;
+    let head_kind = a.head.as_deref().map(HeadKind::parse).transpose()?;
+    if head_kind.is_none() {
+        options.backend = Backend::Trainable;
+    }
     let model = SentenceEncoder::load(&a.model, &options)?;
+    let bar = Bar::new(a.encoding.quiet);
+    let cache = a.encoding.cache();
+    let head = match head_kind {
+        Some(kind) => Some(FrozenEncoderHead::new(
+            &model,
+            kind,
+            &data,
+            a.seed,
+            &EncodeOptions {
+                batch_size: a.encoding.batch_size,
+                progress: &bar,
+                cache: cache.as_ref(),
+                ..Default::default()
+            },
+        )?),
+        None => None,
+    };
+    let trainee: &dyn Trainee = match &head {
+        Some(h) => h,
+        None => &model,
+    };
     log(format_args!(
-        "training {} on {} {} from {} with the {} loss",
+        "training {}{} on {} {} from {} with the {} loss",
         a.model,
+        head_kind.map_or(String::new(), |k| format!(
+            " (a {} head on the frozen model)",
+            k.name()
+        )),
         data.len(),
         data.shape(),
         source.describe(),
@@ -232,9 +286,8 @@ pub fn run(a: FitArgs) -> anyhow::Result<()> {
             c.cancel();
         });
     }
-    let bar = Bar::new(a.encoding.quiet);
     let out = fit(
-        &model,
+        trainee,
         &data,
         loss.as_ref(),
         &a.config(),

@@ -29,7 +29,7 @@ enum Command {
     /// Evaluate a TREC run against qrels with trec_eval's measures.
     Eval(eval::EvalArgs),
     /// Fine-tune a bi-encoder; save it as a sentence-transformers folder.
-    Fit(fit::FitArgs),
+    Fit(Box<fit::FitArgs>),
     /// Fuse runs (reciprocal rank fusion or normalised score fusion).
     Fuse(fuse::FuseArgs),
     /// Encode a corpus and write an index directory.
@@ -47,7 +47,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Encode(a) => encode::run(a),
         Command::Eval(a) => eval::run(a),
-        Command::Fit(a) => fit::run(a),
+        Command::Fit(a) => fit::run(*a),
         Command::Fuse(a) => fuse::run(a),
         Command::Index(a) => index::run(a),
         Command::Search(a) => search::run(a),

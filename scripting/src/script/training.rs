@@ -8,12 +8,13 @@ use std::sync::Arc;
 use rankbook::data::BeirDataset;
 use rankbook::data::training::TrainingData;
 use rankbook::data::training_source::TrainingSource;
-use rankbook::loss::loss_by_name;
-use rankbook::model::{Backend, ModelOptions, SentenceEncoder};
+use rankbook::loss::loss_with;
+use rankbook::model::head::HeadKind;
+use rankbook::model::{Backend, EncodeOptions, ModelOptions, SentenceEncoder};
 use rankbook::progress::NoProgress;
 use rankbook::train::{
-    EarlyStopping, EvalRecord, FitOptions, HistoryRecord, StepRecord, TrainCallback, TrainConfig,
-    Validation, fit,
+    EarlyStopping, EvalRecord, FitOptions, FrozenEncoderHead, HistoryRecord, StepRecord,
+    TrainCallback, TrainConfig, Trainee, Validation, fit,
 };
 use rhai::{Array, Dynamic, Engine, FnPtr, Map, NativeCallContext};
 
@@ -28,6 +29,8 @@ pub struct Data(pub Arc<TrainingData>);
 pub struct Trainer {
     cfg: TrainConfig,
     loss: String,
+    loss_settings: std::collections::BTreeMap<String, f64>,
+    head: Option<HeadKind>,
     max_length: Option<usize>,
     output: Option<PathBuf>,
     eval: Option<(BeirDataset, String)>,
@@ -39,9 +42,30 @@ pub struct Trainer {
 }
 
 const KEYS: &[&str] = &[
-    "loss", "epochs", "lr", "batch_size", "warmup", "schedule", "weight_decay", "max_grad_norm",
-    "grad_accum", "max_steps", "seed", "dropout", "max_length", "eval_data", "eval_split", "eval_every",
-    "measures", "patience", "load_best", "output", "checkpoint_every", "keep_checkpoints",
+    "loss",
+    "loss_params",
+    "head",
+    "epochs",
+    "lr",
+    "batch_size",
+    "warmup",
+    "schedule",
+    "weight_decay",
+    "max_grad_norm",
+    "grad_accum",
+    "max_steps",
+    "seed",
+    "dropout",
+    "max_length",
+    "eval_data",
+    "eval_split",
+    "eval_every",
+    "measures",
+    "patience",
+    "load_best",
+    "output",
+    "checkpoint_every",
+    "keep_checkpoints",
 ];
 
 fn opt_usize(opts: &Map, key: &str) -> RhaiResult<Option<usize>> {
@@ -52,7 +76,11 @@ fn opt_usize(opts: &Map, key: &str) -> RhaiResult<Option<usize>> {
             .ok()
             .and_then(|i| usize::try_from(i).ok())
             .map(Some)
-            .ok_or_else(|| err(format!("option {key}: expected a whole number >= 0, found {v}"))),
+            .ok_or_else(|| {
+                err(format!(
+                    "option {key}: expected a whole number >= 0, found {v}"
+                ))
+            }),
     }
 }
 
@@ -60,7 +88,24 @@ fn trainer(opts: Map) -> RhaiResult<Trainer> {
     check_keys(&opts, KEYS)?;
     let d = TrainConfig::default();
     let loss = opt_str(&opts, "loss", "mnrl")?;
-    loss_by_name(&loss).map_err(err)?;
+    let loss_settings = match opts.get("loss_params") {
+        None => Default::default(),
+        Some(v) => v
+            .clone()
+            .try_cast::<Map>()
+            .ok_or_else(|| err("option loss_params: expected a map, e.g. #{scale: 20.0}"))?
+            .iter()
+            .map(|(k, v)| {
+                let x = v
+                    .as_float()
+                    .or_else(|_| v.as_int().map(|i| i as f64))
+                    .or_else(|_| v.as_bool().map(|b| f64::from(u8::from(b))))
+                    .map_err(|t| err(format!("loss_params.{k}: expected a number, found {t}")))?;
+                Ok((k.to_string(), x))
+            })
+            .collect::<RhaiResult<_>>()?,
+    };
+    loss_with(&loss, &loss_settings).map_err(err)?;
     let measures = opt_str(&opts, "measures", "nDCG@10,R@100")?;
     let first = rankbook::eval::parse_measures(&measures)
         .map_err(err)?
@@ -99,6 +144,14 @@ fn trainer(opts: Map) -> RhaiResult<Trainer> {
             load_best_at_end: opt_bool(&opts, "load_best")?,
         },
         loss,
+        loss_settings,
+        head: opts
+            .contains_key("head")
+            .then(|| opt_str(&opts, "head", ""))
+            .transpose()?
+            .map(|h| HeadKind::parse(&h))
+            .transpose()
+            .map_err(err)?,
         max_length: opt_usize(&opts, "max_length")?,
         output: opts
             .contains_key("output")
@@ -135,7 +188,10 @@ fn eval_map(r: &EvalRecord) -> Map {
         .map(|(k, v)| (k.as_str().into(), Dynamic::from_float(*v)))
         .collect();
     m.insert("measures".into(), measures.into());
-    m.insert("loss".into(), r.loss.map_or(Dynamic::UNIT, Dynamic::from_float));
+    m.insert(
+        "loss".into(),
+        r.loss.map_or(Dynamic::UNIT, Dynamic::from_float),
+    );
     m
 }
 
@@ -157,9 +213,9 @@ struct Hooks<'a, 'c> {
 impl Hooks<'_, '_> {
     fn call(&self, f: &Option<FnPtr>, arg: Dynamic) -> rankbook::Result<()> {
         if let Some(f) = f {
-            let _: Dynamic = f
-                .call_within_context(self.ctx, (arg,))
-                .map_err(|e| rankbook::Error::InvalidArgument(format!("in a training callback: {e}")))?;
+            let _: Dynamic = f.call_within_context(self.ctx, (arg,)).map_err(|e| {
+                rankbook::Error::InvalidArgument(format!("in a training callback: {e}"))
+            })?;
         }
         Ok(())
     }
@@ -179,25 +235,53 @@ impl TrainCallback for Hooks<'_, '_> {
 
 /// Trains a trainable copy of `model` and returns the trained model (for
 /// inference: the fast path, fingerprinted by its new weights).
-fn fit_model(ctx: NativeCallContext, t: &mut Trainer, model: Model, data: &TrainingData) -> RhaiResult<Model> {
-    let loss = loss_by_name(&t.loss).map_err(err)?;
+fn fit_model(
+    ctx: NativeCallContext,
+    t: &mut Trainer,
+    model: Model,
+    data: &TrainingData,
+) -> RhaiResult<Model> {
+    let loss = loss_with(&t.loss, &t.loss_settings).map_err(err)?;
     let options = ModelOptions {
         backend: Backend::Trainable,
         max_length: t.max_length.or(Some(model.0.max_length())),
         ..Default::default()
     };
-    let trainable = SentenceEncoder::load(model.0.name(), &options).map_err(err)?;
+    // A head trains on the frozen model itself; otherwise a trainable copy.
+    let head;
+    let trainable;
+    let trainee: &dyn Trainee = match t.head {
+        Some(kind) => {
+            let opts = EncodeOptions {
+                batch_size: t.cfg.batch_size,
+                ..Default::default()
+            };
+            head = FrozenEncoderHead::new(&model.0, kind, data, t.cfg.seed, &opts).map_err(err)?;
+            &head
+        }
+        None => {
+            trainable = SentenceEncoder::load(model.0.name(), &options).map_err(err)?;
+            &trainable
+        }
+    };
     let validation = match &t.eval {
         Some((ds, split)) => Some(
-            Validation::from_beir(ds, split, rankbook::eval::parse_measures(&t.measures).map_err(err)?)
-                .map_err(err)?,
+            Validation::from_beir(
+                ds,
+                split,
+                rankbook::eval::parse_measures(&t.measures).map_err(err)?,
+            )
+            .map_err(err)?,
         ),
         None => None,
     };
     let snapshot = t.clone();
-    let mut hooks = Hooks { ctx: &ctx, t: &snapshot };
+    let mut hooks = Hooks {
+        ctx: &ctx,
+        t: &snapshot,
+    };
     let out = fit(
-        &trainable,
+        trainee,
         data,
         loss.as_ref(),
         &t.cfg,
@@ -212,7 +296,7 @@ fn fit_model(ctx: NativeCallContext, t: &mut Trainer, model: Model, data: &Train
     )
     .map_err(err)?;
     t.history = out.history;
-    Ok(Model(Arc::new(trainable.inference_copy().map_err(err)?)))
+    Ok(Model(Arc::new(trainee.inference_model().map_err(err)?)))
 }
 
 /// Registers the training types and functions.
@@ -223,7 +307,9 @@ pub fn register(engine: &mut Engine) {
         .register_fn("to_string", |d: &mut Data| {
             format!("TrainingData({} {})", d.0.len(), d.0.shape())
         });
-    let load = |s: TrainingSource| -> RhaiResult<Data> { s.load().map(|d| Data(Arc::new(d))).map_err(err) };
+    let load = |s: TrainingSource| -> RhaiResult<Data> {
+        s.load().map(|d| Data(Arc::new(d))).map_err(err)
+    };
     engine
         .register_fn("training_pairs", move |d: BeirDataset, split: &str| {
             load(TrainingSource::Qrels {
@@ -231,9 +317,15 @@ pub fn register(engine: &mut Engine) {
                 split: split.into(),
             })
         })
-        .register_fn("load_triples", move |p: &str| load(TrainingSource::Triples(p.into())))
-        .register_fn("load_pair_samples", move |p: &str| load(TrainingSource::Pairs(p.into())))
-        .register_fn("load_groups", move |p: &str| load(TrainingSource::Groups(p.into())))
+        .register_fn("load_triples", move |p: &str| {
+            load(TrainingSource::Triples(p.into()))
+        })
+        .register_fn("load_pair_samples", move |p: &str| {
+            load(TrainingSource::Pairs(p.into()))
+        })
+        .register_fn("load_groups", move |p: &str| {
+            load(TrainingSource::Groups(p.into()))
+        })
         .register_fn("load_negatives", move |p: &str, d: BeirDataset| {
             load(TrainingSource::Negatives {
                 path: p.into(),
@@ -253,14 +345,20 @@ pub fn register(engine: &mut Engine) {
         .register_fn("trainer", || trainer(Map::new()))
         .register_fn("on_step", |t: &mut Trainer, f: FnPtr| t.on_step = Some(f))
         .register_fn("on_eval", |t: &mut Trainer, f: FnPtr| t.on_eval = Some(f))
-        .register_fn("on_epoch_end", |t: &mut Trainer, f: FnPtr| t.on_epoch_end = Some(f))
+        .register_fn("on_epoch_end", |t: &mut Trainer, f: FnPtr| {
+            t.on_epoch_end = Some(f)
+        })
         .register_fn(
             "fit",
             |ctx: NativeCallContext, t: &mut Trainer, m: Model, d: Data| fit_model(ctx, t, m, &d.0),
         )
         .register_fn(
             "fit",
-            |ctx: NativeCallContext, t: &mut Trainer, m: Model, d: BeirDataset| -> RhaiResult<Model> {
+            |ctx: NativeCallContext,
+             t: &mut Trainer,
+             m: Model,
+             d: BeirDataset|
+             -> RhaiResult<Model> {
                 let data = TrainingSource::Qrels {
                     dir: d.dir.clone(),
                     split: "train".into(),

@@ -44,3 +44,45 @@ pub fn read_clicks(path: &Path, data: &BeirDataset) -> Result<Vec<Example>> {
     })?;
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::testing::tiny_beir;
+
+    #[test]
+    fn one_example_per_click_with_unclicked_results_as_negatives() {
+        let (d, ds) = tiny_beir();
+        let p = d.path().join("clicks.jsonl");
+        std::fs::write(
+            &p,
+            "{\"query\": \"cheap flights\", \"shown\": [\"d1\", \"d2\", \"d3\"], \"clicked\": [\"d2\", \"d3\"]}\n{\"query_id\": \"q1\", \"shown\": [\"d4\"], \"clicked\": [\"d4\"]}\n{\"query\": \"none\", \"shown\": [\"d4\"], \"clicked\": []}\n",
+        )
+        .unwrap();
+        let got = read_clicks(&p, &ds).unwrap();
+        let neg = vec!["doc one".to_string()];
+        assert_eq!(
+            got,
+            vec![
+                Example {
+                    negatives: neg.clone(),
+                    ..Example::pair("cheap flights", "doc two")
+                },
+                Example {
+                    negatives: neg,
+                    ..Example::pair("cheap flights", "doc three")
+                },
+            ]
+        );
+        std::fs::write(
+            &p,
+            "{\"query\": \"x\", \"shown\": [\"d1\"], \"clicked\": [\"d2\"]}\n",
+        )
+        .unwrap();
+        let e = read_clicks(&p, &ds).unwrap_err().to_string();
+        assert!(
+            e.ends_with("clicks.jsonl:1: \"clicked\": \"d2\" was not shown"),
+            "{e}"
+        );
+    }
+}

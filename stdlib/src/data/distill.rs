@@ -55,3 +55,41 @@ pub fn distillation_examples(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::testing::tiny_beir;
+
+    #[test]
+    fn positives_with_the_teachers_top_negatives() {
+        let (_d, ds) = tiny_beir();
+        let qrels = ds.qrels("train").unwrap();
+        let mut run = Run::new();
+        for (q, doc, s) in [
+            ("q1", "d1", 5.0),
+            ("q1", "d2", 7.0),
+            ("q1", "d3", 6.0),
+            ("q1", "d4", 1.0),
+            // q2: d2 is relevant, d3 judged 0 (a negative), only one negative in all.
+            ("q2", "d2", 3.0),
+            ("q2", "d3", 4.0),
+        ] {
+            run.push(q, doc, s);
+        }
+        let got = distillation_examples(&ds, &qrels, &run, 2).unwrap();
+        assert_eq!(
+            got,
+            vec![Example {
+                anchor: "query one".into(),
+                positive: "doc one".into(),
+                negatives: vec!["doc two".into(), "doc three".into()],
+                teacher: Some(vec![5.0, 7.0, 6.0]),
+            }]
+        );
+        assert_eq!(
+            distillation_examples(&ds, &qrels, &run, 1).unwrap().len(),
+            2
+        );
+    }
+}

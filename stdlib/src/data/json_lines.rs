@@ -61,27 +61,14 @@ impl Record<'_> {
         }
     }
 
-    /// A list of strings (ids or texts).
-    pub fn strings(&self, names: &[&str]) -> Result<Vec<String>> {
-        let Some((name, v)) = self.get(names) else {
-            return Err(self.missing(names));
-        };
-        let Value::Array(items) = v else {
-            return Err(self.error(format!("\"{name}\" is not a list")));
-        };
-        items
-            .iter()
-            .enumerate()
-            .map(|(i, x)| match x {
-                Value::String(s) => Ok(s.clone()),
-                Value::Number(n) => Ok(n.to_string()),
-                _ => Err(self.error(format!("\"{name}\"[{i}] is not a string"))),
-            })
-            .collect()
-    }
-
-    /// A list of numbers.
-    pub fn numbers(&self, names: &[&str]) -> Result<Vec<f32>> {
+    /// A list under the first of `names` present, each item converted by `item`
+    /// (None: the item is not `what`).
+    fn list<T>(
+        &self,
+        names: &[&str],
+        what: &str,
+        item: impl Fn(&Value) -> Option<T>,
+    ) -> Result<Vec<T>> {
         let Some((name, v)) = self.get(names) else {
             return Err(self.missing(names));
         };
@@ -92,11 +79,23 @@ impl Record<'_> {
             .iter()
             .enumerate()
             .map(|(i, x)| {
-                x.as_f64()
-                    .map(|f| f as f32)
-                    .ok_or_else(|| self.error(format!("\"{name}\"[{i}] is not a number")))
+                item(x).ok_or_else(|| self.error(format!("\"{name}\"[{i}] is not {what}")))
             })
             .collect()
+    }
+
+    /// A list of strings (ids or texts).
+    pub fn strings(&self, names: &[&str]) -> Result<Vec<String>> {
+        self.list(names, "a string", |x| match x {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+    }
+
+    /// A list of numbers.
+    pub fn numbers(&self, names: &[&str]) -> Result<Vec<f32>> {
+        self.list(names, "a number", |x| x.as_f64().map(|f| f as f32))
     }
 }
 

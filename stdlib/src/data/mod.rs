@@ -14,6 +14,9 @@ pub mod texts;
 pub mod training;
 pub mod training_source;
 
+#[cfg(test)]
+mod testing;
+
 pub use beir::BeirDataset;
 pub use qrels::{Judgements, Qrels};
 pub use run::Run;

@@ -101,3 +101,61 @@ pub fn read_negatives(path: &Path, data: Option<&BeirDataset>) -> Result<Vec<Exa
     })?;
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::testing::tiny_beir;
+
+    #[test]
+    fn ids_and_texts_with_teacher_scores_and_errors() {
+        let (d, ds) = tiny_beir();
+        let p = d.path().join("neg.jsonl");
+        std::fs::write(
+            &p,
+            "{\"query_id\": \"q1\", \"positive_id\": \"d1\", \"negative_ids\": [\"d3\", \"d4\"], \"positive_score\": 9.5, \"negative_scores\": [3, 1.5]}\n{\"query\": \"free text\", \"positive\": \"yes\", \"negatives\": [\"no\"]}\n",
+        )
+        .unwrap();
+        let got = read_negatives(&p, Some(&ds)).unwrap();
+        assert_eq!(
+            got,
+            vec![
+                Example {
+                    anchor: "query one".into(),
+                    positive: "doc one".into(),
+                    negatives: vec!["doc three".into(), "doc four".into()],
+                    teacher: Some(vec![9.5, 3.0, 1.5]),
+                },
+                Example {
+                    negatives: vec!["no".into()],
+                    ..Example::pair("free text", "yes")
+                },
+            ]
+        );
+        let e = read_negatives(&p, None).unwrap_err().to_string();
+        assert!(
+            e.ends_with("neg.jsonl:1: ids need a dataset to look texts up in (give --data)"),
+            "{e}"
+        );
+        std::fs::write(
+            &p,
+            "\n{\"query_id\": \"q1\", \"positive_id\": \"d1\", \"negative_ids\": [\"d9\"]}\n",
+        )
+        .unwrap();
+        let e = read_negatives(&p, Some(&ds)).unwrap_err().to_string();
+        assert!(
+            e.ends_with("neg.jsonl:2: negative_ids: document \"d9\" is not in the corpus"),
+            "{e}"
+        );
+        std::fs::write(
+            &p,
+            "{\"query_id\": \"q1\", \"positive_id\": \"d1\", \"negative_ids\": [\"d2\"], \"positive_score\": 1, \"negative_scores\": [1, 2]}\n",
+        )
+        .unwrap();
+        let e = read_negatives(&p, Some(&ds)).unwrap_err().to_string();
+        assert!(
+            e.ends_with("neg.jsonl:1: \"negative_scores\" has 2 scores for 1 negatives"),
+            "{e}"
+        );
+    }
+}

@@ -135,31 +135,28 @@ mod tests {
                 scale: 20.0,
                 symmetric,
             };
-            let e = TableEmbedder::new(&refs, &values, dim);
-            let (want, g) = inner.backward(&e, &batch, 0.5).unwrap();
-            let want_grad: Vec<f32> = g
-                .get(&e.table)
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1()
-                .unwrap();
+            // Loss and table gradient of a loss.
+            let run = |l: &dyn Loss| {
+                let e = TableEmbedder::new(&refs, &values, dim);
+                let (v, g) = l.backward(&e, &batch, 0.5).unwrap();
+                let grad: Vec<f32> = g
+                    .get(&e.table)
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1()
+                    .unwrap();
+                (v, grad, scalar(&l.forward(&e, &batch).unwrap()))
+            };
+            let (want, want_grad, _) = run(&inner);
             // Mini-batches of 3 split every group unevenly.
             let cached = CachedMultipleNegativesRankingLoss {
                 inner,
                 mini_batch: 3,
             };
-            let e = TableEmbedder::new(&refs, &values, dim);
-            let (got, g) = cached.backward(&e, &batch, 0.5).unwrap();
-            let got_grad: Vec<f32> = g
-                .get(&e.table)
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1()
-                .unwrap();
+            let (got, got_grad, forward) = run(&cached);
             assert!((got - want).abs() < 1e-6, "{got} vs {want}");
-            assert!((scalar(&cached.forward(&e, &batch).unwrap()) - want).abs() < 1e-6);
+            assert!((forward - want).abs() < 1e-6);
             let worst = got_grad
                 .iter()
                 .zip(&want_grad)

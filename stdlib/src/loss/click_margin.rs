@@ -6,7 +6,7 @@ use candle_core::Tensor;
 
 use crate::data::training::TrainingData;
 use crate::error::Result;
-use crate::loss::inputs::{ExampleNeeds, embed_triples, require_examples};
+use crate::loss::inputs::{embed_triples, require_triples};
 use crate::loss::scores::sigmoid;
 use crate::loss::{Batch, Embedder, Loss, Similarity};
 
@@ -28,16 +28,7 @@ impl Loss for ProbMarginRankingLoss {
         "click-margin"
     }
     fn check(&self, data: &TrainingData) -> Result<()> {
-        require_examples(
-            self.name(),
-            "(query, clicked, not clicked) triples",
-            data,
-            ExampleNeeds {
-                min_negatives: 1,
-                uniform: false,
-                teacher: false,
-            },
-        )
+        require_triples(self.name(), "(query, clicked, not clicked) triples", data)
     }
     fn forward(&self, model: &dyn Embedder, batch: &Batch) -> Result<Tensor> {
         let (q, clicked, skipped) = embed_triples(model, batch)?;

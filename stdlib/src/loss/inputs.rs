@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::loss::wrong_shape;
 
 /// Which side of a retrieval pair a text is on (they may get different prompts).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
     /// Queries, anchors, first texts.
     Query,
@@ -98,6 +98,32 @@ pub(crate) fn require_examples(
         }
     }
     Ok(())
+}
+
+/// Checks for examples with at least one negative each (any number).
+pub(crate) fn require_triples(loss: &str, needs_text: &str, data: &TrainingData) -> Result<()> {
+    let needs = ExampleNeeds {
+        min_negatives: 1,
+        uniform: false,
+        teacher: false,
+    };
+    require_examples(loss, needs_text, data, needs)
+}
+
+/// Checks for examples with the same number (at least one) of negatives each,
+/// and teacher scores when `teacher`.
+pub(crate) fn require_groups(
+    loss: &str,
+    needs_text: &str,
+    data: &TrainingData,
+    teacher: bool,
+) -> Result<()> {
+    let needs = ExampleNeeds {
+        min_negatives: 1,
+        uniform: true,
+        teacher,
+    };
+    require_examples(loss, needs_text, data, needs)
 }
 
 /// A batch of examples, embedded.

@@ -6,7 +6,7 @@ use candle_core::{D, Tensor};
 
 use crate::data::training::TrainingData;
 use crate::error::Result;
-use crate::loss::inputs::{ExampleNeeds, candidate_scores, require_examples, teacher_scores};
+use crate::loss::inputs::{candidate_scores, require_groups, teacher_scores};
 use crate::loss::scores::mse;
 use crate::loss::{Batch, Embedder, Loss, Similarity};
 
@@ -27,16 +27,8 @@ impl Loss for MarginMSELoss {
         "margin-mse"
     }
     fn check(&self, data: &TrainingData) -> Result<()> {
-        require_examples(
-            self.name(),
-            "(anchor, positive, negative) triples with teacher scores",
-            data,
-            ExampleNeeds {
-                min_negatives: 1,
-                uniform: true,
-                teacher: true,
-            },
-        )
+        let needs = "(anchor, positive, negative) triples with teacher scores";
+        require_groups(self.name(), needs, data, true)
     }
     fn forward(&self, model: &dyn Embedder, batch: &Batch) -> Result<Tensor> {
         let student = candidate_scores(model, batch, Similarity::Dot)?;

@@ -15,10 +15,12 @@ mod mnrl;
 mod ranknet;
 pub mod scores;
 pub mod similarity;
-mod triplet;
+pub mod triplet;
 
 #[cfg(test)]
 pub(crate) mod testing;
+
+use std::collections::BTreeMap;
 
 use candle_core::Tensor;
 use candle_core::backprop::GradStore;
@@ -96,24 +98,88 @@ pub const KNOWN_LOSSES: &[(&str, &str)] = &[
 
 /// The loss called `name`, with its default settings.
 pub fn loss_by_name(name: &str) -> Result<Box<dyn Loss>> {
-    Ok(match name.to_ascii_lowercase().replace('_', "-").as_str() {
-        "mnrl" | "multiplenegativesrankingloss" | "infonce" => {
-            Box::new(MultipleNegativesRankingLoss::default())
+    loss_with(name, &BTreeMap::new())
+}
+
+/// A loss's settings as given by name, each taken once.
+struct Settings {
+    left: BTreeMap<String, f64>,
+    known: Vec<&'static str>,
+}
+
+impl Settings {
+    fn get(&mut self, key: &'static str, default: f64) -> f64 {
+        self.known.push(key);
+        self.left.remove(key).unwrap_or(default)
+    }
+    fn flag(&mut self, key: &'static str) -> bool {
+        self.get(key, 0.0) != 0.0
+    }
+}
+
+/// The loss called `name` with `settings` (`scale`, `symmetric`, `mini_batch`,
+/// `margin`, `cosine`, `temperature`, as the loss takes them); a setting the
+/// loss does not have is an error naming the ones it has.
+pub fn loss_with(name: &str, settings: &BTreeMap<String, f64>) -> Result<Box<dyn Loss>> {
+    let mut p = Settings {
+        left: settings.clone(),
+        known: Vec::new(),
+    };
+    let distance = |p: &mut Settings| {
+        if p.flag("cosine") {
+            triplet::Distance::Cosine
+        } else {
+            triplet::Distance::Euclidean
         }
+    };
+    let similarity = |p: &mut Settings| {
+        if p.flag("cosine") {
+            Similarity::Cosine
+        } else {
+            Similarity::Dot
+        }
+    };
+    let mnrl = |p: &mut Settings| MultipleNegativesRankingLoss {
+        scale: p.get("scale", 20.0),
+        symmetric: p.flag("symmetric"),
+    };
+    let loss: Box<dyn Loss> = match name.to_ascii_lowercase().replace('_', "-").as_str() {
+        "mnrl" | "multiplenegativesrankingloss" | "infonce" => Box::new(mnrl(&mut p)),
         "cached-mnrl" | "cachedmultiplenegativesrankingloss" | "gradcache" => {
-            Box::new(CachedMultipleNegativesRankingLoss::default())
+            Box::new(CachedMultipleNegativesRankingLoss {
+                inner: mnrl(&mut p),
+                mini_batch: p.get("mini_batch", 32.0).max(1.0) as usize,
+            })
         }
-        "triplet" | "tripletloss" => Box::new(TripletLoss::default()),
-        "contrastive" | "contrastiveloss" => Box::new(ContrastiveLoss::default()),
-        "online-contrastive" | "onlinecontrastiveloss" => {
-            Box::new(OnlineContrastiveLoss::default())
+        "triplet" | "tripletloss" => {
+            let distance = distance(&mut p);
+            Box::new(TripletLoss {
+                margin: p.get("margin", 5.0),
+                distance,
+            })
         }
+        "contrastive" | "contrastiveloss" => Box::new(ContrastiveLoss {
+            margin: p.get("margin", 0.5),
+            ..Default::default()
+        }),
+        "online-contrastive" | "onlinecontrastiveloss" => Box::new(OnlineContrastiveLoss {
+            margin: p.get("margin", 0.5),
+            ..Default::default()
+        }),
         "cosine" | "cosinesimilarityloss" => Box::new(CosineSimilarityLoss),
         "margin-mse" | "marginmse" | "marginmseloss" => Box::new(MarginMSELoss),
-        "kl" | "distill-kl" | "distillkldivloss" => Box::new(DistillKLDivLoss::default()),
-        "ranknet" => Box::new(RankNetLoss::default()),
-        "listnet" => Box::new(ListNetLoss::default()),
-        "click-margin" | "probmarginrankingloss" => Box::new(ProbMarginRankingLoss::default()),
+        "kl" | "distill-kl" | "distillkldivloss" => Box::new(DistillKLDivLoss {
+            temperature: p.get("temperature", 1.0),
+        }),
+        "ranknet" => Box::new(RankNetLoss {
+            similarity: similarity(&mut p),
+        }),
+        "listnet" => Box::new(ListNetLoss {
+            similarity: similarity(&mut p),
+        }),
+        "click-margin" | "probmarginrankingloss" => Box::new(ProbMarginRankingLoss {
+            margin: p.get("margin", 1.0),
+        }),
         _ => {
             let known: Vec<&str> = KNOWN_LOSSES.iter().map(|(n, _)| *n).collect();
             return Err(Error::InvalidArgument(format!(
@@ -121,7 +187,19 @@ pub fn loss_by_name(name: &str) -> Result<Box<dyn Loss>> {
                 known.join(", ")
             )));
         }
-    })
+    };
+    if let Some(k) = p.left.keys().next() {
+        let has = if p.known.is_empty() {
+            "none".to_string()
+        } else {
+            p.known.join(", ")
+        };
+        return Err(Error::InvalidArgument(format!(
+            "the {} loss has no setting `{k}` (its settings: {has})",
+            loss.name()
+        )));
+    }
+    Ok(loss)
 }
 
 /// The error for data of the wrong shape.
@@ -130,4 +208,36 @@ pub(crate) fn wrong_shape(loss: &str, needs: &str, data: &TrainingData) -> Error
         "{loss} loss needs {needs}; this dataset yields {}",
         data.shape()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_by_name() {
+        let s = |kv: &[(&str, f64)]| kv.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        assert_eq!(
+            loss_with("cached_mnrl", &s(&[("mini_batch", 8.0)]))
+                .unwrap()
+                .name(),
+            "cached-mnrl"
+        );
+        let e = loss_with("triplet", &s(&[("scale", 3.0)]))
+            .err()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            e,
+            "the triplet loss has no setting `scale` (its settings: cosine, margin)"
+        );
+        let e = loss_with("cosine", &s(&[("margin", 3.0)]))
+            .err()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            e,
+            "the cosine loss has no setting `margin` (its settings: none)"
+        );
+    }
 }

@@ -6,7 +6,7 @@ use candle_core::Tensor;
 
 use crate::data::training::TrainingData;
 use crate::error::Result;
-use crate::loss::inputs::{ExampleNeeds, candidate_labels, candidate_scores, require_examples};
+use crate::loss::inputs::{candidate_labels, candidate_scores, require_groups};
 use crate::loss::scores::pairwise_logistic;
 use crate::loss::{Batch, Embedder, Loss, Similarity};
 
@@ -27,16 +27,7 @@ impl Default for RankNetLoss {
 
 /// The data the listwise and pairwise losses take.
 pub(crate) fn check_groups(name: &str, data: &TrainingData) -> Result<()> {
-    require_examples(
-        name,
-        "(anchor, positive, negatives) groups",
-        data,
-        ExampleNeeds {
-            min_negatives: 1,
-            uniform: true,
-            teacher: false,
-        },
-    )
+    require_groups(name, "(anchor, positive, negatives) groups", data, false)
 }
 
 impl Loss for RankNetLoss {

@@ -6,7 +6,7 @@ use candle_core::Tensor;
 
 use crate::data::training::TrainingData;
 use crate::error::Result;
-use crate::loss::inputs::{ExampleNeeds, embed_triples, require_examples};
+use crate::loss::inputs::{embed_triples, require_triples};
 use crate::loss::similarity::{Similarity, euclidean_rows};
 use crate::loss::{Batch, Embedder, Loss};
 
@@ -60,16 +60,7 @@ impl Loss for TripletLoss {
         "triplet"
     }
     fn check(&self, data: &TrainingData) -> Result<()> {
-        require_examples(
-            self.name(),
-            "(anchor, positive, negative) triples",
-            data,
-            ExampleNeeds {
-                min_negatives: 1,
-                uniform: false,
-                teacher: false,
-            },
-        )
+        require_triples(self.name(), "(anchor, positive, negative) triples", data)
     }
     fn forward(&self, model: &dyn Embedder, batch: &Batch) -> Result<Tensor> {
         let (a, p, n) = embed_triples(model, batch)?;

@@ -11,6 +11,7 @@ pub mod device;
 pub mod dropout;
 pub mod encoder;
 pub mod fingerprint;
+pub mod head;
 pub mod pooling;
 pub mod resolve;
 pub mod sentence;

@@ -24,7 +24,7 @@ use crate::model::resolve::resolve_model;
 use crate::model::st_folder::{Module, StFolder};
 use crate::model::tokenize::{TextTokenizer, TokenIds};
 use crate::model::weights::{
-    tensors_hash, trainable_weights, var_builder, weight_files, weights_hash,
+    copy_weights, tensors_hash, trainable_weights, var_builder, weight_files, weights_hash,
 };
 use crate::progress::{CancelFlag, NoProgress, Progress};
 use crate::vectors::Embeddings;
@@ -141,7 +141,7 @@ pub struct SentenceEncoder {
 }
 
 /// Copies the files under `from` into `to`, except those `skip` names.
-fn copy_tree(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) -> Result<()> {
+pub(crate) fn copy_tree(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) -> Result<()> {
     for entry in std::fs::read_dir(from).map_err(|e| Error::io(from, e))? {
         let entry = entry.map_err(|e| Error::io(from, e))?;
         let path = entry.path();
@@ -327,7 +327,7 @@ impl SentenceEncoder {
     /// A copy for inference (the fast CPU path on CPU) with the current weights
     /// of a model being trained; its fingerprint hashes those weights.
     pub fn inference_copy(&self) -> Result<SentenceEncoder> {
-        let weights = self.current_weights()?;
+        let weights = copy_weights(&self.trainable_vars())?;
         let hash = tensors_hash(&weights)?;
         let options = ModelOptions {
             backend: Backend::Auto,
@@ -340,43 +340,6 @@ impl SentenceEncoder {
         copy.name = format!("{}@{}", self.name, &hash[..12]);
         copy.weights_sha256 = Some(hash);
         Ok(copy)
-    }
-
-    /// Copies of the trainable weights by name (an error for inference models).
-    pub fn current_weights(&self) -> Result<std::collections::HashMap<String, Tensor>> {
-        let vars = self.trainable_vars();
-        if vars.is_empty() {
-            return Err(Error::InvalidArgument(
-                "the model was not loaded for training (Backend::Trainable)".into(),
-            ));
-        }
-        vars.into_iter()
-            .map(|(name, v)| Ok((name, v.as_tensor().copy()?)))
-            .collect()
-    }
-
-    /// Sets the trainable weights from `weights` (every one must be present with its shape).
-    pub fn set_weights(&self, weights: &std::collections::HashMap<String, Tensor>) -> Result<()> {
-        let vars = self.trainable_vars();
-        if vars.is_empty() {
-            return Err(Error::InvalidArgument(
-                "the model was not loaded for training (Backend::Trainable)".into(),
-            ));
-        }
-        for (name, var) in vars {
-            let w = weights.get(&name).ok_or_else(|| {
-                Error::InvalidArgument(format!("the weights have no `{name}`: another model"))
-            })?;
-            if w.dims() != var.dims() {
-                return Err(Error::InvalidArgument(format!(
-                    "weight `{name}` is {:?}, the model's {:?}: another model",
-                    w.dims(),
-                    var.dims()
-                )));
-            }
-            var.set(&w.to_device(var.device())?.to_dtype(var.dtype())?)?;
-        }
-        Ok(())
     }
 
     /// The trainable weights by name (empty unless loaded with `Backend::Trainable`).

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
+use crate::model::bert_config::HiddenAct;
 use crate::model::bert_cpu::Norm;
 use crate::model::cpu_kernels::{activate, erf, fast_exp, layer_norm, softmax_unnormalized};
-use crate::model::bert_config::HiddenAct;
 
 fn slice<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [f32]> {
     let CpuStorage::F32(v) = s else {
@@ -27,6 +27,29 @@ fn slice<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [f32]> {
 
 /// Rows per parallel task: fixed, so the work split never depends on threads.
 const ROWS: usize = 64;
+
+/// Calls `f(out_row, a_row, b_row)` for every row of width `w`, in parallel
+/// over fixed blocks of rows; returns the output.
+fn map_rows2(
+    a: &[f32],
+    b: &[f32],
+    w: usize,
+    f: impl Fn(&mut [f32], &[f32], &[f32]) + Sync,
+) -> Vec<f32> {
+    let mut out = vec![0f32; a.len()];
+    out.par_chunks_mut(w * ROWS)
+        .zip(a.par_chunks(w * ROWS).zip(b.par_chunks(w * ROWS)))
+        .for_each(|(o, (a, b))| {
+            for ((o, a), b) in o
+                .chunks_exact_mut(w)
+                .zip(a.chunks_exact(w))
+                .zip(b.chunks_exact(w))
+            {
+                f(o, a, b);
+            }
+        });
+    out
+}
 
 /// `softmax(scale * scores + bias)` over the last dimension, where the bias
 /// (0 for tokens, a large negative number for padding) depends on the batch
@@ -70,7 +93,10 @@ impl CustomOp1 for MaskedSoftmax {
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
     fn bwd(&self, _x: &Tensor, p: &Tensor, dp: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        Ok(Some(p.apply_op2_no_bwd(&dp.contiguous()?, &SoftmaxGrad(self.scale))?))
+        Ok(Some(p.apply_op2_no_bwd(
+            &dp.contiguous()?,
+            &SoftmaxGrad(self.scale),
+        )?))
     }
 }
 
@@ -90,28 +116,23 @@ impl CustomOp2 for SoftmaxGrad {
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let (p, dp) = (slice(s1, l1)?, slice(s2, l2)?);
         let keys = l1.dims()[l1.dims().len() - 1];
-        let mut out = vec![0f32; p.len()];
-        out.par_chunks_mut(keys * ROWS)
-            .zip(p.par_chunks(keys * ROWS).zip(dp.par_chunks(keys * ROWS)))
-            .for_each(|(o, (p, dp))| {
-                for ((o, p), dp) in o
-                    .chunks_exact_mut(keys)
-                    .zip(p.chunks_exact(keys))
-                    .zip(dp.chunks_exact(keys))
-                {
-                    let dot: f32 = p.iter().zip(dp).map(|(a, b)| a * b).sum();
-                    for ((o, p), dp) in o.iter_mut().zip(p).zip(dp) {
-                        *o = self.0 * p * (dp - dot);
-                    }
-                }
-            });
+        let out = map_rows2(p, dp, keys, |o, p, dp| {
+            let dot: f32 = p.iter().zip(dp).map(|(a, b)| a * b).sum();
+            for ((o, p), dp) in o.iter_mut().zip(p).zip(dp) {
+                *o = self.0 * p * (dp - dot);
+            }
+        });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 }
 
 /// `softmax(scale * scores + bias)` for `(batch, heads, queries, keys)` scores
 /// and a `(batch, keys)` additive bias, with its backward pass.
-pub fn masked_softmax(scores: &Tensor, bias: Arc<Vec<f32>>, scale: f64) -> candle_core::Result<Tensor> {
+pub fn masked_softmax(
+    scores: &Tensor,
+    bias: Arc<Vec<f32>>,
+    scale: f64,
+) -> candle_core::Result<Tensor> {
     let (_, h, q, _) = scores.dims4()?;
     scores.contiguous()?.apply_op1(MaskedSoftmax {
         scale: scale as f32,
@@ -188,25 +209,19 @@ impl CustomOp3 for LayerNormGrad {
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let (x, w, g) = (slice(s1, l1)?, slice(s2, l2)?, slice(s3, l3)?);
         let h = w.len();
-        let mut out = vec![0f32; x.len()];
-        out.par_chunks_mut(h * ROWS)
-            .zip(x.par_chunks(h * ROWS).zip(g.par_chunks(h * ROWS)))
-            .for_each(|(o, (x, g))| {
-                let mut gw = vec![0f32; h];
-                for ((o, x), g) in o.chunks_exact_mut(h).zip(x.chunks_exact(h)).zip(g.chunks_exact(h)) {
-                    let (mean, r) = moments(x, self.0);
-                    let (mut a, mut b) = (0f32, 0f32);
-                    for i in 0..h {
-                        gw[i] = g[i] * w[i];
-                        a += gw[i];
-                        b += gw[i] * (x[i] - mean) * r;
-                    }
-                    let (a, b) = (a / h as f32, b / h as f32);
-                    for i in 0..h {
-                        o[i] = r * (gw[i] - a - (x[i] - mean) * r * b);
-                    }
-                }
-            });
+        let out = map_rows2(x, g, h, |o, x, g| {
+            let (mean, r) = moments(x, self.0);
+            let (mut a, mut b) = (0f32, 0f32);
+            for i in 0..h {
+                let gw = g[i] * w[i];
+                a += gw;
+                b += gw * (x[i] - mean) * r;
+            }
+            let (a, b) = (a / h as f32, b / h as f32);
+            for i in 0..h {
+                o[i] = r * (g[i] * w[i] - a - (x[i] - mean) * r * b);
+            }
+        });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 }
@@ -293,17 +308,16 @@ impl CustomOp2 for GeluErfGrad {
         l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let (x, g) = (slice(s1, l1)?, slice(s2, l2)?);
-        let mut out = vec![0f32; x.len()];
         const INV_SQRT_2PI: f32 = 0.398_942_3;
-        out.par_chunks_mut(4096)
-            .zip(x.par_chunks(4096).zip(g.par_chunks(4096)))
-            .for_each(|(o, (x, g))| {
-                for ((o, x), g) in o.iter_mut().zip(x).zip(g) {
-                    let cdf = 0.5 * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));
-                    let pdf = INV_SQRT_2PI * fast_exp(-0.5 * x * x);
-                    *o = g * (cdf + x * pdf);
-                }
-            });
+        // Rows of the last dimension (any width works for an elementwise map).
+        let w = l1.dims().last().copied().unwrap_or(1).max(1);
+        let out = map_rows2(x, g, w, |o, x, g| {
+            for ((o, x), g) in o.iter_mut().zip(x).zip(g) {
+                let cdf = 0.5 * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));
+                let pdf = INV_SQRT_2PI * fast_exp(-0.5 * x * x);
+                *o = g * (cdf + x * pdf);
+            }
+        });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 }
@@ -324,14 +338,20 @@ mod tests {
     }
 
     fn close(a: &[f32], b: &[f32], tol: f32) {
-        let worst = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        let worst = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
         assert!(worst < tol, "largest difference {worst}");
     }
 
     fn input(shape: &[usize], seed: u64) -> Vec<f32> {
         let mut rng = crate::random::SplitMix::new(seed);
         let n: usize = shape.iter().product();
-        (0..n).map(|_| (rng.next_u64() >> 40) as f32 / (1u64 << 23) as f32 - 1.0).collect()
+        (0..n)
+            .map(|_| (rng.next_u64() >> 40) as f32 / (1u64 << 23) as f32 - 1.0)
+            .collect()
     }
 
     /// Values and input gradients of a fused op against candle's plain operations.
@@ -373,7 +393,9 @@ mod tests {
             let mean = x.mean_keepdim(D::Minus1)?;
             let c = x.broadcast_sub(&mean)?;
             let var = c.sqr()?.mean_keepdim(D::Minus1)?;
-            c.broadcast_div(&(var + 1e-12)?.sqrt()?)?.broadcast_mul(w)?.broadcast_add(b)
+            c.broadcast_div(&(var + 1e-12)?.sqrt()?)?
+                .broadcast_mul(w)?
+                .broadcast_add(b)
         };
         same_as_plain(
             &[70, 40],
@@ -385,7 +407,10 @@ mod tests {
         let wts = Tensor::from_vec(input(&[70, 40], 6), (70, 40), &Device::Cpu).unwrap();
         let grads = |y: Tensor| {
             let g = (y * &wts).unwrap().sum_all().unwrap().backward().unwrap();
-            (vals(g.get(w.as_tensor()).unwrap()), vals(g.get(bb.as_tensor()).unwrap()))
+            (
+                vals(g.get(w.as_tensor()).unwrap()),
+                vals(g.get(bb.as_tensor()).unwrap()),
+            )
         };
         let (w1, b1) = grads(layer_norm_t(&x, w.as_tensor(), bb.as_tensor(), 1e-12).unwrap());
         let (w2, b2) = grads(plain_ln(&x, w.as_tensor(), bb.as_tensor()).unwrap());

@@ -113,3 +113,43 @@ pub fn tensors_hash(
     }
     Ok(hex::encode(h.finalize()))
 }
+
+/// Copies of `vars`' values by name.
+pub fn copy_weights(
+    vars: &[(String, candle_core::Var)],
+) -> Result<std::collections::HashMap<String, candle_core::Tensor>> {
+    if vars.is_empty() {
+        return Err(Error::InvalidArgument(
+            "the model was not loaded for training (Backend::Trainable)".into(),
+        ));
+    }
+    vars.iter()
+        .map(|(name, v)| Ok((name.clone(), v.as_tensor().copy()?)))
+        .collect()
+}
+
+/// Sets `vars` from `weights` (every one must be present with its shape).
+pub fn assign_weights(
+    vars: &[(String, candle_core::Var)],
+    weights: &std::collections::HashMap<String, candle_core::Tensor>,
+) -> Result<()> {
+    if vars.is_empty() {
+        return Err(Error::InvalidArgument(
+            "the model was not loaded for training (Backend::Trainable)".into(),
+        ));
+    }
+    for (name, var) in vars {
+        let w = weights.get(name).ok_or_else(|| {
+            Error::InvalidArgument(format!("the weights have no `{name}`: another model"))
+        })?;
+        if w.dims() != var.dims() {
+            return Err(Error::InvalidArgument(format!(
+                "weight `{name}` is {:?}, the model's {:?}: another model",
+                w.dims(),
+                var.dims()
+            )));
+        }
+        var.set(&w.to_device(var.device())?.to_dtype(var.dtype())?)?;
+    }
+    Ok(())
+}

@@ -4,17 +4,21 @@
 pub mod checkpoint;
 pub mod config;
 mod embedder;
+mod head_trainee;
 pub mod history;
 mod optimizer;
 mod schedule;
+pub mod trainee;
 mod trainer;
 pub mod validation;
 
 pub use checkpoint::{Best, TrainerState};
 pub use config::{EarlyStopping, TrainConfig};
 pub use embedder::ModelEmbedder;
+pub use head_trainee::FrozenEncoderHead;
 pub use history::{EvalRecord, HistoryRecord, StepRecord, read_history};
 pub use optimizer::{GroupedAdamW, exempt_from_decay};
 pub use schedule::{Schedule, warmup_steps};
+pub use trainee::Trainee;
 pub use trainer::{FitOptions, FitOutcome, NoCallback, StopReason, TrainCallback, fit};
 pub use validation::Validation;

@@ -11,17 +11,16 @@ use candle_core::backprop::GradStore;
 use crate::data::training::{TrainingData, no_duplicate_batches, shuffled_batches};
 use crate::error::{Error, Result};
 use crate::loss::{Batch, Loss};
-use crate::model::SentenceEncoder;
 use crate::progress::{CancelFlag, Progress};
 use crate::random::SplitMix;
 use crate::train::checkpoint::{
     Best, TrainerState, checkpoint_name, load_checkpoint, prune_checkpoints, save_checkpoint,
 };
 use crate::train::config::TrainConfig;
-use crate::train::embedder::ModelEmbedder;
 use crate::train::history::{EvalRecord, HISTORY_FILE, HistoryRecord, HistoryWriter, StepRecord};
 use crate::train::optimizer::GroupedAdamW;
 use crate::train::schedule::{Schedule, warmup_steps};
+use crate::train::trainee::Trainee;
 use crate::train::validation::Validation;
 
 /// Hooks called as training goes; an error stops training with that error.
@@ -137,7 +136,7 @@ fn improves(measure: &str, value: f64, best: Option<Best>) -> bool {
 
 /// The state of a run between steps.
 struct Run<'a> {
-    model: &'a SentenceEncoder,
+    model: &'a dyn Trainee,
     cfg: &'a TrainConfig,
     opt: GroupedAdamW,
     state: TrainerState,
@@ -178,16 +177,17 @@ impl Run<'_> {
     }
 }
 
-/// Trains `model` (loaded with `Backend::Trainable`) on `data` with `loss`.
+/// Trains `model` (a bi-encoder loaded with `Backend::Trainable`, or a head on
+/// a frozen one) on `data` with `loss`.
 pub fn fit(
-    model: &SentenceEncoder,
+    model: &dyn Trainee,
     data: &TrainingData,
     loss: &dyn Loss,
     cfg: &TrainConfig,
     opts: &FitOptions,
     callbacks: &mut dyn TrainCallback,
 ) -> Result<FitOutcome> {
-    let named = model.trainable_vars();
+    let named = model.vars();
     if named.is_empty() {
         return Err(Error::InvalidArgument(
             "the model was not loaded for training (Backend::Trainable)".into(),
@@ -198,6 +198,7 @@ pub fn fit(
     let steps = plan(data, loss, cfg)?;
     let total = steps.len();
     let schedule = Schedule::parse(&cfg.schedule, warmup_steps(cfg.warmup_ratio, total))?;
+    let (name, base_hash) = model.identity()?;
     let mut run = Run {
         model,
         cfg,
@@ -205,8 +206,8 @@ pub fn fit(
         state: TrainerState {
             step: 0,
             optimizer_steps: 0,
-            model: model.name().to_string(),
-            base_weights_sha256: model.base_weights_sha256()?,
+            model: name,
+            base_weights_sha256: base_hash,
             data_sha256: data.digest(),
             loss: loss.name().to_string(),
             config: cfg.clone(),
@@ -220,7 +221,7 @@ pub fn fit(
         best_weights: None,
     };
     if let Some(dir) = opts.resume {
-        let ckpt = load_checkpoint(dir, model.device())?;
+        let ckpt = load_checkpoint(dir, &model.device())?;
         check_resumable(&ckpt.state, &run.state, dir)?;
         model.set_weights(&ckpt.weights)?;
         run.opt
@@ -267,9 +268,10 @@ pub fn fit(
             let seed = cfg
                 .dropout
                 .then(|| SplitMix::stream(cfg.seed, ((s as u64) << 8) | m as u64).next_u64());
-            let embedder = ModelEmbedder::new(model, seed);
+            let embedder = model.embedder(seed);
             let batch = Batch { data, indices };
-            let (value, g) = loss.backward(&embedder, &batch, 1.0 / batches.len() as f64)?;
+            let (value, g) =
+                loss.backward(embedder.as_ref(), &batch, 1.0 / batches.len() as f64)?;
             grads.extend(g)?;
             sum += value;
         }
@@ -380,7 +382,7 @@ pub fn fit(
             (Some(w), _) => model.set_weights(w)?,
             (None, Some(out)) => {
                 let dir = out.join("checkpoints").join(checkpoint_name(best.step));
-                model.set_weights(&load_checkpoint(&dir, model.device())?.weights)?;
+                model.set_weights(&load_checkpoint(&dir, &model.device())?.weights)?;
             }
             (None, None) => {}
         }

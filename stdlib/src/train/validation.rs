@@ -10,9 +10,9 @@ use crate::error::Result;
 use crate::eval::{EvalOptions, Measure, evaluate};
 use crate::index::{FlatIndex, Metric, VectorIndex};
 use crate::loss::{Batch, Loss};
-use crate::model::{EncodeOptions, SentenceEncoder};
+use crate::model::EncodeOptions;
 use crate::progress::NoProgress;
-use crate::train::embedder::ModelEmbedder;
+use crate::train::trainee::Trainee;
 
 /// A dev collection to validate on.
 pub struct Validation {
@@ -52,10 +52,10 @@ impl Validation {
     /// examples (without dropout) when there are some and `loss` accepts them.
     pub fn run(
         &self,
-        model: &SentenceEncoder,
+        model: &dyn Trainee,
         loss: &dyn Loss,
     ) -> Result<(BTreeMap<String, f64>, Option<f64>)> {
-        let copy = model.inference_copy()?;
+        let copy = model.inference_model()?;
         let opts = EncodeOptions {
             batch_size: self.batch_size,
             ..Default::default()
@@ -86,8 +86,8 @@ impl Validation {
     }
 
     /// The mean loss over batches of the held-out examples, without dropout.
-    fn loss(&self, model: &SentenceEncoder, loss: &dyn Loss, data: &TrainingData) -> Result<f64> {
-        let embedder = ModelEmbedder::new(model, None);
+    fn loss(&self, model: &dyn Trainee, loss: &dyn Loss, data: &TrainingData) -> Result<f64> {
+        let embedder = model.embedder(None);
         let all: Vec<usize> = (0..data.len()).collect();
         let (mut sum, mut n) = (0.0, 0usize);
         for chunk in all.chunks(self.batch_size.max(1)) {
@@ -95,7 +95,9 @@ impl Validation {
                 data,
                 indices: chunk,
             };
-            let v = loss.forward(&embedder, &batch)?.to_scalar::<f32>()? as f64;
+            let v = loss
+                .forward(embedder.as_ref(), &batch)?
+                .to_scalar::<f32>()? as f64;
             sum += v * chunk.len() as f64;
             n += chunk.len();
         }

@@ -1,0 +1,20 @@
+"""What the benchmark scripts share: where things are and the model's folder."""
+import os
+import re
+import subprocess
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PEER = os.environ.get("RANKBOOK_PEER", os.path.join(ROOT, "..", "shared", "peer"))
+DATA = os.environ.get("PEER_DATA_DIR", os.path.join(ROOT, "..", "shared", "data", "scifact"))
+RANKBOOK = os.environ.get("RANKBOOK_BIN", os.path.join(ROOT, "target", "release", "rankbook"))
+PEER_PY = os.environ.get("PEER_PYTHON", "/tmp/peer/venv/bin/python")
+OUT = os.environ.get("PEER_OUT_DIR", "/tmp/peer/out")
+MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def model_dir():
+    """The folder rankbook resolves MODEL to (the peer loads the same files)."""
+    out = subprocess.run([RANKBOOK, "run", "/dev/stdin"], input=f'print(model("{MODEL}").to_string());',
+                         capture_output=True, text=True, check=True).stdout
+    return re.search(r"Model\((.*), dim", out).group(1)
