@@ -359,7 +359,7 @@ fn resumed_run_is_bit_identical_to_an_uninterrupted_one() {
 #[test]
 fn a_head_on_the_frozen_encoder_trains_saves_and_reloads() {
     use rankbook::model::head::HeadKind;
-    use rankbook::train::{FrozenEncoderHead, Trainee};
+    use rankbook::train::FrozenEncoderHead;
 
     let data = sample_pairs(24);
     let frozen = SentenceEncoder::load(
@@ -422,14 +422,108 @@ fn a_head_on_the_frozen_encoder_trains_saves_and_reloads() {
         let got = reloaded
             .encode_queries(&texts, &EncodeOptions::default())
             .unwrap();
-        let want: Vec<f32> = head
-            .embedder(None)
-            .embed(&texts, rankbook::loss::Role::Query, 0, false)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
+        let want: Vec<f32> =
+            rankbook::loss::Embedder::embed(&head, &texts, rankbook::loss::Role::Query, 0, false)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
         assert!(max_diff(&want, got.as_slice()) < 1e-5);
     }
+}
+
+#[test]
+fn a_cross_encoder_trains_saves_as_sequence_classification_and_reloads() {
+    use rankbook::data::training::Example;
+    use rankbook::model::cross_encoder::{CrossEncoder, CrossEncoderOptions};
+
+    let TrainingData::Examples(pairs) = sample_pairs(8) else {
+        unreachable!()
+    };
+    // Each query's positive, and the next pair's positive as its negative.
+    let data = TrainingData::Examples(
+        (0..pairs.len())
+            .map(|i| Example {
+                negatives: vec![pairs[(i + 1) % pairs.len()].positive.clone()],
+                ..pairs[i].clone()
+            })
+            .collect(),
+    );
+    let opts = CrossEncoderOptions {
+        max_length: Some(64),
+        ..Default::default()
+    };
+    let m = CrossEncoder::load(MODEL, &opts).unwrap();
+    let cfg = TrainConfig {
+        epochs: 4,
+        batch_size: 4,
+        lr: 5e-5,
+        warmup_ratio: 0.0,
+        ..Default::default()
+    };
+    let d = tempfile::tempdir().unwrap();
+    let out_dir = d.path().join("ce");
+    let fit_opts = FitOptions {
+        output: Some(&out_dir),
+        resume: None,
+        validation: None,
+        progress: &NoProgress,
+        cancel: None,
+    };
+    let loss = loss_by_name("bce").unwrap();
+    let out = fit(&m, &data, loss.as_ref(), &cfg, &fit_opts, &mut NoCallback).unwrap();
+    let losses = step_losses(&out.history);
+    assert_eq!(losses.len(), 8);
+    let first: f64 = losses[..2].iter().map(|(_, l)| l).sum();
+    let last: f64 = losses[6..].iter().map(|(_, l)| l).sum();
+    assert!(last < first, "{losses:?}");
+    // A bi-encoder loss is refused for a cross-encoder.
+    let e = fit(
+        &m,
+        &data,
+        loss_by_name("mnrl").unwrap().as_ref(),
+        &cfg,
+        &FitOptions {
+            output: None,
+            ..fit_opts
+        },
+        &mut NoCallback,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.starts_with("mnrl loss trains bi-encoders"), "{e}");
+
+    // The folder transformers and sentence-transformers' CrossEncoder load.
+    let saved = out_dir.join("model");
+    let files = names(&saved);
+    assert!(
+        files.contains("config.json")
+            && files.contains("tokenizer.json")
+            && files.contains("model.safetensors"),
+        "{files:?}"
+    );
+    assert!(!files.contains("modules.json"), "{files:?}");
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(saved.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["architectures"][0], "BertForSequenceClassification");
+    assert_eq!(config["id2label"]["0"], "LABEL_0");
+    let tensors = tensor_names(&saved.join("model.safetensors"));
+    assert!(
+        tensors
+            .iter()
+            .all(|(n, _)| n.starts_with("bert.") || n.starts_with("classifier."))
+    );
+    assert!(tensors.contains(&("classifier.weight".to_string(), "F32".to_string())));
+    assert!(tensors.contains(&("bert.pooler.dense.weight".to_string(), "F32".to_string())));
+    // Reloaded, it scores exactly as the trained model does.
+    let reloaded = CrossEncoder::load(saved.to_str().unwrap(), &opts).unwrap();
+    let probe = [
+        ("how do cells divide", "Mitosis is how cells divide."),
+        ("tides", "The moon pulls the sea."),
+    ];
+    assert_eq!(
+        m.predict(&probe, 8).unwrap(),
+        reloaded.predict(&probe, 8).unwrap()
+    );
 }

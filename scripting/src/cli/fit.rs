@@ -9,6 +9,7 @@ use rankbook::data::BeirDataset;
 use rankbook::data::training_source::TrainingSource;
 use rankbook::eval::parse_measures;
 use rankbook::loss::loss_with;
+use rankbook::model::cross_encoder::{CrossEncoder, CrossEncoderOptions};
 use rankbook::model::head::HeadKind;
 use rankbook::model::{Backend, EncodeOptions, SentenceEncoder};
 use rankbook::progress::CancelFlag;
@@ -59,6 +60,11 @@ pub struct FitArgs {
     /// margin=0.5, cosine=1, temperature=2.
     #[arg(long = "loss-param", value_name = "KEY=VALUE")]
     loss_params: Vec<String>,
+    /// Train a cross-encoder (BertForSequenceClassification; a new classifier
+    /// head on a plain BERT or sentence-transformers model) with bce, lce,
+    /// ranknet, listnet, margin-mse or kl; saved as a sequence-classification folder.
+    #[arg(long, conflicts_with_all = ["head", "eval_split"])]
+    cross_encoder: bool,
     /// Train only a head on the frozen model (linear or skip-connection), on
     /// its vectors encoded once through the embedding cache.
     #[arg(long)]
@@ -239,12 +245,28 @@ pub fn run(a: FitArgs) -> anyhow::Result<()> {
     if head_kind.is_none() {
         options.backend = Backend::Trainable;
     }
-    let model = SentenceEncoder::load(&a.model, &options)?;
+    let cross;
+    let model;
+    if a.cross_encoder {
+        cross = Some(CrossEncoder::load(
+            &a.model,
+            &CrossEncoderOptions {
+                device: a.encoding.device.clone(),
+                max_length: a.encoding.max_length,
+                seed: a.seed,
+                ..Default::default()
+            },
+        )?);
+        model = None;
+    } else {
+        cross = None;
+        model = Some(SentenceEncoder::load(&a.model, &options)?);
+    }
     let bar = Bar::new(a.encoding.quiet);
     let cache = a.encoding.cache();
-    let head = match head_kind {
-        Some(kind) => Some(FrozenEncoderHead::new(
-            &model,
+    let head = match (head_kind, &model) {
+        (Some(kind), Some(model)) => Some(FrozenEncoderHead::new(
+            model,
             kind,
             &data,
             a.seed,
@@ -255,11 +277,13 @@ pub fn run(a: FitArgs) -> anyhow::Result<()> {
                 ..Default::default()
             },
         )?),
-        None => None,
+        _ => None,
     };
-    let trainee: &dyn Trainee = match &head {
-        Some(h) => h,
-        None => &model,
+    let trainee: &dyn Trainee = match (&head, &model, &cross) {
+        (Some(h), _, _) => h,
+        (None, Some(m), _) => m,
+        (None, None, Some(c)) => c,
+        (None, None, None) => bail!("no model to train"),
     };
     log(format_args!(
         "training {}{} on {} {} from {} with the {} loss",

@@ -11,7 +11,7 @@ use crate::data::training::TrainingData;
 use crate::error::Result;
 use crate::loss::inputs::example_texts;
 use crate::loss::mnrl::check_mnrl;
-use crate::loss::{Batch, Embedder, Loss, MultipleNegativesRankingLoss, Role};
+use crate::loss::{Batch, Loss, ModelRef, MultipleNegativesRankingLoss, Role};
 
 /// GradCache over MultipleNegativesRankingLoss.
 #[derive(Debug, Clone, Copy)]
@@ -47,15 +47,11 @@ impl Loss for CachedMultipleNegativesRankingLoss {
     fn in_batch_negatives(&self) -> bool {
         true
     }
-    fn forward(&self, model: &dyn Embedder, batch: &Batch) -> Result<Tensor> {
+    fn forward(&self, model: ModelRef, batch: &Batch) -> Result<Tensor> {
         self.inner.forward(model, batch)
     }
-    fn backward(
-        &self,
-        model: &dyn Embedder,
-        batch: &Batch,
-        scale: f64,
-    ) -> Result<(f64, GradStore)> {
+    fn backward(&self, model: ModelRef, batch: &Batch, scale: f64) -> Result<(f64, GradStore)> {
+        let model = model.bi(self.name())?;
         let mini = self.mini_batch.max(1);
         let groups = example_texts(&batch.examples());
         let role = |g: usize| if g == 0 { Role::Query } else { Role::Document };
@@ -138,7 +134,7 @@ mod tests {
             // Loss and table gradient of a loss.
             let run = |l: &dyn Loss| {
                 let e = TableEmbedder::new(&refs, &values, dim);
-                let (v, g) = l.backward(&e, &batch, 0.5).unwrap();
+                let (v, g) = l.backward(ModelRef::Bi(&e), &batch, 0.5).unwrap();
                 let grad: Vec<f32> = g
                     .get(&e.table)
                     .unwrap()
@@ -146,7 +142,11 @@ mod tests {
                     .unwrap()
                     .to_vec1()
                     .unwrap();
-                (v, grad, scalar(&l.forward(&e, &batch).unwrap()))
+                (
+                    v,
+                    grad,
+                    scalar(&l.forward(ModelRef::Bi(&e), &batch).unwrap()),
+                )
             };
             let (want, want_grad, _) = run(&inner);
             // Mini-batches of 3 split every group unevenly.

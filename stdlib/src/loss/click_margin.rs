@@ -8,7 +8,7 @@ use crate::data::training::TrainingData;
 use crate::error::Result;
 use crate::loss::inputs::{embed_triples, require_triples};
 use crate::loss::scores::sigmoid;
-use crate::loss::{Batch, Embedder, Loss, Similarity};
+use crate::loss::{Batch, Loss, ModelRef, Similarity};
 
 /// `mean(sigmoid(margin - (cos(q, clicked) - cos(q, not clicked))))`.
 #[derive(Debug, Clone, Copy)]
@@ -30,7 +30,8 @@ impl Loss for ProbMarginRankingLoss {
     fn check(&self, data: &TrainingData) -> Result<()> {
         require_triples(self.name(), "(query, clicked, not clicked) triples", data)
     }
-    fn forward(&self, model: &dyn Embedder, batch: &Batch) -> Result<Tensor> {
+    fn forward(&self, model: ModelRef, batch: &Batch) -> Result<Tensor> {
+        let model = model.bi(self.name())?;
         let (q, clicked, skipped) = embed_triples(model, batch)?;
         let diff =
             (Similarity::Cosine.rows(&q, &clicked)? - Similarity::Cosine.rows(&q, &skipped)?)?;

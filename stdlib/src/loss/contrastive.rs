@@ -9,7 +9,7 @@ use crate::data::training::TrainingData;
 use crate::error::Result;
 use crate::loss::inputs::{embed_pairs, require_pairs};
 use crate::loss::triplet::Distance;
-use crate::loss::{Batch, Embedder, Loss};
+use crate::loss::{Batch, Loss, ModelRef};
 
 const NEEDS: &str = "(text_a, text_b, label) pairs with labels 0 or 1";
 
@@ -66,7 +66,8 @@ impl Loss for ContrastiveLoss {
     fn check(&self, data: &TrainingData) -> Result<()> {
         check_labels(self.name(), data)
     }
-    fn forward(&self, model: &dyn Embedder, batch: &Batch) -> Result<Tensor> {
+    fn forward(&self, model: ModelRef, batch: &Batch) -> Result<Tensor> {
+        let model = model.bi(self.name())?;
         let (a, b, y) = embed_pairs(model, batch)?;
         self.loss(&self.distance.rows(&a, &b)?, &y)
     }
@@ -145,7 +146,8 @@ impl Loss for OnlineContrastiveLoss {
     fn check(&self, data: &TrainingData) -> Result<()> {
         check_labels(self.name(), data)
     }
-    fn forward(&self, model: &dyn Embedder, batch: &Batch) -> Result<Tensor> {
+    fn forward(&self, model: ModelRef, batch: &Batch) -> Result<Tensor> {
+        let model = model.bi(self.name())?;
         let (a, b, y) = embed_pairs(model, batch)?;
         self.loss(&self.distance.rows(&a, &b)?, &y)
     }

@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::loss::inputs::{embed_pairs, require_pairs};
 use crate::loss::scores::mse;
 use crate::loss::similarity::Similarity;
-use crate::loss::{Batch, Embedder, Loss};
+use crate::loss::{Batch, Loss, ModelRef};
 
 /// `mean((cos(a, b) - score)^2)`.
 #[derive(Debug, Clone, Copy)]
@@ -21,7 +21,8 @@ impl Loss for CosineSimilarityLoss {
     fn check(&self, data: &TrainingData) -> Result<()> {
         require_pairs(self.name(), "(text_a, text_b, similarity) pairs", data)
     }
-    fn forward(&self, model: &dyn Embedder, batch: &Batch) -> Result<Tensor> {
+    fn forward(&self, model: ModelRef, batch: &Batch) -> Result<Tensor> {
+        let model = model.bi(self.name())?;
         let (a, b, target) = embed_pairs(model, batch)?;
         mse(&Similarity::Cosine.rows(&a, &b)?, &target)
     }

@@ -8,7 +8,7 @@ use crate::data::training::TrainingData;
 use crate::error::Result;
 use crate::loss::inputs::{candidate_scores, require_groups, teacher_scores};
 use crate::loss::scores::kl_divergence;
-use crate::loss::{Batch, Embedder, Loss, Similarity};
+use crate::loss::{Batch, Loss, ModelRef, Similarity};
 
 /// `KL(teacher || student) * t^2` over each example's candidates.
 #[derive(Debug, Clone, Copy)]
@@ -31,7 +31,7 @@ impl Loss for DistillKLDivLoss {
         let needs = "(anchor, positive, negatives) groups with teacher scores";
         require_groups(self.name(), needs, data, true)
     }
-    fn forward(&self, model: &dyn Embedder, batch: &Batch) -> Result<Tensor> {
+    fn forward(&self, model: ModelRef, batch: &Batch) -> Result<Tensor> {
         let student = candidate_scores(model, batch, Similarity::Dot)?;
         let teacher = teacher_scores(&batch.examples(), student.device())?;
         kl_divergence(&student, &teacher, self.temperature)

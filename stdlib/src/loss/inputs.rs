@@ -24,6 +24,34 @@ pub trait Embedder {
     fn embed(&self, texts: &[&str], role: Role, part: u64, track: bool) -> Result<Tensor>;
 }
 
+/// A cross-encoder as losses see it: (query, document) pairs in, one score each out.
+pub trait Scorer {
+    /// `(pairs)` scores; graph kept when `track`; `part` as for [`Embedder::embed`].
+    fn score(&self, pairs: &[(&str, &str)], part: u64, track: bool) -> Result<Tensor>;
+}
+
+/// The model a loss trains: a bi-encoder (texts to vectors) or a cross-encoder
+/// (pairs to scores).
+#[derive(Clone, Copy)]
+pub enum ModelRef<'a> {
+    /// Embeds texts.
+    Bi(&'a dyn Embedder),
+    /// Scores pairs.
+    Cross(&'a dyn Scorer),
+}
+
+impl<'a> ModelRef<'a> {
+    /// The bi-encoder, or an error saying `loss` trains bi-encoders only.
+    pub fn bi(self, loss: &str) -> Result<&'a dyn Embedder> {
+        match self {
+            Self::Bi(e) => Ok(e),
+            Self::Cross(_) => Err(Error::InvalidArgument(format!(
+                "{loss} loss trains bi-encoders; for a cross-encoder use bce, lce, ranknet, listnet, margin-mse or kl"
+            ))),
+        }
+    }
+}
+
 /// Some samples of a training set.
 #[derive(Clone, Copy)]
 pub struct Batch<'a> {
@@ -212,13 +240,30 @@ pub(crate) fn require_pairs(loss: &str, needs: &str, data: &TrainingData) -> Res
 /// Each example's anchor scored against its own candidates (positive first):
 /// `(b, 1 + negatives)`.
 pub(crate) fn candidate_scores(
-    model: &dyn Embedder,
+    model: ModelRef,
     batch: &Batch,
     similarity: crate::loss::Similarity,
 ) -> Result<Tensor> {
-    let v = embed_examples(model, batch)?;
-    let (c, k) = candidates(&v)?;
-    similarity.grouped(&v.anchors, &c, k)
+    match model {
+        ModelRef::Bi(model) => {
+            let v = embed_examples(model, batch)?;
+            let (c, k) = candidates(&v)?;
+            similarity.grouped(&v.anchors, &c, k)
+        }
+        ModelRef::Cross(model) => {
+            let examples = batch.examples();
+            let k = examples.first().map_or(0, |e| 1 + e.negatives.len());
+            let pairs: Vec<(&str, &str)> = examples
+                .iter()
+                .flat_map(|e| {
+                    std::iter::once(e.positive.as_str())
+                        .chain(e.negatives.iter().map(String::as_str))
+                        .map(move |c| (e.anchor.as_str(), c))
+                })
+                .collect();
+            Ok(model.score(&pairs, 0, true)?.reshape((examples.len(), k))?)
+        }
+    }
 }
 
 /// Each example's relevance labels over its candidates: the teacher's scores

@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::loss::inputs::{candidate_labels, candidate_scores};
 use crate::loss::ranknet::check_groups;
 use crate::loss::scores::soft_cross_entropy;
-use crate::loss::{Batch, Embedder, Loss, Similarity};
+use crate::loss::{Batch, Loss, ModelRef, Similarity};
 
 /// Listwise softmax cross-entropy.
 #[derive(Debug, Clone, Copy)]
@@ -33,7 +33,7 @@ impl Loss for ListNetLoss {
     fn check(&self, data: &TrainingData) -> Result<()> {
         check_groups(self.name(), data)
     }
-    fn forward(&self, model: &dyn Embedder, batch: &Batch) -> Result<Tensor> {
+    fn forward(&self, model: ModelRef, batch: &Batch) -> Result<Tensor> {
         let scores = candidate_scores(model, batch, self.similarity)?;
         let labels = candidate_labels(&batch.examples(), scores.device())?;
         soft_cross_entropy(&scores, &candle_nn::ops::softmax(&labels, D::Minus1)?)

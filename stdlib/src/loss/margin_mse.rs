@@ -8,7 +8,7 @@ use crate::data::training::TrainingData;
 use crate::error::Result;
 use crate::loss::inputs::{candidate_scores, require_groups, teacher_scores};
 use crate::loss::scores::mse;
-use crate::loss::{Batch, Embedder, Loss, Similarity};
+use crate::loss::{Batch, Loss, ModelRef, Similarity};
 
 /// `mean((s(q, p) - s(q, n) - (t_p - t_n))^2)` over every negative.
 #[derive(Debug, Clone, Copy)]
@@ -30,7 +30,7 @@ impl Loss for MarginMSELoss {
         let needs = "(anchor, positive, negative) triples with teacher scores";
         require_groups(self.name(), needs, data, true)
     }
-    fn forward(&self, model: &dyn Embedder, batch: &Batch) -> Result<Tensor> {
+    fn forward(&self, model: ModelRef, batch: &Batch) -> Result<Tensor> {
         let student = candidate_scores(model, batch, Similarity::Dot)?;
         let teacher = teacher_scores(&batch.examples(), student.device())?;
         mse(&margins(&student)?, &margins(&teacher)?)

@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::loss::inputs::{ExampleNeeds, embed_examples, require_examples};
 use crate::loss::scores::diagonal_cross_entropy;
 use crate::loss::similarity::cosine_matrix;
-use crate::loss::{Batch, Embedder, Loss};
+use crate::loss::{Batch, Loss, ModelRef};
 
 /// The loss's settings.
 #[derive(Debug, Clone, Copy)]
@@ -80,7 +80,8 @@ impl Loss for MultipleNegativesRankingLoss {
     fn in_batch_negatives(&self) -> bool {
         true
     }
-    fn forward(&self, model: &dyn Embedder, batch: &Batch) -> Result<Tensor> {
+    fn forward(&self, model: ModelRef, batch: &Batch) -> Result<Tensor> {
+        let model = model.bi(self.name())?;
         let v = embed_examples(model, batch)?;
         self.loss(&v.anchors, &v.positives, v.negatives.as_ref())
     }

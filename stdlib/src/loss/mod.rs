@@ -3,12 +3,14 @@
 //! matrices) and `inputs` (embedding a batch), so the cached and uncached
 //! versions of a loss cannot drift apart.
 
+mod bce;
 mod cached_mnrl;
 mod click_margin;
 mod contrastive;
 mod cosine_similarity;
 mod distill_kl;
 pub mod inputs;
+mod lce;
 mod listnet;
 mod margin_mse;
 mod mnrl;
@@ -25,12 +27,14 @@ use std::collections::BTreeMap;
 use candle_core::Tensor;
 use candle_core::backprop::GradStore;
 
+pub use bce::BinaryCrossEntropyLoss;
 pub use cached_mnrl::CachedMultipleNegativesRankingLoss;
 pub use click_margin::ProbMarginRankingLoss;
 pub use contrastive::{ContrastiveLoss, OnlineContrastiveLoss};
 pub use cosine_similarity::CosineSimilarityLoss;
 pub use distill_kl::DistillKLDivLoss;
-pub use inputs::{Batch, Embedder, Role};
+pub use inputs::{Batch, Embedder, ModelRef, Role, Scorer};
+pub use lce::LocalizedContrastiveLoss;
 pub use listnet::ListNetLoss;
 pub use margin_mse::MarginMSELoss;
 pub use mnrl::MultipleNegativesRankingLoss;
@@ -52,15 +56,10 @@ pub trait Loss: Send + Sync {
         false
     }
     /// The mean loss of a batch, keeping the graph for backpropagation.
-    fn forward(&self, model: &dyn Embedder, batch: &Batch) -> Result<Tensor>;
+    fn forward(&self, model: ModelRef, batch: &Batch) -> Result<Tensor>;
     /// The loss of a batch and the gradients of `scale` times it (gradient
     /// accumulation scales by 1 / micro-batches).
-    fn backward(
-        &self,
-        model: &dyn Embedder,
-        batch: &Batch,
-        scale: f64,
-    ) -> Result<(f64, GradStore)> {
+    fn backward(&self, model: ModelRef, batch: &Batch, scale: f64) -> Result<(f64, GradStore)> {
         let loss = self.forward(model, batch)?;
         let value = loss.to_scalar::<f32>()? as f64;
         let grads = if scale == 1.0 {
@@ -180,6 +179,8 @@ pub fn loss_with(name: &str, settings: &BTreeMap<String, f64>) -> Result<Box<dyn
         "click-margin" | "probmarginrankingloss" => Box::new(ProbMarginRankingLoss {
             margin: p.get("margin", 1.0),
         }),
+        "bce" | "binarycrossentropyloss" => Box::new(BinaryCrossEntropyLoss),
+        "lce" | "localized-contrastive" => Box::new(LocalizedContrastiveLoss),
         _ => {
             let known: Vec<&str> = KNOWN_LOSSES.iter().map(|(n, _)| *n).collect();
             return Err(Error::InvalidArgument(format!(

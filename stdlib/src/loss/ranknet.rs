@@ -8,7 +8,7 @@ use crate::data::training::TrainingData;
 use crate::error::Result;
 use crate::loss::inputs::{candidate_labels, candidate_scores, require_groups};
 use crate::loss::scores::pairwise_logistic;
-use crate::loss::{Batch, Embedder, Loss, Similarity};
+use crate::loss::{Batch, Loss, ModelRef, Similarity};
 
 /// Pairwise logistic loss over each example's candidates.
 #[derive(Debug, Clone, Copy)]
@@ -37,7 +37,7 @@ impl Loss for RankNetLoss {
     fn check(&self, data: &TrainingData) -> Result<()> {
         check_groups(self.name(), data)
     }
-    fn forward(&self, model: &dyn Embedder, batch: &Batch) -> Result<Tensor> {
+    fn forward(&self, model: ModelRef, batch: &Batch) -> Result<Tensor> {
         let scores = candidate_scores(model, batch, self.similarity)?;
         let labels = candidate_labels(&batch.examples(), scores.device())?;
         pairwise_logistic(&scores, &labels)

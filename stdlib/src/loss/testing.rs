@@ -7,7 +7,7 @@ use candle_core::{Device, Shape, Tensor, Var};
 
 use crate::data::training::TrainingData;
 use crate::error::Result;
-use crate::loss::{Batch, Embedder, Loss, Role};
+use crate::loss::{Batch, Embedder, Loss, ModelRef, Role, Scorer};
 
 /// A scalar tensor's value.
 pub fn scalar(x: &Tensor) -> f64 {
@@ -58,15 +58,13 @@ impl TableEmbedder {
     /// Row i of `values` (`texts.len()` rows of `dim`) is `texts[i]`'s embedding.
     pub fn new(texts: &[&str], values: &[f32], dim: usize) -> Self {
         Self {
-            table: Var::from_vec(values.to_vec(), (texts.len(), dim), &Device::Cpu)
-                .unwrap()
-                .as_tensor()
-                .clone(),
-            rows: texts
-                .iter()
-                .enumerate()
-                .map(|(i, t)| (t.to_string(), i as u32))
-                .collect(),
+            ..table(
+                texts,
+                Var::from_vec(values.to_vec(), (texts.len(), dim), &Device::Cpu)
+                    .unwrap()
+                    .as_tensor()
+                    .clone(),
+            )
         }
     }
 }
@@ -94,7 +92,7 @@ pub fn loss_value(
         data,
         indices: &all,
     };
-    scalar(&loss.forward(&e, &batch).unwrap())
+    scalar(&loss.forward(ModelRef::Bi(&e), &batch).unwrap())
 }
 
 /// Checks the loss's gradient with respect to the table by central differences.
@@ -106,18 +104,80 @@ pub fn assert_loss_gradient(
     data: &TrainingData,
 ) {
     loss.check(data).unwrap();
-    assert_gradient(values, (texts.len(), dim), |table| {
-        let e = TableEmbedder {
-            table: table.clone(),
-            rows: texts
-                .iter()
-                .enumerate()
-                .map(|(i, t)| (t.to_string(), i as u32))
-                .collect(),
-        };
+    assert_gradient(values, (texts.len(), dim), |t| {
+        let e = table(texts, t.clone());
         let all: Vec<usize> = (0..data.len()).collect();
         loss.forward(
-            &e,
+            ModelRef::Bi(&e),
+            &Batch {
+                data,
+                indices: &all,
+            },
+        )
+    });
+}
+
+/// Scores a pair as the dot product of its texts' rows of a table.
+impl Scorer for TableEmbedder {
+    fn score(&self, pairs: &[(&str, &str)], part: u64, track: bool) -> Result<Tensor> {
+        let a: Vec<&str> = pairs.iter().map(|p| p.0).collect();
+        let b: Vec<&str> = pairs.iter().map(|p| p.1).collect();
+        let (a, b) = (
+            self.embed(&a, Role::Query, part, track)?,
+            self.embed(&b, Role::Document, part, track)?,
+        );
+        Ok((a * b)?.sum(1)?)
+    }
+}
+
+fn table(texts: &[&str], table: Tensor) -> TableEmbedder {
+    TableEmbedder {
+        table,
+        rows: texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.to_string(), i as u32))
+            .collect(),
+    }
+}
+
+/// The loss's value on all of `data` for the table scorer at `values`.
+pub fn cross_loss_value(
+    loss: &dyn Loss,
+    texts: &[&str],
+    values: &[f32],
+    dim: usize,
+    data: &TrainingData,
+) -> f64 {
+    let e = TableEmbedder::new(texts, values, dim);
+    let all: Vec<usize> = (0..data.len()).collect();
+    scalar(
+        &loss
+            .forward(
+                ModelRef::Cross(&e),
+                &Batch {
+                    data,
+                    indices: &all,
+                },
+            )
+            .unwrap(),
+    )
+}
+
+/// [`assert_loss_gradient`] with the table as a cross-encoder (dot-product scorer).
+pub fn assert_cross_loss_gradient(
+    loss: &dyn Loss,
+    texts: &[&str],
+    values: &[f32],
+    dim: usize,
+    data: &TrainingData,
+) {
+    loss.check(data).unwrap();
+    assert_gradient(values, (texts.len(), dim), |t| {
+        let e = table(texts, t.clone());
+        let all: Vec<usize> = (0..data.len()).collect();
+        loss.forward(
+            ModelRef::Cross(&e),
             &Batch {
                 data,
                 indices: &all,

@@ -8,7 +8,7 @@ use crate::data::training::TrainingData;
 use crate::error::Result;
 use crate::loss::inputs::{embed_triples, require_triples};
 use crate::loss::similarity::{Similarity, euclidean_rows};
-use crate::loss::{Batch, Embedder, Loss};
+use crate::loss::{Batch, Loss, ModelRef};
 
 /// How far apart two embeddings are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +62,8 @@ impl Loss for TripletLoss {
     fn check(&self, data: &TrainingData) -> Result<()> {
         require_triples(self.name(), "(anchor, positive, negative) triples", data)
     }
-    fn forward(&self, model: &dyn Embedder, batch: &Batch) -> Result<Tensor> {
+    fn forward(&self, model: ModelRef, batch: &Batch) -> Result<Tensor> {
+        let model = model.bi(self.name())?;
         let (a, p, n) = embed_triples(model, batch)?;
         self.loss(&a, &p, &n)
     }

@@ -148,27 +148,13 @@ mod tests {
                 .unwrap()
                 .broadcast_add(&c)
                 .unwrap();
-            let diff: f32 = (y - folded)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar()
-                .unwrap();
+            let diff = max_abs_diff(&y, &folded);
             assert!(diff < 1e-6, "{kind:?}: {diff}");
         }
         // Gates at -4: sigmoid = 0.018, the encoder's vectors pass almost unchanged.
         let h = Head::new(HeadKind::SkipConnection, 3, 7, &Device::Cpu).unwrap();
         let y = h.forward(&x).unwrap();
-        let diff: f32 = (y - &x)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar()
-            .unwrap();
+        let diff = max_abs_diff(&y, &x);
         assert!(diff < 0.05, "{diff}");
     }
 }

@@ -6,6 +6,7 @@ pub mod bert_config;
 pub mod bert_cpu;
 pub(crate) mod cpu_gemm;
 mod cpu_kernels;
+pub mod cross_encoder;
 pub mod dense;
 pub mod device;
 pub mod dropout;

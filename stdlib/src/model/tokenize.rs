@@ -103,12 +103,31 @@ impl TextTokenizer {
             .inner
             .encode_batch(prepared, true)
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
-        Ok(encodings
-            .into_iter()
-            .map(|e| TokenIds {
-                ids: e.get_ids().to_vec(),
-                type_ids: e.get_type_ids().to_vec(),
-            })
-            .collect())
+        Ok(token_ids(encodings))
     }
+
+    /// Tokenises (first, second) text pairs in parallel, in input order, with
+    /// segment ids 0 and 1, truncating the longer text first.
+    pub fn encode_pairs(&self, pairs: &[(&str, &str)]) -> Result<Vec<TokenIds>> {
+        let prepared: Vec<tokenizers::EncodeInput> = pairs
+            .iter()
+            .map(|(a, b)| (self.prepare(a), self.prepare(b)).into())
+            .collect();
+        let encodings = self
+            .inner
+            .encode_batch(prepared, true)
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        Ok(token_ids(encodings))
+    }
+}
+
+/// The ids and segment ids of encodings.
+fn token_ids(encodings: Vec<tokenizers::Encoding>) -> Vec<TokenIds> {
+    encodings
+        .into_iter()
+        .map(|e| TokenIds {
+            ids: e.get_ids().to_vec(),
+            type_ids: e.get_type_ids().to_vec(),
+        })
+        .collect()
 }

@@ -16,7 +16,7 @@ use crate::loss::{Embedder, Role};
 use crate::model::head::{Head, HeadKind};
 use crate::model::sentence::copy_tree;
 use crate::model::{EncodeOptions, ModelOptions, SentenceEncoder};
-use crate::train::trainee::Trainee;
+use crate::train::trainee::{Scoring, Trainee};
 
 /// Frozen vectors by role and text.
 type Frozen = HashMap<(Role, String), Vec<f32>>;
@@ -137,8 +137,8 @@ impl Trainee for FrozenEncoderHead<'_> {
     fn vars(&self) -> Vec<(String, Var)> {
         self.head.vars()
     }
-    fn embedder(&self, _dropout_seed: Option<u64>) -> Box<dyn Embedder + '_> {
-        Box::new(HeadView(self))
+    fn scoring(&self, _dropout_seed: Option<u64>) -> Scoring<'_> {
+        Scoring::Bi(Box::new(HeadView(self)))
     }
     fn identity(&self) -> Result<(String, String)> {
         let f = self.encoder.fingerprint()?;

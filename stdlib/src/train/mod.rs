@@ -19,6 +19,6 @@ pub use head_trainee::FrozenEncoderHead;
 pub use history::{EvalRecord, HistoryRecord, StepRecord, read_history};
 pub use optimizer::{GroupedAdamW, exempt_from_decay};
 pub use schedule::{Schedule, warmup_steps};
-pub use trainee::Trainee;
+pub use trainee::{Scoring, Trainee};
 pub use trainer::{FitOptions, FitOutcome, NoCallback, StopReason, TrainCallback, fit};
 pub use validation::Validation;

@@ -8,17 +8,37 @@ use std::path::Path;
 use candle_core::{Device, Tensor, Var};
 
 use crate::error::Result;
-use crate::loss::Embedder;
+use crate::loss::{Embedder, ModelRef, Scorer};
 use crate::model::SentenceEncoder;
+use crate::model::cross_encoder::CrossEncoder;
+use crate::model::dropout::Dropout;
 use crate::model::weights::{assign_weights, copy_weights};
 use crate::train::embedder::ModelEmbedder;
+
+/// A trainee as the losses see it at one step.
+pub enum Scoring<'a> {
+    /// A bi-encoder.
+    Bi(Box<dyn Embedder + 'a>),
+    /// A cross-encoder.
+    Cross(Box<dyn Scorer + 'a>),
+}
+
+impl Scoring<'_> {
+    /// The borrowed form the losses take.
+    pub fn as_model(&self) -> ModelRef<'_> {
+        match self {
+            Self::Bi(e) => ModelRef::Bi(e.as_ref()),
+            Self::Cross(s) => ModelRef::Cross(s.as_ref()),
+        }
+    }
+}
 
 /// A model the trainer can train.
 pub trait Trainee {
     /// The trainable parameters by name.
     fn vars(&self) -> Vec<(String, Var)>;
     /// The model as the losses see it at one step (dropout from `dropout_seed`).
-    fn embedder(&self, dropout_seed: Option<u64>) -> Box<dyn Embedder + '_>;
+    fn scoring(&self, dropout_seed: Option<u64>) -> Scoring<'_>;
     /// A name and the SHA-256 of the starting weights (a checkpoint must match them).
     fn identity(&self) -> Result<(String, String)>;
     /// Where the parameters live.
@@ -41,8 +61,8 @@ impl Trainee for SentenceEncoder {
     fn vars(&self) -> Vec<(String, Var)> {
         self.trainable_vars()
     }
-    fn embedder(&self, dropout_seed: Option<u64>) -> Box<dyn Embedder + '_> {
-        Box::new(ModelEmbedder::new(self, dropout_seed))
+    fn scoring(&self, dropout_seed: Option<u64>) -> Scoring<'_> {
+        Scoring::Bi(Box::new(ModelEmbedder::new(self, dropout_seed)))
     }
     fn identity(&self) -> Result<(String, String)> {
         Ok((self.name().to_string(), self.base_weights_sha256()?))
@@ -55,5 +75,49 @@ impl Trainee for SentenceEncoder {
     }
     fn save(&self, dir: &Path) -> Result<()> {
         SentenceEncoder::save(self, dir)
+    }
+}
+
+/// A cross-encoder at one step: scores pairs with the step's dropout.
+struct CrossScorer<'a> {
+    model: &'a CrossEncoder,
+    dropout_seed: Option<u64>,
+}
+
+impl Scorer for CrossScorer<'_> {
+    fn score(&self, pairs: &[(&str, &str)], part: u64, track: bool) -> Result<Tensor> {
+        let dropout = self.dropout_seed.map(|s| Dropout::seeded(s, part));
+        let s = self
+            .model
+            .forward_t(pairs, dropout.as_ref())?
+            .narrow(1, 0, 1)?
+            .squeeze(1)?;
+        Ok(if track { s } else { s.detach() })
+    }
+}
+
+impl Trainee for CrossEncoder {
+    fn vars(&self) -> Vec<(String, Var)> {
+        CrossEncoder::vars(self)
+    }
+    fn scoring(&self, dropout_seed: Option<u64>) -> Scoring<'_> {
+        Scoring::Cross(Box::new(CrossScorer {
+            model: self,
+            dropout_seed,
+        }))
+    }
+    fn identity(&self) -> Result<(String, String)> {
+        Ok((self.name().to_string(), self.base_weights_sha256()?))
+    }
+    fn device(&self) -> Device {
+        CrossEncoder::device(self).clone()
+    }
+    fn inference_model(&self) -> Result<SentenceEncoder> {
+        Err(crate::Error::InvalidArgument(
+            "validating a cross-encoder by retrieval needs a first-stage run to re-rank, which rankbook does not do yet; train it without a validation split".into(),
+        ))
+    }
+    fn save(&self, dir: &Path) -> Result<()> {
+        CrossEncoder::save(self, dir)
     }
 }

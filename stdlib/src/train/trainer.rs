@@ -268,10 +268,10 @@ pub fn fit(
             let seed = cfg
                 .dropout
                 .then(|| SplitMix::stream(cfg.seed, ((s as u64) << 8) | m as u64).next_u64());
-            let embedder = model.embedder(seed);
+            let scoring = model.scoring(seed);
             let batch = Batch { data, indices };
             let (value, g) =
-                loss.backward(embedder.as_ref(), &batch, 1.0 / batches.len() as f64)?;
+                loss.backward(scoring.as_model(), &batch, 1.0 / batches.len() as f64)?;
             grads.extend(g)?;
             sum += value;
         }

@@ -87,7 +87,7 @@ impl Validation {
 
     /// The mean loss over batches of the held-out examples, without dropout.
     fn loss(&self, model: &dyn Trainee, loss: &dyn Loss, data: &TrainingData) -> Result<f64> {
-        let embedder = model.embedder(None);
+        let scoring = model.scoring(None);
         let all: Vec<usize> = (0..data.len()).collect();
         let (mut sum, mut n) = (0.0, 0usize);
         for chunk in all.chunks(self.batch_size.max(1)) {
@@ -96,7 +96,7 @@ impl Validation {
                 indices: chunk,
             };
             let v = loss
-                .forward(embedder.as_ref(), &batch)?
+                .forward(scoring.as_model(), &batch)?
                 .to_scalar::<f32>()? as f64;
             sum += v * chunk.len() as f64;
             n += chunk.len();

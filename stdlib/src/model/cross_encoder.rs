@@ -1,0 +1,258 @@
+//! A cross-encoder (`BertForSequenceClassification`): a (query, document) pair
+//! in, relevance logits out. Loads Hugging Face sequence-classification folders,
+//! or a plain BERT / sentence-transformers folder with a new classifier head
+//! (initialised from a seed, as transformers does: normal, std
+//! `initializer_range`), and saves as a sequence-classification folder that
+//! sentence-transformers' `CrossEncoder` and transformers load.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Module, Tensor, Var};
+use candle_nn::{Linear, VarBuilder, VarMap};
+
+use crate::atomic::write_dir_atomically;
+use crate::error::{Error, Result};
+use crate::model::batch::TokenBatch;
+use crate::model::bert::Bert;
+use crate::model::bert_config::BertConfig;
+use crate::model::device::open_device;
+use crate::model::dropout::Dropout;
+use crate::model::resolve::resolve_model;
+use crate::model::st_folder::StFolder;
+use crate::model::tokenize::{TextTokenizer, TokenIds};
+use crate::model::weights::{trainable_weights, weights_hash};
+use crate::random::SplitMix;
+
+/// How to load a cross-encoder.
+#[derive(Debug, Clone)]
+pub struct CrossEncoderOptions {
+    /// `cpu`, `cuda` or `cuda:N`.
+    pub device: String,
+    /// Truncation length of a pair in tokens (default: 512 or the model's limit).
+    pub max_length: Option<usize>,
+    /// Outputs of a new classifier head (1: one relevance score).
+    pub num_labels: usize,
+    /// Seeds a new classifier (and pooler) head.
+    pub seed: u64,
+}
+
+impl Default for CrossEncoderOptions {
+    fn default() -> Self {
+        Self {
+            device: "cpu".into(),
+            max_length: None,
+            num_labels: 1,
+            seed: 42,
+        }
+    }
+}
+
+/// A trainable cross-encoder.
+pub struct CrossEncoder {
+    name: String,
+    /// The folder with the encoder's config and tokenizer.
+    dir: PathBuf,
+    config: serde_json::Value,
+    varmap: VarMap,
+    dtypes: BTreeMap<String, DType>,
+    bert: Bert,
+    pooler: Linear,
+    classifier: Linear,
+    tokenizer: TextTokenizer,
+    hidden_dropout: f64,
+    device: Device,
+}
+
+/// Box-Muller normal draws with standard deviation `std`.
+fn normal(rng: &mut SplitMix, n: usize, std: f32) -> Vec<f32> {
+    (0..n)
+        .map(|_| {
+            let u1 = ((rng.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
+            let u2 = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+            ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32 * std
+        })
+        .collect()
+}
+
+impl CrossEncoder {
+    /// Resolves `spec` (folder or hub id) and loads it.
+    pub fn load(spec: &str, opts: &CrossEncoderOptions) -> Result<Self> {
+        let root = resolve_model(spec)?;
+        let dir = StFolder::read(&root)?.transformer_dir().to_path_buf();
+        let config = BertConfig::from_dir(&dir)?;
+        let config_path = dir.join("config.json");
+        let text = std::fs::read_to_string(&config_path).map_err(|e| Error::io(&config_path, e))?;
+        let config_json: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Error::parse(&config_path, e.line(), Some(e.column()), e.to_string()))?;
+        let device = open_device(&opts.device)?;
+        let (varmap, mut dtypes) = trainable_weights(&dir, &device)?;
+        let h = config.hidden_size;
+        let num_labels;
+        {
+            let mut data = varmap.data().lock().unwrap_or_else(|p| p.into_inner());
+            // Names as BertForSequenceClassification stores them.
+            if !data.keys().any(|k| k.starts_with("bert.")) {
+                let names: Vec<String> = data.keys().cloned().collect();
+                for n in names {
+                    if let Some(v) = data.remove(&n) {
+                        let dtype = dtypes.remove(&n).unwrap_or(DType::F32);
+                        dtypes.insert(format!("bert.{n}"), dtype);
+                        data.insert(format!("bert.{n}"), v);
+                    }
+                }
+            }
+            // Other task heads (masked LM, ...) are not part of this model.
+            data.retain(|k, _| k.starts_with("bert.") || k.starts_with("classifier."));
+            dtypes.retain(|k, _| data.contains_key(k));
+            num_labels = data
+                .get("classifier.weight")
+                .map_or(opts.num_labels, |v| v.dims()[0]);
+            let std = config_json
+                .get("initializer_range")
+                .and_then(|v| v.as_f64())
+                .unwrap_or(0.02) as f32;
+            let mut rng = SplitMix::new(opts.seed);
+            for (prefix, out) in [("bert.pooler.dense", h), ("classifier", num_labels)] {
+                let w = format!("{prefix}.weight");
+                if !data.contains_key(&w) {
+                    data.insert(
+                        w,
+                        Var::from_vec(normal(&mut rng, out * h, std), (out, h), &device)?,
+                    );
+                    data.insert(
+                        format!("{prefix}.bias"),
+                        Var::zeros(out, DType::F32, &device)?,
+                    );
+                }
+            }
+        }
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
+        let bert = Bert::load(vb.pp("bert"), &config)?;
+        let pooler = candle_nn::linear(h, h, vb.pp("bert.pooler.dense"))?;
+        let classifier = candle_nn::linear(h, num_labels, vb.pp("classifier"))?;
+        let max_length = opts
+            .max_length
+            .unwrap_or(512)
+            .min(config.max_position_embeddings);
+        Ok(Self {
+            name: spec.to_string(),
+            tokenizer: TextTokenizer::from_dir(&dir, max_length, false)?,
+            dir,
+            config: config_json,
+            varmap,
+            dtypes,
+            bert,
+            pooler,
+            classifier,
+            hidden_dropout: config.hidden_dropout_prob,
+            device,
+        })
+    }
+
+    /// The name it was loaded by.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The device it runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// SHA-256 of the weight files it was loaded from.
+    pub fn base_weights_sha256(&self) -> Result<String> {
+        weights_hash(&self.dir)
+    }
+
+    /// The parameters by name, sorted.
+    pub fn vars(&self) -> Vec<(String, Var)> {
+        let data = self.varmap.data().lock().unwrap_or_else(|p| p.into_inner());
+        let mut v: Vec<(String, Var)> = data.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    /// Token ids of pairs as fed to the model (truncated longest-first).
+    pub fn tokenize(&self, pairs: &[(&str, &str)]) -> Result<Vec<TokenIds>> {
+        self.tokenizer.encode_pairs(pairs)
+    }
+
+    /// Logits `(pairs, labels)` of one padded batch; dropout from `train`.
+    pub fn forward_t(&self, pairs: &[(&str, &str)], train: Option<&Dropout>) -> Result<Tensor> {
+        let ids = self.tokenize(pairs)?;
+        let rows: Vec<&TokenIds> = ids.iter().collect();
+        let batch = TokenBatch::pad(&rows, self.tokenizer.pad_id());
+        let tokens = self.bert.forward_t(&batch, train)?;
+        let cls = tokens.narrow(1, 0, 1)?.squeeze(1)?;
+        let pooled = self.pooler.forward(&cls)?.tanh()?;
+        let pooled = match train {
+            Some(d) => d.apply(&pooled, self.hidden_dropout)?,
+            None => pooled,
+        };
+        Ok(self.classifier.forward(&pooled)?)
+    }
+
+    /// The first logit of each pair (the relevance score), `batch_size` pairs per pass.
+    pub fn predict(&self, pairs: &[(&str, &str)], batch_size: usize) -> Result<Vec<f32>> {
+        let mut out = Vec::with_capacity(pairs.len());
+        for chunk in pairs.chunks(batch_size.max(1)) {
+            let logits = self.forward_t(chunk, None)?.detach();
+            out.extend(logits.narrow(1, 0, 1)?.squeeze(1)?.to_vec1::<f32>()?);
+        }
+        Ok(out)
+    }
+
+    /// Writes a Hugging Face sequence-classification folder: `config.json`
+    /// (architectures, labels), `model.safetensors` (stored dtypes) and the
+    /// tokenizer files. Atomic.
+    pub fn save(&self, out: &Path) -> Result<()> {
+        let mut config = self.config.clone();
+        let labels = self.classifier.weight().dim(0)?;
+        if let Some(obj) = config.as_object_mut() {
+            obj.insert(
+                "architectures".into(),
+                serde_json::json!(["BertForSequenceClassification"]),
+            );
+            let id2label: serde_json::Map<String, serde_json::Value> = (0..labels)
+                .map(|i| (i.to_string(), format!("LABEL_{i}").into()))
+                .collect();
+            let label2id: serde_json::Map<String, serde_json::Value> = (0..labels)
+                .map(|i| (format!("LABEL_{i}"), i.into()))
+                .collect();
+            obj.insert("id2label".into(), id2label.into());
+            obj.insert("label2id".into(), label2id.into());
+        }
+        let is_model = |p: &Path| p.join("config.json").is_file();
+        write_dir_atomically(out, "model folder", is_model, |tmp| {
+            for entry in std::fs::read_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))? {
+                let entry = entry.map_err(|e| Error::io(&self.dir, e))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let tokenizer_file = [
+                    "tokenizer",
+                    "vocab",
+                    "special_tokens_map",
+                    "added_tokens",
+                    "merges",
+                ]
+                .iter()
+                .any(|p| name.starts_with(p));
+                if tokenizer_file && entry.path().is_file() {
+                    let to = tmp.join(&name);
+                    std::fs::copy(entry.path(), &to).map_err(|e| Error::io(&to, e))?;
+                }
+            }
+            let path = tmp.join("config.json");
+            let text = serde_json::to_string_pretty(&config).unwrap_or_default();
+            std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+            let mut tensors = std::collections::HashMap::new();
+            for (name, var) in self.vars() {
+                let dtype = self.dtypes.get(&name).copied().unwrap_or(DType::F32);
+                tensors.insert(name, var.as_tensor().to_dtype(dtype)?);
+            }
+            let path = tmp.join("model.safetensors");
+            candle_core::safetensors::save(&tensors, &path)
+                .map_err(|e| Error::model_config(&path, format!("cannot write weights: {e}")))
+        })
+    }
+}
