@@ -15,12 +15,14 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 fn main() -> ExitCode {
-    // Keep freed memory for a second before returning it to the OS (default:
-    // 10 ms). A training step frees and re-allocates hundreds of MiB of
+    // Keep freed memory instead of returning it to the OS after 10 ms. A training step frees and re-allocates hundreds of MiB of
     // activations; returned pages come back zero-filled by the kernel, which
     // took a quarter of a step's time in a profile.
-    // SAFETY: setting an allocator option; no allocation is in flight.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    // MIMALLOC_PURGE_DELAY in the environment still wins.
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: setting an allocator option; no allocation is in flight.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    }
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,

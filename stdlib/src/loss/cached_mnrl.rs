@@ -11,7 +11,7 @@ use crate::data::training::TrainingData;
 use crate::error::Result;
 use crate::loss::inputs::example_texts;
 use crate::loss::mnrl::check_mnrl;
-use crate::loss::{Batch, Loss, ModelRef, MultipleNegativesRankingLoss, Role};
+use crate::loss::{Batch, Loss, ModelRef, MultipleNegativesRankingLoss, Role, detached};
 
 /// GradCache over MultipleNegativesRankingLoss.
 #[derive(Debug, Clone, Copy)]
@@ -90,7 +90,7 @@ impl Loss for CachedMultipleNegativesRankingLoss {
                     continue;
                 };
                 let e = model.embed(chunk, role(g), part(g, c), true)?;
-                grads.extend((e * d)?.sum_all()?.backward()?)?;
+                grads.extend(detached((e * d)?.sum_all()?.backward()?))?;
             }
         }
         Ok((value, grads))

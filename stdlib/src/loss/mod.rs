@@ -67,8 +67,22 @@ pub trait Loss: Send + Sync {
         } else {
             (loss * scale)?.backward()?
         };
-        Ok((value, grads))
+        Ok((value, detached(grads)))
     }
+}
+
+/// The gradients without their history. candle's gradients of variables are
+/// computed from the forward activations and keep them (and the whole forward
+/// graph) alive as long as the gradients live; GradCache, which keeps
+/// gradients across many forward passes, held every pass's activations.
+pub fn detached(grads: GradStore) -> GradStore {
+    let mut out = GradStore::default();
+    for id in grads.get_ids() {
+        if let Some(g) = grads.get_id(*id) {
+            out.insert_id(*id, g.detach());
+        }
+    }
+    out
 }
 
 /// The losses `loss_by_name` knows, with what each trains on.
