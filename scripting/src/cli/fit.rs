@@ -193,18 +193,11 @@ impl FitArgs {
             checkpoint_every: self.checkpoint_every,
             keep_checkpoints: self.keep_checkpoints,
             early_stopping: self.patience.map(|patience| EarlyStopping {
-                measure: self.first_measure(),
+                measure: None,
                 patience,
             }),
             load_best_at_end: self.load_best,
         }
-    }
-
-    fn first_measure(&self) -> String {
-        parse_measures(&self.measures)
-            .ok()
-            .and_then(|m| m.first().map(|m| m.to_string()))
-            .unwrap_or_default()
     }
 }
 
@@ -361,9 +354,7 @@ pub fn run(a: FitArgs) -> anyhow::Result<()> {
     if let Some(b) = out.best {
         log(format_args!(
             "best {} {:.4} at step {}",
-            a.first_measure(),
-            b.value,
-            b.step
+            b.measure, b.value, b.step
         ));
     }
     if let Some(dir) = &out.model_dir {

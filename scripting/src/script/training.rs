@@ -107,11 +107,7 @@ fn trainer(opts: Map) -> RhaiResult<Trainer> {
     };
     loss_with(&loss, &loss_settings).map_err(err)?;
     let measures = opt_str(&opts, "measures", "nDCG@10,R@100")?;
-    let first = rankbook::eval::parse_measures(&measures)
-        .map_err(err)?
-        .first()
-        .map(|m| m.to_string())
-        .unwrap_or_default();
+    rankbook::eval::parse_measures(&measures).map_err(err)?;
     let eval = match opts.get("eval_data") {
         None => None,
         Some(v) => Some((
@@ -138,7 +134,7 @@ fn trainer(opts: Map) -> RhaiResult<Trainer> {
             checkpoint_every: opt_usize(&opts, "checkpoint_every")?,
             keep_checkpoints: opt_usize(&opts, "keep_checkpoints")?.unwrap_or(d.keep_checkpoints),
             early_stopping: opt_usize(&opts, "patience")?.map(|patience| EarlyStopping {
-                measure: first,
+                measure: None,
                 patience,
             }),
             load_best_at_end: opt_bool(&opts, "load_best")?,

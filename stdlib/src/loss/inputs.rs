@@ -24,6 +24,12 @@ pub trait Embedder {
     fn embed(&self, texts: &[&str], role: Role, part: u64, track: bool) -> Result<Tensor>;
 }
 
+impl<T: Embedder + ?Sized> Embedder for &T {
+    fn embed(&self, texts: &[&str], role: Role, part: u64, track: bool) -> Result<Tensor> {
+        (**self).embed(texts, role, part, track)
+    }
+}
+
 /// A cross-encoder as losses see it: (query, document) pairs in, one score each out.
 pub trait Scorer {
     /// `(pairs)` scores; graph kept when `track`; `part` as for [`Embedder::embed`].

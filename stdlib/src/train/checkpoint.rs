@@ -18,8 +18,10 @@ const WEIGHTS: &str = "weights.safetensors";
 const OPTIMIZER: &str = "optimizer.safetensors";
 
 /// The best validation so far.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Best {
+    /// The measure watched.
+    pub measure: String,
     /// The step validated.
     pub step: usize,
     /// The watched measure's value.

@@ -5,8 +5,9 @@ use serde::{Deserialize, Serialize};
 /// Stop when a validation measure stops improving.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EarlyStopping {
-    /// The measure watched (`nDCG@10`, ... or `loss` for the validation loss).
-    pub measure: String,
+    /// The measure watched (`nDCG@10`, ... or `loss` for the validation loss;
+    /// None: validation's first measure).
+    pub measure: Option<String>,
     /// Evaluations without improvement before stopping.
     pub patience: usize,
 }

@@ -138,7 +138,7 @@ impl Trainee for FrozenEncoderHead<'_> {
         self.head.vars()
     }
     fn scoring(&self, _dropout_seed: Option<u64>) -> Scoring<'_> {
-        Scoring::Bi(Box::new(HeadView(self)))
+        Scoring::Bi(Box::new(self))
     }
     fn identity(&self) -> Result<(String, String)> {
         let f = self.encoder.fingerprint()?;
@@ -206,14 +206,5 @@ impl Trainee for FrozenEncoderHead<'_> {
             candle_core::safetensors::save(&tensors, &path)
                 .map_err(|e| Error::model_config(&path, format!("cannot write weights: {e}")))
         })
-    }
-}
-
-/// The head as the losses see it.
-struct HeadView<'a, 'b>(&'b FrozenEncoderHead<'a>);
-
-impl Embedder for HeadView<'_, '_> {
-    fn embed(&self, texts: &[&str], role: Role, part: u64, track: bool) -> Result<Tensor> {
-        self.0.embed(texts, role, part, track)
     }
 }

@@ -126,7 +126,7 @@ fn plan(
 }
 
 /// Whether `value` improves on `best` for `measure` (lower is better for the loss).
-fn improves(measure: &str, value: f64, best: Option<Best>) -> bool {
+fn improves(measure: &str, value: f64, best: Option<&Best>) -> bool {
     match best {
         None => true,
         Some(b) if measure == "loss" => value < b.value,
@@ -170,7 +170,7 @@ impl Run<'_> {
         prune_checkpoints(
             &root,
             self.cfg.keep_checkpoints.max(1),
-            self.state.best.map(|b| b.step),
+            self.state.best.as_ref().map(|b| b.step),
         )?;
         self.last_checkpoint = Some(dir);
         Ok(())
@@ -230,9 +230,6 @@ pub fn fit(
             config: cfg.clone(),
             ..ckpt.state
         };
-        if run.state.best.is_some() && cfg.load_best_at_end {
-            run.best_weights = None; // the best checkpoint on disk serves at the end
-        }
     }
     if let Some(out) = opts.output {
         run.writer = Some(HistoryWriter::create(
@@ -243,7 +240,7 @@ pub fn fit(
     let watched = cfg
         .early_stopping
         .as_ref()
-        .map(|e| e.measure.clone())
+        .and_then(|e| e.measure.clone())
         .or_else(|| {
             opts.validation
                 .and_then(|v| v.measures.first().map(|m| m.to_string()))
@@ -343,8 +340,12 @@ pub fn fit(
                         record.measures.keys().cloned().collect::<Vec<_>>().join(", ")
                     ))
                 })?;
-                if improves(name, value, run.state.best) {
-                    run.state.best = Some(Best { step: s + 1, value });
+                if improves(name, value, run.state.best.as_ref()) {
+                    run.state.best = Some(Best {
+                        measure: name.clone(),
+                        step: s + 1,
+                        value,
+                    });
                     run.state.evals_since_best = 0;
                     if cfg.load_best_at_end && opts.output.is_none() {
                         run.best_weights = Some(model.current_weights()?);
@@ -376,7 +377,7 @@ pub fn fit(
     run.checkpoint()?;
     opts.progress.finish();
     if cfg.load_best_at_end
-        && let Some(best) = run.state.best
+        && let Some(best) = &run.state.best
     {
         match (&run.best_weights, opts.output) {
             (Some(w), _) => model.set_weights(w)?,
@@ -400,7 +401,7 @@ pub fn fit(
         steps: run.state.step,
         total_steps: total,
         stopped,
-        best: run.state.best,
+        best: run.state.best.clone(),
         last_checkpoint: run.last_checkpoint,
         model_dir,
     })

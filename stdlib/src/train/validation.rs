@@ -60,13 +60,11 @@ impl Validation {
             batch_size: self.batch_size,
             ..Default::default()
         };
-        let texts = |r: &[TextRecord]| r.iter().map(|t| t.text.clone()).collect::<Vec<_>>();
-        let docs = texts(&self.corpus);
-        let refs: Vec<&str> = docs.iter().map(String::as_str).collect();
-        let doc_vectors = copy.encode_documents(&refs, &opts)?;
-        let queries = texts(&self.queries);
-        let refs: Vec<&str> = queries.iter().map(String::as_str).collect();
-        let query_vectors = copy.encode_queries(&refs, &opts)?;
+        fn texts(r: &[TextRecord]) -> Vec<&str> {
+            r.iter().map(|t| t.text.as_str()).collect()
+        }
+        let doc_vectors = copy.encode_documents(&texts(&self.corpus), &opts)?;
+        let query_vectors = copy.encode_queries(&texts(&self.queries), &opts)?;
         let ids = self.corpus.iter().map(|d| d.id.clone()).collect();
         let index = FlatIndex::new(ids, doc_vectors, Metric::Cosine)?;
         let qids: Vec<String> = self.queries.iter().map(|q| q.id.clone()).collect();
