@@ -1,5 +1,6 @@
 //! rankbook: fine-tune, index, search, re-rank and evaluate neural retrieval models.
 
+pub mod analysis;
 pub mod atomic;
 pub mod cache;
 pub mod checksum;

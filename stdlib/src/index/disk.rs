@@ -10,10 +10,13 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::AnalyzerSpec;
 use crate::atomic::{write_atomically, write_dir_atomically};
 use crate::checksum::sha256_file;
 use crate::error::{Error, Result};
+use crate::index::bm25::Bm25Params;
 use crate::index::flat::{FLAT_VECTORS, FlatIndex, Metric};
+use crate::index::sparse::SparseModelSpec;
 use crate::index::vector_index::VectorIndex;
 #[cfg(not(feature = "faiss"))]
 use crate::index::vector_index::without_faiss;
@@ -43,6 +46,39 @@ pub struct Manifest {
     pub model: Option<ModelFingerprint>,
     /// SHA-256 of each file, by name.
     pub files: BTreeMap<String, String>,
+    /// Lexical indexes: how texts were analysed into terms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analyzer: Option<AnalyzerSpec>,
+    /// BM25 indexes: the parameters the stored scores were computed with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bm25: Option<Bm25Params>,
+    /// Learned sparse indexes: the encoder that weighted the terms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sparse_model: Option<SparseModelSpec>,
+}
+
+impl Manifest {
+    /// A manifest with no files, model or lexical settings yet.
+    pub fn new(factory: &str, metric: Metric, dim: usize, count: usize) -> Self {
+        Self {
+            format: FORMAT.into(),
+            version: VERSION,
+            factory: factory.into(),
+            metric: metric.name().into(),
+            dim,
+            count,
+            model: None,
+            files: BTreeMap::new(),
+            analyzer: None,
+            bm25: None,
+            sparse_model: None,
+        }
+    }
+
+    /// Whether the index holds terms (BM25, SPLADE) rather than vectors.
+    pub fn is_lexical(&self) -> bool {
+        self.analyzer.is_some() || self.sparse_model.is_some()
+    }
 }
 
 fn invalid(dir: &Path, msg: impl std::fmt::Display) -> Error {
@@ -60,21 +96,27 @@ pub fn save_index(
     index: &dyn VectorIndex,
     model: Option<&ModelFingerprint>,
 ) -> Result<()> {
+    let manifest = Manifest {
+        model: model.cloned(),
+        ..Manifest::new(index.factory(), index.metric(), index.dim(), index.len())
+    };
+    write_index_dir(dir, manifest, |tmp| index.write_files(tmp))
+}
+
+/// Writes an index directory atomically: `fill` writes the index type's files
+/// into a temporary directory and returns their names; the manifest gets their
+/// checksums.
+pub fn write_index_dir(
+    dir: &Path,
+    mut manifest: Manifest,
+    fill: impl FnOnce(&Path) -> Result<Vec<String>>,
+) -> Result<()> {
     write_dir_atomically(dir, "rankbook index", is_index, |tmp| {
-        let mut files = BTreeMap::new();
-        for name in index.write_files(tmp)? {
-            files.insert(name.clone(), sha256_file(&tmp.join(&name))?);
+        for name in fill(tmp)? {
+            manifest
+                .files
+                .insert(name.clone(), sha256_file(&tmp.join(&name))?);
         }
-        let manifest = Manifest {
-            format: FORMAT.into(),
-            version: VERSION,
-            factory: index.factory().into(),
-            metric: index.metric().name().into(),
-            dim: index.dim(),
-            count: index.len(),
-            model: model.cloned(),
-            files,
-        };
         let path = tmp.join(MANIFEST);
         write_atomically(&path, |w| {
             serde_json::to_writer_pretty(w, &manifest).map_err(|e| Error::io(&path, e.into()))
@@ -103,11 +145,9 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
     Ok(m)
 }
 
-/// Loads the index at `dir`, every checksum verified (Flat vectors are
-/// memory-mapped).
-pub fn load_index(dir: &Path) -> Result<(Box<dyn VectorIndex>, Manifest)> {
+/// Reads the manifest of the index at `dir` and verifies every file's checksum.
+pub fn verified_manifest(dir: &Path) -> Result<Manifest> {
     let m = read_manifest(dir)?;
-    let metric = Metric::parse(&m.metric)?;
     for (name, want) in &m.files {
         let path = dir.join(name);
         if !path.is_file() {
@@ -125,6 +165,20 @@ pub fn load_index(dir: &Path) -> Result<(Box<dyn VectorIndex>, Manifest)> {
             ));
         }
     }
+    Ok(m)
+}
+
+/// Loads the vector index at `dir`, every checksum verified (Flat vectors are
+/// memory-mapped).
+pub fn load_index(dir: &Path) -> Result<(Box<dyn VectorIndex>, Manifest)> {
+    let m = verified_manifest(dir)?;
+    if m.is_lexical() {
+        return Err(invalid(
+            dir,
+            format!("a {} index holds terms, not vectors", m.factory),
+        ));
+    }
+    let metric = Metric::parse(&m.metric)?;
     let index: Box<dyn VectorIndex> = if m.factory == "Flat" {
         Box::new(FlatIndex::mapped(
             VectorFile::open(&dir.join(FLAT_VECTORS))?,

@@ -1,17 +1,26 @@
 //! Indexes and search.
 
+mod bm25;
 mod dense;
 mod disk;
 #[cfg(feature = "faiss")]
 mod faiss_index;
 mod flat;
+mod inverted;
+mod lucene_norm;
+mod sparse;
 mod topk;
 mod vector_index;
 #[cfg(feature = "faiss")]
 pub use faiss_index::FaissIndex;
 
+pub use bm25::{Bm25Index, Bm25Params};
 pub use dense::DenseIndex;
-pub use disk::{Manifest, is_index, load_index, read_manifest, save_index};
+pub use disk::{
+    Manifest, is_index, load_index, read_manifest, save_index, verified_manifest, write_index_dir,
+};
 pub use flat::{FlatIndex, Metric, score_to_f64};
+pub use inverted::{InvertedIndex, TermWeights};
+pub use sparse::{SparseIndex, SparseModelSpec};
 pub use topk::TopK;
 pub use vector_index::{VectorIndex, build_index};

@@ -16,7 +16,7 @@ pub(crate) const MASK_BIAS: f32 = -10_000.0;
 
 /// Loads a LayerNorm under either the current (`weight`/`bias`) or the old
 /// TensorFlow-era names (`gamma`/`beta`) that some checkpoints still use.
-fn layer_norm(size: usize, eps: f64, vb: VarBuilder) -> Result<LayerNorm> {
+pub(crate) fn layer_norm(size: usize, eps: f64, vb: VarBuilder) -> Result<LayerNorm> {
     let (w, b) = if vb.contains_tensor("weight") {
         (vb.get(size, "weight")?, vb.get(size, "bias")?)
     } else {
@@ -28,7 +28,7 @@ fn layer_norm(size: usize, eps: f64, vb: VarBuilder) -> Result<LayerNorm> {
 /// LayerNorm over the last dimension. candle's fused kernels (layer norm and
 /// last-dimension softmax) have no backward pass, so a tensor that carries a
 /// gradient graph goes through plain tensor operations instead.
-struct LayerNorm {
+pub(crate) struct LayerNorm {
     w: Tensor,
     b: Tensor,
     eps: f64,
@@ -40,7 +40,7 @@ fn fused_cpu(x: &Tensor) -> bool {
 }
 
 impl LayerNorm {
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+    pub(crate) fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         if !x.track_op() {
             return candle_nn::ops::layer_norm(x, &self.w, &self.b, self.eps as f32);
         }
@@ -203,17 +203,22 @@ impl Bert {
             let a = dropout(&layer.attn_out.forward(&ctx)?, c.hidden_dropout_prob, train)?;
             x = layer.attn_norm.forward(&(a + &x)?)?;
             let h = layer.inter.forward(&x)?;
-            let h = match c.hidden_act {
-                HiddenAct::Gelu if fused => train_ops::gelu_erf_t(&h)?,
-                HiddenAct::Gelu => h.gelu_erf()?,
-                HiddenAct::GeluNew => h.gelu()?,
-                HiddenAct::Relu => h.relu()?,
-            };
+            let h = activate(&h, c.hidden_act, fused)?;
             let h = dropout(&layer.out.forward(&h)?, c.hidden_dropout_prob, train)?;
             x = layer.out_norm.forward(&(h + &x)?)?;
         }
         Ok(x.to_dtype(DType::F32)?)
     }
+}
+
+/// The configured activation (`fused`: the CPU training kernel for exact GELU).
+pub(crate) fn activate(h: &Tensor, act: HiddenAct, fused: bool) -> Result<Tensor> {
+    Ok(match act {
+        HiddenAct::Gelu if fused => train_ops::gelu_erf_t(h)?,
+        HiddenAct::Gelu => h.gelu_erf()?,
+        HiddenAct::GeluNew => h.gelu()?,
+        HiddenAct::Relu => h.relu()?,
+    })
 }
 
 fn dropout(x: &Tensor, p: f64, train: Option<&Dropout>) -> Result<Tensor> {

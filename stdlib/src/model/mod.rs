@@ -16,6 +16,7 @@ pub mod head;
 pub mod pooling;
 pub mod resolve;
 pub mod sentence;
+pub mod splade;
 pub mod st_folder;
 pub mod tokenize;
 pub(crate) mod train_ops;

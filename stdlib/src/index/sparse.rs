@@ -1,0 +1,144 @@
+//! A learned sparse index: documents encoded by a SPLADE model into weighted
+//! vocabulary terms, searched by exact dot product with queries encoded by the
+//! same model.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::{Run, TextRecord};
+use crate::error::{Error, Result};
+use crate::index::bm25::to_run;
+use crate::index::disk::{Manifest, verified_manifest, write_index_dir};
+use crate::index::flat::Metric;
+use crate::index::inverted::InvertedIndex;
+use crate::model::splade::{SpladeEncoder, SpladeOptions};
+use crate::progress::Progress;
+
+/// The encoder an index was built with, as its manifest records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SparseModelSpec {
+    /// The name it was loaded by (folder or hub id).
+    pub model: String,
+    /// SHA-256 of its weight files.
+    pub weights_sha256: String,
+    /// Truncation length in tokens.
+    pub max_length: usize,
+    /// Weights kept per vector (None: all).
+    pub top_k: Option<usize>,
+}
+
+impl SparseModelSpec {
+    fn of(model: &SpladeEncoder) -> Result<Self> {
+        Ok(Self {
+            model: model.name().to_string(),
+            weights_sha256: model.weights_sha256()?,
+            max_length: model.max_length(),
+            top_k: model.top_k(),
+        })
+    }
+}
+
+/// Texts encoded per forward pass.
+const BATCH: usize = 32;
+
+/// SPLADE document vectors, inverted.
+pub struct SparseIndex {
+    model: Arc<SpladeEncoder>,
+    inverted: InvertedIndex,
+}
+
+impl SparseIndex {
+    /// Encodes and indexes `corpus`; `progress` counts docs.
+    pub fn build(
+        model: Arc<SpladeEncoder>,
+        corpus: &[TextRecord],
+        progress: &dyn Progress,
+    ) -> Result<Self> {
+        let texts: Vec<&str> = corpus.iter().map(|r| r.text.as_str()).collect();
+        let vectors = model.encode(&texts, BATCH, progress)?;
+        let ids = corpus.iter().map(|r| r.id.clone()).collect();
+        let inverted = InvertedIndex::new(ids, model.vocab().to_vec(), &vectors)?;
+        Ok(Self { model, inverted })
+    }
+
+    /// The encoder.
+    pub fn model(&self) -> &Arc<SpladeEncoder> {
+        &self.model
+    }
+
+    /// The postings.
+    pub fn inverted(&self) -> &InvertedIndex {
+        &self.inverted
+    }
+
+    /// The best `k` docs per query.
+    pub fn search(&self, queries: &[TextRecord], k: usize, progress: &dyn Progress) -> Result<Run> {
+        let texts: Vec<&str> = queries.iter().map(|r| r.text.as_str()).collect();
+        let vectors = self.model.encode(&texts, BATCH, progress)?;
+        Ok(to_run(
+            &self.inverted,
+            queries,
+            self.inverted.search(&vectors, k, progress),
+        ))
+    }
+
+    /// Writes the index directory (atomically).
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let manifest = Manifest {
+            sparse_model: Some(SparseModelSpec::of(&self.model)?),
+            ..Manifest::new(
+                "SPLADE",
+                Metric::Dot,
+                self.inverted.vocabulary_size(),
+                self.inverted.len(),
+            )
+        };
+        write_index_dir(dir, manifest, |tmp| self.inverted.write_files(tmp))
+    }
+
+    /// Loads a sparse index with `model`, or the model it records (loaded with
+    /// `device`); refuses a model whose weights or settings differ.
+    pub fn load(dir: &Path, model: Option<Arc<SpladeEncoder>>, device: &str) -> Result<Self> {
+        let m = verified_manifest(dir)?;
+        let Some(built) = m.sparse_model else {
+            return Err(Error::InvalidArgument(format!(
+                "{}: a {} index, not a SPLADE one",
+                dir.display(),
+                m.factory
+            )));
+        };
+        let model = match model {
+            Some(m) => m,
+            None => Arc::new(SpladeEncoder::load(
+                &built.model,
+                &SpladeOptions {
+                    device: device.to_string(),
+                    max_length: Some(built.max_length),
+                    top_k: built.top_k,
+                },
+            )?),
+        };
+        let now = SparseModelSpec::of(&model)?;
+        if now.weights_sha256 != built.weights_sha256
+            || now.max_length != built.max_length
+            || now.top_k != built.top_k
+        {
+            return Err(Error::InvalidArgument(format!(
+                "{}: index built with {} (max length {}, top-k {:?}), queries encoded with {} (max length {}, top-k {:?}) whose weights or settings differ",
+                dir.display(),
+                built.model,
+                built.max_length,
+                built.top_k,
+                now.model,
+                now.max_length,
+                now.top_k
+            )));
+        }
+        Ok(Self {
+            model,
+            inverted: InvertedIndex::read_files(dir)?,
+        })
+    }
+}
