@@ -5,7 +5,13 @@ use std::sync::Arc;
 
 use anyhow::bail;
 use clap::Args;
-use rankbook::index::{DenseIndex, Metric, build_index, save_index};
+use std::time::Instant;
+
+use rankbook::analysis::AnalyzerSpec;
+use rankbook::index::{
+    Bm25Index, Bm25Params, DenseIndex, LexicalIndex, Metric, SparseIndex, build_index, save_index,
+};
+use rankbook::model::splade::{SpladeEncoder, SpladeOptions};
 use rankbook::model::{EncodeOptions, SentenceEncoder};
 use rankbook::vectors::VectorFile;
 
@@ -15,9 +21,31 @@ use crate::cli::style::log;
 
 #[derive(Args)]
 pub struct IndexArgs {
-    /// Model folder or hub id (org/name[@revision]).
-    #[arg(long, required_unless_present = "vectors", requires = "corpus")]
+    /// Model folder or hub id (org/name[@revision]): a bi-encoder, or a SPLADE
+    /// (BertForMaskedLM) model with --sparse.
+    #[arg(long, required_unless_present_any = ["vectors", "bm25"], requires = "corpus")]
     model: Option<String>,
+    /// Build a BM25 index of the corpus (no model).
+    #[arg(long, conflicts_with_all = ["model", "vectors", "sparse"], requires = "corpus")]
+    bm25: bool,
+    /// BM25: term-frequency saturation.
+    #[arg(long, default_value_t = 0.9, requires = "bm25")]
+    k1: f32,
+    /// BM25: length normalisation.
+    #[arg(long, default_value_t = 0.4, requires = "bm25")]
+    b: f32,
+    /// BM25: stemmer (porter, none, or a Snowball language such as english, french).
+    #[arg(long, default_value = "porter", requires = "bm25")]
+    stemmer: String,
+    /// BM25: stop words (english, none).
+    #[arg(long, default_value = "english", requires = "bm25")]
+    stopwords: String,
+    /// Build a learned sparse (SPLADE) index with --model.
+    #[arg(long, requires = "model")]
+    sparse: bool,
+    /// SPLADE: keep only the K heaviest terms of each doc.
+    #[arg(long, requires = "sparse")]
+    prune: Option<usize>,
     /// A BEIR folder (its corpus.jsonl) or a JSONL file of `id`/`_id` + `text`.
     #[arg(long)]
     corpus: Option<PathBuf>,
@@ -38,7 +66,49 @@ pub struct IndexArgs {
     encoding: EncodingArgs,
 }
 
+/// Builds and writes a BM25 or SPLADE index.
+fn run_lexical(a: &IndexArgs, corpus_path: &std::path::Path) -> anyhow::Result<()> {
+    a.encoding.apply_threads();
+    let corpus = read_corpus(corpus_path)?;
+    let bar = Bar::new(a.encoding.quiet);
+    let start = Instant::now();
+    let index = if a.bm25 {
+        let analyzer = AnalyzerSpec {
+            stemmer: a.stemmer.clone(),
+            stopwords: a.stopwords.clone(),
+            ..AnalyzerSpec::default()
+        };
+        let params = Bm25Params { k1: a.k1, b: a.b };
+        LexicalIndex::Bm25(Bm25Index::build(&corpus, &analyzer, params, &bar)?)
+    } else {
+        let model = a
+            .model
+            .as_deref()
+            .expect("clap requires --model with --sparse");
+        let options = SpladeOptions {
+            device: a.encoding.device.clone(),
+            max_length: a.encoding.max_length,
+            top_k: a.prune,
+        };
+        let model = Arc::new(SpladeEncoder::load(model, &options)?);
+        LexicalIndex::Sparse(SparseIndex::build(model, &corpus, &bar)?)
+    };
+    index.save(&a.output)?;
+    log(format_args!(
+        "indexed {} docs ({}) in {:.2} s -> {}",
+        index.len(),
+        index.kind(),
+        start.elapsed().as_secs_f64(),
+        a.output.display()
+    ));
+    Ok(())
+}
+
 pub fn run(a: IndexArgs) -> anyhow::Result<()> {
+    if a.bm25 || a.sparse {
+        let corpus = a.corpus.as_deref().expect("clap requires --corpus");
+        return run_lexical(&a, corpus);
+    }
     let metric = Metric::parse(&a.metric)?;
     let (Some(model), Some(corpus)) = (&a.model, &a.corpus) else {
         let path = a

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::Args;
 use rankbook::data::{Qrels, TextRecord, read_texts};
-use rankbook::index::{DenseIndex, Metric, VectorIndex, load_index};
+use rankbook::index::{DenseIndex, LexicalIndex, Metric, VectorIndex, load_index};
 use rankbook::model::{EncodeOptions, SentenceEncoder};
 use rankbook::vectors::VectorFile;
 
@@ -169,6 +169,30 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
     let load = |name: &str| -> anyhow::Result<Arc<SentenceEncoder>> {
         Ok(Arc::new(SentenceEncoder::load(name, &options)?))
     };
+    if let Some(dir) = &a.index
+        && let Some(index) = LexicalIndex::open(dir, &a.encoding.device)?
+    {
+        if a.model.is_some() || a.metric.is_some() {
+            bail!(
+                "{} is a {} index: it records its own analyser or model; leave out --model and --metric",
+                dir.display(),
+                index.kind()
+            );
+        }
+        let start = Instant::now();
+        let run = index.search(&queries, a.k, &bar)?;
+        run.write(&a.output, &a.tag)?;
+        log(format_args!(
+            "searched {} queries over {} docs ({}, k={}) in {:.2} s -> {}",
+            queries.len(),
+            index.len(),
+            index.kind(),
+            a.k,
+            start.elapsed().as_secs_f64(),
+            a.output.display()
+        ));
+        return Ok(());
+    }
     let index = match (&a.index, &a.corpus, &a.model) {
         (Some(dir), _, model) => {
             let model = model.as_deref().map(load).transpose()?;
