@@ -79,7 +79,9 @@ fn run_lexical(a: &IndexArgs, corpus_path: &std::path::Path) -> anyhow::Result<(
             ..AnalyzerSpec::default()
         };
         let params = Bm25Params { k1: a.k1, b: a.b };
-        LexicalIndex::Bm25(Bm25Index::build(&corpus, &analyzer, params, &bar)?)
+        LexicalIndex::Bm25(Box::new(Bm25Index::build(
+            &corpus, &analyzer, params, &bar,
+        )?))
     } else {
         let model = a
             .model

@@ -12,7 +12,7 @@ use crate::progress::Progress;
 /// A BM25 or a SPLADE index.
 pub enum LexicalIndex {
     /// BM25 over analysed terms.
-    Bm25(Bm25Index),
+    Bm25(Box<Bm25Index>),
     /// SPLADE-weighted vocabulary terms.
     Sparse(SparseIndex),
 }
@@ -23,7 +23,7 @@ impl LexicalIndex {
     pub fn open(dir: &Path, device: &str) -> Result<Option<Self>> {
         let m = read_manifest(dir)?;
         Ok(if m.analyzer.is_some() {
-            Some(Self::Bm25(Bm25Index::load(dir)?))
+            Some(Self::Bm25(Box::new(Bm25Index::load(dir)?)))
         } else if m.sparse_model.is_some() {
             Some(Self::Sparse(SparseIndex::load(dir, None, device)?))
         } else {
