@@ -13,6 +13,7 @@ pub mod loss;
 pub mod model;
 pub mod progress;
 pub mod random;
+pub mod rerank;
 pub mod train;
 pub mod vectors;
 

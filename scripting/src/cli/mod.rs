@@ -8,6 +8,7 @@ mod fit;
 mod fuse;
 mod index;
 mod progress;
+mod rerank;
 mod run;
 mod search;
 pub mod style;
@@ -36,6 +37,8 @@ enum Command {
     Index(index::IndexArgs),
     /// Search an index (or a corpus encoded in memory) with queries; write a TREC run.
     Search(search::SearchArgs),
+    /// Re-rank a run's top docs with a cross-encoder or a bi-encoder.
+    Rerank(rerank::RerankArgs),
     /// Show or clear the embedding cache.
     Cache(cache::CacheArgs),
     /// Run a Rhai script.
@@ -51,6 +54,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fuse(a) => fuse::run(a),
         Command::Index(a) => index::run(a),
         Command::Search(a) => search::run(a),
+        Command::Rerank(a) => rerank::run(a),
         Command::Cache(a) => cache::run(a),
         Command::Run(a) => run::run(a),
     }

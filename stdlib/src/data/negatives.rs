@@ -20,12 +20,20 @@ pub struct TextLookup<'a> {
 impl<'a> TextLookup<'a> {
     /// The maps of `data`.
     pub fn new(data: &'a BeirDataset) -> Self {
+        Self::from_records(&data.queries, &data.corpus)
+    }
+
+    /// The maps of query and document records.
+    pub fn from_records(
+        queries: &'a [crate::data::TextRecord],
+        corpus: &'a [crate::data::TextRecord],
+    ) -> Self {
         let map = |r: &'a [crate::data::TextRecord]| {
             r.iter().map(|t| (t.id.as_str(), t.text.as_str())).collect()
         };
         Self {
-            queries: map(&data.queries),
-            docs: map(&data.corpus),
+            queries: map(queries),
+            docs: map(corpus),
         }
     }
 

@@ -48,6 +48,23 @@ impl Default for CrossEncoderOptions {
     }
 }
 
+/// Whether the model `spec` names is a sequence-classification checkpoint
+/// (a cross-encoder) rather than a bi-encoder.
+pub fn is_cross_encoder(spec: &str) -> Result<bool> {
+    let root = resolve_model(spec)?;
+    let dir = StFolder::read(&root)?.transformer_dir().to_path_buf();
+    let path = dir.join("config.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let config: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::parse(&path, e.line(), Some(e.column()), e.to_string()))?;
+    Ok(config["architectures"].as_array().is_some_and(|a| {
+        a.iter().any(|x| {
+            x.as_str()
+                .is_some_and(|s| s.ends_with("ForSequenceClassification"))
+        })
+    }))
+}
+
 /// A trainable cross-encoder.
 pub struct CrossEncoder {
     name: String,

@@ -23,6 +23,8 @@ pub struct TokenIds {
 /// A tokenizer configured like sentence-transformers' `Transformer` module.
 pub struct TextTokenizer {
     inner: Tokenizer,
+    /// The same tokenizer truncating only a pair's second text.
+    pairs: Tokenizer,
     max_length: usize,
     lowercase: bool,
     pad_id: u32,
@@ -43,6 +45,7 @@ impl TextTokenizer {
         let pad_id = inner.get_padding().map(|p| p.pad_id).unwrap_or(0);
         inner.with_padding(None);
         let mut t = Self {
+            pairs: inner.clone(),
             inner,
             max_length,
             lowercase,
@@ -63,6 +66,15 @@ impl TextTokenizer {
             .with_truncation(Some(TruncationParams {
                 max_length,
                 strategy: TruncationStrategy::LongestFirst,
+                stride: 0,
+                ..Default::default()
+            }))
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        self.pairs = self.inner.clone();
+        self.pairs
+            .with_truncation(Some(TruncationParams {
+                max_length,
+                strategy: TruncationStrategy::OnlySecond,
                 stride: 0,
                 ..Default::default()
             }))
@@ -107,17 +119,35 @@ impl TextTokenizer {
     }
 
     /// Tokenises (first, second) text pairs in parallel, in input order, with
-    /// segment ids 0 and 1, truncating the longer text first.
+    /// segment ids 0 and 1. Only the second text (the document) is truncated, as
+    /// sentence-transformers' CrossEncoder does; a first text too long for that
+    /// alone falls back to truncating the longer text first.
     pub fn encode_pairs(&self, pairs: &[(&str, &str)]) -> Result<Vec<TokenIds>> {
-        let prepared: Vec<tokenizers::EncodeInput> = pairs
+        let prepared: Vec<(String, String)> = pairs
             .iter()
-            .map(|(a, b)| (self.prepare(a), self.prepare(b)).into())
+            .map(|(a, b)| (self.prepare(a), self.prepare(b)))
             .collect();
-        let encodings = self
-            .inner
-            .encode_batch(prepared, true)
-            .map_err(|e| Error::Tokenizer(e.to_string()))?;
-        Ok(token_ids(encodings))
+        let inputs = |p: &[(String, String)]| -> Vec<tokenizers::EncodeInput> {
+            p.iter()
+                .map(|(a, b)| (a.clone(), b.clone()).into())
+                .collect()
+        };
+        if let Ok(encodings) = self.pairs.encode_batch(inputs(&prepared), true) {
+            return Ok(token_ids(encodings));
+        }
+        let mut out = Vec::with_capacity(pairs.len());
+        for p in &prepared {
+            let one = inputs(std::slice::from_ref(p));
+            let e = match self.pairs.encode_batch(one.clone(), true) {
+                Ok(e) => e,
+                Err(_) => self
+                    .inner
+                    .encode_batch(one, true)
+                    .map_err(|e| Error::Tokenizer(e.to_string()))?,
+            };
+            out.extend(token_ids(e));
+        }
+        Ok(out)
     }
 }
 
