@@ -10,6 +10,7 @@ pub mod eval;
 pub mod fusion;
 pub mod index;
 pub mod loss;
+pub mod mining;
 pub mod model;
 pub mod progress;
 pub mod random;

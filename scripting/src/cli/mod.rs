@@ -7,6 +7,7 @@ mod eval;
 mod fit;
 mod fuse;
 mod index;
+mod mine;
 mod progress;
 mod rerank;
 mod run;
@@ -37,6 +38,8 @@ enum Command {
     Index(index::IndexArgs),
     /// Search an index (or a corpus encoded in memory) with queries; write a TREC run.
     Search(search::SearchArgs),
+    /// Mine hard negatives for a BEIR split (JSONL for `fit --negatives`).
+    Mine(mine::MineArgs),
     /// Re-rank a run's top docs with a cross-encoder or a bi-encoder.
     Rerank(rerank::RerankArgs),
     /// Show or clear the embedding cache.
@@ -54,6 +57,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fuse(a) => fuse::run(a),
         Command::Index(a) => index::run(a),
         Command::Search(a) => search::run(a),
+        Command::Mine(a) => mine::run(a),
         Command::Rerank(a) => rerank::run(a),
         Command::Cache(a) => cache::run(a),
         Command::Run(a) => run::run(a),

@@ -1,0 +1,135 @@
+//! `rankbook mine`: hard negatives for a BEIR split, written as JSON lines that
+//! `rankbook fit --negatives` reads.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use rankbook::data::BeirDataset;
+use rankbook::mining::{MarginKind, MiningOptions, Sampling, mine, write_mined};
+use rankbook::model::cross_encoder::{CrossEncoder, CrossEncoderOptions};
+use rankbook::model::{EncodeOptions, SentenceEncoder};
+
+use crate::cli::encoding::EncodingArgs;
+use crate::cli::progress::Bar;
+use crate::cli::style::log;
+
+#[derive(Args)]
+pub struct MineArgs {
+    /// The retriever: a bi-encoder folder or hub id.
+    #[arg(long)]
+    model: String,
+    /// A BEIR folder (corpus, queries, qrels).
+    #[arg(long)]
+    data: PathBuf,
+    /// The qrels split whose (query, positive) pairs get negatives.
+    #[arg(long, default_value = "train")]
+    split: String,
+    /// Candidate ranks, inclusive: FROM..TO (e.g. 10..100 skips the top 9).
+    #[arg(long, default_value = "10..100")]
+    depth: String,
+    /// Negatives per (query, positive).
+    #[arg(long, default_value_t = 5)]
+    negatives: usize,
+    /// Drop candidates scoring within this margin of the positive.
+    #[arg(long)]
+    margin: Option<f32>,
+    /// absolute (score < positive - margin) or relative (score < positive · (1 - margin)).
+    #[arg(long, default_value = "absolute", requires = "margin")]
+    margin_kind: String,
+    /// A cross-encoder that vets candidates (with --ce-max-score).
+    #[arg(long, requires = "ce_max_score")]
+    cross_encoder: Option<String>,
+    /// Drop candidates the cross-encoder scores above this.
+    #[arg(long, requires = "cross_encoder")]
+    ce_max_score: Option<f32>,
+    /// top (hardest kept candidates) or random (seeded).
+    #[arg(long, default_value = "top")]
+    sampling: String,
+    /// Seeds the random sampling.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// The JSONL file to write.
+    #[arg(long)]
+    output: PathBuf,
+    #[command(flatten)]
+    encoding: EncodingArgs,
+}
+
+fn parse_depth(s: &str) -> anyhow::Result<(usize, usize)> {
+    let (a, b) = s
+        .split_once("..")
+        .with_context(|| format!("--depth {s}: expected FROM..TO, e.g. 10..100"))?;
+    let parse = |x: &str| {
+        x.trim()
+            .parse::<usize>()
+            .with_context(|| format!("--depth {s}: {x:?} is not a rank"))
+    };
+    Ok((parse(a)?, parse(b)?))
+}
+
+pub fn run(a: MineArgs) -> anyhow::Result<()> {
+    let depth = parse_depth(&a.depth)?;
+    let sampling = match a.sampling.as_str() {
+        "top" => Sampling::Top,
+        "random" => Sampling::Random,
+        other => bail!("unknown --sampling {other} (top or random)"),
+    };
+    let margin = match a.margin {
+        Some(m) => Some((m, MarginKind::parse(&a.margin_kind)?)),
+        None => None,
+    };
+    let data = BeirDataset::open(&a.data)?;
+    let qrels = data.qrels(&a.split)?;
+    let options = a.encoding.model_options();
+    let model = SentenceEncoder::load(&a.model, &options)?;
+    let ce = match &a.cross_encoder {
+        Some(spec) => Some(CrossEncoder::load(
+            spec,
+            &CrossEncoderOptions {
+                device: options.device.clone(),
+                ..Default::default()
+            },
+        )?),
+        None => None,
+    };
+    let cache = a.encoding.cache();
+    let bar = Bar::new(a.encoding.quiet);
+    let opts = MiningOptions {
+        depth,
+        negatives: a.negatives,
+        margin,
+        cross_encoder: ce.as_ref().zip(a.ce_max_score),
+        sampling,
+        seed: a.seed,
+        encode: EncodeOptions {
+            batch_size: a.encoding.batch_size,
+            progress: &bar,
+            cache: cache.as_ref(),
+            ..Default::default()
+        },
+    };
+    let start = Instant::now();
+    let mined = mine(&model, &data, &qrels, &opts)?;
+    write_mined(&a.output, &mined)?;
+    let negatives: usize = mined.iter().map(|m| m.negative_ids.len()).sum();
+    let short = mined
+        .iter()
+        .filter(|m| m.negative_ids.len() < a.negatives)
+        .count();
+    let (mut judged, mut margin_dropped, mut ce_dropped) = (0, 0, 0);
+    for m in &mined {
+        judged += m.dropped.judged_positive;
+        margin_dropped += m.dropped.margin;
+        ce_dropped += m.dropped.cross_encoder;
+    }
+    log(format_args!(
+        "mined {negatives} negatives for {} (query, positive) pairs in {:.2} s ({short} pairs got fewer than {}); dropped: {judged} judged positive, {margin_dropped} within the margin, {ce_dropped} by the cross-encoder -> {}",
+        mined.len(),
+        start.elapsed().as_secs_f64(),
+        a.negatives,
+        a.output.display()
+    ));
+    Ok(())
+}
