@@ -58,7 +58,7 @@ fn never_a_judged_positive_margins_hold_and_seeds_repeat() {
             assert!(judged.get(&m.positive_id).is_some_and(|&g| g > 0));
             for (n, s) in m.negative_ids.iter().zip(&m.retriever_scores.negatives) {
                 assert!(
-                    !judged.get(n).is_some_and(|&g| g > 0),
+                    judged.get(n).is_none_or(|&g| g <= 0),
                     "case {case}: {n} is judged relevant to {}",
                     m.query_id
                 );
