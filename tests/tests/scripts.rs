@@ -129,3 +129,50 @@ load_index("{1}");
         "{stderr}"
     );
 }
+
+#[test]
+fn lexical_sparse_rerank_and_mining_from_rhai() {
+    let data = rankbook_tests::sample_data();
+    let out = tempfile::tempdir().unwrap();
+    let body = format!(
+        r#"
+let d = beir("{data}");
+let qrels = load_qrels("{data}/qrels/test.tsv");
+let q = d.queries(qrels);
+let bm = bm25(d.corpus(), #{{ k1: 0.9, b: 0.4 }});
+print(bm);
+let run = bm.search(q, 50);
+bm.save("{out}/bm25");
+let again = load_index("{out}/bm25");
+print(again.search(q, 50).len() == run.len());
+let sp = splade("rasyosef/splade-tiny");
+let t = sp.terms("The weather is lovely today.", 1);
+print(t.keys()[0]);
+let sparse = sp.index(d.corpus());
+print(sparse);
+let m = model("sentence-transformers/all-MiniLM-L6-v2");
+let re = rerank(m, run, q, d.corpus(), #{{ k: 10 }});
+print(re.top(q[0].id, 20).len());
+let negs = mine(m, d, #{{ split: "test", depth: [2, 30], negatives: 2 }});
+print(negs);
+negs.save("{out}/negs.jsonl");
+let x = bm25(d.corpus(), #{{ stemmer: "klingon" }});
+"#,
+        data = data.display(),
+        out = out.path().display()
+    );
+    let (_d, p) = script(&body);
+    let o = rankbook(&["run", p.to_str().unwrap()]);
+    let (stdout, stderr) = text(&o);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], "BM25 index of 201 docs", "{stdout}{stderr}");
+    assert_eq!(lines[1], "true");
+    assert_eq!(lines[2], "today");
+    assert_eq!(lines[3], "SPLADE index of 201 docs");
+    assert_eq!(lines[4], "10");
+    assert!(lines[5].ends_with("(query, positive) pairs"), "{stdout}");
+    assert!(out.path().join("negs.jsonl").is_file());
+    // The last line fails with the analyser's own message, at its place.
+    assert!(!o.status.success());
+    assert!(stderr.contains("unknown stemmer `klingon`"), "{stderr}");
+}

@@ -128,6 +128,7 @@ fn with_default_cache<T>(f: impl FnOnce(&EncodeOptions) -> T) -> T {
 /// Registers every rankbook type and function on `engine`.
 pub fn register(engine: &mut Engine) {
     super::training::register(engine);
+    super::retrieval::register(engine);
     engine
         .register_type_with_name::<Model>("Model")
         .register_fn("model", |spec: &str| -> RhaiResult<Model> {
@@ -208,9 +209,12 @@ pub fn register(engine: &mut Engine) {
                 .map(|(i, _)| Index(Arc::new(i)))
                 .map_err(err)
         })
-        .register_fn("load_index", |path: &str| -> RhaiResult<Index> {
+        .register_fn("load_index", |path: &str| -> RhaiResult<Dynamic> {
+            if let Some(terms) = super::retrieval::open_term_index(path)? {
+                return Ok(terms);
+            }
             DenseIndex::load(Path::new(path), None, &ModelOptions::default())
-                .map(|i| Index(Arc::new(i)))
+                .map(|i| Dynamic::from(Index(Arc::new(i))))
                 .map_err(err)
         })
         .register_fn("save", |i: &mut Index, path: &str| -> RhaiResult<()> {

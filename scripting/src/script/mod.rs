@@ -1,6 +1,7 @@
 //! The Rhai engine with rankbook's functions registered.
 
 mod bindings;
+mod retrieval;
 mod runner;
 mod training;
 

@@ -1,0 +1,271 @@
+//! Rhai bindings for lexical and learned sparse retrieval, cross-encoders,
+//! re-ranking and hard-negative mining. Conversions only: the logic is in
+//! `rankbook`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rankbook::analysis::AnalyzerSpec;
+use rankbook::cache::EmbeddingCache;
+use rankbook::data::{BeirDataset, Run};
+use rankbook::index::{Bm25Index, Bm25Params, LexicalIndex, SparseIndex};
+use rankbook::mining::{MarginKind, Mined, MiningOptions, Sampling, mine, write_mined};
+use rankbook::model::EncodeOptions;
+use rankbook::model::cross_encoder::{CrossEncoder, CrossEncoderOptions};
+use rankbook::model::splade::{SpladeEncoder, SpladeOptions};
+use rankbook::progress::NoProgress;
+use rankbook::rerank::{RerankOptions, Reranker, rerank};
+use rhai::{Array, Dynamic, Engine, Map};
+
+use super::bindings::{Model, RhaiResult, Texts, check_keys, err, opt_bool, opt_f64, opt_str};
+
+/// A BM25 or SPLADE index.
+#[derive(Clone)]
+pub struct TermIndex(pub Arc<LexicalIndex>);
+
+/// A SPLADE encoder.
+#[derive(Clone)]
+pub struct Splade(pub Arc<SpladeEncoder>);
+
+/// A cross-encoder.
+#[derive(Clone)]
+pub struct Cross(pub Arc<CrossEncoder>);
+
+/// Mined negatives.
+#[derive(Clone)]
+pub struct Negatives(pub Arc<Vec<Mined>>);
+
+fn count(opts: &Map, key: &str, default: usize) -> RhaiResult<usize> {
+    let v = opt_f64(opts, key, default as f64)?;
+    if v < 0.0 || v.fract() != 0.0 {
+        return Err(err(format!("option {key}: expected a count, found {v}")));
+    }
+    Ok(v as usize)
+}
+
+fn bm25(corpus: Texts, opts: Map) -> RhaiResult<TermIndex> {
+    check_keys(&opts, &["k1", "b", "stemmer", "stopwords", "lowercase"])?;
+    let d = AnalyzerSpec::default();
+    let spec = AnalyzerSpec {
+        stemmer: opt_str(&opts, "stemmer", &d.stemmer)?,
+        stopwords: opt_str(&opts, "stopwords", &d.stopwords)?,
+        lowercase: !opts.contains_key("lowercase") || opt_bool(&opts, "lowercase")?,
+    };
+    let p = Bm25Params::default();
+    let params = Bm25Params {
+        k1: opt_f64(&opts, "k1", p.k1 as f64)? as f32,
+        b: opt_f64(&opts, "b", p.b as f64)? as f32,
+    };
+    let index = Bm25Index::build(&corpus.0, &spec, params, &NoProgress).map_err(err)?;
+    Ok(TermIndex(Arc::new(LexicalIndex::Bm25(Box::new(index)))))
+}
+
+fn splade(spec: &str, opts: Map) -> RhaiResult<Splade> {
+    check_keys(&opts, &["top_k", "max_length", "device"])?;
+    let o = SpladeOptions {
+        device: opt_str(&opts, "device", "cpu")?,
+        max_length: opts
+            .contains_key("max_length")
+            .then(|| count(&opts, "max_length", 0))
+            .transpose()?,
+        top_k: opts
+            .contains_key("top_k")
+            .then(|| count(&opts, "top_k", 0))
+            .transpose()?,
+    };
+    SpladeEncoder::load(spec, &o)
+        .map(|m| Splade(Arc::new(m)))
+        .map_err(err)
+}
+
+fn rerank_with(
+    r: Reranker,
+    run: &Run,
+    queries: &Texts,
+    corpus: &Texts,
+    opts: &Map,
+) -> RhaiResult<Run> {
+    check_keys(opts, &["k", "skip_missing", "batch_size"])?;
+    let cache = EmbeddingCache::new(EmbeddingCache::default_root());
+    let o = RerankOptions {
+        k: count(opts, "k", 100)?,
+        batch_size: count(opts, "batch_size", 32)?,
+        skip_missing: opt_bool(opts, "skip_missing")?,
+        encode: EncodeOptions {
+            cache: Some(&cache),
+            ..Default::default()
+        },
+    };
+    rerank(r, run, &queries.0, &corpus.0, &o)
+        .map(|(run, _)| run)
+        .map_err(err)
+}
+
+fn mine_with(m: Model, d: BeirDataset, opts: Map) -> RhaiResult<Negatives> {
+    check_keys(
+        &opts,
+        &[
+            "split",
+            "depth",
+            "negatives",
+            "margin",
+            "margin_kind",
+            "cross_encoder",
+            "ce_max_score",
+            "sampling",
+            "seed",
+        ],
+    )?;
+    let depth: Vec<i64> = match opts.get("depth") {
+        None => vec![10, 100],
+        Some(v) => v
+            .clone()
+            .into_typed_array::<i64>()
+            .map_err(|_| err("option depth: expected [from, to], e.g. [10, 100]"))?,
+    };
+    let [lo, hi] = depth[..] else {
+        return Err(err("option depth: expected [from, to], e.g. [10, 100]"));
+    };
+    let margin = match opts.get("margin") {
+        None => None,
+        Some(_) => Some((
+            opt_f64(&opts, "margin", 0.0)? as f32,
+            MarginKind::parse(&opt_str(&opts, "margin_kind", "absolute")?).map_err(err)?,
+        )),
+    };
+    let ce = match opts.get("cross_encoder") {
+        None => None,
+        Some(v) => Some(
+            v.clone()
+                .try_cast::<Cross>()
+                .ok_or_else(|| err("option cross_encoder: expected a cross_encoder(...)"))?,
+        ),
+    };
+    let ce_max = opt_f64(&opts, "ce_max_score", 0.0)? as f32;
+    let sampling = match opt_str(&opts, "sampling", "top")?.as_str() {
+        "top" => Sampling::Top,
+        "random" => Sampling::Random,
+        other => {
+            return Err(err(format!(
+                "option sampling: unknown `{other}` (top or random)"
+            )));
+        }
+    };
+    let qrels = d.qrels(&opt_str(&opts, "split", "train")?).map_err(err)?;
+    let cache = EmbeddingCache::new(EmbeddingCache::default_root());
+    let o = MiningOptions {
+        depth: (lo.max(0) as usize, hi.max(0) as usize),
+        negatives: count(&opts, "negatives", 5)?,
+        margin,
+        cross_encoder: ce.as_ref().map(|c| (c.0.as_ref(), ce_max)),
+        sampling,
+        seed: count(&opts, "seed", 42)? as u64,
+        encode: EncodeOptions {
+            cache: Some(&cache),
+            ..Default::default()
+        },
+    };
+    mine(&m.0, &d, &qrels, &o)
+        .map(|v| Negatives(Arc::new(v)))
+        .map_err(err)
+}
+
+/// Opens any index directory: a term index, or a dense one.
+pub(crate) fn open_term_index(path: &str) -> RhaiResult<Option<Dynamic>> {
+    Ok(LexicalIndex::open(Path::new(path), "cpu")
+        .map_err(err)?
+        .map(|i| Dynamic::from(TermIndex(Arc::new(i)))))
+}
+
+/// Registers the retrieval types and functions.
+pub fn register(engine: &mut Engine) {
+    engine
+        .register_type_with_name::<TermIndex>("TermIndex")
+        .register_fn("bm25", |c: Texts| bm25(c, Map::new()))
+        .register_fn("bm25", bm25)
+        .register_fn(
+            "search",
+            |i: &mut TermIndex, q: Texts, k: i64| -> RhaiResult<Run> {
+                let k = usize::try_from(k).map_err(|_| err("k must be positive"))?;
+                i.0.search(&q.0, k, &NoProgress).map_err(err)
+            },
+        )
+        .register_fn("save", |i: &mut TermIndex, p: &str| -> RhaiResult<()> {
+            i.0.save(Path::new(p)).map_err(err)
+        })
+        .register_fn("len", |i: &mut TermIndex| i.0.len() as i64)
+        .register_fn("to_string", |i: &mut TermIndex| {
+            format!("{} index of {} docs", i.0.kind(), i.0.len())
+        });
+
+    engine
+        .register_type_with_name::<Splade>("Splade")
+        .register_fn("splade", |s: &str| splade(s, Map::new()))
+        .register_fn("splade", splade)
+        .register_fn("index", |m: Splade, c: Texts| -> RhaiResult<TermIndex> {
+            let i = SparseIndex::build(m.0, &c.0, &NoProgress).map_err(err)?;
+            Ok(TermIndex(Arc::new(LexicalIndex::Sparse(i))))
+        })
+        .register_fn(
+            "terms",
+            |m: &mut Splade, text: &str, n: i64| -> RhaiResult<Map> {
+                let v = m.0.encode(&[text], 1, &NoProgress).map_err(err)?;
+                let top = m.0.top_terms(&v[0], n.max(0) as usize);
+                Ok(top
+                    .into_iter()
+                    .map(|(t, w)| (t.into(), Dynamic::from_float(w as f64)))
+                    .collect())
+            },
+        )
+        .register_fn("to_string", |m: &mut Splade| {
+            format!("SPLADE model {}", m.0.name())
+        });
+
+    engine
+        .register_type_with_name::<Cross>("CrossEncoder")
+        .register_fn("cross_encoder", |s: &str| -> RhaiResult<Cross> {
+            CrossEncoder::load(s, &CrossEncoderOptions::default())
+                .map(|c| Cross(Arc::new(c)))
+                .map_err(err)
+        })
+        .register_fn(
+            "score",
+            |c: &mut Cross, query: &str, docs: Array| -> RhaiResult<Array> {
+                let docs: Vec<String> = docs.into_iter().map(|d| d.to_string()).collect();
+                let pairs: Vec<(&str, &str)> = docs.iter().map(|d| (query, d.as_str())).collect();
+                let s = c.0.predict(&pairs, 32).map_err(err)?;
+                Ok(s.into_iter()
+                    .map(|x| Dynamic::from_float(x as f64))
+                    .collect())
+            },
+        )
+        .register_fn("to_string", |c: &mut Cross| {
+            format!("cross-encoder {}", c.0.name())
+        });
+
+    engine
+        .register_fn(
+            "rerank",
+            |m: Cross, run: Run, q: Texts, c: Texts, opts: Map| {
+                rerank_with(Reranker::Cross(&m.0), &run, &q, &c, &opts)
+            },
+        )
+        .register_fn(
+            "rerank",
+            |m: Model, run: Run, q: Texts, c: Texts, opts: Map| {
+                rerank_with(Reranker::Bi(&m.0), &run, &q, &c, &opts)
+            },
+        );
+
+    engine
+        .register_type_with_name::<Negatives>("Negatives")
+        .register_fn("mine", mine_with)
+        .register_fn("len", |n: &mut Negatives| n.0.len() as i64)
+        .register_fn("save", |n: &mut Negatives, p: &str| -> RhaiResult<()> {
+            write_mined(Path::new(p), &n.0).map_err(err)
+        })
+        .register_fn("to_string", |n: &mut Negatives| {
+            let negs: usize = n.0.iter().map(|m| m.negative_ids.len()).sum();
+            format!("{negs} negatives for {} (query, positive) pairs", n.0.len())
+        });
+}
