@@ -48,6 +48,19 @@ impl Default for CrossEncoderOptions {
     }
 }
 
+/// Relevance scores from logit rows: see [`CrossEncoder::predict`].
+fn relevance(rows: &[Vec<f32>]) -> impl Iterator<Item = f32> + '_ {
+    rows.iter().map(|r| match r[..] {
+        [a, b] => {
+            // softmax(r)[1], stable for any logits.
+            let m = a.max(b);
+            let (ea, eb) = ((a - m).exp(), (b - m).exp());
+            eb / (ea + eb)
+        }
+        _ => r.first().copied().unwrap_or(f32::NAN),
+    })
+}
+
 /// Whether the model `spec` names is a sequence-classification checkpoint
 /// (a cross-encoder) rather than a bi-encoder.
 pub fn is_cross_encoder(spec: &str) -> Result<bool> {
@@ -210,12 +223,14 @@ impl CrossEncoder {
         Ok(self.classifier.forward(&pooled)?)
     }
 
-    /// The first logit of each pair (the relevance score), `batch_size` pairs per pass.
+    /// The relevance score of each pair, `batch_size` pairs per pass: the logit
+    /// of a one-output model, the probability of label 1 of a two-output one
+    /// (softmax, as sentence-transformers' CrossEncoder), else the first logit.
     pub fn predict(&self, pairs: &[(&str, &str)], batch_size: usize) -> Result<Vec<f32>> {
         let mut out = Vec::with_capacity(pairs.len());
         for chunk in pairs.chunks(batch_size.max(1)) {
             let logits = self.forward_t(chunk, None)?.detach();
-            out.extend(logits.narrow(1, 0, 1)?.squeeze(1)?.to_vec1::<f32>()?);
+            out.extend(relevance(&logits.to_vec2::<f32>()?));
         }
         Ok(out)
     }
@@ -271,5 +286,26 @@ impl CrossEncoder {
             candle_core::safetensors::save(&tensors, &path)
                 .map_err(|e| Error::model_config(&path, format!("cannot write weights: {e}")))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_logit_is_the_score_two_are_a_softmax() {
+        let rows = vec![
+            vec![1.5],
+            vec![0.0, 0.0],
+            vec![1.0, 3.0],
+            vec![-200.0, 200.0],
+        ];
+        let got: Vec<f32> = relevance(&rows).collect();
+        // e^3 / (e^1 + e^3) = 1 / (1 + e^-2) = 0.880797…
+        assert_eq!(got[0], 1.5);
+        assert_eq!(got[1], 0.5);
+        assert!((got[2] - 0.880_797).abs() < 1e-6, "{}", got[2]);
+        assert_eq!(got[3], 1.0);
     }
 }
