@@ -12,6 +12,7 @@ pub mod index;
 pub mod loss;
 pub mod mining;
 pub mod model;
+pub mod plot;
 pub mod progress;
 pub mod random;
 pub mod rerank;

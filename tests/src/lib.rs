@@ -110,3 +110,32 @@ pub fn write_trec_qrels(qrels: &rankbook::data::Qrels, path: &Path) {
     }
     std::fs::write(path, lines).expect("qrels written");
 }
+
+/// `rankbook eval --json` of `run` against `qrels` (`--complete` when asked):
+/// the mean of each measure by name.
+pub fn eval_means(
+    qrels: &Path,
+    run: &Path,
+    measures: &str,
+    complete: bool,
+) -> std::collections::BTreeMap<String, f64> {
+    let (q, r) = (qrels.to_str().unwrap(), run.to_str().unwrap());
+    let mut args = vec![
+        "eval",
+        "--qrels",
+        q,
+        "--run",
+        r,
+        "--measures",
+        measures,
+        "--json",
+    ];
+    if complete {
+        args.push("--complete");
+    }
+    let o = rankbook(&args);
+    assert!(o.status.success(), "{}", text(&o).1);
+    let got: serde_json::Value =
+        serde_json::from_slice(&o.stdout).expect("eval --json prints JSON");
+    serde_json::from_value(got["measures"].clone()).expect("measures are numbers")
+}

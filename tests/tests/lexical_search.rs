@@ -3,7 +3,7 @@
 //! within 0.003 nDCG@10 of Anserini's BM25-flat regressions (SciFact 0.6789,
 //! NFCorpus 0.3218; trec_eval -c, as Anserini evaluates).
 
-use rankbook_tests::{rankbook, sample_data, text};
+use rankbook_tests::{eval_means, rankbook, sample_data, text};
 
 fn run_ok(args: &[&str]) -> String {
     let o = rankbook(args);
@@ -43,24 +43,13 @@ fn bm25(collection: &std::path::Path, dir: &std::path::Path) -> (f64, f64) {
         "--quiet",
     ]);
     assert!(log.contains("(BM25, k=1000)"), "{log}");
-    let qrels = collection.join("qrels/test.tsv");
-    let o = rankbook(&[
-        "eval",
-        "--qrels",
-        qrels.to_str().unwrap(),
-        "--run",
-        run.to_str().unwrap(),
-        "--measures",
+    let m = eval_means(
+        &collection.join("qrels/test.tsv"),
+        &run,
         "nDCG@10,R@100",
-        "--complete",
-        "--json",
-    ]);
-    assert!(o.status.success(), "{}", text(&o).1);
-    let got: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    (
-        got["measures"]["nDCG@10"].as_f64().unwrap(),
-        got["measures"]["R@100"].as_f64().unwrap(),
-    )
+        true,
+    );
+    (m["nDCG@10"], m["R@100"])
 }
 
 #[test]
@@ -144,18 +133,7 @@ fn splade_index_and_search_on_the_sample() {
         run.to_str().unwrap(),
         "--quiet",
     ]);
-    let o = rankbook(&[
-        "eval",
-        "--qrels",
-        data.join("qrels/test.tsv").to_str().unwrap(),
-        "--run",
-        run.to_str().unwrap(),
-        "--measures",
-        "nDCG@10",
-        "--json",
-    ]);
-    let got: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let ndcg = got["measures"]["nDCG@10"].as_f64().unwrap();
+    let ndcg = eval_means(&data.join("qrels/test.tsv"), &run, "nDCG@10", false)["nDCG@10"];
     assert!(
         ndcg > 0.5,
         "SPLADE-tiny on the SciFact sample: nDCG@10 {ndcg}"

@@ -176,3 +176,28 @@ let x = bm25(d.corpus(), #{{ stemmer: "klingon" }});
     assert!(!o.status.success());
     assert!(stderr.contains("unknown stemmer `klingon`"), "{stderr}");
 }
+
+#[test]
+fn bm25_vs_dense_example_compares_and_plots() {
+    let out = tempfile::tempdir().unwrap();
+    let set = format!("out={}", out.path().display());
+    let o = rankbook(&["run", "examples/bm25_vs_dense.rhai", "--set", &set]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stdout.contains("bm25    0.9370 (baseline)"), "{stdout}");
+    assert!(
+        stdout.contains("minilm  0.9311 -0.0058 p=0.8533"),
+        "{stdout}"
+    );
+    let svg = std::fs::read_to_string(out.path().join("bm25_vs_dense.svg")).unwrap();
+    for label in ["nDCG@10", "R@100", "bm25", "minilm", "95% bootstrap"] {
+        assert!(svg.contains(label), "no {label} in the bar chart");
+    }
+    for png in ["bm25_vs_dense_deltas.png", "recall.png"] {
+        let bytes = std::fs::read(out.path().join(png)).unwrap();
+        assert!(
+            bytes.starts_with(b"\x89PNG") && bytes.len() > 5_000,
+            "{png}"
+        );
+    }
+}

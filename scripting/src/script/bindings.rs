@@ -129,6 +129,7 @@ fn with_default_cache<T>(f: impl FnOnce(&EncodeOptions) -> T) -> T {
 pub fn register(engine: &mut Engine) {
     super::training::register(engine);
     super::retrieval::register(engine);
+    super::plots::register(engine);
     engine
         .register_type_with_name::<Model>("Model")
         .register_fn("model", |spec: &str| -> RhaiResult<Model> {

@@ -1,6 +1,7 @@
 //! The Rhai engine with rankbook's functions registered.
 
 mod bindings;
+mod plots;
 mod retrieval;
 mod runner;
 mod training;

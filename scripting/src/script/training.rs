@@ -364,6 +364,9 @@ pub fn register(engine: &mut Engine) {
                 fit_model(ctx, t, m, &data)
             },
         )
+        .register_fn("plot", |t: &mut Trainer| {
+            rankbook::plot::training_curves(&t.history)
+        })
         .register_fn("history", |t: &mut Trainer| -> Array {
             t.history.iter().map(|r| record_map(r).into()).collect()
         })

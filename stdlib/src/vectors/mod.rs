@@ -3,6 +3,7 @@
 mod arrow_file;
 mod embeddings;
 pub(crate) mod files;
+pub mod pca;
 
 pub use arrow_file::VectorFile;
 pub use embeddings::Embeddings;
