@@ -1,10 +1,12 @@
 //! The Rhai engine with rankbook's functions registered.
 
+mod api_doc;
 mod bindings;
 mod plots;
 mod retrieval;
 mod runner;
 mod training;
 
+pub use api_doc::{ApiFunction, api_reference, doc_of, registered};
 pub use bindings::register;
 pub use runner::{ScriptError, new_engine, run_file};

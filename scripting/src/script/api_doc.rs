@@ -1,0 +1,346 @@
+//! The scripting API reference: every function registered on the engine (from
+//! Rhai's metadata) with its one-line doc. `docs/rhai-api.md` is generated from
+//! it and a test keeps the two equal; REPL and kernel completion use the same list.
+
+use std::collections::BTreeMap;
+
+use rhai::Engine;
+
+/// One-line docs by function name (overloads share one). Properties are
+/// `get$name`, indexers `index$get$`.
+pub const DOCS: &[(&str, &str)] = &[
+    (
+        "beir",
+        "Opens a BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv).",
+    ),
+    (
+        "bm25",
+        "Builds a BM25 index of a corpus; options k1 (0.9), b (0.4), stemmer (porter), stopwords (english), lowercase (true).",
+    ),
+    (
+        "compare",
+        "Evaluates named runs on the same queries and tests each against the baseline; options baseline, test (t, wilcoxon, permutation), correction, seed, complete, ignore_identical_ids.",
+    ),
+    (
+        "corpus",
+        "The documents of a dataset, text = title + \" \" + text.",
+    ),
+    (
+        "cross_encoder",
+        "Loads a cross-encoder (sequence-classification folder or hub id; a plain BERT gets a seeded new head).",
+    ),
+    (
+        "deltas",
+        "Per-query difference of a system to the baseline on a measure (query id -> delta).",
+    ),
+    (
+        "encode",
+        "Encodes texts into vectors (through the embedding cache).",
+    ),
+    (
+        "eval_table",
+        "Evaluates a run and formats the means as a table.",
+    ),
+    (
+        "evaluate",
+        "Evaluates a run against qrels with trec_eval's measures; the means by measure name; options complete, ignore_identical_ids.",
+    ),
+    (
+        "fit",
+        "Trains the model on training data (or a dataset's train split) and returns the trained model.",
+    ),
+    (
+        "fuse",
+        "Fuses runs query by query; options method (rrf, minmax, zscore), k (rrf), depth.",
+    ),
+    ("get$dim", "The vector width."),
+    (
+        "history",
+        "The training history: one map per step and per validation.",
+    ),
+    (
+        "html",
+        "The comparison as an HTML table with significance markers.",
+    ),
+    (
+        "index",
+        "Encodes a corpus into a searchable index (dense with a bi-encoder, sparse with a SPLADE model).",
+    ),
+    (
+        "index$get$",
+        "The i-th item (a text as #{id, text}, or a vector as an array).",
+    ),
+    ("len", "Number of items."),
+    (
+        "load_clicks",
+        "Reads click sessions over a dataset's corpus as training data.",
+    ),
+    (
+        "load_groups",
+        "Reads groups (query, docs, labels) as training data.",
+    ),
+    (
+        "load_index",
+        "Opens an index directory (dense, BM25 or SPLADE; checksums verified).",
+    ),
+    (
+        "load_negatives",
+        "Reads mined negatives (ids looked up in the dataset) as training data.",
+    ),
+    ("load_pair_samples", "Reads scored pairs as training data."),
+    (
+        "load_qrels",
+        "Reads relevance judgements (TREC or BEIR TSV).",
+    ),
+    ("load_run", "Reads a TREC run file."),
+    (
+        "load_triples",
+        "Reads (query, positive, negative) triples as training data.",
+    ),
+    (
+        "mine",
+        "Mines hard negatives for a split; options split, depth [from, to], negatives, margin, margin_kind, cross_encoder, ce_max_score, sampling (top, random), seed.",
+    ),
+    (
+        "model",
+        "Loads a bi-encoder (sentence-transformers folder or hub id).",
+    ),
+    (
+        "on_epoch_end",
+        "Calls the closure after each epoch with the epoch number.",
+    ),
+    (
+        "on_eval",
+        "Calls the closure after each validation with its record.",
+    ),
+    (
+        "on_step",
+        "Calls the closure after each optimiser step with its record.",
+    ),
+    (
+        "p",
+        "The adjusted p-value of a system against the baseline on a measure.",
+    ),
+    (
+        "plot",
+        "A plot: training curves of a trainer, measure bars of a comparison, or a 2-D PCA map of embeddings coloured by label.",
+    ),
+    (
+        "plot_deltas",
+        "A plot of a system's per-query differences to the baseline on a measure, sorted.",
+    ),
+    (
+        "qrels",
+        "The judgements of a dataset's split (train, dev, test).",
+    ),
+    (
+        "queries",
+        "The queries of a dataset (those judged in the qrels, when given).",
+    ),
+    (
+        "recall_plot",
+        "Recall@k curves of named runs for k = 1..max_k.",
+    ),
+    (
+        "rerank",
+        "Re-scores each query's top k docs of a run with a cross-encoder or a bi-encoder; options k (100), skip_missing, batch_size.",
+    ),
+    (
+        "save",
+        "Writes the object to a path (atomically): index directory, run file, negatives JSONL, or plot (.svg, .png).",
+    ),
+    (
+        "score",
+        "Cross-encoder scores of (query, doc) pairs for one query and several docs.",
+    ),
+    ("search", "The top k docs of each query, as a run."),
+    (
+        "splade",
+        "Loads a SPLADE model (BertForMaskedLM); options top_k, max_length, device.",
+    ),
+    ("svg", "The plot as an SVG document."),
+    (
+        "terms",
+        "The heaviest SPLADE terms of a text, with their weights.",
+    ),
+    ("to_string", "A one-line description (what print shows)."),
+    (
+        "top",
+        "The best k hits of a query in a run, as #{doc, score} maps.",
+    ),
+    (
+        "trainer",
+        "A trainer; options loss, loss_params, epochs, batch_size, lr, warmup, max_steps, seed, eval_data, eval_split, output, head, …",
+    ),
+    (
+        "training_pairs",
+        "The (query, positive) pairs of a dataset's split as training data.",
+    ),
+];
+
+/// A registered function: its name and every signature it has.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiFunction {
+    /// The name (`get$x` for a property getter).
+    pub name: String,
+    /// Signatures, e.g. `search(index: Index, queries: Texts, k: int) -> Run`.
+    pub signatures: Vec<String>,
+}
+
+/// The functions registered on `engine` (not Rhai's standard library), by name.
+pub fn registered(engine: &Engine) -> Vec<ApiFunction> {
+    let json = engine.gen_fn_metadata_to_json(false).unwrap_or_default();
+    let meta: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+    let mut by_name: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for f in meta["functions"].as_array().into_iter().flatten() {
+        let (Some(name), Some(sig)) = (f["name"].as_str(), f["signature"].as_str()) else {
+            continue;
+        };
+        let sigs = by_name.entry(name.to_string()).or_default();
+        if !sigs.iter().any(|s| s == sig) {
+            sigs.push(sig.to_string());
+        }
+    }
+    by_name
+        .into_iter()
+        .map(|(name, mut signatures)| {
+            signatures.sort();
+            ApiFunction { name, signatures }
+        })
+        .collect()
+}
+
+/// Script-level names of the Rust types in Rhai's signatures.
+const TYPE_NAMES: &[(&str, &str)] = &[
+    ("BeirDataset", "Dataset"),
+    ("Cross", "CrossEncoder"),
+    ("Data", "TrainingData"),
+    ("i64", "int"),
+    ("f64", "float"),
+    ("Dynamic", "any"),
+    ("String", "string"),
+];
+
+/// `core::result::Result<T, E>` → `T` (a failing call raises a script error).
+fn strip_result(sig: &str) -> String {
+    const RESULT: &str = "core::result::Result<";
+    let Some(at) = sig.find(RESULT) else {
+        return sig.to_string();
+    };
+    let inner = &sig[at + RESULT.len()..];
+    let (mut depth, mut comma, mut end) = (0i32, None, inner.len());
+    for (i, c) in inner.char_indices() {
+        match c {
+            '<' => depth += 1,
+            '>' if depth == 0 => {
+                end = i;
+                break;
+            }
+            '>' => depth -= 1,
+            ',' if depth == 0 && comma.is_none() => comma = Some(i),
+            _ => {}
+        }
+    }
+    let ok = &inner[..comma.unwrap_or(end)];
+    strip_result(&format!(
+        "{}{ok}{}",
+        &sig[..at],
+        &inner[(end + 1).min(inner.len())..]
+    ))
+}
+
+/// A signature as a script writer reads it: `search(Index, Texts, int) -> Run`.
+pub fn friendly_signature(sig: &str) -> String {
+    let mut s = strip_result(sig)
+        .replace(
+            "alloc::collections::btree::map::BTreeMap<smartstring::SmartString<smartstring::config::LazyCompact>,rhai::types::dynamic::Dynamic>",
+            "map",
+        )
+        .replace("alloc::vec::Vec<rhai::types::dynamic::Dynamic>", "array")
+        .replace("&mut ", "")
+        .replace("_: ", "");
+    // Module paths off: `a::b::Name` → `Name`.
+    let mut out = String::with_capacity(s.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        let name = TYPE_NAMES
+            .iter()
+            .find(|(r, _)| *r == word.as_str())
+            .map_or(word.as_str(), |(_, n)| n);
+        out.push_str(name);
+        word.clear();
+    };
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_alphanumeric() || c == '_' || c == '$' {
+            word.push(c);
+        } else if c == ':' && chars.peek() == Some(&':') {
+            chars.next();
+            word.clear();
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    s = out.replace(" -> ()", "");
+    s
+}
+
+/// The doc line of `name`, if it has one.
+pub fn doc_of(name: &str) -> Option<&'static str> {
+    DOCS.iter().find(|(n, _)| *n == name).map(|(_, d)| *d)
+}
+
+/// `docs/rhai-api.md`: every registered function, its signatures and doc.
+pub fn api_reference(engine: &Engine) -> String {
+    let mut out = String::from(
+        "# rankbook's Rhai API\n\nGenerated from the functions registered on the engine (`scripting/src/script/api_doc.rs`); do not edit by hand: `RANKBOOK_BLESS=1 cargo test -p rankbook-script api_reference` rewrites it.\n\n",
+    );
+    for f in registered(engine) {
+        let title = match f.name.strip_prefix("get$") {
+            Some(p) => format!(".{p} (property)"),
+            None if f.name == "index$get$" => "[i] (indexing)".to_string(),
+            None => f.name.clone(),
+        };
+        out.push_str(&format!(
+            "## `{title}`\n\n{}\n\n",
+            doc_of(&f.name).unwrap_or("(undocumented)")
+        ));
+        for s in &f.signatures {
+            out.push_str(&format!("- `{}`\n", friendly_signature(s)));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_reference_is_complete_and_committed() {
+        let engine = crate::script::new_engine();
+        let text = api_reference(&engine);
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/rhai-api.md");
+        if std::env::var_os("RANKBOOK_BLESS").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &text).unwrap();
+        }
+        let missing: Vec<String> = registered(&engine)
+            .into_iter()
+            .filter(|f| doc_of(&f.name).is_none())
+            .map(|f| f.name)
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "registered functions without a doc in DOCS: {missing:?}"
+        );
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == text,
+            "docs/rhai-api.md is stale: run `RANKBOOK_BLESS=1 cargo test -p rankbook-script api_reference`"
+        );
+    }
+}
