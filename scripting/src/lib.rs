@@ -4,3 +4,5 @@
 pub mod script;
 
 pub use script::{ScriptError, new_engine, run_file};
+pub mod session;
+pub use session::{CellError, Completeness, Completions, Session};

@@ -201,3 +201,33 @@ fn bm25_vs_dense_example_compares_and_plots() {
         );
     }
 }
+
+#[test]
+fn repl_keeps_state_reads_multi_line_input_and_survives_errors() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let history = dir.path().join("history");
+    let mut child = std::process::Command::new(rankbook_tests::rankbook_bin())
+        .args(["repl", "--history", history.to_str().unwrap()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"let x = 2;\nfn f(v) {\n  v * 21\n}\nf(x)\nnope()\nx + 1\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stderr}");
+    assert_eq!(stdout, "42\n3\n");
+    assert!(
+        stderr.contains("RuntimeError: Function not found: nope ()"),
+        "{stderr}"
+    );
+    let h = std::fs::read_to_string(&history).unwrap();
+    assert!(h.contains("f(x)") && h.contains("nope()"), "{h}");
+}

@@ -9,6 +9,7 @@ mod fuse;
 mod index;
 mod mine;
 mod progress;
+mod repl;
 mod rerank;
 mod run;
 mod search;
@@ -44,6 +45,8 @@ enum Command {
     Rerank(rerank::RerankArgs),
     /// Show or clear the embedding cache.
     Cache(cache::CacheArgs),
+    /// An interactive Rhai session.
+    Repl(repl::ReplArgs),
     /// Run a Rhai script.
     Run(run::RunArgs),
 }
@@ -61,5 +64,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rerank(a) => rerank::run(a),
         Command::Cache(a) => cache::run(a),
         Command::Run(a) => run::run(a),
+        Command::Repl(a) => repl::run(a),
     }
 }

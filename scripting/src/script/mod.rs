@@ -7,6 +7,6 @@ mod retrieval;
 mod runner;
 mod training;
 
-pub use api_doc::{ApiFunction, api_reference, doc_of, registered};
+pub use api_doc::{ApiFunction, api_reference, doc_of, friendly_signature, registered};
 pub use bindings::register;
-pub use runner::{ScriptError, new_engine, run_file};
+pub use runner::{ScriptError, error_message, new_engine, run_file};

@@ -48,7 +48,7 @@ fn snippet(source: &str, pos: Position) -> Option<String> {
 }
 
 /// Strips Rhai's own " (line x, position y)" suffix: the position is printed in front.
-fn message(e: &EvalAltResult) -> String {
+pub fn error_message(e: &EvalAltResult) -> String {
     let mut inner = e;
     // Unwrap "in call to function f" layers to reach the real cause.
     while let EvalAltResult::ErrorInFunctionCall(_, _, cause, _) = inner {
@@ -98,5 +98,5 @@ pub fn run_file(
         .map_err(|e| fail(e.position(), e.err_type().to_string()))?;
     engine
         .eval_ast_with_scope::<Dynamic>(&mut scope, &ast)
-        .map_err(|e| fail(e.position(), message(&e)))
+        .map_err(|e| fail(e.position(), error_message(&e)))
 }

@@ -33,6 +33,11 @@ pub enum MeasureKind {
     NumRelRet,
 }
 
+/// The measure names `parse` knows (without cutoffs), for completion and help.
+pub fn measure_names() -> Vec<&'static str> {
+    KINDS.iter().map(|(n, _)| *n).collect()
+}
+
 const KINDS: [(&str, MeasureKind); 12] = [
     ("AP", MeasureKind::AP),
     ("nDCG", MeasureKind::NDCG),

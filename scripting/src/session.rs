@@ -1,0 +1,378 @@
+//! A scripting session, independent of any transport: a Rhai engine with a
+//! persistent scope, where functions defined in earlier cells stay callable.
+//! It answers what a REPL or a notebook kernel asks: run a cell, is this code
+//! complete, what completes here, what is this name. The REPL and the Jupyter
+//! kernel are thin adapters over it.
+
+use rhai::{AST, Dynamic, Engine, Position, Scope};
+
+use crate::script::{doc_of, new_engine, registered};
+
+/// A failed cell: the message, where, and the line with a caret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellError {
+    /// Short kind (`ParseError`, `RuntimeError`, `Interrupted`).
+    pub name: String,
+    /// The message (the Rust cause for errors inside calls).
+    pub message: String,
+    /// 1-based line and column in the cell, when known.
+    pub position: Option<(usize, usize)>,
+    /// Traceback lines: the message, then the cell line with a caret.
+    pub traceback: Vec<String>,
+}
+
+/// Whether code can run as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completeness {
+    /// It parses.
+    Complete,
+    /// Open braces, brackets or strings: more lines are expected (with this indent).
+    Incomplete(String),
+    /// A syntax error that more lines cannot fix.
+    Invalid,
+}
+
+/// Completion matches replacing `code[start..end]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completions {
+    /// Start of the replaced text (byte offset).
+    pub start: usize,
+    /// End of the replaced text (the cursor).
+    pub end: usize,
+    /// Candidates, sorted.
+    pub matches: Vec<String>,
+}
+
+/// Rhai's keywords, offered by completion.
+const KEYWORDS: &[&str] = &[
+    "let", "const", "fn", "if", "else", "for", "in", "while", "loop", "break", "continue",
+    "return", "true", "false", "print", "debug", "switch", "throw", "try", "catch",
+];
+
+/// An engine, its scope and the functions defined so far.
+pub struct Session {
+    engine: Engine,
+    scope: Scope<'static>,
+    functions: AST,
+}
+
+fn snippet(code: &str, pos: Position) -> Option<String> {
+    let line = code.lines().nth(pos.line()?.checked_sub(1)?)?;
+    let col = pos.position().unwrap_or(1).max(1);
+    Some(format!("{line}\n{}^", " ".repeat(col - 1)))
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Session {
+    /// A session with rankbook registered.
+    pub fn new() -> Self {
+        Self::with_engine(new_engine())
+    }
+
+    /// A session on a configured engine (e.g. with an interrupt hook).
+    pub fn with_engine(engine: Engine) -> Self {
+        Self {
+            engine,
+            scope: Scope::new(),
+            functions: AST::empty(),
+        }
+    }
+
+    /// The engine (to register display hooks, progress, limits).
+    pub fn engine_mut(&mut self) -> &mut Engine {
+        &mut self.engine
+    }
+
+    /// The variables defined so far.
+    pub fn scope(&self) -> &Scope<'static> {
+        &self.scope
+    }
+
+    /// Runs a cell: variables persist, functions it defines stay callable; the
+    /// value of its last expression is returned (unit when none).
+    pub fn execute(&mut self, code: &str) -> Result<Dynamic, CellError> {
+        let fail = |name: &str, message: String, pos: Position| {
+            let mut traceback = vec![format!("{name}: {message}")];
+            if let Some(s) = snippet(code, pos) {
+                traceback.extend(s.lines().map(str::to_string));
+            }
+            CellError {
+                name: name.to_string(),
+                message,
+                position: pos.line().map(|l| (l, pos.position().unwrap_or(1))),
+                traceback,
+            }
+        };
+        let ast = self
+            .engine
+            .compile_with_scope(&self.scope, code)
+            .map_err(|e| fail("ParseError", e.err_type().to_string(), e.position()))?;
+        // Earlier cells' functions, then this cell's (which win on a clash).
+        let program = self.functions.merge(&ast);
+        let result = self
+            .engine
+            .eval_ast_with_scope::<Dynamic>(&mut self.scope, &program);
+        self.functions = self.functions.merge(&ast.clone_functions_only());
+        result.map_err(|e| {
+            let name = match *e {
+                rhai::EvalAltResult::ErrorTerminated(..) => "Interrupted",
+                _ => "RuntimeError",
+            };
+            let pos = e.position();
+            fail(name, crate::script::error_message(&e), pos)
+        })
+    }
+
+    /// Whether `code` is complete, needs more lines, or is invalid.
+    pub fn is_complete(&self, code: &str) -> Completeness {
+        let depth = open_depth(code);
+        if depth.unclosed_string || depth.brackets > 0 {
+            return Completeness::Incomplete("    ".repeat(depth.brackets.max(0) as usize));
+        }
+        if depth.brackets < 0 {
+            return Completeness::Invalid;
+        }
+        match self.engine.compile_with_scope(&self.scope, code) {
+            Ok(_) => Completeness::Complete,
+            Err(_) => Completeness::Invalid,
+        }
+    }
+
+    /// Completions at byte offset `cursor`: functions, variables and keywords;
+    /// after `value.`, the functions taking that value's type first; inside a
+    /// string, measure and loss names.
+    pub fn complete(&self, code: &str, cursor: usize) -> Completions {
+        let cursor = cursor.min(code.len());
+        let before = &code[..cursor];
+        let start = before
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| c.is_alphanumeric() || *c == '_' || *c == '@' || *c == '-')
+            .last()
+            .map_or(cursor, |(i, _)| i);
+        let prefix = &code[start..cursor];
+        let mut candidates: Vec<String> = Vec::new();
+        if open_depth(before).unclosed_string {
+            candidates.extend(
+                rankbook::eval::measure_names()
+                    .iter()
+                    .map(|s| s.to_string()),
+            );
+            candidates.extend(
+                rankbook::loss::KNOWN_LOSSES
+                    .iter()
+                    .map(|(n, _)| n.to_string()),
+            );
+        } else if let Some(receiver) = before[..start].strip_suffix('.') {
+            let var: String = receiver
+                .chars()
+                .rev()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            let ty = self
+                .scope
+                .get(&var)
+                .map(|v| self.engine.map_type_name(v.type_name()).to_string());
+            candidates.extend(self.methods(ty.as_deref()));
+        } else {
+            candidates.extend(self.function_names());
+            candidates.extend(self.scope.iter_raw().map(|(n, _, _)| n.to_string()));
+            candidates.extend(KEYWORDS.iter().map(|k| k.to_string()));
+        }
+        let mut matches: Vec<String> = candidates
+            .into_iter()
+            .filter(|c| c.starts_with(prefix) && !c.contains('$'))
+            .collect();
+        matches.sort();
+        matches.dedup();
+        Completions {
+            start,
+            end: cursor,
+            matches,
+        }
+    }
+
+    /// Registered and script-defined function names.
+    fn function_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = registered(&self.engine)
+            .into_iter()
+            .map(|f| f.name)
+            .collect();
+        names.extend(self.functions.iter_functions().map(|f| f.name.to_string()));
+        names
+    }
+
+    /// Functions whose first parameter is of type `ty` (all when unknown),
+    /// and property names.
+    fn methods(&self, ty: Option<&str>) -> Vec<String> {
+        registered(&self.engine)
+            .into_iter()
+            .filter(|f| {
+                ty.is_none_or(|ty| {
+                    f.signatures.iter().any(|s| {
+                        let sig = crate::script::friendly_signature(s);
+                        sig.split_once('(').is_some_and(|(_, args)| {
+                            args.starts_with(&format!("{ty},"))
+                                || args.starts_with(&format!("{ty})"))
+                        })
+                    })
+                })
+            })
+            .map(|f| f.name.strip_prefix("get$").unwrap_or(&f.name).to_string())
+            .collect()
+    }
+
+    /// Signatures and doc of the name at byte offset `cursor`, if it is a
+    /// function or a variable.
+    pub fn inspect(&self, code: &str, cursor: usize) -> Option<String> {
+        let cursor = cursor.min(code.len());
+        let is_word = |c: char| c.is_alphanumeric() || c == '_';
+        let start = code[..cursor]
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| is_word(*c))
+            .last()
+            .map_or(cursor, |(i, _)| i);
+        let end = code[cursor..]
+            .char_indices()
+            .find(|(_, c)| !is_word(*c))
+            .map_or(code.len(), |(i, _)| cursor + i);
+        let word = &code[start..end];
+        if word.is_empty() {
+            return None;
+        }
+        if let Some(v) = self.scope.get(word) {
+            let ty = self.engine.map_type_name(v.type_name());
+            return Some(format!("{word}: {ty}\n{v}"));
+        }
+        let f = registered(&self.engine)
+            .into_iter()
+            .find(|f| f.name == word)?;
+        let sigs: Vec<String> = f
+            .signatures
+            .iter()
+            .map(|s| crate::script::friendly_signature(s))
+            .collect();
+        Some(format!(
+            "{}\n\n{}",
+            sigs.join("\n"),
+            doc_of(word).unwrap_or("")
+        ))
+    }
+}
+
+/// Unclosed brackets (negative: more closed than opened) and whether a string
+/// is open, outside comments.
+struct Depth {
+    brackets: i32,
+    unclosed_string: bool,
+}
+
+fn open_depth(code: &str) -> Depth {
+    let (mut depth, mut quote, mut chars) = (0i32, None::<char>, code.chars().peekable());
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(q) => {
+                if c == '\\' {
+                    chars.next();
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                '"' | '`' => quote = Some(c),
+                '/' if chars.peek() == Some(&'/') => {
+                    for c in chars.by_ref() {
+                        if c == '\n' {
+                            break;
+                        }
+                    }
+                }
+                '{' | '[' | '(' => depth += 1,
+                '}' | ']' | ')' => depth -= 1,
+                _ => {}
+            },
+        }
+    }
+    Depth {
+        brackets: depth,
+        unclosed_string: quote.is_some(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_and_functions_persist_across_cells() {
+        let mut s = Session::new();
+        let _ = s.execute("let x = 40; fn twice(v) { v * 2 }").unwrap();
+        assert_eq!(s.execute("x + 2").unwrap().as_int().unwrap(), 42);
+        assert_eq!(s.execute("twice(x)").unwrap().as_int().unwrap(), 80);
+        let e = s.execute("let y = 1;\nlet z = nope(y);").unwrap_err();
+        assert_eq!(e.name, "RuntimeError");
+        assert_eq!(e.position, Some((2, 9)));
+        assert_eq!(e.traceback[1], "let z = nope(y);");
+        assert_eq!(e.traceback[2], "        ^");
+        // Variables defined before the error survive it.
+        assert_eq!(s.execute("y").unwrap().as_int().unwrap(), 1);
+        assert_eq!(s.execute("let = ;").unwrap_err().name, "ParseError");
+    }
+
+    #[test]
+    fn completeness_completion_and_inspection() {
+        let mut s = Session::new();
+        assert_eq!(s.is_complete("let x = 1;"), Completeness::Complete);
+        assert_eq!(
+            s.is_complete("fn f() {\n"),
+            Completeness::Incomplete("    ".into())
+        );
+        assert_eq!(
+            s.is_complete("let s = \"abc"),
+            Completeness::Incomplete(String::new())
+        );
+        assert_eq!(s.is_complete("let x = ;"), Completeness::Invalid);
+        assert_eq!(s.is_complete("}"), Completeness::Invalid);
+
+        let _ = s
+            .execute(
+                "let my_run = load_run(\"../data/scifact-sample/runs/all-MiniLM-L6-v2.trec\");",
+            )
+            .unwrap();
+        let c = s.complete("load_q", 6);
+        assert_eq!(
+            (c.start, c.matches.clone()),
+            (0, vec!["load_qrels".to_string()])
+        );
+        assert!(s.complete("my_", 3).matches.contains(&"my_run".to_string()));
+        let m = s.complete("my_run.t", 8).matches;
+        assert!(
+            m.contains(&"top".to_string()) && !m.contains(&"trainer".to_string()),
+            "{m:?}"
+        );
+        let m = s.complete("evaluate(q, r, [\"nDC", 20).matches;
+        assert_eq!(m, vec!["nDCG".to_string()]);
+        assert!(
+            s.complete("trainer(#{loss: \"mn", 19)
+                .matches
+                .contains(&"mnrl".to_string())
+        );
+
+        let doc = s.inspect("bm25(c)", 2).unwrap();
+        assert!(
+            doc.contains("bm25(Texts, map) -> TermIndex") && doc.contains("BM25 index"),
+            "{doc}"
+        );
+        assert!(s.inspect("my_run", 3).unwrap().starts_with("my_run: Run"));
+        assert!(s.inspect("  ", 1).is_none());
+    }
+}
