@@ -5,4 +5,4 @@ pub mod script;
 
 pub use script::{ScriptError, new_engine, run_file};
 pub mod session;
-pub use session::{CellError, Completeness, Completions, Session};
+pub use session::{CellError, Completeness, Completions, Output, OutputSink, Session, mime_bundle};

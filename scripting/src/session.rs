@@ -4,6 +4,9 @@
 //! complete, what completes here, what is this name. The REPL and the Jupyter
 //! kernel are thin adapters over it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
 use rhai::{AST, Dynamic, Engine, Position, Scope};
 
 use crate::script::{doc_of, new_engine, registered};
@@ -49,11 +52,54 @@ const KEYWORDS: &[&str] = &[
     "return", "true", "false", "print", "debug", "switch", "throw", "try", "catch",
 ];
 
+/// What a cell writes while it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// `print` text (with its newline).
+    Stdout(String),
+    /// `debug` text (with its newline).
+    Stderr(String),
+    /// A rich value shown by `display(x)`: (MIME type, data) pairs.
+    Display(Vec<(String, String)>),
+}
+
+/// Where a session's outputs go.
+pub type OutputSink = Arc<dyn Fn(Output) + Send + Sync>;
+
 /// An engine, its scope and the functions defined so far.
 pub struct Session {
     engine: Engine,
     scope: Scope<'static>,
     functions: AST,
+    sink: Arc<RwLock<Option<OutputSink>>>,
+    interrupt: Arc<AtomicBool>,
+}
+
+/// A MIME bundle for a value: plots as SVG and PNG, comparisons as HTML
+/// tables, everything with a text/plain fallback (`to_string`).
+pub fn mime_bundle(engine: &Engine, value: &Dynamic) -> Vec<(String, String)> {
+    if let Some(plot) = value.clone().try_cast::<rankbook::plot::Plot>() {
+        if let Ok(bundle) = plot.mime_bundle() {
+            return bundle
+                .into_iter()
+                .map(|(m, d)| (m.to_string(), d))
+                .collect();
+        }
+    }
+    let mut out = Vec::new();
+    if let Some(c) = value.clone().try_cast::<rankbook::eval::Comparison>() {
+        out.push((
+            "text/html".to_string(),
+            rankbook::eval::format_comparison_html(&c),
+        ));
+    }
+    let mut scope = Scope::new();
+    scope.push("__value", value.clone());
+    let text = engine
+        .eval_with_scope::<String>(&mut scope, "to_string(__value)")
+        .unwrap_or_else(|_| value.to_string());
+    out.push(("text/plain".to_string(), text));
+    out
 }
 
 fn snippet(code: &str, pos: Position) -> Option<String> {
@@ -74,13 +120,63 @@ impl Session {
         Self::with_engine(new_engine())
     }
 
-    /// A session on a configured engine (e.g. with an interrupt hook).
-    pub fn with_engine(engine: Engine) -> Self {
+    /// A session on a configured engine: print, debug and `display(x)` go to
+    /// the output sink, and the interrupt flag stops a running cell.
+    pub fn with_engine(mut engine: Engine) -> Self {
+        let sink: Arc<RwLock<Option<OutputSink>>> = Arc::default();
+        let emit = {
+            let sink = sink.clone();
+            move |o: Output| match sink.read().ok().and_then(|s| s.clone()) {
+                Some(f) => f(o),
+                None => match o {
+                    Output::Stdout(t) => print!("{t}"),
+                    Output::Stderr(t) => eprint!("{t}"),
+                    Output::Display(b) => {
+                        let text = b.iter().find(|(m, _)| m == "text/plain");
+                        println!("{}", text.map_or("", |(_, d)| d.as_str()));
+                    }
+                },
+            }
+        };
+        let e = emit.clone();
+        engine.on_print(move |t| e(Output::Stdout(format!("{t}\n"))));
+        let e = emit.clone();
+        engine.on_debug(move |t, _, _| e(Output::Stderr(format!("{t}\n"))));
+        engine.register_fn(
+            "display",
+            move |ctx: rhai::NativeCallContext, v: Dynamic| {
+                emit(Output::Display(mime_bundle(ctx.engine(), &v)));
+            },
+        );
+        let interrupt = Arc::new(AtomicBool::new(false));
+        let flag = interrupt.clone();
+        engine.on_progress(move |_| flag.load(Ordering::Relaxed).then_some(Dynamic::UNIT));
         Self {
             engine,
             scope: Scope::new(),
             functions: AST::empty(),
+            sink,
+            interrupt,
         }
+    }
+
+    /// Sends print, debug and display output to `sink` (None: the process's
+    /// stdout and stderr).
+    pub fn set_output(&self, sink: Option<OutputSink>) {
+        if let Ok(mut s) = self.sink.write() {
+            *s = sink;
+        }
+    }
+
+    /// Setting this flag stops the running cell at its next operation (the
+    /// scope and earlier variables are kept); it is cleared when a cell starts.
+    pub fn interrupt_flag(&self) -> Arc<AtomicBool> {
+        self.interrupt.clone()
+    }
+
+    /// The MIME bundle of a value (see [`mime_bundle`]).
+    pub fn bundle(&self, value: &Dynamic) -> Vec<(String, String)> {
+        mime_bundle(&self.engine, value)
     }
 
     /// The engine (to register display hooks, progress, limits).
@@ -108,6 +204,7 @@ impl Session {
                 traceback,
             }
         };
+        self.interrupt.store(false, Ordering::Relaxed);
         let ast = self
             .engine
             .compile_with_scope(&self.scope, code)
@@ -326,6 +423,35 @@ mod tests {
         // Variables defined before the error survive it.
         assert_eq!(s.execute("y").unwrap().as_int().unwrap(), 1);
         assert_eq!(s.execute("let = ;").unwrap_err().name, "ParseError");
+    }
+
+    #[test]
+    fn outputs_go_to_the_sink_and_an_interrupt_keeps_the_scope() {
+        let s = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut session = Session::new();
+        let got = s.clone();
+        session.set_output(Some(Arc::new(move |o| got.lock().unwrap().push(o))));
+        let _ = session
+            .execute("print(\"hi\"); debug(\"dbg\"); display(40 + 2);")
+            .unwrap();
+        let outs = s.lock().unwrap().clone();
+        assert_eq!(outs[0], Output::Stdout("hi\n".into()));
+        assert_eq!(outs[1], Output::Stderr("\"dbg\"\n".into()));
+        assert_eq!(
+            outs[2],
+            Output::Display(vec![("text/plain".into(), "42".into())])
+        );
+
+        let _ = session.execute("let kept = 7;").unwrap();
+        let flag = session.interrupt_flag();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            flag.store(true, Ordering::Relaxed);
+        });
+        let e = session.execute("let n = 0; loop { n += 1; }").unwrap_err();
+        t.join().unwrap();
+        assert_eq!(e.name, "Interrupted");
+        assert_eq!(session.execute("kept").unwrap().as_int().unwrap(), 7);
     }
 
     #[test]
