@@ -78,13 +78,13 @@ pub struct Session {
 /// A MIME bundle for a value: plots as SVG and PNG, comparisons as HTML
 /// tables, everything with a text/plain fallback (`to_string`).
 pub fn mime_bundle(engine: &Engine, value: &Dynamic) -> Vec<(String, String)> {
-    if let Some(plot) = value.clone().try_cast::<rankbook::plot::Plot>() {
-        if let Ok(bundle) = plot.mime_bundle() {
-            return bundle
-                .into_iter()
-                .map(|(m, d)| (m.to_string(), d))
-                .collect();
-        }
+    if let Some(plot) = value.clone().try_cast::<rankbook::plot::Plot>()
+        && let Ok(bundle) = plot.mime_bundle()
+    {
+        return bundle
+            .into_iter()
+            .map(|(m, d)| (m.to_string(), d))
+            .collect();
     }
     let mut out = Vec::new();
     if let Some(c) = value.clone().try_cast::<rankbook::eval::Comparison>() {
