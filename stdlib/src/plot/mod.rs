@@ -9,4 +9,4 @@ mod render;
 
 pub use chart::{Bar, Bars, Chart, Lines, Points};
 pub use figures::{embedding_map, measure_bars, query_deltas, recall_curves, training_curves};
-pub use render::Plot;
+pub use render::{Plot, render_svg_png};

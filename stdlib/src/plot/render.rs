@@ -211,6 +211,25 @@ fn fonts() -> Arc<resvg::usvg::fontdb::Database> {
     .clone()
 }
 
+/// Rasterises an SVG document to PNG bytes of `size` pixels, text in the
+/// bundled font.
+pub fn render_svg_png(svg: &str, size: (u32, u32)) -> Result<Vec<u8>> {
+    let options = resvg::usvg::Options {
+        fontdb: fonts(),
+        ..Default::default()
+    };
+    let tree = resvg::usvg::Tree::from_str(svg, &options).map_err(plot_error)?;
+    let mut pixmap =
+        resvg::tiny_skia::Pixmap::new(size.0, size.1).ok_or_else(|| plot_error("empty size"))?;
+    let scale = (
+        size.0 as f32 / tree.size().width(),
+        size.1 as f32 / tree.size().height(),
+    );
+    let transform = resvg::tiny_skia::Transform::from_scale(scale.0, scale.1);
+    resvg::render(&tree, transform, &mut pixmap.as_mut());
+    pixmap.encode_png().map_err(plot_error)
+}
+
 impl Plot {
     /// A plot of one panel.
     pub fn new(title: impl Into<String>, chart: Chart) -> Self {
@@ -245,20 +264,7 @@ impl Plot {
 
     /// The plot as PNG bytes (the SVG rasterised with the bundled font).
     pub fn to_png(&self) -> Result<Vec<u8>> {
-        let svg = self.to_svg()?;
-        let options = resvg::usvg::Options {
-            fontdb: fonts(),
-            ..Default::default()
-        };
-        let tree = resvg::usvg::Tree::from_str(&svg, &options).map_err(plot_error)?;
-        let mut pixmap = resvg::tiny_skia::Pixmap::new(self.size.0, self.size.1)
-            .ok_or_else(|| plot_error("empty size"))?;
-        resvg::render(
-            &tree,
-            resvg::tiny_skia::Transform::default(),
-            &mut pixmap.as_mut(),
-        );
-        pixmap.encode_png().map_err(plot_error)
+        render_svg_png(&self.to_svg()?, self.size)
     }
 
     /// Writes the plot to `path`, as SVG or PNG by its extension (atomically).

@@ -1,0 +1,415 @@
+//! The Jupyter transport: messaging protocol 5.3 over ZeroMQ (the pure-Rust
+//! `zeromq` stack through `jupyter-zmq-client`), HMAC-SHA256 signed; messages
+//! with a bad signature are refused. The interpreter runs on its own thread so
+//! the control channel can interrupt it; this module only converts messages.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
+
+use jupyter_protocol::{
+    CodeMirrorMode, CommInfoReply, CompleteReply, ConnectionInfo, DisplayData, ErrorOutput,
+    ExecuteInput, ExecuteReply, ExecuteResult, ExecutionCount, HistoryEntry, HistoryReply,
+    HistoryRequest, InspectReply, InterruptReply, IsCompleteReply, IsCompleteReplyStatus,
+    JupyterMessage, JupyterMessageContent, KernelInfoReply, LanguageInfo, Media, MediaType,
+    ReplyError, ReplyStatus, ShutdownReply, Status, StreamContent,
+};
+use jupyter_zmq_client::{
+    create_kernel_control_connection, create_kernel_heartbeat_connection,
+    create_kernel_iopub_connection, create_kernel_shell_connection, create_kernel_stdin_connection,
+};
+use rankbook_script::{Completeness, Output, Session};
+use tokio::sync::{mpsc as tmpsc, oneshot};
+
+use crate::interpreter::{Executed, Interpreter};
+
+/// After a failed cell, requests arriving within this window of each other
+/// were queued behind it (Run All sends them at once) and are aborted.
+const ABORT_WINDOW: Duration = Duration::from_millis(20);
+
+/// Work for the interpreter thread, each with where to send the answer.
+enum Job {
+    Execute {
+        code: String,
+        silent: bool,
+        store: bool,
+        reply: oneshot::Sender<Executed>,
+    },
+    Complete {
+        code: String,
+        cursor: usize,
+        reply: oneshot::Sender<CompleteReply>,
+    },
+    Inspect {
+        code: String,
+        cursor: usize,
+        reply: oneshot::Sender<InspectReply>,
+    },
+    IsComplete {
+        code: String,
+        reply: oneshot::Sender<IsCompleteReply>,
+    },
+    History {
+        request: HistoryRequest,
+        reply: oneshot::Sender<HistoryReply>,
+    },
+}
+
+/// The kernel's self-description.
+pub fn kernel_info() -> KernelInfoReply {
+    KernelInfoReply {
+        status: ReplyStatus::Ok,
+        protocol_version: "5.3".to_string(),
+        implementation: "rankbook-kernel".to_string(),
+        implementation_version: env!("CARGO_PKG_VERSION").to_string(),
+        language_info: LanguageInfo {
+            name: "rhai".to_string(),
+            version: "1.27".to_string(),
+            mimetype: Some("text/x-rhai".to_string()),
+            file_extension: Some(".rhai".to_string()),
+            pygments_lexer: Some("javascript".to_string()),
+            codemirror_mode: Some(CodeMirrorMode::Simple("javascript".to_string())),
+            nbconvert_exporter: None,
+        },
+        banner: format!(
+            "rankbook {} — Rhai cells over the compiled core",
+            env!("CARGO_PKG_VERSION")
+        ),
+        help_links: vec![],
+        debugger: false,
+        error: None,
+    }
+}
+
+fn media(bundle: Vec<(String, String)>) -> Media {
+    Media::new(
+        bundle
+            .into_iter()
+            .filter_map(|(mime, data)| match mime.as_str() {
+                "text/plain" => Some(MediaType::Plain(data)),
+                "text/html" => Some(MediaType::Html(data)),
+                "image/svg+xml" => Some(MediaType::Svg(data)),
+                "image/png" => Some(MediaType::Png(data)),
+                _ => None,
+            })
+            .collect(),
+    )
+}
+
+/// Answers one job on the interpreter thread.
+fn answer(interp: &mut Interpreter, job: Job) {
+    match job {
+        Job::Execute {
+            code,
+            silent,
+            store,
+            reply,
+        } => {
+            let _ = reply.send(interp.execute(&code, silent, store));
+        }
+        Job::Complete {
+            code,
+            cursor,
+            reply,
+        } => {
+            let c = interp.complete(&code, cursor);
+            let _ = reply.send(CompleteReply {
+                matches: c.matches,
+                cursor_start: c.start,
+                cursor_end: c.end,
+                metadata: Default::default(),
+                status: ReplyStatus::Ok,
+                error: None,
+            });
+        }
+        Job::Inspect {
+            code,
+            cursor,
+            reply,
+        } => {
+            let found = interp.inspect(&code, cursor);
+            let _ = reply.send(InspectReply {
+                found: found.is_some(),
+                data: found
+                    .map(|t| Media::new(vec![MediaType::Plain(t)]))
+                    .unwrap_or_default(),
+                metadata: Default::default(),
+                status: ReplyStatus::Ok,
+                error: None,
+            });
+        }
+        Job::IsComplete { code, reply } => {
+            let (status, indent) = match interp.is_complete(&code) {
+                Completeness::Complete => (IsCompleteReplyStatus::Complete, String::new()),
+                Completeness::Incomplete(i) => (IsCompleteReplyStatus::Incomplete, i),
+                Completeness::Invalid => (IsCompleteReplyStatus::Invalid, String::new()),
+            };
+            let _ = reply.send(IsCompleteReply::new(status, indent));
+        }
+        Job::History { request, reply } => {
+            let cells = match request {
+                HistoryRequest::Tail { n, .. } => interp.history_tail(n.max(0) as usize),
+                HistoryRequest::Search { pattern, n, .. } => {
+                    interp.history_search(&pattern, n.max(0) as usize)
+                }
+                HistoryRequest::Range { start, stop, .. } => {
+                    interp.history_range(start as i64, stop as i64)
+                }
+            };
+            let _ = reply.send(HistoryReply {
+                history: cells
+                    .into_iter()
+                    .map(|(n, c)| HistoryEntry::Input(1, n, c))
+                    .collect(),
+                status: ReplyStatus::Ok,
+                error: None,
+            });
+        }
+    }
+}
+
+/// Runs the kernel described by `info` until a shutdown request.
+pub async fn run(info: ConnectionInfo) -> anyhow::Result<()> {
+    let session_id = uuid::Uuid::new_v4().to_string();
+    let mut heartbeat = create_kernel_heartbeat_connection(&info).await?;
+    let (mut shell_tx, mut shell_rx) = create_kernel_shell_connection(&info, &session_id)
+        .await?
+        .split();
+    let mut control = create_kernel_control_connection(&info, &session_id).await?;
+    let _stdin = create_kernel_stdin_connection(&info, &session_id).await?;
+    let mut iopub = create_kernel_iopub_connection(&info, &session_id).await?;
+
+    // The interpreter thread: outputs flow back through `out_tx`.
+    let (out_tx, mut out_rx) = tmpsc::unbounded_channel::<Output>();
+    let (job_tx, job_rx) = mpsc::channel::<Job>();
+    let interrupt: Arc<AtomicBool>;
+    {
+        let session = Session::new();
+        interrupt = session.interrupt_flag();
+        session.set_output(Some(Arc::new(move |o| {
+            let _ = out_tx.send(o);
+        })));
+        std::thread::Builder::new()
+            .name("rankbook-interpreter".into())
+            .spawn(move || {
+                let mut interp = Interpreter::new(session);
+                while let Ok(job) = job_rx.recv() {
+                    answer(&mut interp, job);
+                }
+            })?;
+    }
+
+    tokio::spawn(async move { while heartbeat.single_heartbeat().await.is_ok() {} });
+
+    let (shutdown_tx, mut shutdown_rx) = oneshot::channel::<()>();
+    let control_interrupt = interrupt.clone();
+    tokio::spawn(async move {
+        let mut shutdown_tx = Some(shutdown_tx);
+        loop {
+            let message = match control.read().await {
+                Ok(m) => m,
+                // A bad signature or a malformed message: refused, not fatal.
+                Err(e) => {
+                    eprintln!("rankbook-kernel: control message refused: {e}");
+                    continue;
+                }
+            };
+            let reply: Option<JupyterMessage> = match &message.content {
+                JupyterMessageContent::KernelInfoRequest(_) => {
+                    Some(kernel_info().as_child_of(&message))
+                }
+                JupyterMessageContent::InterruptRequest(_) => {
+                    control_interrupt.store(true, Ordering::Relaxed);
+                    Some(InterruptReply::new().as_child_of(&message))
+                }
+                JupyterMessageContent::ShutdownRequest(req) => {
+                    let reply = ShutdownReply {
+                        restart: req.restart,
+                        status: ReplyStatus::Ok,
+                        error: None,
+                    };
+                    let _ = control.send(reply.as_child_of(&message)).await;
+                    control_interrupt.store(true, Ordering::Relaxed);
+                    if let Some(tx) = shutdown_tx.take() {
+                        let _ = tx.send(());
+                    }
+                    None
+                }
+                _ => None,
+            };
+            if let Some(r) = reply {
+                let _ = control.send(r).await;
+            }
+        }
+    });
+
+    // After a failed cell, execute requests already queued are answered
+    // "aborted" (Run All stops at the failing cell).
+    let mut aborting = false;
+    let mut count = 0usize;
+    loop {
+        let message = if aborting {
+            match tokio::time::timeout(ABORT_WINDOW, shell_rx.read()).await {
+                Ok(m) => m,
+                Err(_) => {
+                    aborting = false;
+                    continue;
+                }
+            }
+        } else {
+            tokio::select! {
+                m = shell_rx.read() => m,
+                _ = &mut shutdown_rx => break,
+            }
+        };
+        let message = match message {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("rankbook-kernel: shell message refused: {e}");
+                continue;
+            }
+        };
+        iopub.send(Status::busy().as_child_of(&message)).await?;
+        let reply: JupyterMessage = match &message.content {
+            JupyterMessageContent::KernelInfoRequest(_) => kernel_info().as_child_of(&message),
+            JupyterMessageContent::ExecuteRequest(_) if aborting => ExecuteReply {
+                status: ReplyStatus::Aborted,
+                execution_count: ExecutionCount::new(0),
+                payload: vec![],
+                user_expressions: Some(Default::default()),
+                error: None,
+            }
+            .as_child_of(&message),
+            JupyterMessageContent::ExecuteRequest(req) => {
+                // The interpreter numbers cells the same way.
+                if req.store_history && !req.silent {
+                    count += 1;
+                }
+                if !req.silent {
+                    let input = ExecuteInput {
+                        code: req.code.clone(),
+                        execution_count: ExecutionCount::new(count),
+                    };
+                    iopub.send(input.as_child_of(&message)).await?;
+                }
+                let (tx, mut rx) = oneshot::channel();
+                job_tx.send(Job::Execute {
+                    code: req.code.clone(),
+                    silent: req.silent,
+                    store: req.store_history,
+                    reply: tx,
+                })?;
+                // Forward outputs while the cell runs; then what is left.
+                let executed = loop {
+                    tokio::select! {
+                        Some(o) = out_rx.recv() => send_output(&mut iopub, o, &message).await?,
+                        r = &mut rx => break r?,
+                    }
+                };
+                while let Ok(o) = out_rx.try_recv() {
+                    send_output(&mut iopub, o, &message).await?;
+                }
+                let (count, error) = match executed {
+                    Executed::Ok { count, result } => {
+                        if let Some(bundle) = result {
+                            let r = ExecuteResult::new(ExecutionCount::new(count), media(bundle));
+                            iopub.send(r.as_child_of(&message)).await?;
+                        }
+                        (count, None)
+                    }
+                    Executed::Error { count, error } => {
+                        let out = ErrorOutput {
+                            ename: error.name.clone(),
+                            evalue: error.message.clone(),
+                            traceback: error.traceback.clone(),
+                        };
+                        iopub.send(out.as_child_of(&message)).await?;
+                        aborting = req.stop_on_error;
+                        (count, Some(error))
+                    }
+                };
+                ExecuteReply {
+                    status: if error.is_some() {
+                        ReplyStatus::Error
+                    } else {
+                        ReplyStatus::Ok
+                    },
+                    execution_count: ExecutionCount::new(count),
+                    payload: vec![],
+                    // An object, never null: null fails the protocol's schema.
+                    user_expressions: Some(Default::default()),
+                    error: error.map(|e| {
+                        Box::new(ReplyError {
+                            ename: e.name,
+                            evalue: e.message,
+                            traceback: e.traceback,
+                        })
+                    }),
+                }
+                .as_child_of(&message)
+            }
+            JupyterMessageContent::CompleteRequest(req) => {
+                let (tx, rx) = oneshot::channel();
+                job_tx.send(Job::Complete {
+                    code: req.code.clone(),
+                    cursor: req.cursor_pos,
+                    reply: tx,
+                })?;
+                rx.await?.as_child_of(&message)
+            }
+            JupyterMessageContent::InspectRequest(req) => {
+                let (tx, rx) = oneshot::channel();
+                job_tx.send(Job::Inspect {
+                    code: req.code.clone(),
+                    cursor: req.cursor_pos,
+                    reply: tx,
+                })?;
+                rx.await?.as_child_of(&message)
+            }
+            JupyterMessageContent::IsCompleteRequest(req) => {
+                let (tx, rx) = oneshot::channel();
+                job_tx.send(Job::IsComplete {
+                    code: req.code.clone(),
+                    reply: tx,
+                })?;
+                rx.await?.as_child_of(&message)
+            }
+            JupyterMessageContent::HistoryRequest(req) => {
+                let (tx, rx) = oneshot::channel();
+                job_tx.send(Job::History {
+                    request: req.clone(),
+                    reply: tx,
+                })?;
+                rx.await?.as_child_of(&message)
+            }
+            JupyterMessageContent::CommInfoRequest(_) => CommInfoReply {
+                status: ReplyStatus::Ok,
+                comms: Default::default(),
+                error: None,
+            }
+            .as_child_of(&message),
+            _ => {
+                iopub.send(Status::idle().as_child_of(&message)).await?;
+                continue;
+            }
+        };
+        shell_tx.send(reply).await?;
+        iopub.send(Status::idle().as_child_of(&message)).await?;
+    }
+    Ok(())
+}
+
+/// Sends one output of a running cell on iopub.
+async fn send_output(
+    iopub: &mut jupyter_zmq_client::KernelIoPubConnection,
+    output: Output,
+    parent: &JupyterMessage,
+) -> anyhow::Result<()> {
+    let msg = match output {
+        Output::Stdout(t) => StreamContent::stdout(&t).as_child_of(parent),
+        Output::Stderr(t) => StreamContent::stderr(&t).as_child_of(parent),
+        Output::Display(b) => DisplayData::new(media(b)).as_child_of(parent),
+    };
+    iopub.send(msg).await?;
+    Ok(())
+}
