@@ -349,38 +349,36 @@ pub async fn run(info: ConnectionInfo) -> anyhow::Result<()> {
                 .as_child_of(&message)
             }
             JupyterMessageContent::CompleteRequest(req) => {
-                let (tx, rx) = oneshot::channel();
-                job_tx.send(Job::Complete {
-                    code: req.code.clone(),
-                    cursor: req.cursor_pos,
-                    reply: tx,
-                })?;
-                rx.await?.as_child_of(&message)
+                let (code, cursor) = (req.code.clone(), req.cursor_pos);
+                ask(&job_tx, |reply| Job::Complete {
+                    code,
+                    cursor,
+                    reply,
+                })
+                .await?
+                .as_child_of(&message)
             }
             JupyterMessageContent::InspectRequest(req) => {
-                let (tx, rx) = oneshot::channel();
-                job_tx.send(Job::Inspect {
-                    code: req.code.clone(),
-                    cursor: req.cursor_pos,
-                    reply: tx,
-                })?;
-                rx.await?.as_child_of(&message)
+                let (code, cursor) = (req.code.clone(), req.cursor_pos);
+                ask(&job_tx, |reply| Job::Inspect {
+                    code,
+                    cursor,
+                    reply,
+                })
+                .await?
+                .as_child_of(&message)
             }
             JupyterMessageContent::IsCompleteRequest(req) => {
-                let (tx, rx) = oneshot::channel();
-                job_tx.send(Job::IsComplete {
-                    code: req.code.clone(),
-                    reply: tx,
-                })?;
-                rx.await?.as_child_of(&message)
+                let code = req.code.clone();
+                ask(&job_tx, |reply| Job::IsComplete { code, reply })
+                    .await?
+                    .as_child_of(&message)
             }
             JupyterMessageContent::HistoryRequest(req) => {
-                let (tx, rx) = oneshot::channel();
-                job_tx.send(Job::History {
-                    request: req.clone(),
-                    reply: tx,
-                })?;
-                rx.await?.as_child_of(&message)
+                let request = req.clone();
+                ask(&job_tx, |reply| Job::History { request, reply })
+                    .await?
+                    .as_child_of(&message)
             }
             JupyterMessageContent::CommInfoRequest(_) => CommInfoReply {
                 status: ReplyStatus::Ok,
@@ -397,6 +395,16 @@ pub async fn run(info: ConnectionInfo) -> anyhow::Result<()> {
         iopub.send(Status::idle().as_child_of(&message)).await?;
     }
     Ok(())
+}
+
+/// Gives the interpreter thread a job and waits for its answer.
+async fn ask<T>(
+    jobs: &mpsc::Sender<Job>,
+    job: impl FnOnce(oneshot::Sender<T>) -> Job,
+) -> anyhow::Result<T> {
+    let (tx, rx) = oneshot::channel();
+    jobs.send(job(tx))?;
+    Ok(rx.await?)
 }
 
 /// Sends one output of a running cell on iopub.
