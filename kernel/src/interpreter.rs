@@ -28,8 +28,12 @@ pub enum Executed {
 pub struct Interpreter {
     session: Session,
     count: usize,
-    history: Vec<(usize, String)>,
+    /// (count, input, text/plain of its result or "").
+    history: Vec<Cell>,
 }
+
+/// A stored cell: its count, input, and the text of its result (or empty).
+pub type Cell = (usize, String, String);
 
 impl Default for Interpreter {
     fn default() -> Self {
@@ -60,12 +64,14 @@ impl Interpreter {
     /// Runs a cell. `store_history` (and not `silent`) numbers it and keeps it
     /// in the history, as IPython does.
     pub fn execute(&mut self, code: &str, silent: bool, store_history: bool) -> Executed {
-        if store_history && !silent {
+        let store = store_history && !silent;
+        if store {
             self.count += 1;
-            self.history.push((self.count, code.to_string()));
+            self.history
+                .push((self.count, code.to_string(), String::new()));
         }
         let count = self.count;
-        match self.session.execute(code) {
+        let executed = match self.session.execute(code) {
             Ok(v) => {
                 let quiet = silent || v.is_unit() || code.trim_end().ends_with(';');
                 Executed::Ok {
@@ -74,7 +80,22 @@ impl Interpreter {
                 }
             }
             Err(error) => Executed::Error { count, error },
+        };
+        if store
+            && let (
+                Some(cell),
+                Executed::Ok {
+                    result: Some(r), ..
+                },
+            ) = (self.history.last_mut(), &executed)
+        {
+            cell.2 = r
+                .iter()
+                .find(|(m, _)| m == "text/plain")
+                .map(|(_, t)| t.clone())
+                .unwrap_or_default();
         }
+        executed
     }
 
     /// Whether code is complete (see [`Session::is_complete`]).
@@ -97,19 +118,26 @@ impl Interpreter {
     }
 
     /// The last `n` cells, oldest first.
-    pub fn history_tail(&self, n: usize) -> Vec<(usize, String)> {
+    pub fn history_tail(&self, n: usize) -> Vec<Cell> {
         self.history[self.history.len().saturating_sub(n)..].to_vec()
     }
 
     /// Cells matching a glob `pattern` (`*` any text, `?` one character), the
-    /// last `n` of them (0: all), oldest first.
-    pub fn history_search(&self, pattern: &str, n: usize) -> Vec<(usize, String)> {
-        let hits: Vec<(usize, String)> = self
+    /// last `n` of them (0: all), oldest first; `unique`: each input once.
+    pub fn history_search(&self, pattern: &str, n: usize, unique: bool) -> Vec<Cell> {
+        let mut hits: Vec<Cell> = self
             .history
             .iter()
-            .filter(|(_, c)| glob(pattern, c))
+            .filter(|(_, c, _)| glob(pattern, c))
             .cloned()
             .collect();
+        if unique {
+            // The latest of each distinct input.
+            let mut seen = std::collections::HashSet::new();
+            hits.reverse();
+            hits.retain(|(_, c, _)| seen.insert(c.clone()));
+            hits.reverse();
+        }
         let skip = if n == 0 {
             0
         } else {
@@ -119,10 +147,10 @@ impl Interpreter {
     }
 
     /// Cells with counts in `start..stop` (stop 0 or negative: to the end).
-    pub fn history_range(&self, start: i64, stop: i64) -> Vec<(usize, String)> {
+    pub fn history_range(&self, start: i64, stop: i64) -> Vec<Cell> {
         self.history
             .iter()
-            .filter(|(i, _)| *i as i64 >= start && (stop <= 0 || (*i as i64) < stop))
+            .filter(|(i, _, _)| *i as i64 >= start && (stop <= 0 || (*i as i64) < stop))
             .cloned()
             .collect()
     }
@@ -137,13 +165,13 @@ fn glob(pattern: &str, text: &str) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
     let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        if pi < p.len() && p[pi] == '*' {
             star = Some(pi);
             mark = ti;
             pi += 1;
+        } else if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
         } else if let Some(s) = star {
             pi = s + 1;
             mark += 1;
@@ -188,15 +216,30 @@ mod tests {
             panic!("a parse error")
         };
         assert_eq!((count, error.name.as_str()), (3, "ParseError"));
+        let cell = |n: usize, code: &str, out: &str| (n, code.to_string(), out.to_string());
         assert_eq!(
             i.history_tail(2),
-            vec![(2, "x * 2 + 2".to_string()), (3, "x +".to_string())]
+            vec![cell(2, "x * 2 + 2", "42"), cell(3, "x +", "")]
         );
         assert_eq!(
-            i.history_search("let*", 0),
-            vec![(1, "let x = 20;".to_string())]
+            i.history_search("let*", 0, false),
+            vec![cell(1, "let x = 20;", "")]
         );
-        assert_eq!(i.history_range(2, 3), vec![(2, "x * 2 + 2".to_string())]);
+        assert_eq!(
+            i.history_search("x*2*", 0, false),
+            vec![cell(2, "x * 2 + 2", "42")]
+        );
+        assert_eq!(i.history_range(2, 3), vec![cell(2, "x * 2 + 2", "42")]);
+        let _ = i.execute("x * 2 + 2", false, true);
+        assert_eq!(i.history_search("x*", 0, false).len(), 3);
+        assert_eq!(
+            i.history_search("x*", 0, true),
+            vec![cell(3, "x +", ""), cell(4, "x * 2 + 2", "42")]
+        );
+        assert_eq!(
+            i.history_search("x*", 1, false),
+            vec![cell(4, "x * 2 + 2", "42")]
+        );
         // Completion counts characters, not bytes.
         let c = i.complete("let é = 1; load_q", 17);
         assert_eq!((c.start, c.end), (11, 17));

@@ -8,20 +8,21 @@ use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use jupyter_protocol::{
-    CodeMirrorMode, CommInfoReply, CompleteReply, ConnectionInfo, DisplayData, ErrorOutput,
-    ExecuteInput, ExecuteReply, ExecuteResult, ExecutionCount, HistoryEntry, HistoryReply,
-    HistoryRequest, InspectReply, InterruptReply, IsCompleteReply, IsCompleteReplyStatus,
-    JupyterMessage, JupyterMessageContent, KernelInfoReply, LanguageInfo, Media, MediaType,
-    ReplyError, ReplyStatus, ShutdownReply, Status, StreamContent,
+    ClearOutput, CodeMirrorMode, CommInfoReply, CompleteReply, ConnectionInfo, DisplayData,
+    ErrorOutput, ExecuteInput, ExecuteReply, ExecuteResult, ExecutionCount, HistoryEntry,
+    HistoryReply, HistoryRequest, InspectReply, InterruptReply, IsCompleteReply,
+    IsCompleteReplyStatus, JupyterMessage, JupyterMessageContent, KernelInfoReply, LanguageInfo,
+    Media, MediaType, ReplyError, ReplyStatus, ShutdownReply, Status, StreamContent, Transient,
 };
 use jupyter_zmq_client::{
     create_kernel_control_connection, create_kernel_heartbeat_connection,
-    create_kernel_iopub_connection, create_kernel_shell_connection, create_kernel_stdin_connection,
+    create_kernel_iopub_connection, create_kernel_stdin_connection,
 };
 use rankbook_script::{Completeness, Output, Session};
 use tokio::sync::{mpsc as tmpsc, oneshot};
 
 use crate::interpreter::{Executed, Interpreter};
+use crate::wire::ShellSocket;
 
 /// After a failed cell, requests arriving within this window of each other
 /// were queued behind it (Run All sends them at once) and are aborted.
@@ -147,20 +148,36 @@ fn answer(interp: &mut Interpreter, job: Job) {
             let _ = reply.send(IsCompleteReply::new(status, indent));
         }
         Job::History { request, reply } => {
-            let cells = match request {
-                HistoryRequest::Tail { n, .. } => interp.history_tail(n.max(0) as usize),
-                HistoryRequest::Search { pattern, n, .. } => {
-                    interp.history_search(&pattern, n.max(0) as usize)
+            let (cells, output) = match request {
+                HistoryRequest::Tail { n, output, .. } => {
+                    (interp.history_tail(n.max(0) as usize), output)
                 }
-                HistoryRequest::Range { start, stop, .. } => {
-                    interp.history_range(start as i64, stop as i64)
-                }
+                HistoryRequest::Search {
+                    pattern,
+                    n,
+                    output,
+                    unique,
+                    ..
+                } => (
+                    interp.history_search(&pattern, n.max(0) as usize, unique),
+                    output,
+                ),
+                HistoryRequest::Range {
+                    start,
+                    stop,
+                    output,
+                    ..
+                } => (interp.history_range(start as i64, stop as i64), output),
             };
+            let history = cells
+                .into_iter()
+                .map(|(n, input, out)| match output {
+                    true => HistoryEntry::InputOutput(1, n, (input, out)),
+                    false => HistoryEntry::Input(1, n, input),
+                })
+                .collect();
             let _ = reply.send(HistoryReply {
-                history: cells
-                    .into_iter()
-                    .map(|(n, c)| HistoryEntry::Input(1, n, c))
-                    .collect(),
+                history,
                 status: ReplyStatus::Ok,
                 error: None,
             });
@@ -172,9 +189,7 @@ fn answer(interp: &mut Interpreter, job: Job) {
 pub async fn run(info: ConnectionInfo) -> anyhow::Result<()> {
     let session_id = uuid::Uuid::new_v4().to_string();
     let mut heartbeat = create_kernel_heartbeat_connection(&info).await?;
-    let (mut shell_tx, mut shell_rx) = create_kernel_shell_connection(&info, &session_id)
-        .await?
-        .split();
+    let mut shell = ShellSocket::bind(&info, &session_id).await?;
     let mut control = create_kernel_control_connection(&info, &session_id).await?;
     let _stdin = create_kernel_stdin_connection(&info, &session_id).await?;
     let mut iopub = create_kernel_iopub_connection(&info, &session_id).await?;
@@ -249,7 +264,7 @@ pub async fn run(info: ConnectionInfo) -> anyhow::Result<()> {
     let mut count = 0usize;
     loop {
         let message = if aborting {
-            match tokio::time::timeout(ABORT_WINDOW, shell_rx.read()).await {
+            match tokio::time::timeout(ABORT_WINDOW, shell.read()).await {
                 Ok(m) => m,
                 Err(_) => {
                     aborting = false;
@@ -258,11 +273,11 @@ pub async fn run(info: ConnectionInfo) -> anyhow::Result<()> {
             }
         } else {
             tokio::select! {
-                m = shell_rx.read() => m,
+                m = shell.read() => m,
                 _ = &mut shutdown_rx => break,
             }
         };
-        let message = match message {
+        let message = match message? {
             Ok(m) => m,
             Err(e) => {
                 eprintln!("rankbook-kernel: shell message refused: {e}");
@@ -312,7 +327,10 @@ pub async fn run(info: ConnectionInfo) -> anyhow::Result<()> {
                 let (count, error) = match executed {
                     Executed::Ok { count, result } => {
                         if let Some(bundle) = result {
-                            let r = ExecuteResult::new(ExecutionCount::new(count), media(bundle));
+                            let mut r =
+                                ExecuteResult::new(ExecutionCount::new(count), media(bundle));
+                            // An object, never null (the schema says so).
+                            r.transient = Some(Transient { display_id: None });
                             iopub.send(r.as_child_of(&message)).await?;
                         }
                         (count, None)
@@ -391,7 +409,7 @@ pub async fn run(info: ConnectionInfo) -> anyhow::Result<()> {
                 continue;
             }
         };
-        shell_tx.send(reply).await?;
+        shell.send(reply).await?;
         iopub.send(Status::idle().as_child_of(&message)).await?;
     }
     Ok(())
@@ -417,6 +435,7 @@ async fn send_output(
         Output::Stdout(t) => StreamContent::stdout(&t).as_child_of(parent),
         Output::Stderr(t) => StreamContent::stderr(&t).as_child_of(parent),
         Output::Display(b) => DisplayData::new(media(b)).as_child_of(parent),
+        Output::Clear => ClearOutput { wait: false }.as_child_of(parent),
     };
     iopub.send(msg).await?;
     Ok(())

@@ -61,6 +61,8 @@ pub enum Output {
     Stderr(String),
     /// A rich value shown by `display(x)`: (MIME type, data) pairs.
     Display(Vec<(String, String)>),
+    /// `clear_output()`: the cell's outputs so far are cleared.
+    Clear,
 }
 
 /// Where a session's outputs go.
@@ -135,6 +137,7 @@ impl Session {
                         let text = b.iter().find(|(m, _)| m == "text/plain");
                         println!("{}", text.map_or("", |(_, d)| d.as_str()));
                     }
+                    Output::Clear => {}
                 },
             }
         };
@@ -142,6 +145,8 @@ impl Session {
         engine.on_print(move |t| e(Output::Stdout(format!("{t}\n"))));
         let e = emit.clone();
         engine.on_debug(move |t, _, _| e(Output::Stderr(format!("{t}\n"))));
+        let e = emit.clone();
+        engine.register_fn("clear_output", move || e(Output::Clear));
         engine.register_fn(
             "display",
             move |ctx: rhai::NativeCallContext, v: Dynamic| {
@@ -282,6 +287,7 @@ impl Session {
         } else {
             candidates.extend(self.function_names());
             candidates.extend(self.scope.iter_raw().map(|(n, _, _)| n.to_string()));
+            candidates.extend(declared_names(&before[..start]));
             candidates.extend(KEYWORDS.iter().map(|k| k.to_string()));
         }
         let mut matches: Vec<String> = candidates
@@ -364,6 +370,20 @@ impl Session {
             doc_of(word).unwrap_or("")
         ))
     }
+}
+
+/// Names the code declares (`let x`, `const x`, `fn f`), so completion offers
+/// them before the cell has run.
+fn declared_names(code: &str) -> Vec<String> {
+    let words: Vec<&str> = code
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    words
+        .windows(2)
+        .filter(|w| matches!(w[0], "let" | "const" | "fn"))
+        .map(|w| w[1].to_string())
+        .collect()
 }
 
 /// Unclosed brackets (negative: more closed than opened) and whether a string
