@@ -27,6 +27,31 @@ pub fn rankbook_bin() -> PathBuf {
     bin
 }
 
+/// The `rankbook-kernel` binary of this build (`cargo build --bins` makes it).
+pub fn kernel_bin() -> PathBuf {
+    let bin =
+        rankbook_bin().with_file_name(format!("rankbook-kernel{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} not built: run `cargo build --bins`",
+        bin.display()
+    );
+    bin
+}
+
+/// Installs the kernelspec into a fresh prefix; returns it (its
+/// `share/jupyter` goes on `JUPYTER_PATH`).
+pub fn install_kernel() -> tempfile::TempDir {
+    let prefix = tempfile::tempdir().unwrap();
+    let o = Command::new(kernel_bin())
+        .args(["install", "--prefix"])
+        .arg(prefix.path())
+        .output()
+        .expect("rankbook-kernel runs");
+    assert!(o.status.success(), "{}", text(&o).1);
+    prefix
+}
+
 /// An embedding cache folder private to this test process, so tests neither
 /// read nor fill the user's cache.
 pub fn test_cache_dir() -> PathBuf {

@@ -1,0 +1,29 @@
+//! Every tutorial notebook in notebooks/ executed end to end by nbclient (a
+//! real Jupyter client) against the installed kernel: no error output, and
+//! images wherever a plot is made.
+
+use std::process::Command;
+
+use rankbook_tests::{install_kernel, python, repo_root, text};
+
+#[test]
+fn notebooks_execute_without_errors() {
+    let prefix = install_kernel();
+    let out = tempfile::tempdir().unwrap();
+    let o = Command::new(python())
+        .arg(repo_root().join("tests/python/run_notebooks.py"))
+        .arg(out.path())
+        .env("JUPYTER_PATH", prefix.path().join("share/jupyter"))
+        .env("RANKBOOK_CACHE_DIR", rankbook_tests::test_cache_dir())
+        .current_dir(repo_root())
+        .output()
+        .expect("python runs");
+    let (_, stderr) = text(&o);
+    assert!(o.status.success(), "{stderr}");
+    let executed = std::fs::read_to_string(out.path().join("02_bm25_vs_dense.ipynb")).unwrap();
+    assert!(executed.contains("image/svg+xml") && executed.contains("image/png"));
+    assert!(
+        executed.contains("(baseline)"),
+        "the comparison table is shown"
+    );
+}
