@@ -13,6 +13,7 @@ use jupyter_protocol::{
     HistoryReply, HistoryRequest, InspectReply, InterruptReply, IsCompleteReply,
     IsCompleteReplyStatus, JupyterMessage, JupyterMessageContent, KernelInfoReply, LanguageInfo,
     Media, MediaType, ReplyError, ReplyStatus, ShutdownReply, Status, StreamContent, Transient,
+    UpdateDisplayData,
 };
 use jupyter_zmq_client::{
     create_kernel_control_connection, create_kernel_heartbeat_connection,
@@ -436,6 +437,14 @@ async fn send_output(
         Output::Stderr(t) => StreamContent::stderr(&t).as_child_of(parent),
         Output::Display(b) => DisplayData::new(media(b)).as_child_of(parent),
         Output::Clear => ClearOutput { wait: false }.as_child_of(parent),
+        Output::DisplayWithId(id, b) => {
+            let mut d = DisplayData::new(media(b));
+            d.transient = Some(Transient {
+                display_id: Some(id),
+            });
+            d.as_child_of(parent)
+        }
+        Output::Update(id, b) => UpdateDisplayData::new(media(b), &id).as_child_of(parent),
     };
     iopub.send(msg).await?;
     Ok(())

@@ -61,6 +61,10 @@ pub enum Output {
     Stderr(String),
     /// A rich value shown by `display(x)`: (MIME type, data) pairs.
     Display(Vec<(String, String)>),
+    /// A display that later updates replace (a live view): its id and bundle.
+    DisplayWithId(String, Vec<(String, String)>),
+    /// New content for the display with this id.
+    Update(String, Vec<(String, String)>),
     /// `clear_output()`: the cell's outputs so far are cleared.
     Clear,
 }
@@ -137,7 +141,7 @@ impl Session {
                         let text = b.iter().find(|(m, _)| m == "text/plain");
                         println!("{}", text.map_or("", |(_, d)| d.as_str()));
                     }
-                    Output::Clear => {}
+                    Output::Clear | Output::DisplayWithId(..) | Output::Update(..) => {}
                 },
             }
         };
@@ -166,11 +170,16 @@ impl Session {
     }
 
     /// Sends print, debug and display output to `sink` (None: the process's
-    /// stdout and stderr).
+    /// stdout and stderr); with a sink, bindings also show live views there
+    /// and stop long operations on an interrupt.
     pub fn set_output(&self, sink: Option<OutputSink>) {
         if let Ok(mut s) = self.sink.write() {
-            *s = sink;
+            *s = sink.clone();
         }
+        crate::script::host::set_host(sink.map(|sink| crate::script::host::Host {
+            sink,
+            cancel: rankbook::progress::CancelFlag::from_shared(self.interrupt.clone()),
+        }));
     }
 
     /// Setting this flag stops the running cell at its next operation (the

@@ -37,6 +37,10 @@ impl CancelFlag {
     pub fn new() -> Self {
         Self::default()
     }
+    /// A flag sharing `flag` (set elsewhere, e.g. by an interpreter's interrupt).
+    pub fn from_shared(flag: Arc<AtomicBool>) -> Self {
+        Self(flag)
+    }
     /// Asks running operations to stop.
     pub fn cancel(&self) {
         self.0.store(true, Ordering::SeqCst);

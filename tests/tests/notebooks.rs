@@ -26,4 +26,14 @@ fn notebooks_execute_without_errors() {
         executed.contains("(baseline)"),
         "the comparison table is shown"
     );
+    // The live training view ends showing the last step and the curves.
+    let tuned = std::fs::read_to_string(out.path().join("03_fine_tuning.ipynb")).unwrap();
+    assert!(
+        tuned.contains("step 4: loss"),
+        "the live view's final state"
+    );
+    let count = std::fs::read_dir(repo_root().join("notebooks"))
+        .unwrap()
+        .count();
+    assert_eq!(count, 6, "every notebook ran");
 }

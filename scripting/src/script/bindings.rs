@@ -119,8 +119,11 @@ fn evaluation_map(e: &Evaluation) -> Map {
 /// Runs `f` with encoding options that read and fill the default embedding cache.
 fn with_default_cache<T>(f: impl FnOnce(&EncodeOptions) -> T) -> T {
     let cache = EmbeddingCache::new(EmbeddingCache::default_root());
+    // In a notebook, an interrupt stops encoding between batches.
+    let host = super::host::host();
     f(&EncodeOptions {
         cache: Some(&cache),
+        cancel: host.as_ref().map(|h| &h.cancel),
         ..Default::default()
     })
 }

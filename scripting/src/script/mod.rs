@@ -2,6 +2,7 @@
 
 mod api_doc;
 mod bindings;
+pub mod host;
 mod plots;
 mod retrieval;
 mod runner;

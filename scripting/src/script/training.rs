@@ -200,10 +200,63 @@ fn record_map(r: &HistoryRecord) -> Map {
     m
 }
 
-/// Calls the script's closures from the trainer's hooks.
+/// Calls the script's closures from the trainer's hooks, and keeps the
+/// host's live view current.
 struct Hooks<'a, 'c> {
     ctx: &'a NativeCallContext<'c>,
     t: &'a Trainer,
+    live: Option<LiveView>,
+}
+
+/// A training dashboard in the host's display: the last step and the curves,
+/// replaced in place at most 10 times a second; the final state always shown.
+struct LiveView {
+    sink: crate::session::OutputSink,
+    id: String,
+    history: Vec<HistoryRecord>,
+    last: Option<std::time::Instant>,
+}
+
+/// Minimum time between two updates of a live view.
+const LIVE_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+impl LiveView {
+    fn start(sink: crate::session::OutputSink) -> Self {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = format!("rankbook-training-{}-{n}", std::process::id());
+        let bundle = vec![("text/plain".to_string(), "training: starting".to_string())];
+        sink(crate::session::Output::DisplayWithId(id.clone(), bundle));
+        Self {
+            sink,
+            id,
+            history: Vec::new(),
+            last: None,
+        }
+    }
+
+    fn record(&mut self, r: HistoryRecord) {
+        self.history.push(r);
+        if self.last.is_none_or(|t| t.elapsed() >= LIVE_EVERY) {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        self.last = Some(std::time::Instant::now());
+        let text = match self.history.iter().rev().find_map(|r| match r {
+            HistoryRecord::Step(s) => Some(s),
+            HistoryRecord::Eval(_) => None,
+        }) {
+            Some(s) => format!("step {}: loss {:.4}, lr {:.2e}", s.step, s.loss, s.lr),
+            None => "training".to_string(),
+        };
+        let mut bundle = vec![("text/plain".to_string(), text)];
+        if let Ok(svg) = rankbook::plot::training_curves(&self.history).to_svg() {
+            bundle.push(("image/svg+xml".to_string(), svg));
+        }
+        (self.sink)(crate::session::Output::Update(self.id.clone(), bundle));
+    }
 }
 
 impl Hooks<'_, '_> {
@@ -219,9 +272,15 @@ impl Hooks<'_, '_> {
 
 impl TrainCallback for Hooks<'_, '_> {
     fn on_step(&mut self, r: &StepRecord) -> rankbook::Result<()> {
+        if let Some(v) = &mut self.live {
+            v.record(HistoryRecord::Step(r.clone()));
+        }
         self.call(&self.t.on_step, step_map(r).into())
     }
     fn on_eval(&mut self, r: &EvalRecord) -> rankbook::Result<()> {
+        if let Some(v) = &mut self.live {
+            v.record(HistoryRecord::Eval(r.clone()));
+        }
         self.call(&self.t.on_eval, eval_map(r).into())
     }
     fn on_epoch_end(&mut self, epoch: usize) -> rankbook::Result<()> {
@@ -272,9 +331,11 @@ fn fit_model(
         None => None,
     };
     let snapshot = t.clone();
+    let host = super::host::host();
     let mut hooks = Hooks {
         ctx: &ctx,
         t: &snapshot,
+        live: host.as_ref().map(|h| LiveView::start(h.sink.clone())),
     };
     let out = fit(
         trainee,
@@ -286,11 +347,14 @@ fn fit_model(
             resume: None,
             validation: validation.as_ref(),
             progress: &NoProgress,
-            cancel: None,
+            cancel: host.as_ref().map(|h| &h.cancel),
         },
         &mut hooks,
-    )
-    .map_err(err)?;
+    );
+    if let Some(v) = &mut hooks.live {
+        v.flush();
+    }
+    let out = out.map_err(err)?;
     t.history = out.history;
     Ok(Model(Arc::new(trainee.inference_model().map_err(err)?)))
 }
