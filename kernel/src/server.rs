@@ -12,8 +12,8 @@ use jupyter_protocol::{
     ErrorOutput, ExecuteInput, ExecuteReply, ExecuteResult, ExecutionCount, HistoryEntry,
     HistoryReply, HistoryRequest, InspectReply, InterruptReply, IsCompleteReply,
     IsCompleteReplyStatus, JupyterMessage, JupyterMessageContent, KernelInfoReply, LanguageInfo,
-    Media, MediaType, ReplyError, ReplyStatus, ShutdownReply, Status, StreamContent, Transient,
-    UpdateDisplayData,
+    Media, MediaType, Payload, ReplyError, ReplyStatus, ShutdownReply, Status, StreamContent,
+    Transient, UpdateDisplayData,
 };
 use jupyter_zmq_client::{
     create_kernel_control_connection, create_kernel_heartbeat_connection,
@@ -316,14 +316,16 @@ pub async fn run(info: ConnectionInfo) -> anyhow::Result<()> {
                     reply: tx,
                 })?;
                 // Forward outputs while the cell runs; then what is left.
+                // Pager text goes in the reply's payload, the rest on iopub.
+                let mut pages = Vec::new();
                 let executed = loop {
                     tokio::select! {
-                        Some(o) = out_rx.recv() => send_output(&mut iopub, o, &message).await?,
+                        Some(o) = out_rx.recv() => route(&mut iopub, o, &message, &mut pages).await?,
                         r = &mut rx => break r?,
                     }
                 };
                 while let Ok(o) = out_rx.try_recv() {
-                    send_output(&mut iopub, o, &message).await?;
+                    route(&mut iopub, o, &message, &mut pages).await?;
                 }
                 let (count, error) = match executed {
                     Executed::Ok { count, result } => {
@@ -354,7 +356,7 @@ pub async fn run(info: ConnectionInfo) -> anyhow::Result<()> {
                         ReplyStatus::Ok
                     },
                     execution_count: ExecutionCount::new(count),
-                    payload: vec![],
+                    payload: pages,
                     // An object, never null: null fails the protocol's schema.
                     user_expressions: Some(Default::default()),
                     error: error.map(|e| {
@@ -426,6 +428,25 @@ async fn ask<T>(
     Ok(rx.await?)
 }
 
+/// Sends an output on iopub, or keeps pager text for the reply's payload.
+async fn route(
+    iopub: &mut jupyter_zmq_client::KernelIoPubConnection,
+    output: Output,
+    parent: &JupyterMessage,
+    pages: &mut Vec<Payload>,
+) -> anyhow::Result<()> {
+    match output {
+        Output::Page(text) => {
+            pages.push(Payload::Page {
+                data: Media::new(vec![MediaType::Plain(text)]),
+                start: 0,
+            });
+            Ok(())
+        }
+        other => send_output(iopub, other, parent).await,
+    }
+}
+
 /// Sends one output of a running cell on iopub.
 async fn send_output(
     iopub: &mut jupyter_zmq_client::KernelIoPubConnection,
@@ -437,6 +458,8 @@ async fn send_output(
         Output::Stderr(t) => StreamContent::stderr(&t).as_child_of(parent),
         Output::Display(b) => DisplayData::new(media(b)).as_child_of(parent),
         Output::Clear => ClearOutput { wait: false }.as_child_of(parent),
+        // Routed to the payload before this; as text if it ever gets here.
+        Output::Page(t) => StreamContent::stdout(&t).as_child_of(parent),
         Output::DisplayWithId(id, b) => {
             let mut d = DisplayData::new(media(b));
             d.transient = Some(Transient {

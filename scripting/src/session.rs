@@ -67,6 +67,8 @@ pub enum Output {
     Update(String, Vec<(String, String)>),
     /// `clear_output()`: the cell's outputs so far are cleared.
     Clear,
+    /// `help("name")`: text for the notebook's pager.
+    Page(String),
 }
 
 /// Where a session's outputs go.
@@ -141,6 +143,7 @@ impl Session {
                         let text = b.iter().find(|(m, _)| m == "text/plain");
                         println!("{}", text.map_or("", |(_, d)| d.as_str()));
                     }
+                    Output::Page(t) => println!("{t}"),
                     Output::Clear | Output::DisplayWithId(..) | Output::Update(..) => {}
                 },
             }
@@ -151,6 +154,10 @@ impl Session {
         engine.on_debug(move |t, _, _| e(Output::Stderr(format!("{t}\n"))));
         let e = emit.clone();
         engine.register_fn("clear_output", move || e(Output::Clear));
+        let e = emit.clone();
+        engine.register_fn("help", move |ctx: rhai::NativeCallContext, name: &str| {
+            e(Output::Page(help_text(ctx.engine(), name)));
+        });
         engine.register_fn(
             "display",
             move |ctx: rhai::NativeCallContext, v: Dynamic| {
@@ -378,6 +385,21 @@ impl Session {
             sigs.join("\n"),
             doc_of(word).unwrap_or("")
         ))
+    }
+}
+
+/// Signatures and doc of the registered function `name`.
+fn help_text(engine: &Engine, name: &str) -> String {
+    match registered(engine).into_iter().find(|f| f.name == name) {
+        Some(f) => {
+            let sigs: Vec<String> = f
+                .signatures
+                .iter()
+                .map(|s| crate::script::friendly_signature(s))
+                .collect();
+            format!("{}\n\n{}", sigs.join("\n"), doc_of(name).unwrap_or(""))
+        }
+        None => format!("no function named {name} (the reference: docs/rhai-api.md)"),
     }
 }
 

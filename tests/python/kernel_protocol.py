@@ -31,6 +31,7 @@ class RankbookKernelTests(jupyter_kernel_test.KernelTests):
     code_history_pattern = "6 *?"
     supported_history_operations = ("tail", "range", "search")
     code_inspect_sample = "bm25"
+    code_page_something = 'help("bm25")'
     code_clear_output = "clear_output()"
     code_generate_error = "throw \"boom\""
 
