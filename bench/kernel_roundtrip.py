@@ -1,0 +1,46 @@
+"""Kernel start-to-idle and trivial-cell round trip: rankbook-kernel vs
+ipykernel, measured in the same run with the same client (jupyter_client).
+Usage: bench/kernel_roundtrip.sh (installs the kernelspec into a temporary
+prefix and ipykernel into the bench venv)."""
+
+import statistics
+import sys
+import time
+
+from jupyter_client.manager import start_new_kernel
+
+CELLS = int(sys.argv[1]) if len(sys.argv) > 1 else 300
+STARTS = 5
+
+
+def measure(kernel_name, code):
+    starts = []
+    for _ in range(STARTS):
+        t0 = time.perf_counter()
+        km, kc = start_new_kernel(kernel_name=kernel_name)  # returns once kernel_info is answered
+        starts.append(time.perf_counter() - t0)
+        if _ < STARTS - 1:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+    trips = []
+    for _ in range(CELLS):
+        t0 = time.perf_counter()
+        reply = kc.execute_interactive(code, timeout=30, output_hook=lambda m: None)
+        trips.append(time.perf_counter() - t0)
+        assert reply["content"]["status"] == "ok", reply
+    kc.stop_channels()
+    km.shutdown_kernel(now=True)
+    return statistics.median(starts), statistics.median(trips)
+
+
+def main():
+    rb = measure("rankbook", "1 + 1")
+    py = measure("python3", "1 + 1")
+    print(f"start to ready (median of {STARTS}): rankbook {rb[0] * 1000:.0f} ms, ipykernel {py[0] * 1000:.0f} ms"
+          f" -> {py[0] / rb[0]:.2f}x")
+    print(f"trivial cell round trip (median of {CELLS}): rankbook {rb[1] * 1000:.2f} ms, ipykernel {py[1] * 1000:.2f} ms"
+          f" -> {py[1] / rb[1]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
