@@ -83,6 +83,27 @@ pub struct Session {
     interrupt: Arc<AtomicBool>,
 }
 
+/// Queries and hits per query shown in a notebook table.
+const TABLE_QUERIES: usize = 5;
+const TABLE_HITS: usize = 10;
+
+/// An evaluation's means (a map of measure names to numbers, as `evaluate`
+/// returns) as an HTML table; None for any other map.
+fn measures_html(m: &rhai::Map) -> Option<String> {
+    if m.is_empty() {
+        return None;
+    }
+    let mut rows = String::new();
+    for (k, v) in m.iter() {
+        let v = v.as_float().ok()?;
+        let name = rankbook::eval::Measure::parse(k).ok()?;
+        rows.push_str(&format!("<tr><td>{name}</td><td>{v:.4}</td></tr>"));
+    }
+    Some(format!(
+        "<table class=\"rankbook-eval\"><thead><tr><th>measure</th><th>value</th></tr></thead><tbody>{rows}</tbody></table>"
+    ))
+}
+
 /// A MIME bundle for a value: plots as SVG and PNG, comparisons as HTML
 /// tables, everything with a text/plain fallback (`to_string`).
 pub fn mime_bundle(engine: &Engine, value: &Dynamic) -> Vec<(String, String)> {
@@ -95,11 +116,19 @@ pub fn mime_bundle(engine: &Engine, value: &Dynamic) -> Vec<(String, String)> {
             .collect();
     }
     let mut out = Vec::new();
-    if let Some(c) = value.clone().try_cast::<rankbook::eval::Comparison>() {
-        out.push((
-            "text/html".to_string(),
-            rankbook::eval::format_comparison_html(&c),
-        ));
+    let html = if let Some(c) = value.clone().try_cast::<rankbook::eval::Comparison>() {
+        Some(rankbook::eval::format_comparison_html(&c))
+    } else if let Some(r) = value.clone().try_cast::<rankbook::data::Run>() {
+        Some(rankbook::eval::run_html(&r, TABLE_QUERIES, TABLE_HITS))
+    } else if let Some(q) = value.clone().try_cast::<rankbook::data::Qrels>() {
+        Some(rankbook::eval::qrels_html(&q, TABLE_QUERIES))
+    } else {
+        value
+            .read_lock::<rhai::Map>()
+            .and_then(|m| measures_html(&m))
+    };
+    if let Some(h) = html {
+        out.push(("text/html".to_string(), h));
     }
     let mut scope = Scope::new();
     scope.push("__value", value.clone());
@@ -492,6 +521,15 @@ mod tests {
             outs[2],
             Output::Display(vec![("text/plain".into(), "42".into())])
         );
+        // Evaluation results, runs and qrels come with HTML tables.
+        let v = session
+            .execute("let q = load_qrels(\"../data/scifact-sample/qrels/test.tsv\"); evaluate(q, load_run(\"../data/scifact-sample/runs/all-MiniLM-L6-v2.trec\"), [\"nDCG@10\"])")
+            .unwrap();
+        let b = session.bundle(&v);
+        assert!(b[0].1.contains("<td>nDCG@10</td><td>0.9311</td>"), "{b:?}");
+        let q = session.execute("q").unwrap();
+        let b = session.bundle(&q);
+        assert!(b[0].1.contains("50 queries"), "{b:?}");
 
         let _ = session.execute("let kept = 7;").unwrap();
         let flag = session.interrupt_flag();
