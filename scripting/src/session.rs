@@ -90,18 +90,11 @@ const TABLE_HITS: usize = 10;
 /// An evaluation's means (a map of measure names to numbers, as `evaluate`
 /// returns) as an HTML table; None for any other map.
 fn measures_html(m: &rhai::Map) -> Option<String> {
-    if m.is_empty() {
-        return None;
-    }
-    let mut rows = String::new();
-    for (k, v) in m.iter() {
-        let v = v.as_float().ok()?;
-        let name = rankbook::eval::Measure::parse(k).ok()?;
-        rows.push_str(&format!("<tr><td>{name}</td><td>{v:.4}</td></tr>"));
-    }
-    Some(format!(
-        "<table class=\"rankbook-eval\"><thead><tr><th>measure</th><th>value</th></tr></thead><tbody>{rows}</tbody></table>"
-    ))
+    let means = m
+        .iter()
+        .map(|(k, v)| Some((rankbook::eval::Measure::parse(k).ok()?, v.as_float().ok()?)))
+        .collect::<Option<Vec<_>>>()?;
+    (!means.is_empty()).then(|| rankbook::eval::means_html(&means, None))
 }
 
 /// A MIME bundle for a value: plots as SVG and PNG, comparisons as HTML
@@ -213,7 +206,8 @@ impl Session {
             *s = sink.clone();
         }
         crate::script::host::set_host(sink.map(|sink| crate::script::host::Host {
-            sink,
+            progress: Arc::new(crate::script::DisplayProgress::new(sink.clone())),
+            sink: Some(sink),
             cancel: rankbook::progress::CancelFlag::from_shared(self.interrupt.clone()),
         }));
     }
@@ -530,6 +524,22 @@ mod tests {
         let q = session.execute("q").unwrap();
         let b = session.bundle(&q);
         assert!(b[0].1.contains("50 queries"), "{b:?}");
+
+        // Long operations show their progress as one display updated in place.
+        let before = s.lock().unwrap().len();
+        let _ = session
+            .execute("let i = bm25(beir(\"../data/scifact-sample\").corpus());")
+            .unwrap();
+        let outs = s.lock().unwrap()[before..].to_vec();
+        let Some(Output::DisplayWithId(id, _)) = outs.first() else {
+            panic!("no progress display: {outs:?}");
+        };
+        assert!(id.starts_with("rankbook-progress-"), "{id}");
+        let Some(Output::Update(last_id, last)) = outs.last() else {
+            panic!("no final update: {outs:?}");
+        };
+        assert_eq!(last_id, id);
+        assert!(last[0].1.ends_with(": 201/201"), "{last:?}");
 
         let _ = session.execute("let kept = 7;").unwrap();
         let flag = session.interrupt_flag();

@@ -62,3 +62,63 @@ impl CancelFlag {
         }
     }
 }
+
+/// Lets an action through at most once per interval: live views redraw at a
+/// bounded rate however fast the work reports.
+#[derive(Debug, Clone)]
+pub struct Throttle {
+    every: std::time::Duration,
+    last: Option<std::time::Instant>,
+}
+
+impl Throttle {
+    /// At most one action per `every`; the first is always let through.
+    pub fn new(every: std::time::Duration) -> Self {
+        Self { every, last: None }
+    }
+    /// Whether the action may run now; when it may, the time is recorded.
+    pub fn ready(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        if self
+            .last
+            .is_some_and(|t| now.duration_since(t) < self.every)
+        {
+            return false;
+        }
+        self.last = Some(now);
+        true
+    }
+    /// Records an action taken regardless (a final flush), restarting the interval.
+    pub fn mark(&mut self) {
+        self.last = Some(std::time::Instant::now());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttle_lets_the_first_through_then_one_per_interval() {
+        let mut t = Throttle::new(std::time::Duration::from_millis(50));
+        assert!(t.ready());
+        assert!(!t.ready());
+        std::thread::sleep(std::time::Duration::from_millis(60));
+        assert!(t.ready());
+        t.mark();
+        assert!(!t.ready());
+        let mut never = Throttle::new(std::time::Duration::ZERO);
+        assert!(never.ready() && never.ready());
+    }
+
+    #[test]
+    fn a_cancel_flag_is_shared_and_resettable() {
+        let shared = Arc::new(AtomicBool::new(false));
+        let f = CancelFlag::from_shared(shared.clone());
+        assert!(f.check().is_ok());
+        shared.store(true, Ordering::SeqCst);
+        assert!(matches!(f.check(), Err(Error::Cancelled)));
+        f.reset();
+        assert!(!shared.load(Ordering::SeqCst));
+    }
+}

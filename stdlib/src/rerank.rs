@@ -154,6 +154,20 @@ fn bi_scores(
         .collect())
 }
 
+/// A bi-encoder's scores of `docs` for one query: the dot product of the
+/// query's vector (query prompt) with each doc's (document prompt), as
+/// re-ranking computes them.
+pub fn bi_encoder_scores(
+    model: &SentenceEncoder,
+    query: &str,
+    docs: &[&str],
+    opts: &EncodeOptions,
+) -> Result<Vec<f32>> {
+    let q = model.encode_queries(&[query], opts)?;
+    let d = model.encode_documents(docs, opts)?;
+    Ok((0..docs.len()).map(|i| dot(q.row(0), d.row(i))).collect())
+}
+
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }

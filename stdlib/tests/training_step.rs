@@ -120,6 +120,48 @@ fn train_a_few_steps_save_and_reload() {
         max_diff(&tuned, want.as_slice()) > 1e-4,
         "training changed nothing"
     );
+
+    // The inference copy keeps the trained weights: it saves the same tensors,
+    // and a trainable copy of it starts from them (to train further).
+    let copy = m.inference_copy().unwrap();
+    let out2 = d.path().join("copy");
+    copy.save(&out2).unwrap();
+    let read = |p: &std::path::Path| {
+        candle_core::safetensors::load(p.join("model.safetensors"), &candle_core::Device::Cpu)
+            .unwrap()
+    };
+    let (a, b) = (read(&out), read(&out2));
+    assert_eq!(a.len(), b.len());
+    for (name, t) in &a {
+        let x: Vec<f32> = t
+            .flatten_all()
+            .unwrap()
+            .to_dtype(candle_core::DType::F32)
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let y: Vec<f32> = b[name]
+            .flatten_all()
+            .unwrap()
+            .to_dtype(candle_core::DType::F32)
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        assert_eq!(x, y, "{name}");
+    }
+    let again = copy.trainable_copy(None).unwrap();
+    let e: Vec<f32> = again
+        .embed_t(&anchors, None, None)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    assert!(max_diff(&tuned, &e) < 1e-6);
+    // A model never trained saves as a plain copy of its folder.
+    let out3 = d.path().join("plain");
+    fast.save(&out3).unwrap();
+    assert_eq!(names(&out3), names(fast.dir()));
 }
 
 fn sample_pairs(n: usize) -> TrainingData {

@@ -61,22 +61,6 @@ fn set_injects_values() {
 }
 
 #[test]
-fn quickstart_ranks_the_judged_doc_first_and_reports_ndcg() {
-    let o = rankbook(&["run", "examples/quickstart.rhai"]);
-    let (stdout, stderr) = text(&o);
-    assert!(o.status.success(), "{stderr}");
-    // Query 1's only relevant doc (31715818) comes first, as with sentence-transformers.
-    assert!(
-        stdout
-            .contains("query 1: 0-dimensional biomaterials show inductive properties.\n  0.29155"),
-        "{stdout}"
-    );
-    assert!(stdout.contains("doc 31715818"), "{stdout}");
-    assert!(stdout.contains("nDCG@10  0.9311"), "{stdout}");
-    assert!(stdout.contains("queries  50"), "{stdout}");
-}
-
-#[test]
 fn evaluate_compare_and_fuse_from_a_script() {
     let (_d, p) = script(
         r#"
@@ -178,31 +162,6 @@ let x = bm25(d.corpus(), #{{ stemmer: "klingon" }});
 }
 
 #[test]
-fn bm25_vs_dense_example_compares_and_plots() {
-    let out = tempfile::tempdir().unwrap();
-    let set = format!("out={}", out.path().display());
-    let o = rankbook(&["run", "examples/bm25_vs_dense.rhai", "--set", &set]);
-    let (stdout, stderr) = text(&o);
-    assert!(o.status.success(), "{stderr}");
-    assert!(stdout.contains("bm25    0.9370 (baseline)"), "{stdout}");
-    assert!(
-        stdout.contains("minilm  0.9311 -0.0058 p=0.8533"),
-        "{stdout}"
-    );
-    let svg = std::fs::read_to_string(out.path().join("bm25_vs_dense.svg")).unwrap();
-    for label in ["nDCG@10", "R@100", "bm25", "minilm", "95% bootstrap"] {
-        assert!(svg.contains(label), "no {label} in the bar chart");
-    }
-    for png in ["bm25_vs_dense_deltas.png", "recall.png"] {
-        let bytes = std::fs::read(out.path().join(png)).unwrap();
-        assert!(
-            bytes.starts_with(b"\x89PNG") && bytes.len() > 5_000,
-            "{png}"
-        );
-    }
-}
-
-#[test]
 fn repl_keeps_state_reads_multi_line_input_and_survives_errors() {
     use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
@@ -230,4 +189,67 @@ fn repl_keeps_state_reads_multi_line_input_and_survives_errors() {
     );
     let h = std::fs::read_to_string(&history).unwrap();
     assert!(h.contains("f(x)") && h.contains("nope()"), "{h}");
+}
+
+#[test]
+fn limits_stop_runaway_scripts_with_a_hint() {
+    let (_d, p) = script("let n = 0;\nloop {\n  n += 1;\n}\n");
+    let o = rankbook(&["run", p.to_str().unwrap(), "--max-operations", "10000"]);
+    let (_, stderr) = text(&o);
+    assert!(!o.status.success());
+    assert!(
+        stderr.contains(&format!("{}:3:8: Too many operations", p.display())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: raise the limit with --max-operations"),
+        "{stderr}"
+    );
+    let (_d, p) = script("fn f(x) { f(x + 1) }\nf(0)\n");
+    let o = rankbook(&["run", p.to_str().unwrap(), "--max-call-depth", "20"]);
+    let (_, stderr) = text(&o);
+    assert!(stderr.contains("Stack overflow"), "{stderr}");
+    assert!(
+        stderr.contains("hint: raise the limit with --max-call-depth"),
+        "{stderr}"
+    );
+    // The default has no operation limit but a call depth of 256.
+    let (_d, p) = script("fn f(x) { if x == 0 { 0 } else { 1 + f(x - 1) } }\nprint(f(200));\n");
+    assert_eq!(text(&rankbook(&["run", p.to_str().unwrap()])).0, "200\n");
+}
+
+#[test]
+fn ctrl_c_stops_a_running_script_with_its_position() {
+    use std::io::{BufRead, BufReader};
+    let (_d, p) = script("print(\"started\");\nlet n = 0;\nloop {\n  n += 1;\n}\n");
+    let mut child = std::process::Command::new(rankbook_tests::rankbook_bin())
+        .args(["run", p.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert_eq!(first, "started\n");
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let o = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        stderr.contains("interrupted: stopping the script"),
+        "{stderr}"
+    );
+    assert!(
+        [3, 4]
+            .iter()
+            .any(|l| stderr.contains(&format!("{}:{l}:", p.display())))
+            && stderr.contains(": interrupted"),
+        "{stderr}"
+    );
 }

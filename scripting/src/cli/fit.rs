@@ -12,7 +12,6 @@ use rankbook::loss::loss_with;
 use rankbook::model::cross_encoder::{CrossEncoder, CrossEncoderOptions};
 use rankbook::model::head::HeadKind;
 use rankbook::model::{Backend, EncodeOptions, SentenceEncoder};
-use rankbook::progress::CancelFlag;
 use rankbook::train::{
     EarlyStopping, FitOptions, FrozenEncoderHead, NoCallback, StopReason, TrainConfig, Trainee,
     Validation, fit,
@@ -290,19 +289,10 @@ pub fn run(a: FitArgs) -> anyhow::Result<()> {
         source.describe(),
         loss.name()
     ));
-    let cancel = CancelFlag::new();
-    {
-        let c = cancel.clone();
-        // The first Ctrl-C stops at the next step boundary (checkpoint and
-        // model saved); a second one exits at once.
-        let _ = ctrlc::set_handler(move || {
-            if c.is_cancelled() {
-                std::process::exit(130);
-            }
-            log("interrupted: stopping after this step (Ctrl-C again to quit now)");
-            c.cancel();
-        });
-    }
+    // Stopping at a step boundary saves the checkpoint and the model.
+    let cancel = super::progress::cancel_on_ctrl_c(
+        "interrupted: stopping after this step (Ctrl-C again to quit now)",
+    );
     let out = fit(
         trainee,
         &data,

@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rankbook::progress::Progress;
+use rankbook::progress::{CancelFlag, Progress};
 
 /// A progress bar on stderr, hidden when stderr is not a terminal or when quiet.
 pub struct Bar {
@@ -44,4 +44,20 @@ impl Progress for Bar {
     fn status(&self, text: &str) {
         self.bar.set_message(text.to_string());
     }
+}
+
+/// A cancellation flag set by Ctrl-C: the first press asks the running
+/// operation to stop at its next safe point (`message` says what happens);
+/// a second one exits at once.
+pub fn cancel_on_ctrl_c(message: &'static str) -> CancelFlag {
+    let cancel = CancelFlag::new();
+    let c = cancel.clone();
+    let _ = ctrlc::set_handler(move || {
+        if c.is_cancelled() {
+            std::process::exit(130);
+        }
+        super::style::log(message);
+        c.cancel();
+    });
+    cancel
 }

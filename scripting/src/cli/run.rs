@@ -1,10 +1,14 @@
 //! `rankbook run`: execute a Rhai script.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::anyhow;
 use clap::Args;
-use rankbook_script::{new_engine, run_file};
+use rankbook_script::script::host::{Host, set_host};
+use rankbook_script::{Limits, new_engine_with, run_file};
+
+use super::progress::{Bar, cancel_on_ctrl_c};
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -13,6 +17,15 @@ pub struct RunArgs {
     /// Variables for the script, `--set key=value` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
+    /// Stop the script after this many operations (0: no limit), to catch runaway loops.
+    #[arg(long, default_value_t = 0)]
+    max_operations: u64,
+    /// Deepest nesting of function calls allowed.
+    #[arg(long, default_value_t = Limits::default().max_call_depth)]
+    max_call_depth: usize,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
 }
 
 pub fn run(a: RunArgs) -> anyhow::Result<()> {
@@ -25,7 +38,19 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
                 .ok_or_else(|| anyhow!("--set {kv}: expected KEY=VALUE"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let engine = new_engine();
+    // Ctrl-C stops the script at its next operation and a long operation at
+    // its next batch or step.
+    let cancel = cancel_on_ctrl_c("interrupted: stopping the script (Ctrl-C again to quit now)");
+    let engine = new_engine_with(&Limits {
+        max_operations: a.max_operations,
+        max_call_depth: a.max_call_depth,
+        stop: Some(cancel.clone()),
+    });
+    set_host(Some(Host {
+        sink: None,
+        cancel,
+        progress: Arc::new(Bar::new(a.quiet)),
+    }));
     let _ = run_file(&engine, &a.script, &vars)?;
     Ok(())
 }

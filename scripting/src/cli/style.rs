@@ -7,6 +7,16 @@ pub fn print_error(e: &anyhow::Error) {
     if let Some(rankbook::Error::Parse { .. }) = e.downcast_ref::<rankbook::Error>() {
         eprintln!("hint: nothing was written; fix the line above and run again");
     }
+    if let Some(e) = e.downcast_ref::<rankbook_script::ScriptError>() {
+        let hint = match e.message.as_str() {
+            "Too many operations" => Some("raise the limit with --max-operations N (0: none)"),
+            "Stack overflow" => Some("raise the limit with --max-call-depth N"),
+            _ => None,
+        };
+        if let Some(h) = hint {
+            eprintln!("hint: {h}");
+        }
+    }
 }
 
 /// A log line on stderr (never mixed into data on stdout).

@@ -47,7 +47,11 @@ pub const DOCS: &[(&str, &str)] = &[
     ),
     (
         "fit",
-        "Trains the model on training data (or a dataset's train split) and returns the trained model.",
+        "Trains a copy of the model (bi-encoder, cross-encoder, or a head on a frozen encoder) on training data (or a dataset's train split) and returns it.",
+    ),
+    (
+        "fixed",
+        "A number as text with a fixed number of decimals: fixed(0.93114, 4) is \"0.9311\".",
     ),
     (
         "fuse",
@@ -147,11 +151,11 @@ pub const DOCS: &[(&str, &str)] = &[
     ),
     (
         "save",
-        "Writes the object to a path (atomically): index directory, run file, negatives JSONL, or plot (.svg, .png).",
+        "Writes the object to a path (atomically): model folder (sentence-transformers or sequence-classification), index directory, run file, negatives JSONL, or plot (.svg, .png).",
     ),
     (
         "score",
-        "Cross-encoder scores of (query, doc) pairs for one query and several docs.",
+        "Scores of several docs for one query: a cross-encoder's logits, or a bi-encoder's dot products of query and doc vectors.",
     ),
     ("search", "The top k docs of each query, as a run."),
     (

@@ -12,7 +12,6 @@ use rankbook::eval::{
 use rankbook::fusion::{FusionMethod, fuse};
 use rankbook::index::{DenseIndex, Metric};
 use rankbook::model::{EncodeOptions, ModelOptions, SentenceEncoder};
-use rankbook::progress::NoProgress;
 use rankbook::vectors::Embeddings;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
 
@@ -117,13 +116,15 @@ fn evaluation_map(e: &Evaluation) -> Map {
 }
 
 /// Runs `f` with encoding options that read and fill the default embedding cache.
-fn with_default_cache<T>(f: impl FnOnce(&EncodeOptions) -> T) -> T {
+pub(super) fn with_default_cache<T>(f: impl FnOnce(&EncodeOptions) -> T) -> T {
     let cache = EmbeddingCache::new(EmbeddingCache::default_root());
     // In a notebook, an interrupt stops encoding between batches.
     let host = super::host::host();
+    let progress = super::host::progress();
     f(&EncodeOptions {
         cache: Some(&cache),
         cancel: host.as_ref().map(|h| &h.cancel),
+        progress: progress.as_ref(),
         ..Default::default()
     })
 }
@@ -145,11 +146,28 @@ pub fn register(engine: &mut Engine) {
             |m: &mut Model, texts: Array| -> RhaiResult<Embeddings> {
                 let texts = strings(&texts)?;
                 let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-                m.0.encode(&refs, &EncodeOptions::default())
+                with_default_cache(|o| m.0.encode(&refs, o))
                     .map(|(e, _)| e)
                     .map_err(err)
             },
         )
+        .register_fn(
+            "score",
+            |m: &mut Model, query: &str, docs: Array| -> RhaiResult<Array> {
+                let docs = strings(&docs)?;
+                let refs: Vec<&str> = docs.iter().map(String::as_str).collect();
+                with_default_cache(|o| rankbook::rerank::bi_encoder_scores(&m.0, query, &refs, o))
+                    .map(|s| {
+                        s.into_iter()
+                            .map(|x| Dynamic::from_float(x as f64))
+                            .collect()
+                    })
+                    .map_err(err)
+            },
+        )
+        .register_fn("save", |m: &mut Model, dir: &str| -> RhaiResult<()> {
+            m.0.save(std::path::Path::new(dir)).map_err(err)
+        })
         .register_get("dim", |m: &mut Model| m.0.dim() as i64)
         .register_fn("to_string", |m: &mut Model| {
             format!("Model({}, dim {})", m.0.dir().display(), m.0.dim())
@@ -229,7 +247,7 @@ pub fn register(engine: &mut Engine) {
             "search",
             |i: &mut Index, q: Texts, k: i64| -> RhaiResult<Run> {
                 let k = usize::try_from(k).map_err(|_| err("k must be positive"))?;
-                with_default_cache(|opts| i.0.search(&q.0, k, opts, &NoProgress)).map_err(err)
+                with_default_cache(|opts| i.0.search(&q.0, k, opts, opts.progress)).map_err(err)
             },
         );
 
@@ -374,6 +392,13 @@ pub fn register(engine: &mut Engine) {
             Ok(format_table(&evaluate(&q, &r, &ms, EvalOptions::default())))
         },
     );
+    engine
+        .register_fn("fixed", |x: f64, digits: i64| {
+            format!("{x:.*}", digits.clamp(0, 17) as usize)
+        })
+        .register_fn("fixed", |x: i64, digits: i64| {
+            format!("{:.*}", digits.clamp(0, 17) as usize, x as f64)
+        });
 }
 
 fn locate(c: &Comparison, system: &str, measure: &str) -> RhaiResult<(usize, usize)> {

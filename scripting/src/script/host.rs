@@ -1,21 +1,24 @@
-//! What the host of a scripting session (a notebook kernel) offers bindings:
-//! a sink for rich output (live training views) and the interrupt as the
-//! core's cancellation flag. Unset in `rankbook run`, where long operations
-//! draw nothing and stop with the process.
+//! What the host of a scripting session offers bindings: a sink for rich
+//! output (live training views in a notebook), the progress interface (a bar
+//! in `rankbook run`, display updates in the kernel) and the interrupt as the
+//! core's cancellation flag. Unset, long operations draw nothing and cannot be
+//! cancelled.
 
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
-use rankbook::progress::CancelFlag;
+use rankbook::progress::{CancelFlag, NoProgress, Progress};
 
 use crate::session::OutputSink;
 
-/// The host's sink and cancellation flag.
+/// The host's sink, progress and cancellation flag.
 #[derive(Clone)]
 pub struct Host {
-    /// Where rich output goes.
-    pub sink: OutputSink,
+    /// Where rich output goes (None: a terminal, no rich output).
+    pub sink: Option<OutputSink>,
     /// Set when the user interrupts.
     pub cancel: CancelFlag,
+    /// Receives the progress of long operations.
+    pub progress: Arc<dyn Progress>,
 }
 
 static HOST: RwLock<Option<Host>> = RwLock::new(None);
@@ -30,4 +33,9 @@ pub fn set_host(host: Option<Host>) {
 /// The current host, if any.
 pub fn host() -> Option<Host> {
     HOST.read().ok().and_then(|h| h.clone())
+}
+
+/// The host's progress, or progress that goes nowhere.
+pub fn progress() -> Arc<dyn Progress> {
+    host().map_or_else(|| Arc::new(NoProgress) as Arc<dyn Progress>, |h| h.progress)
 }

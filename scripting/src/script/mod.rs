@@ -3,6 +3,7 @@
 mod api_doc;
 mod bindings;
 pub mod host;
+mod live;
 mod plots;
 mod retrieval;
 mod runner;
@@ -10,4 +11,5 @@ mod training;
 
 pub use api_doc::{ApiFunction, api_reference, doc_of, friendly_signature, registered};
 pub use bindings::register;
-pub use runner::{ScriptError, error_message, new_engine, run_file};
+pub use live::DisplayProgress;
+pub use runner::{Limits, ScriptError, error_message, new_engine, new_engine_with, run_file};

@@ -6,18 +6,17 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rankbook::analysis::AnalyzerSpec;
-use rankbook::cache::EmbeddingCache;
 use rankbook::data::{BeirDataset, Run};
 use rankbook::index::{Bm25Index, Bm25Params, LexicalIndex, SparseIndex};
 use rankbook::mining::{MarginKind, Mined, MiningOptions, Sampling, mine, write_mined};
-use rankbook::model::EncodeOptions;
 use rankbook::model::cross_encoder::{CrossEncoder, CrossEncoderOptions};
 use rankbook::model::splade::{SpladeEncoder, SpladeOptions};
-use rankbook::progress::NoProgress;
 use rankbook::rerank::{RerankOptions, Reranker, rerank};
 use rhai::{Array, Dynamic, Engine, Map};
 
-use super::bindings::{Model, RhaiResult, Texts, check_keys, err, opt_bool, opt_f64, opt_str};
+use super::bindings::{
+    Model, RhaiResult, Texts, check_keys, err, opt_bool, opt_f64, opt_str, with_default_cache,
+};
 
 /// A BM25 or SPLADE index.
 #[derive(Clone)]
@@ -56,7 +55,8 @@ fn bm25(corpus: Texts, opts: Map) -> RhaiResult<TermIndex> {
         k1: opt_f64(&opts, "k1", p.k1 as f64)? as f32,
         b: opt_f64(&opts, "b", p.b as f64)? as f32,
     };
-    let index = Bm25Index::build(&corpus.0, &spec, params, &NoProgress).map_err(err)?;
+    let index = Bm25Index::build(&corpus.0, &spec, params, super::host::progress().as_ref())
+        .map_err(err)?;
     Ok(TermIndex(Arc::new(LexicalIndex::Bm25(Box::new(index)))))
 }
 
@@ -86,19 +86,19 @@ fn rerank_with(
     opts: &Map,
 ) -> RhaiResult<Run> {
     check_keys(opts, &["k", "skip_missing", "batch_size"])?;
-    let cache = EmbeddingCache::new(EmbeddingCache::default_root());
-    let o = RerankOptions {
-        k: count(opts, "k", 100)?,
-        batch_size: count(opts, "batch_size", 32)?,
-        skip_missing: opt_bool(opts, "skip_missing")?,
-        encode: EncodeOptions {
-            cache: Some(&cache),
-            ..Default::default()
-        },
-    };
-    rerank(r, run, &queries.0, &corpus.0, &o)
-        .map(|(run, _)| run)
-        .map_err(err)
+    let (k, batch_size) = (count(opts, "k", 100)?, count(opts, "batch_size", 32)?);
+    let skip_missing = opt_bool(opts, "skip_missing")?;
+    with_default_cache(|encode| {
+        let o = RerankOptions {
+            k,
+            batch_size,
+            skip_missing,
+            encode: encode.clone(),
+        };
+        rerank(r, run, &queries.0, &corpus.0, &o)
+    })
+    .map(|(run, _)| run)
+    .map_err(err)
 }
 
 fn mine_with(m: Model, d: BeirDataset, opts: Map) -> RhaiResult<Negatives> {
@@ -152,22 +152,24 @@ fn mine_with(m: Model, d: BeirDataset, opts: Map) -> RhaiResult<Negatives> {
         }
     };
     let qrels = d.qrels(&opt_str(&opts, "split", "train")?).map_err(err)?;
-    let cache = EmbeddingCache::new(EmbeddingCache::default_root());
-    let o = MiningOptions {
-        depth: (lo.max(0) as usize, hi.max(0) as usize),
-        negatives: count(&opts, "negatives", 5)?,
-        margin,
-        cross_encoder: ce.as_ref().map(|c| (c.0.as_ref(), ce_max)),
-        sampling,
-        seed: count(&opts, "seed", 42)? as u64,
-        encode: EncodeOptions {
-            cache: Some(&cache),
-            ..Default::default()
-        },
-    };
-    mine(&m.0, &d, &qrels, &o)
-        .map(|v| Negatives(Arc::new(v)))
-        .map_err(err)
+    let (negatives, seed) = (
+        count(&opts, "negatives", 5)?,
+        count(&opts, "seed", 42)? as u64,
+    );
+    with_default_cache(|encode| {
+        let o = MiningOptions {
+            depth: (lo.max(0) as usize, hi.max(0) as usize),
+            negatives,
+            margin,
+            cross_encoder: ce.as_ref().map(|c| (c.0.as_ref(), ce_max)),
+            sampling,
+            seed,
+            encode: encode.clone(),
+        };
+        mine(&m.0, &d, &qrels, &o)
+    })
+    .map(|v| Negatives(Arc::new(v)))
+    .map_err(err)
 }
 
 /// Opens any index directory: a term index, or a dense one.
@@ -187,7 +189,8 @@ pub fn register(engine: &mut Engine) {
             "search",
             |i: &mut TermIndex, q: Texts, k: i64| -> RhaiResult<Run> {
                 let k = usize::try_from(k).map_err(|_| err("k must be positive"))?;
-                i.0.search(&q.0, k, &NoProgress).map_err(err)
+                i.0.search(&q.0, k, super::host::progress().as_ref())
+                    .map_err(err)
             },
         )
         .register_fn("save", |i: &mut TermIndex, p: &str| -> RhaiResult<()> {
@@ -203,13 +206,15 @@ pub fn register(engine: &mut Engine) {
         .register_fn("splade", |s: &str| splade(s, Map::new()))
         .register_fn("splade", splade)
         .register_fn("index", |m: Splade, c: Texts| -> RhaiResult<TermIndex> {
-            let i = SparseIndex::build(m.0, &c.0, &NoProgress).map_err(err)?;
+            let i = SparseIndex::build(m.0, &c.0, super::host::progress().as_ref()).map_err(err)?;
             Ok(TermIndex(Arc::new(LexicalIndex::Sparse(i))))
         })
         .register_fn(
             "terms",
             |m: &mut Splade, text: &str, n: i64| -> RhaiResult<Map> {
-                let v = m.0.encode(&[text], 1, &NoProgress).map_err(err)?;
+                let v =
+                    m.0.encode(&[text], 1, &rankbook::progress::NoProgress)
+                        .map_err(err)?;
                 let top = m.0.top_terms(&v[0], n.max(0) as usize);
                 Ok(top
                     .into_iter()
@@ -239,6 +244,9 @@ pub fn register(engine: &mut Engine) {
                     .collect())
             },
         )
+        .register_fn("save", |c: &mut Cross, dir: &str| -> RhaiResult<()> {
+            c.0.save(std::path::Path::new(dir)).map_err(err)
+        })
         .register_fn("to_string", |c: &mut Cross| {
             format!("cross-encoder {}", c.0.name())
         });

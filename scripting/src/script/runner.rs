@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use rankbook::progress::CancelFlag;
 use rhai::{Dynamic, Engine, EvalAltResult, Position, Scope};
 
 /// A script failure: where, what, and the line of source.
@@ -32,11 +33,41 @@ impl std::fmt::Display for ScriptError {
 
 impl std::error::Error for ScriptError {}
 
-/// An engine with rankbook registered and limits against runaway scripts.
+/// Limits against runaway scripts, and a flag that stops one.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Operations before the script is stopped (0: no limit).
+    pub max_operations: u64,
+    /// Deepest nesting of function calls.
+    pub max_call_depth: usize,
+    /// When set, the script stops at its next operation.
+    pub stop: Option<CancelFlag>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_operations: 0,
+            max_call_depth: 256,
+            stop: None,
+        }
+    }
+}
+
+/// An engine with rankbook registered and the default limits.
 pub fn new_engine() -> Engine {
+    new_engine_with(&Limits::default())
+}
+
+/// An engine with rankbook registered and `limits`.
+pub fn new_engine_with(limits: &Limits) -> Engine {
     let mut engine = Engine::new();
-    engine.set_max_call_levels(256);
+    engine.set_max_call_levels(limits.max_call_depth);
     engine.set_max_expr_depths(512, 256);
+    engine.set_max_operations(limits.max_operations);
+    if let Some(stop) = limits.stop.clone() {
+        engine.on_progress(move |_| stop.is_cancelled().then_some(Dynamic::UNIT));
+    }
     super::register(&mut engine);
     engine
 }
@@ -53,6 +84,9 @@ pub fn error_message(e: &EvalAltResult) -> String {
     // Unwrap "in call to function f" layers to reach the real cause.
     while let EvalAltResult::ErrorInFunctionCall(_, _, cause, _) = inner {
         inner = cause;
+    }
+    if let EvalAltResult::ErrorTerminated(..) = inner {
+        return "interrupted".to_string();
     }
     let text = inner.to_string();
     match text.rfind(" (line ") {

@@ -9,8 +9,9 @@ use rankbook::data::BeirDataset;
 use rankbook::data::training::TrainingData;
 use rankbook::data::training_source::TrainingSource;
 use rankbook::loss::loss_with;
+use rankbook::model::EncodeOptions;
+use rankbook::model::cross_encoder::{CrossEncoder, CrossEncoderOptions};
 use rankbook::model::head::HeadKind;
-use rankbook::model::{Backend, EncodeOptions, ModelOptions, SentenceEncoder};
 use rankbook::progress::NoProgress;
 use rankbook::train::{
     EarlyStopping, EvalRecord, FitOptions, FrozenEncoderHead, HistoryRecord, StepRecord,
@@ -18,7 +19,11 @@ use rankbook::train::{
 };
 use rhai::{Array, Dynamic, Engine, FnPtr, Map, NativeCallContext};
 
-use super::bindings::{Model, RhaiResult, check_keys, err, opt_bool, opt_f64, opt_str};
+use super::bindings::{
+    Model, RhaiResult, check_keys, err, opt_bool, opt_f64, opt_str, with_default_cache,
+};
+use super::live::LiveView;
+use super::retrieval::Cross;
 
 /// Training data for a script: `training_pairs(dataset, "train")`, `load_triples(path)`, ...
 #[derive(Clone)]
@@ -208,57 +213,6 @@ struct Hooks<'a, 'c> {
     live: Option<LiveView>,
 }
 
-/// A training dashboard in the host's display: the last step and the curves,
-/// replaced in place at most 10 times a second; the final state always shown.
-struct LiveView {
-    sink: crate::session::OutputSink,
-    id: String,
-    history: Vec<HistoryRecord>,
-    last: Option<std::time::Instant>,
-}
-
-/// Minimum time between two updates of a live view.
-const LIVE_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
-
-impl LiveView {
-    fn start(sink: crate::session::OutputSink) -> Self {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let id = format!("rankbook-training-{}-{n}", std::process::id());
-        let bundle = vec![("text/plain".to_string(), "training: starting".to_string())];
-        sink(crate::session::Output::DisplayWithId(id.clone(), bundle));
-        Self {
-            sink,
-            id,
-            history: Vec::new(),
-            last: None,
-        }
-    }
-
-    fn record(&mut self, r: HistoryRecord) {
-        self.history.push(r);
-        if self.last.is_none_or(|t| t.elapsed() >= LIVE_EVERY) {
-            self.flush();
-        }
-    }
-
-    fn flush(&mut self) {
-        self.last = Some(std::time::Instant::now());
-        let text = match self.history.iter().rev().find_map(|r| match r {
-            HistoryRecord::Step(s) => Some(s),
-            HistoryRecord::Eval(_) => None,
-        }) {
-            Some(s) => format!("step {}: loss {:.4}, lr {:.2e}", s.step, s.loss, s.lr),
-            None => "training".to_string(),
-        };
-        let mut bundle = vec![("text/plain".to_string(), text)];
-        if let Ok(svg) = rankbook::plot::training_curves(&self.history).to_svg() {
-            bundle.push(("image/svg+xml".to_string(), svg));
-        }
-        (self.sink)(crate::session::Output::Update(self.id.clone(), bundle));
-    }
-}
-
 impl Hooks<'_, '_> {
     fn call(&self, f: &Option<FnPtr>, arg: Dynamic) -> rankbook::Result<()> {
         if let Some(f) = f {
@@ -296,28 +250,20 @@ fn fit_model(
     model: Model,
     data: &TrainingData,
 ) -> RhaiResult<Model> {
-    let loss = loss_with(&t.loss, &t.loss_settings).map_err(err)?;
-    let options = ModelOptions {
-        backend: Backend::Trainable,
-        max_length: t.max_length.or(Some(model.0.max_length())),
-        ..Default::default()
-    };
     // A head trains on the frozen model itself; otherwise a trainable copy.
-    let head;
-    let trainable;
-    let trainee: &dyn Trainee = match t.head {
-        Some(kind) => {
-            let opts = EncodeOptions {
-                batch_size: t.cfg.batch_size,
-                ..Default::default()
-            };
-            head = FrozenEncoderHead::new(&model.0, kind, data, t.cfg.seed, &opts).map_err(err)?;
-            &head
-        }
-        None => {
-            trainable = SentenceEncoder::load(model.0.name(), &options).map_err(err)?;
-            &trainable
-        }
+    let trainee: Box<dyn Trainee> = match t.head {
+        // The frozen encoder's outputs come from the embedding cache when present.
+        Some(kind) => Box::new(
+            with_default_cache(|o| {
+                let opts = EncodeOptions {
+                    batch_size: t.cfg.batch_size,
+                    ..o.clone()
+                };
+                FrozenEncoderHead::new(&model.0, kind, data, t.cfg.seed, &opts)
+            })
+            .map_err(err)?,
+        ),
+        None => Box::new(model.0.trainable_copy(t.max_length).map_err(err)?),
     };
     let validation = match &t.eval {
         Some((ds, split)) => Some(
@@ -330,12 +276,62 @@ fn fit_model(
         ),
         None => None,
     };
+    run_fit(&ctx, t, trainee.as_ref(), data, validation.as_ref())?;
+    Ok(Model(Arc::new(trainee.inference_model().map_err(err)?)))
+}
+
+/// Trains a copy of the cross-encoder `model` (its weights, trained ones
+/// included) and returns it.
+fn fit_cross_encoder(
+    ctx: NativeCallContext,
+    t: &mut Trainer,
+    model: Cross,
+    data: &TrainingData,
+) -> RhaiResult<Cross> {
+    if t.head.is_some() || t.eval.is_some() {
+        return Err(err(
+            "a cross-encoder trains without `head` and `eval_data`; validate it by re-ranking a run (rerank, then evaluate)",
+        ));
+    }
+    let copy = CrossEncoder::load(
+        model.0.name(),
+        &CrossEncoderOptions {
+            max_length: t.max_length.or(Some(model.0.max_length())),
+            seed: t.cfg.seed,
+            ..Default::default()
+        },
+    )
+    .map_err(err)?;
+    copy.set_weights(&model.0.current_weights().map_err(err)?)
+        .map_err(err)?;
+    run_fit(&ctx, t, &copy, data, None)?;
+    Ok(Cross(Arc::new(copy)))
+}
+
+/// Runs the trainer on `trainee` with the script's hooks and the host's live
+/// view, progress and interrupt; keeps the history in `t`.
+fn run_fit(
+    ctx: &NativeCallContext,
+    t: &mut Trainer,
+    trainee: &dyn Trainee,
+    data: &TrainingData,
+    validation: Option<&Validation>,
+) -> RhaiResult<()> {
+    let loss = loss_with(&t.loss, &t.loss_settings).map_err(err)?;
     let snapshot = t.clone();
     let host = super::host::host();
     let mut hooks = Hooks {
-        ctx: &ctx,
+        ctx,
         t: &snapshot,
-        live: host.as_ref().map(|h| LiveView::start(h.sink.clone())),
+        live: host
+            .as_ref()
+            .and_then(|h| h.sink.clone())
+            .map(LiveView::start),
+    };
+    // A live view shows the run in a notebook; in a terminal, the host's bar.
+    let progress = match (&hooks.live, &host) {
+        (None, Some(h)) => h.progress.clone(),
+        _ => Arc::new(NoProgress),
     };
     let out = fit(
         trainee,
@@ -345,8 +341,8 @@ fn fit_model(
         &FitOptions {
             output: t.output.as_deref(),
             resume: None,
-            validation: validation.as_ref(),
-            progress: &NoProgress,
+            validation,
+            progress: progress.as_ref(),
             cancel: host.as_ref().map(|h| &h.cancel),
         },
         &mut hooks,
@@ -354,9 +350,8 @@ fn fit_model(
     if let Some(v) = &mut hooks.live {
         v.flush();
     }
-    let out = out.map_err(err)?;
-    t.history = out.history;
-    Ok(Model(Arc::new(trainee.inference_model().map_err(err)?)))
+    t.history = out.map_err(err)?.history;
+    Ok(())
 }
 
 /// Registers the training types and functions.
@@ -411,6 +406,12 @@ pub fn register(engine: &mut Engine) {
         .register_fn(
             "fit",
             |ctx: NativeCallContext, t: &mut Trainer, m: Model, d: Data| fit_model(ctx, t, m, &d.0),
+        )
+        .register_fn(
+            "fit",
+            |ctx: NativeCallContext, t: &mut Trainer, m: Cross, d: Data| {
+                fit_cross_encoder(ctx, t, m, &d.0)
+            },
         )
         .register_fn(
             "fit",

@@ -15,5 +15,8 @@ pub use compare::{
 pub use evaluate::{EvalOptions, Evaluation, evaluate, evaluate_file};
 pub use judged::JudgedRanking;
 pub use measure::{Measure, MeasureKind, measure_names, parse_measures};
-pub use report::{format_html, format_json, format_per_query, format_table, qrels_html, run_html};
+pub use report::{
+    format_html, format_json, format_per_query, format_table, html_escape, means_html, qrels_html,
+    run_html,
+};
 pub use stats::{Correction, Test};

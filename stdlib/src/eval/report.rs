@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use crate::eval::evaluate::Evaluation;
+use crate::eval::measure::Measure;
 
 /// A two-column table of means (measure, value) with the query count.
 pub fn format_table(e: &Evaluation) -> String {
@@ -61,21 +62,32 @@ pub fn format_per_query(e: &Evaluation) -> String {
 
 /// An HTML table of means (for notebooks).
 pub fn format_html(e: &Evaluation) -> String {
+    let means: Vec<_> = e
+        .measures
+        .iter()
+        .cloned()
+        .zip(e.means.iter().copied())
+        .collect();
+    means_html(&means, Some(e.num_queries()))
+}
+
+/// An HTML table of measure means (and the number of queries, when known).
+pub fn means_html(means: &[(Measure, f64)], queries: Option<usize>) -> String {
     let mut s = String::from(
         "<table class=\"rankbook-eval\"><thead><tr><th>measure</th><th>value</th></tr></thead><tbody>",
     );
-    for (m, v) in e.measures.iter().zip(&e.means) {
+    for (m, v) in means {
         let _ = write!(
             s,
             "<tr><td>{}</td><td>{v:.4}</td></tr>",
             html_escape(&m.to_string())
         );
     }
-    let _ = write!(
-        s,
-        "</tbody><tfoot><tr><td>queries</td><td>{}</td></tr></tfoot></table>",
-        e.num_queries()
-    );
+    s.push_str("</tbody>");
+    if let Some(n) = queries {
+        let _ = write!(s, "<tfoot><tr><td>queries</td><td>{n}</td></tr></tfoot>");
+    }
+    s.push_str("</table>");
     s
 }
 
@@ -130,8 +142,8 @@ pub fn qrels_html(qrels: &crate::data::Qrels, max_queries: usize) -> String {
     s
 }
 
-/// Escapes text for HTML table cells.
-pub(crate) fn html_escape(s: &str) -> String {
+/// Escapes text for HTML.
+pub fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

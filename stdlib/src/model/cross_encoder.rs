@@ -185,6 +185,11 @@ impl CrossEncoder {
         &self.name
     }
 
+    /// Truncation length of a pair in tokens.
+    pub fn max_length(&self) -> usize {
+        self.tokenizer.max_length()
+    }
+
     /// The device it runs on.
     pub fn device(&self) -> &Device {
         &self.device

@@ -2,6 +2,7 @@
 //! numbers as the Python library.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, Var};
@@ -68,7 +69,14 @@ impl Default for ModelOptions {
     }
 }
 
+/// Weights trained in memory, by tensor name, with the dtypes to store them in.
+struct TrainedWeights {
+    tensors: std::collections::HashMap<String, Tensor>,
+    dtypes: std::collections::BTreeMap<String, DType>,
+}
+
 /// Per-call encoding settings.
+#[derive(Clone)]
 pub struct EncodeOptions<'a> {
     /// Texts per forward pass.
     pub batch_size: usize,
@@ -130,6 +138,11 @@ pub struct SentenceEncoder {
     options: ModelOptions,
     /// The trainable weights and their stored dtypes (Backend::Trainable).
     trainable: Option<(VarMap, std::collections::BTreeMap<String, DType>)>,
+    /// Weights trained in memory (an inference copy), kept so the model can be
+    /// saved or trained further; with their stored dtypes.
+    trained: Option<Arc<TrainedWeights>>,
+    /// A temporary folder the model lives in, removed with the model.
+    owned_dir: Option<Arc<tempfile::TempDir>>,
     folder: StFolder,
     tokenizer: TextTokenizer,
     encoder: Box<dyn Encoder>,
@@ -173,6 +186,18 @@ impl SentenceEncoder {
     /// Loads a model folder.
     pub fn from_dir(dir: &Path, options: &ModelOptions) -> Result<Self> {
         Self::build(dir, options, None)
+    }
+
+    /// Loads the model folder `sub` inside the temporary folder `tmp`, which
+    /// lives as long as the model (a model written only to be loaded again).
+    pub fn from_temp_dir(
+        tmp: tempfile::TempDir,
+        sub: &str,
+        options: &ModelOptions,
+    ) -> Result<Self> {
+        let mut model = Self::from_dir(&tmp.path().join(sub), options)?;
+        model.owned_dir = Some(Arc::new(tmp));
+        Ok(model)
     }
 
     /// Loads a model folder, with `weights` (by tensor name) in place of the
@@ -255,6 +280,8 @@ impl SentenceEncoder {
             weights_sha256: None,
             options: options.clone(),
             trainable,
+            trained: None,
+            owned_dir: None,
             tokenizer,
             encoder,
             stages,
@@ -336,9 +363,41 @@ impl SentenceEncoder {
             document_prompt: self.document_prompt.clone(),
             ..self.options.clone()
         };
-        let mut copy = Self::build(&self.dir, &options, Some(weights))?;
+        let mut copy = Self::build(&self.dir, &options, Some(weights.clone()))?;
         copy.name = format!("{}@{}", self.name, &hash[..12]);
         copy.weights_sha256 = Some(hash);
+        copy.trained = Some(Arc::new(TrainedWeights {
+            tensors: weights,
+            dtypes: self
+                .trainable
+                .as_ref()
+                .map(|t| t.1.clone())
+                .unwrap_or_default(),
+        }));
+        Ok(copy)
+    }
+
+    /// A copy loaded for training (`Backend::Trainable`) that starts from this
+    /// model's weights, trained ones included; `max_length` as given or this model's.
+    pub fn trainable_copy(&self, max_length: Option<usize>) -> Result<SentenceEncoder> {
+        let options = ModelOptions {
+            backend: Backend::Trainable,
+            max_length: max_length.or(Some(self.max_length())),
+            query_prompt: self.query_prompt.clone(),
+            document_prompt: self.document_prompt.clone(),
+            ..self.options.clone()
+        };
+        let mut copy = Self::build(&self.dir, &options, None)?;
+        copy.name = self.name.clone();
+        if let (Some(t), Some((varmap, _))) = (&self.trained, &copy.trainable) {
+            let data = varmap.data().lock().unwrap_or_else(|p| p.into_inner());
+            for (name, var) in data.iter() {
+                let w = t.tensors.get(name).ok_or_else(|| {
+                    Error::InvalidArgument(format!("trained weights lack tensor {name}"))
+                })?;
+                var.set(w)?;
+            }
+        }
         Ok(copy)
     }
 
@@ -358,12 +417,21 @@ impl SentenceEncoder {
     /// the input folder, with the weights replaced by the current ones (same
     /// tensor names and dtypes, `model.safetensors`). Atomic.
     pub fn save(&self, out: &Path) -> Result<()> {
-        let Some((varmap, dtypes)) = &self.trainable else {
-            return Err(Error::InvalidArgument(
-                "only a model loaded for training can be saved".into(),
-            ));
-        };
-        let weights: std::collections::HashSet<PathBuf> =
+        // The weights to write (None: the folder's own, copied as they are).
+        let weights: Option<(std::collections::HashMap<String, Tensor>, _)> =
+            match (&self.trainable, &self.trained) {
+                (Some((varmap, dtypes)), _) => {
+                    let data = varmap.data().lock().unwrap_or_else(|p| p.into_inner());
+                    let tensors = data
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+                        .collect();
+                    Some((tensors, dtypes))
+                }
+                (None, Some(t)) => Some((t.tensors.clone(), &t.dtypes)),
+                (None, None) => None,
+            };
+        let files: std::collections::HashSet<PathBuf> =
             weight_files(self.folder.transformer_dir())?
                 .into_iter()
                 .collect();
@@ -375,14 +443,15 @@ impl SentenceEncoder {
             .to_path_buf();
         let is_model = |p: &Path| p.join("modules.json").is_file();
         write_dir_atomically(out, "model folder", is_model, |tmp| {
-            let skip =
-                |p: &Path| weights.contains(p) || p.ends_with("model.safetensors.index.json");
+            let Some((current, dtypes)) = &weights else {
+                return copy_tree(&self.dir, tmp, &|_: &Path| false);
+            };
+            let skip = |p: &Path| files.contains(p) || p.ends_with("model.safetensors.index.json");
             copy_tree(&self.dir, tmp, &skip)?;
-            let data = varmap.data().lock().unwrap_or_else(|p| p.into_inner());
             let mut tensors = std::collections::HashMap::new();
-            for (name, var) in data.iter() {
+            for (name, t) in current {
                 let dtype = dtypes.get(name).copied().unwrap_or(DType::F32);
-                tensors.insert(name.clone(), var.as_tensor().to_dtype(dtype)?);
+                tensors.insert(name.clone(), t.to_dtype(dtype)?);
             }
             let path = tmp.join(&rel).join("model.safetensors");
             candle_core::safetensors::save(&tensors, &path)

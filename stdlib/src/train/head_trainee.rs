@@ -154,8 +154,9 @@ impl Trainee for FrozenEncoderHead<'_> {
         let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
         let dir = tmp.path().join("model");
         self.save(&dir)?;
-        SentenceEncoder::from_dir(
-            &dir,
+        SentenceEncoder::from_temp_dir(
+            tmp,
+            "model",
             &ModelOptions {
                 max_length: Some(self.encoder.max_length()),
                 ..Default::default()
