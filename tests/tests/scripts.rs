@@ -253,3 +253,63 @@ fn ctrl_c_stops_a_running_script_with_its_position() {
         "{stderr}"
     );
 }
+
+#[test]
+fn datasets_runs_and_qrels_iterate_sample_filter_and_save() {
+    let data = rankbook_tests::sample_data();
+    let out = tempfile::tempdir().unwrap();
+    let body = format!(
+        r#"
+let d = beir("{data}");
+let qrels = d.qrels("test");
+let n = 0;
+for q in d.queries(qrels) {{ n += q.text.len(); }}
+print(n);
+let pairs = training_pairs(d, "test");
+print(pairs[0].anchor);
+print(pairs.sample(3, 7).len() == 3 && pairs.sample(3, 7)[0].anchor == pairs.sample(3, 7)[0].anchor);
+let k = 0;
+for p in pairs {{ if p.negatives.len() == 0 {{ k += 1; }} }}
+print(k);
+let run = load_run("{data}/runs/all-MiniLM-L6-v2.trec");
+let ids = qrels.query_ids().extract(0, 2);
+print(ids);
+let small = run.filter(ids).cut(3);
+print(small.len());
+print(small.top(ids[0], 10).len());
+qrels.filter(ids).save("{out}/q.txt");
+print(losses()["triplet"]);
+print(cache_info().keys >= 0);
+"#,
+        data = data.display(),
+        out = out.path().display()
+    );
+    let (_d, p) = script(&body);
+    let o = rankbook(&["run", p.to_str().unwrap()]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines[1],
+        "0-dimensional biomaterials show inductive properties."
+    );
+    assert_eq!(lines[2], "true");
+    assert_eq!(lines[3], "60"); // one pair per judgement of the 60 in qrels/test.tsv
+    assert_eq!(lines[4], "[\"1\", \"100\"]");
+    assert_eq!(lines[5], "2");
+    assert_eq!(lines[6], "3");
+    assert_eq!(lines[7], "(anchor, positive, negative) triples");
+    assert_eq!(lines[8], "true");
+    let saved = std::fs::read_to_string(out.path().join("q.txt")).unwrap();
+    assert!(saved.starts_with("1 0 31715818 1\n"), "{saved}");
+    // Iteration visits every query: the summed lengths (in characters) of the 50 texts.
+    let want: usize = std::fs::read_to_string(data.join("queries.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["text"].as_str().unwrap().chars().count()
+        })
+        .sum();
+    assert_eq!(lines[0], want.to_string());
+}

@@ -10,6 +10,25 @@ use rhai::Engine;
 /// `get$name`, indexers `index$get$`.
 pub const DOCS: &[(&str, &str)] = &[
     (
+        "losses",
+        "The loss names the trainer knows, each with the data it trains on.",
+    ),
+    (
+        "sample",
+        "Random training samples as maps (seed 42 unless given); the same for the same seed.",
+    ),
+    ("query_ids", "The query ids, sorted."),
+    ("filter", "Keeps the queries whose ids are given."),
+    ("cut", "Keeps the best k results of each query."),
+    (
+        "cache_clear",
+        "Deletes every cached vector; what was removed.",
+    ),
+    (
+        "cache_info",
+        "The embedding cache: its folder, model settings (keys), files and bytes.",
+    ),
+    (
         "beir",
         "Opens a BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv).",
     ),

@@ -29,6 +29,22 @@ pub struct Model(pub Arc<SentenceEncoder>);
 #[derive(Clone)]
 pub struct Texts(pub Arc<Vec<TextRecord>>);
 
+fn text_map(r: &TextRecord) -> Map {
+    let mut m = Map::new();
+    m.insert("id".into(), r.id.clone().into());
+    m.insert("text".into(), r.text.clone().into());
+    m
+}
+
+/// `for t in texts`: each text as `#{id, text}`.
+impl IntoIterator for Texts {
+    type Item = Map;
+    type IntoIter = std::vec::IntoIter<Map>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(text_map).collect::<Vec<_>>().into_iter()
+    }
+}
+
 /// A dense index.
 #[derive(Clone)]
 pub struct Index(pub Arc<DenseIndex>);
@@ -113,6 +129,11 @@ fn evaluation_map(e: &Evaluation) -> Map {
         .zip(&e.means)
         .map(|(m, v)| (m.to_string().into(), Dynamic::from_float(*v)))
         .collect()
+}
+
+/// Query ids given as an array of strings.
+fn id_set(ids: &Array) -> RhaiResult<std::collections::HashSet<String>> {
+    Ok(strings(ids)?.into_iter().collect())
 }
 
 /// Runs `f` with encoding options that read and fill the default embedding cache.
@@ -218,11 +239,9 @@ pub fn register(engine: &mut Engine) {
                 .ok()
                 .and_then(|i| t.0.get(i))
                 .ok_or_else(|| err(format!("index {i} out of range for {} texts", t.0.len())))?;
-            let mut m = Map::new();
-            m.insert("id".into(), r.id.clone().into());
-            m.insert("text".into(), r.text.clone().into());
-            Ok(m)
-        });
+            Ok(text_map(r))
+        })
+        .register_iterator::<Texts>();
 
     engine
         .register_type_with_name::<Index>("Index")
@@ -256,7 +275,17 @@ pub fn register(engine: &mut Engine) {
         .register_fn("load_qrels", |p: &str| -> RhaiResult<Qrels> {
             Qrels::read(std::path::Path::new(p)).map_err(err)
         })
-        .register_fn("len", |q: &mut Qrels| q.len() as i64);
+        .register_fn("len", |q: &mut Qrels| q.len() as i64)
+        .register_fn("query_ids", |q: &mut Qrels| -> Array {
+            q.query_ids().map(|id| id.into()).collect()
+        })
+        .register_fn("filter", |q: &mut Qrels, ids: Array| -> RhaiResult<Qrels> {
+            let keep = id_set(&ids)?;
+            Ok(q.filter(|id| keep.contains(id)))
+        })
+        .register_fn("save", |q: &mut Qrels, p: &str| -> RhaiResult<()> {
+            q.write(std::path::Path::new(p)).map_err(err)
+        });
 
     engine
         .register_type_with_name::<Run>("Run")
@@ -264,6 +293,14 @@ pub fn register(engine: &mut Engine) {
             Run::read(std::path::Path::new(p)).map_err(err)
         })
         .register_fn("len", |r: &mut Run| r.len() as i64)
+        .register_fn("query_ids", |r: &mut Run| -> Array {
+            r.query_ids().map(|id| id.into()).collect()
+        })
+        .register_fn("filter", |r: &mut Run, ids: Array| -> RhaiResult<Run> {
+            let keep = id_set(&ids)?;
+            Ok(r.filter(|id| keep.contains(id)))
+        })
+        .register_fn("cut", |r: &mut Run, k: i64| r.top_k(k.max(0) as usize))
         .register_fn("save", |r: &mut Run, p: &str| -> RhaiResult<()> {
             r.write(std::path::Path::new(p), "rankbook").map_err(err)
         })
@@ -392,6 +429,26 @@ pub fn register(engine: &mut Engine) {
             Ok(format_table(&evaluate(&q, &r, &ms, EvalOptions::default())))
         },
     );
+    let cache_map = |info: rankbook::cache::CacheInfo| -> Map {
+        let mut m = Map::new();
+        m.insert(
+            "dir".into(),
+            EmbeddingCache::default_root().display().to_string().into(),
+        );
+        m.insert("keys".into(), (info.keys as i64).into());
+        m.insert("files".into(), (info.files as i64).into());
+        m.insert("bytes".into(), (info.bytes as i64).into());
+        m
+    };
+    engine
+        .register_fn("cache_info", move || -> RhaiResult<Map> {
+            let c = EmbeddingCache::new(EmbeddingCache::default_root());
+            c.info().map(cache_map).map_err(err)
+        })
+        .register_fn("cache_clear", move || -> RhaiResult<Map> {
+            let c = EmbeddingCache::new(EmbeddingCache::default_root());
+            c.clear().map(cache_map).map_err(err)
+        });
     engine
         .register_fn("fixed", |x: f64, digits: i64| {
             format!("{x:.*}", digits.clamp(0, 17) as usize)

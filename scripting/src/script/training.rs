@@ -29,6 +29,62 @@ use super::retrieval::Cross;
 #[derive(Clone)]
 pub struct Data(pub Arc<TrainingData>);
 
+/// One training sample as a map: `#{anchor, positive, negatives, teacher}`,
+/// `#{text_a, text_b, score}` or `#{text, group}`.
+fn sample_map(d: &TrainingData, i: usize) -> Map {
+    let mut m = Map::new();
+    let strs = |v: &[String]| -> Dynamic {
+        v.iter()
+            .map(|t| Dynamic::from(t.clone()))
+            .collect::<Array>()
+            .into()
+    };
+    match d {
+        TrainingData::Examples(v) => {
+            let e = &v[i];
+            m.insert("anchor".into(), e.anchor.clone().into());
+            m.insert("positive".into(), e.positive.clone().into());
+            m.insert("negatives".into(), strs(&e.negatives));
+            if let Some(t) = &e.teacher {
+                let scores: Array = t
+                    .iter()
+                    .map(|x| Dynamic::from_float(f64::from(*x)))
+                    .collect();
+                m.insert("teacher".into(), scores.into());
+            }
+        }
+        TrainingData::Pairs(v) => {
+            m.insert("text_a".into(), v[i].text_a.clone().into());
+            m.insert("text_b".into(), v[i].text_b.clone().into());
+            m.insert("score".into(), Dynamic::from_float(f64::from(v[i].score)));
+        }
+        TrainingData::Groups(v) => {
+            m.insert("text".into(), v[i].text.clone().into());
+            m.insert("group".into(), v[i].group.clone().into());
+        }
+    }
+    m
+}
+
+/// `for s in data`: each sample as a map.
+impl IntoIterator for Data {
+    type Item = Map;
+    type IntoIter = std::vec::IntoIter<Map>;
+    fn into_iter(self) -> Self::IntoIter {
+        (0..self.0.len())
+            .map(|i| sample_map(&self.0, i))
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+}
+
+fn samples(d: &Data, n: i64, seed: i64) -> Array {
+    d.0.sample_positions(n.max(0) as usize, seed as u64)
+        .into_iter()
+        .map(|i| sample_map(&d.0, i).into())
+        .collect()
+}
+
 /// A configured trainer with its hooks and the history of its last run.
 #[derive(Clone)]
 pub struct Trainer {
@@ -359,6 +415,24 @@ pub fn register(engine: &mut Engine) {
     engine
         .register_type_with_name::<Data>("TrainingData")
         .register_fn("len", |d: &mut Data| d.0.len() as i64)
+        .register_indexer_get(|d: &mut Data, i: i64| -> RhaiResult<Map> {
+            usize::try_from(i)
+                .ok()
+                .filter(|i| *i < d.0.len())
+                .map(|i| sample_map(&d.0, i))
+                .ok_or_else(|| err(format!("index {i} out of range for {} samples", d.0.len())))
+        })
+        .register_fn("sample", |d: &mut Data, n: i64| samples(d, n, 42))
+        .register_fn("sample", |d: &mut Data, n: i64, seed: i64| {
+            samples(d, n, seed)
+        })
+        .register_iterator::<Data>()
+        .register_fn("losses", || -> Map {
+            rankbook::loss::KNOWN_LOSSES
+                .iter()
+                .map(|(name, data)| ((*name).into(), Dynamic::from(data.to_string())))
+                .collect()
+        })
         .register_fn("to_string", |d: &mut Data| {
             format!("TrainingData({} {})", d.0.len(), d.0.shape())
         });

@@ -2,6 +2,7 @@
 //! (`query-id corpus-id score`, header optional).
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
 use std::path::Path;
 
 use crate::data::lines::for_each_line;
@@ -141,11 +142,56 @@ impl Qrels {
     pub fn judgements(&self) -> usize {
         self.map.values().map(|j| j.len()).sum()
     }
+
+    /// The judgements of the queries `keep` accepts.
+    pub fn filter(&self, keep: impl Fn(&str) -> bool) -> Qrels {
+        Qrels {
+            map: self
+                .map
+                .iter()
+                .filter(|(q, _)| keep(q))
+                .map(|(q, j)| (q.clone(), j.clone()))
+                .collect(),
+        }
+    }
+
+    /// Writes TREC qrels (`qid 0 docid grade`, queries and docs sorted), atomically.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        crate::atomic::write_atomically(path, |w| {
+            for (qid, judged) in &self.map {
+                let mut docs: Vec<(&String, &i32)> = judged.iter().collect();
+                docs.sort();
+                for (doc, grade) in docs {
+                    writeln!(w, "{qid} 0 {doc} {grade}").map_err(|e| Error::io(path, e))?;
+                }
+            }
+            Ok(())
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filter_then_write_round_trips() {
+        let mut q = Qrels::new();
+        q.insert("q2", "d9", 0);
+        q.insert("q1", "d2", 2);
+        q.insert("q1", "d1", 1);
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("q.txt");
+        q.write(&p).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "q1 0 d1 1\nq1 0 d2 2\nq2 0 d9 0\n"
+        );
+        assert_eq!(Qrels::read(&p).unwrap(), q);
+        let only = q.filter(|id| id == "q2");
+        assert_eq!(only.len(), 1);
+        assert_eq!(only.judgements(), 1);
+    }
 
     fn read(text: &str) -> Result<Qrels> {
         let d = tempfile::tempdir().unwrap();

@@ -128,6 +128,18 @@ impl Run {
         self.map.is_empty()
     }
 
+    /// The results of the queries `keep` accepts.
+    pub fn filter(&self, keep: impl Fn(&str) -> bool) -> Run {
+        Run {
+            map: self
+                .map
+                .iter()
+                .filter(|(q, _)| keep(q))
+                .map(|(q, v)| (q.clone(), v.clone()))
+                .collect(),
+        }
+    }
+
     /// Keeps the best `k` results of each query.
     pub fn top_k(&self, k: usize) -> Run {
         Run {
@@ -172,6 +184,18 @@ mod tests {
         assert!(e.ends_with(":1: score \"x\" is not a number"), "{e}");
         let e = read("q Q0 a 1\n").unwrap_err().to_string();
         assert!(e.contains("expected 6 columns"), "{e}");
+    }
+
+    #[test]
+    fn filter_and_top_k_keep_ranking_order() {
+        let mut r = Run::new();
+        r.push("q1", "a", 0.1);
+        r.push("q1", "b", 0.9);
+        r.push("q2", "c", 0.5);
+        let cut = r.top_k(1).filter(|q| q == "q1");
+        assert_eq!(cut.len(), 1);
+        assert_eq!(cut.top_of("q1", 5)[0].doc, "b");
+        assert_eq!(cut.top_of("q1", 5).len(), 1);
     }
 
     #[test]

@@ -112,6 +112,20 @@ impl TrainingData {
         }
     }
 
+    /// `n` distinct sample positions drawn at random (all of them, shuffled,
+    /// when `n` is at least the length); the same for the same seed.
+    pub fn sample_positions(&self, n: usize, seed: u64) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.len()).collect();
+        let mut rng = SplitMix::new(seed);
+        // A partial Fisher-Yates shuffle: the first n places are the sample.
+        for i in 0..n.min(order.len()) {
+            let j = i + rng.below(order.len() - i);
+            order.swap(i, j);
+        }
+        order.truncate(n);
+        order
+    }
+
     /// Every text of sample `i`.
     pub fn texts_of(&self, i: usize) -> Vec<&str> {
         match self {
@@ -278,6 +292,18 @@ mod tests {
 
     fn ex(a: &str, p: &str) -> Example {
         Example::pair(a, p)
+    }
+
+    #[test]
+    fn samples_are_distinct_reproducible_and_bounded() {
+        let data = TrainingData::Examples((0..10).map(|i| ex(&i.to_string(), "p")).collect());
+        let a = data.sample_positions(4, 7);
+        assert_eq!(a, data.sample_positions(4, 7));
+        assert_ne!(a, data.sample_positions(4, 8));
+        let mut all = data.sample_positions(50, 7);
+        assert_eq!(all.len(), 10);
+        all.sort();
+        assert_eq!(all, (0..10).collect::<Vec<_>>());
     }
 
     #[test]

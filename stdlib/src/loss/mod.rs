@@ -107,6 +107,11 @@ pub const KNOWN_LOSSES: &[(&str, &str)] = &[
         "click-margin",
         "(query, clicked, not clicked) triples from click sessions",
     ),
+    (
+        "bce",
+        "cross-encoder: (query, positive[, negatives]) examples or (text_a, text_b, label) pairs",
+    ),
+    ("lce", "cross-encoder: (query, positive, negatives) groups"),
 ];
 
 /// The loss called `name`, with its default settings.
