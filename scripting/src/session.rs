@@ -132,12 +132,6 @@ pub fn mime_bundle(engine: &Engine, value: &Dynamic) -> Vec<(String, String)> {
     out
 }
 
-fn snippet(code: &str, pos: Position) -> Option<String> {
-    let line = code.lines().nth(pos.line()?.checked_sub(1)?)?;
-    let col = pos.position().unwrap_or(1).max(1);
-    Some(format!("{line}\n{}^", " ".repeat(col - 1)))
-}
-
 impl Default for Session {
     fn default() -> Self {
         Self::new()
@@ -238,7 +232,7 @@ impl Session {
     pub fn execute(&mut self, code: &str) -> Result<Dynamic, CellError> {
         let fail = |name: &str, message: String, pos: Position| {
             let mut traceback = vec![format!("{name}: {message}")];
-            if let Some(s) = snippet(code, pos) {
+            if let Some(s) = crate::script::snippet_with(code, pos, "") {
                 traceback.extend(s.lines().map(str::to_string));
             }
             CellError {
@@ -265,7 +259,7 @@ impl Session {
                 _ => "RuntimeError",
             };
             let pos = e.position();
-            fail(name, crate::script::error_message(&e), pos)
+            fail(name, crate::script::describe_error(&e, code), pos)
         })
     }
 

@@ -31,11 +31,21 @@ fn errors_point_at_file_line_and_column() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("model `no/such-model-here` not found"),
+        stderr.contains(":2:9: in model(): model `no/such-model-here` not found"),
         "{stderr}"
     );
     assert!(
         stderr.contains("  | let m = model(\"no/such-model-here\");\n  |         ^"),
+        "{stderr}"
+    );
+    // A Rust error inside a method call names the call and gives the cause.
+    let (_d, p) = script(&format!(
+        "let d = beir(\"{}\");\nlet t = trainer(#{{ loss: \"triplet\", batch_size: 4 }});\nlet m = t.fit(model(\"sentence-transformers/all-MiniLM-L6-v2\"), training_pairs(d, \"test\"));\n",
+        rankbook_tests::sample_data().display()
+    ));
+    let (_, stderr) = text(&rankbook(&["run", p.to_str().unwrap()]));
+    assert!(
+        stderr.contains(":3:11: in fit(): triplet loss needs (anchor, positive, negative) triples; this dataset yields (anchor, positive) pairs"),
         "{stderr}"
     );
     let (_d, p) = script("let x = ;\n");

@@ -12,4 +12,7 @@ mod training;
 pub use api_doc::{ApiFunction, api_reference, doc_of, friendly_signature, registered};
 pub use bindings::register;
 pub use live::DisplayProgress;
-pub use runner::{Limits, ScriptError, error_message, new_engine, new_engine_with, run_file};
+pub use runner::{
+    Limits, ScriptError, describe_error, error_message, new_engine, new_engine_with, run_file,
+    snippet_with,
+};

@@ -72,10 +72,35 @@ pub fn new_engine_with(limits: &Limits) -> Engine {
     engine
 }
 
-fn snippet(source: &str, pos: Position) -> Option<String> {
+/// The source line at `pos` and a caret under its column, each line after `margin`.
+pub fn snippet_with(source: &str, pos: Position, margin: &str) -> Option<String> {
     let line = source.lines().nth(pos.line()?.checked_sub(1)?)?;
     let col = pos.position().unwrap_or(1).max(1);
-    Some(format!("  | {line}\n  | {}^", " ".repeat(col - 1)))
+    Some(format!("{margin}{line}\n{margin}{}^", " ".repeat(col - 1)))
+}
+
+fn snippet(source: &str, pos: Position) -> Option<String> {
+    snippet_with(source, pos, "  | ")
+}
+
+/// The function called at `pos` (`name(` or `.name(` starting there), if any.
+fn called_at(source: &str, pos: Position) -> Option<&str> {
+    let line = source.lines().nth(pos.line()?.checked_sub(1)?)?;
+    let rest = line.get(pos.position()?.checked_sub(1)?..)?;
+    let end = rest
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
+    (end > 0 && rest[end..].starts_with('(')).then(|| &rest[..end])
+}
+
+/// The error's message, prefixed by the call it happened in (`model(): ...`)
+/// when the position points at one.
+pub fn describe_error(e: &EvalAltResult, source: &str) -> String {
+    let message = error_message(e);
+    match called_at(source, e.position()) {
+        Some(name) => format!("in {name}(): {message}"),
+        _ => message,
+    }
 }
 
 /// Strips Rhai's own " (line x, position y)" suffix: the position is printed in front.
@@ -89,9 +114,10 @@ pub fn error_message(e: &EvalAltResult) -> String {
         return "interrupted".to_string();
     }
     let text = inner.to_string();
+    let text = text.strip_prefix("Runtime error: ").unwrap_or(&text);
     match text.rfind(" (line ") {
         Some(i) if text.ends_with(')') => text[..i].to_string(),
-        _ => text,
+        _ => text.to_string(),
     }
 }
 
@@ -132,5 +158,5 @@ pub fn run_file(
         .map_err(|e| fail(e.position(), e.err_type().to_string()))?;
     engine
         .eval_ast_with_scope::<Dynamic>(&mut scope, &ast)
-        .map_err(|e| fail(e.position(), error_message(&e)))
+        .map_err(|e| fail(e.position(), describe_error(&e, &source)))
 }
