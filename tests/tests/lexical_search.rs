@@ -72,7 +72,11 @@ fn bm25_reproduces_anserini_on_scifact_and_nfcorpus() {
 fn bm25_on_the_embedded_sample_and_bad_settings() {
     let dir = tempfile::tempdir().unwrap();
     let (ndcg, _) = bm25(&sample_data(), dir.path());
-    assert!(ndcg > 0.5, "BM25 on the SciFact sample: nDCG@10 {ndcg}");
+    // The value the bm25_vs_dense example prints for the same index.
+    assert!(
+        (ndcg - 0.9370).abs() < 5e-5,
+        "BM25 on the SciFact sample: nDCG@10 {ndcg}"
+    );
     let o = rankbook(&[
         "index",
         "--bm25",
@@ -134,8 +138,10 @@ fn splade_index_and_search_on_the_sample() {
         "--quiet",
     ]);
     let ndcg = eval_means(&data.join("qrels/test.tsv"), &run, "nDCG@10", false)["nDCG@10"];
+    // Measured once with this build and pinned: a change in the encoder, the
+    // index or the search shows here.
     assert!(
-        ndcg > 0.5,
+        (ndcg - 0.9153).abs() < 5e-5,
         "SPLADE-tiny on the SciFact sample: nDCG@10 {ndcg}"
     );
 }

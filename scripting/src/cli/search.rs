@@ -130,16 +130,15 @@ fn search_vectors(index: &Path, vectors: &Path, a: &SearchArgs) -> anyhow::Resul
     let start = Instant::now();
     let bar = Bar::new(a.encoding.quiet);
     let run = flat.search(&ids, &queries.to_embeddings(), a.k, &bar)?;
-    let searched = start.elapsed().as_secs_f64();
-    run.write(&a.output, &a.tag)?;
-    log(format_args!(
-        "searched {} query vectors over {} docs (k={}) in {searched:.2} s (index loaded and verified in {loaded:.2} s) -> {}",
-        ids.len(),
+    let what = format!("k={}, index loaded and verified in {loaded:.2} s", a.k);
+    write_run(
+        &run,
+        a,
+        &format!("{} query vectors", ids.len()),
         flat.len(),
-        a.k,
-        a.output.display()
-    ));
-    Ok(())
+        &what,
+        start,
+    )
 }
 
 pub fn run(a: SearchArgs) -> anyhow::Result<()> {
@@ -181,17 +180,15 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
         }
         let start = Instant::now();
         let run = index.search(&queries, a.k, &bar)?;
-        run.write(&a.output, &a.tag)?;
-        log(format_args!(
-            "searched {} queries over {} docs ({}, k={}) in {:.2} s -> {}",
-            queries.len(),
+        let what = format!("{}, k={}", index.kind(), a.k);
+        return write_run(
+            &run,
+            &a,
+            &format!("{} queries", queries.len()),
             index.len(),
-            index.kind(),
-            a.k,
-            start.elapsed().as_secs_f64(),
-            a.output.display()
-        ));
-        return Ok(());
+            &what,
+            start,
+        );
     }
     let index = match (&a.index, &a.corpus, &a.model) {
         (Some(dir), _, model) => {
@@ -212,13 +209,30 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
     };
     let start = Instant::now();
     let run = index.search(&queries, a.k, &encode, &bar)?;
+    let what = format!("k={}", a.k);
+    write_run(
+        &run,
+        &a,
+        &format!("{} queries", queries.len()),
+        index.len(),
+        &what,
+        start,
+    )
+}
+
+/// Writes the run (atomically) and logs what was searched and how long it took.
+fn write_run(
+    run: &rankbook::data::Run,
+    a: &SearchArgs,
+    queries: &str,
+    docs: usize,
+    what: &str,
+    start: Instant,
+) -> anyhow::Result<()> {
+    let seconds = start.elapsed().as_secs_f64();
     run.write(&a.output, &a.tag)?;
     log(format_args!(
-        "searched {} queries over {} docs (k={}) in {:.2} s -> {}",
-        queries.len(),
-        index.len(),
-        a.k,
-        start.elapsed().as_secs_f64(),
+        "searched {queries} over {docs} docs ({what}) in {seconds:.2} s -> {}",
         a.output.display()
     ));
     Ok(())
