@@ -569,3 +569,93 @@ fn a_cross_encoder_trains_saves_as_sequence_classification_and_reloads() {
         reloaded.predict(&probe, 8).unwrap()
     );
 }
+
+#[test]
+fn group_samples_train_a_head_with_the_batch_hard_triplet_loss() {
+    use rankbook::data::training::GroupSample;
+    use rankbook::model::head::HeadKind;
+    use rankbook::train::FrozenEncoderHead;
+
+    // Quaterion's setting: texts labelled with their group, here three topics.
+    let topics = [
+        (
+            "sport",
+            [
+                "football match tonight",
+                "the tennis final",
+                "a marathon runner",
+                "cycling race results",
+            ],
+        ),
+        (
+            "food",
+            [
+                "a recipe for bread",
+                "pasta with tomato sauce",
+                "grilled vegetables",
+                "chocolate cake baking",
+            ],
+        ),
+        (
+            "code",
+            [
+                "a rust compiler error",
+                "python list comprehension",
+                "debugging a segfault",
+                "git merge conflict",
+            ],
+        ),
+    ];
+    let data = TrainingData::Groups(
+        topics
+            .iter()
+            .flat_map(|(g, texts)| {
+                texts.iter().map(|t| GroupSample {
+                    text: t.to_string(),
+                    group: g.to_string(),
+                })
+            })
+            .collect(),
+    );
+    let frozen = SentenceEncoder::load(MODEL, &ModelOptions::default()).unwrap();
+    let head = FrozenEncoderHead::new(
+        &frozen,
+        HeadKind::Linear,
+        &data,
+        42,
+        &EncodeOptions::default(),
+    )
+    .unwrap();
+    let loss = loss_by_name("batch-hard-triplet").unwrap();
+    let cfg = TrainConfig {
+        epochs: 30,
+        batch_size: 6,
+        lr: 1e-2,
+        ..Default::default()
+    };
+    let opts = FitOptions {
+        output: None,
+        resume: None,
+        validation: None,
+        progress: &NoProgress,
+        cancel: None,
+    };
+    let out = fit(&head, &data, loss.as_ref(), &cfg, &opts, &mut NoCallback).unwrap();
+    let losses = step_losses(&out.history);
+    let mean = |s: &[(usize, f64)]| s.iter().map(|x| x.1).sum::<f64>() / s.len() as f64;
+    let (first, last) = (mean(&losses[..6]), mean(&losses[losses.len() - 6..]));
+    assert!(last < 0.5 * first, "{first} -> {last}");
+    // Pairs data are refused with what the loss needs.
+    let e = fit(
+        &head,
+        &sample_pairs(4),
+        loss.as_ref(),
+        &cfg,
+        &opts,
+        &mut NoCallback,
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("needs (text, group) samples"), "{e}");
+}

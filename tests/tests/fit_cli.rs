@@ -183,7 +183,7 @@ fn fit_refuses_bad_input_before_training() {
     let e = fit(&["--loss", "hinge"]);
     assert!(
         e.contains(
-            "error: unknown loss `hinge`; known losses: mnrl, cached-mnrl, triplet, contrastive"
+            "error: unknown loss `hinge`; known losses: mnrl, cached-mnrl, triplet, batch-hard-triplet, contrastive"
         ),
         "{e}"
     );
@@ -199,6 +199,29 @@ fn fit_refuses_bad_input_before_training() {
     .unwrap();
     let e = fit(&["--pairs", bad.to_str().unwrap(), "--loss", "contrastive"]);
     assert!(e.contains("pairs.jsonl:2: no \"text_b\" or \"sentence2\" or \"positive\" field (fields: score, text_a)"), "{e}");
+    let groups = d.path().join("groups.jsonl");
+    std::fs::write(
+        &groups,
+        "{\"text\": \"a\", \"group\": \"x\"}\n{\"text\": \"b\", \"group\": \"x\"}\n",
+    )
+    .unwrap();
+    let e = fit(&["--groups", groups.to_str().unwrap()]);
+    assert!(
+        e.contains("this dataset yields (text, group) samples"),
+        "{e}"
+    );
+    let e = fit(&[
+        "--groups",
+        groups.to_str().unwrap(),
+        "--loss",
+        "batch-hard-triplet",
+        "--batch-size",
+        "2",
+    ]);
+    assert!(
+        e.contains("batch-hard-triplet loss needs at least two groups; the data have 1"),
+        "{e}"
+    );
     assert!(!out.exists(), "nothing written on bad input");
 }
 

@@ -42,6 +42,9 @@ pub struct FitArgs {
     /// Pair samples JSONL: text_a, text_b, score.
     #[arg(long)]
     pairs: Option<PathBuf>,
+    /// Group samples JSONL: text, group (for batch-hard-triplet).
+    #[arg(long)]
+    groups: Option<PathBuf>,
     /// A teacher's TREC run over `--data` for distillation (margin-mse, kl).
     #[arg(long)]
     teacher_run: Option<PathBuf>,
@@ -51,8 +54,8 @@ pub struct FitArgs {
     /// Click sessions JSONL over `--data`'s corpus.
     #[arg(long)]
     clicks: Option<PathBuf>,
-    /// The loss (mnrl, cached-mnrl, triplet, contrastive, online-contrastive,
-    /// cosine, margin-mse, kl, ranknet, listnet, click-margin).
+    /// The loss (mnrl, cached-mnrl, triplet, batch-hard-triplet, contrastive,
+    /// online-contrastive, cosine, margin-mse, kl, ranknet, listnet, click-margin).
     #[arg(long, default_value = "mnrl")]
     loss: String,
     /// A loss setting, repeatable: scale=20, symmetric=1, mini_batch=16 (cached-mnrl),
@@ -140,11 +143,12 @@ impl FitArgs {
             self.negatives.is_some(),
             self.triples.is_some(),
             self.pairs.is_some(),
+            self.groups.is_some(),
             self.teacher_run.is_some(),
             self.clicks.is_some(),
         ];
         if given.iter().filter(|g| **g).count() > 1 {
-            bail!("give one of --negatives, --triples, --pairs, --teacher-run, --clicks");
+            bail!("give one of --negatives, --triples, --pairs, --groups, --teacher-run, --clicks");
         }
         Ok(if let Some(p) = &self.negatives {
             TrainingSource::Negatives {
@@ -155,6 +159,8 @@ impl FitArgs {
             TrainingSource::Triples(p.clone())
         } else if let Some(p) = &self.pairs {
             TrainingSource::Pairs(p.clone())
+        } else if let Some(p) = &self.groups {
+            TrainingSource::Groups(p.clone())
         } else if let Some(run) = &self.teacher_run {
             TrainingSource::Teacher {
                 dir: data()?,

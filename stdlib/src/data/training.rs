@@ -2,7 +2,7 @@
 //! triples, the shapes of training data the losses accept, and the batch
 //! samplers (no duplicates for in-batch-negative losses, plain shuffling).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use crate::data::lines::for_each_line;
@@ -255,6 +255,37 @@ pub fn shuffled_batches(samples: usize, batch_size: usize, seed: u64) -> Result<
         .collect())
 }
 
+/// Batches of group samples in which texts come in pairs of the same group
+/// (sentence-transformers' GroupByLabelBatchSampler): batch-hard losses need a
+/// positive for each anchor. Each group's samples are shuffled and cut into
+/// pairs (an odd one out stays single), the pairs shuffled and packed into
+/// batches; every sample is used once per epoch.
+pub fn group_batches(data: &TrainingData, batch_size: usize, seed: u64) -> Result<Vec<Vec<usize>>> {
+    check_batch_size(batch_size, data.len())?;
+    let TrainingData::Groups(samples) = data else {
+        return shuffled_batches(data.len(), batch_size, seed);
+    };
+    let mut by_group: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for i in shuffled(samples.len(), seed) {
+        by_group
+            .entry(samples[i].group.as_str())
+            .or_default()
+            .push(i);
+    }
+    let pairs: Vec<Vec<usize>> = by_group
+        .values()
+        .flat_map(|members| members.chunks(2).map(<[usize]>::to_vec))
+        .collect();
+    let mut batches: Vec<Vec<usize>> = Vec::new();
+    for p in shuffled(pairs.len(), seed.wrapping_add(1)) {
+        match batches.last_mut() {
+            Some(b) if b.len() + pairs[p].len() <= batch_size => b.extend(&pairs[p]),
+            _ => batches.push(pairs[p].clone()),
+        }
+    }
+    Ok(batches)
+}
+
 /// Batches of example indices in which no text appears twice (a repeated text
 /// would be its own in-batch negative), shuffled by `seed`. Examples that would
 /// repeat a text wait for a later batch, as in sentence-transformers'
@@ -292,6 +323,38 @@ mod tests {
 
     fn ex(a: &str, p: &str) -> Example {
         Example::pair(a, p)
+    }
+
+    #[test]
+    fn group_batches_keep_pairs_of_a_group_together_and_use_every_sample_once() {
+        let data = TrainingData::Groups(
+            (0..11)
+                .map(|i| GroupSample {
+                    text: format!("t{i}"),
+                    group: format!("g{}", i % 3),
+                })
+                .collect(),
+        );
+        let batches = group_batches(&data, 4, 9).unwrap();
+        let mut all: Vec<usize> = batches.iter().flatten().copied().collect();
+        all.sort();
+        assert_eq!(all, (0..11).collect::<Vec<_>>());
+        assert!(batches.iter().all(|b| b.len() <= 4));
+        // Groups of 4, 4 and 3 samples: 5 pairs and 1 single, so at most one
+        // sample lacks a partner of its group in its batch.
+        let TrainingData::Groups(g) = &data else {
+            unreachable!()
+        };
+        let lonely: usize = batches
+            .iter()
+            .map(|b| {
+                b.iter()
+                    .filter(|&&i| b.iter().filter(|&&j| g[j].group == g[i].group).count() < 2)
+                    .count()
+            })
+            .sum();
+        assert_eq!(lonely, 1);
+        assert_eq!(batches, group_batches(&data, 4, 9).unwrap());
     }
 
     #[test]

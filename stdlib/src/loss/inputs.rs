@@ -3,7 +3,7 @@
 
 use candle_core::{Device, Tensor};
 
-use crate::data::training::{Example, ScoredPair, TrainingData};
+use crate::data::training::{Example, GroupSample, ScoredPair, TrainingData};
 use crate::error::{Error, Result};
 use crate::loss::wrong_shape;
 
@@ -72,6 +72,14 @@ impl<'a> Batch<'a> {
     pub fn examples(&self) -> Vec<&'a Example> {
         match self.data {
             TrainingData::Examples(v) => self.indices.iter().map(|&i| &v[i]).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The batch's group samples (empty unless the data are groups).
+    pub fn groups(&self) -> Vec<&'a GroupSample> {
+        match self.data {
+            TrainingData::Groups(v) => self.indices.iter().map(|&i| &v[i]).collect(),
             _ => Vec::new(),
         }
     }

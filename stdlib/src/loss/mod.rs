@@ -3,6 +3,7 @@
 //! matrices) and `inputs` (embedding a batch), so the cached and uncached
 //! versions of a loss cannot drift apart.
 
+mod batch_hard_triplet;
 mod bce;
 mod cached_mnrl;
 mod click_margin;
@@ -27,6 +28,7 @@ use std::collections::BTreeMap;
 use candle_core::Tensor;
 use candle_core::backprop::GradStore;
 
+pub use batch_hard_triplet::BatchHardTripletLoss;
 pub use bce::BinaryCrossEntropyLoss;
 pub use cached_mnrl::CachedMultipleNegativesRankingLoss;
 pub use click_margin::ProbMarginRankingLoss;
@@ -53,6 +55,11 @@ pub trait Loss: Send + Sync {
     fn check(&self, data: &TrainingData) -> Result<()>;
     /// Whether a batch must not repeat a text (losses with in-batch negatives).
     fn in_batch_negatives(&self) -> bool {
+        false
+    }
+    /// Whether batches must hold group samples in pairs of the same group
+    /// (batch-hard losses mine each anchor's positive in the batch).
+    fn group_batches(&self) -> bool {
         false
     }
     /// The mean loss of a batch, keeping the graph for backpropagation.
@@ -90,6 +97,7 @@ pub const KNOWN_LOSSES: &[(&str, &str)] = &[
     ("mnrl", "(anchor, positive[, negatives]) examples"),
     ("cached-mnrl", "(anchor, positive[, negatives]) examples"),
     ("triplet", "(anchor, positive, negative) triples"),
+    ("batch-hard-triplet", "(text, group) samples"),
     ("contrastive", "(text_a, text_b, 0/1) pairs"),
     ("online-contrastive", "(text_a, text_b, 0/1) pairs"),
     ("cosine", "(text_a, text_b, similarity) pairs"),
@@ -183,6 +191,9 @@ pub fn loss_with(name: &str, settings: &BTreeMap<String, f64>) -> Result<Box<dyn
         "online-contrastive" | "onlinecontrastiveloss" => Box::new(OnlineContrastiveLoss {
             margin: p.get("margin", 0.5),
             ..Default::default()
+        }),
+        "batch-hard-triplet" | "batchhardtripletloss" => Box::new(BatchHardTripletLoss {
+            margin: p.get("margin", 5.0),
         }),
         "cosine" | "cosinesimilarityloss" => Box::new(CosineSimilarityLoss),
         "margin-mse" | "marginmse" | "marginmseloss" => Box::new(MarginMSELoss),

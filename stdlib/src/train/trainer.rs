@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use candle_core::backprop::GradStore;
 
-use crate::data::training::{TrainingData, no_duplicate_batches, shuffled_batches};
+use crate::data::training::{TrainingData, group_batches, no_duplicate_batches, shuffled_batches};
 use crate::error::{Error, Result};
 use crate::loss::{Batch, Loss};
 use crate::progress::{CancelFlag, Progress};
@@ -114,6 +114,8 @@ fn plan(
         let seed = cfg.seed.wrapping_add(epoch as u64);
         let batches = if loss.in_batch_negatives() {
             no_duplicate_batches(data, cfg.batch_size, seed)?
+        } else if loss.group_batches() {
+            group_batches(data, cfg.batch_size, seed)?
         } else {
             shuffled_batches(data.len(), cfg.batch_size, seed)?
         };
