@@ -659,3 +659,41 @@ fn group_samples_train_a_head_with_the_batch_hard_triplet_loss() {
     .to_string();
     assert!(e.contains("needs (text, group) samples"), "{e}");
 }
+
+#[test]
+fn a_cross_encoder_is_validated_by_reranking_a_bm25_run() {
+    use rankbook::eval::{EvalOptions, evaluate, parse_measures};
+    use rankbook::model::cross_encoder::{CrossEncoder, CrossEncoderOptions};
+    use rankbook::rerank::{RerankOptions, Reranker, rerank};
+    use rankbook::train::Validation;
+
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/scifact-sample");
+    let data = BeirDataset::open(&dir).unwrap();
+    let measures = parse_measures("nDCG@10").unwrap();
+    let mut v = Validation::from_beir(&data, "test", measures.clone()).unwrap();
+    v.rerank_depth = 3;
+    // The first stage is the sample's BM25 run (as `rankbook search` gives it).
+    let first = v.first_stage().unwrap().clone();
+    let bm25 = evaluate(&v.qrels, &first, &measures, EvalOptions::default()).means[0];
+    assert!((bm25 - 0.9370).abs() < 5e-5, "{bm25}");
+    let m = CrossEncoder::load(
+        MODEL,
+        &CrossEncoderOptions {
+            max_length: Some(64),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let (got, _) = v.run(&m, loss_by_name("bce").unwrap().as_ref()).unwrap();
+    // The same as re-ranking the top 3 by hand and evaluating.
+    let opts = RerankOptions {
+        k: 3,
+        batch_size: 32,
+        skip_missing: false,
+        encode: EncodeOptions::default(),
+    };
+    let (by_hand, _) = rerank(Reranker::Cross(&m), &first, &v.queries, &v.corpus, &opts).unwrap();
+    let want = evaluate(&v.qrels, &by_hand, &measures, EvalOptions::default()).means[0];
+    assert_eq!(got["nDCG@10"], want);
+    assert!(by_hand.top_of(&v.queries[0].id, 10).len() == 3);
+}

@@ -64,9 +64,14 @@ pub struct FitArgs {
     loss_params: Vec<String>,
     /// Train a cross-encoder (BertForSequenceClassification; a new classifier
     /// head on a plain BERT or sentence-transformers model) with bce, lce,
-    /// ranknet, listnet, margin-mse or kl; saved as a sequence-classification folder.
-    #[arg(long, conflicts_with_all = ["head", "eval_split"])]
+    /// ranknet, listnet, margin-mse or kl; saved as a sequence-classification
+    /// folder. With --eval-split it is validated by re-ranking the top
+    /// --rerank-depth docs of a BM25 run of the split's queries.
+    #[arg(long, conflicts_with = "head")]
     cross_encoder: bool,
+    /// Docs per query a cross-encoder re-ranks in validation.
+    #[arg(long, default_value_t = 20, requires = "cross_encoder")]
+    rerank_depth: usize,
     /// Train only a head on the frozen model (linear or skip-connection), on
     /// its vectors encoded once through the embedding cache.
     #[arg(long)]
@@ -231,10 +236,10 @@ pub fn run(a: FitArgs) -> anyhow::Result<()> {
         Some(split) => {
             let dir = a.data.as_deref().context("--eval-split needs --data")?;
             let ds = BeirDataset::open(dir)?;
-            Some(Validation {
-                batch_size: a.encoding.batch_size,
-                ..Validation::from_beir(&ds, split, parse_measures(&a.measures)?)?
-            })
+            let mut v = Validation::from_beir(&ds, split, parse_measures(&a.measures)?)?;
+            v.batch_size = a.encoding.batch_size;
+            v.rerank_depth = a.rerank_depth;
+            Some(v)
         }
         None => None,
     };

@@ -193,7 +193,7 @@ pub const DOCS: &[(&str, &str)] = &[
     ),
     (
         "trainer",
-        "A trainer; options loss, loss_params, epochs, batch_size, lr, warmup, max_steps, seed, eval_data, eval_split, output, head, …",
+        "A trainer; options loss, loss_params, epochs, batch_size, lr, warmup, max_steps, seed, eval_data, eval_split (a cross-encoder re-ranks the top rerank_depth of BM25), output, head, …",
     ),
     (
         "training_pairs",

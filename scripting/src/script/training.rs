@@ -96,6 +96,7 @@ pub struct Trainer {
     output: Option<PathBuf>,
     eval: Option<(BeirDataset, String)>,
     measures: String,
+    rerank_depth: Option<usize>,
     on_step: Option<FnPtr>,
     on_eval: Option<FnPtr>,
     on_epoch_end: Option<FnPtr>,
@@ -127,6 +128,7 @@ const KEYS: &[&str] = &[
     "output",
     "checkpoint_every",
     "keep_checkpoints",
+    "rerank_depth",
 ];
 
 fn opt_usize(opts: &Map, key: &str) -> RhaiResult<Option<usize>> {
@@ -217,6 +219,7 @@ fn trainer(opts: Map) -> RhaiResult<Trainer> {
             .map(PathBuf::from),
         eval,
         measures,
+        rerank_depth: opt_usize(&opts, "rerank_depth")?,
         on_step: None,
         on_eval: None,
         on_epoch_end: None,
@@ -321,19 +324,23 @@ fn fit_model(
         ),
         None => Box::new(model.0.trainable_copy(t.max_length).map_err(err)?),
     };
-    let validation = match &t.eval {
-        Some((ds, split)) => Some(
-            Validation::from_beir(
-                ds,
-                split,
-                rankbook::eval::parse_measures(&t.measures).map_err(err)?,
-            )
-            .map_err(err)?,
-        ),
-        None => None,
-    };
+    let validation = validation_of(t)?;
     run_fit(&ctx, t, trainee.as_ref(), data, validation.as_ref())?;
     Ok(Model(Arc::new(trainee.inference_model().map_err(err)?)))
+}
+
+/// The trainer's validation collection, if it has one.
+fn validation_of(t: &Trainer) -> RhaiResult<Option<Validation>> {
+    let Some((ds, split)) = &t.eval else {
+        return Ok(None);
+    };
+    let measures = rankbook::eval::parse_measures(&t.measures).map_err(err)?;
+    let mut v = Validation::from_beir(ds, split, measures).map_err(err)?;
+    v.batch_size = t.cfg.batch_size;
+    if let Some(d) = t.rerank_depth {
+        v.rerank_depth = d;
+    }
+    Ok(Some(v))
 }
 
 /// Trains a copy of the cross-encoder `model` (its weights, trained ones
@@ -344,9 +351,9 @@ fn fit_cross_encoder(
     model: Cross,
     data: &TrainingData,
 ) -> RhaiResult<Cross> {
-    if t.head.is_some() || t.eval.is_some() {
+    if t.head.is_some() {
         return Err(err(
-            "a cross-encoder trains without `head` and `eval_data`; validate it by re-ranking a run (rerank, then evaluate)",
+            "a cross-encoder trains whole: leave out `head` (heads go on a frozen bi-encoder)",
         ));
     }
     let copy = CrossEncoder::load(
@@ -360,7 +367,9 @@ fn fit_cross_encoder(
     .map_err(err)?;
     copy.set_weights(&model.0.current_weights().map_err(err)?)
         .map_err(err)?;
-    run_fit(&ctx, t, &copy, data, None)?;
+    // Validated by re-ranking a BM25 run of the eval split's queries.
+    let validation = validation_of(t)?;
+    run_fit(&ctx, t, &copy, data, validation.as_ref())?;
     Ok(Cross(Arc::new(copy)))
 }
 

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use candle_core::{Device, Tensor, Var};
 
+use crate::data::Run;
 use crate::error::Result;
 use crate::loss::{Embedder, ModelRef, Scorer};
 use crate::model::SentenceEncoder;
@@ -14,6 +15,7 @@ use crate::model::cross_encoder::CrossEncoder;
 use crate::model::dropout::Dropout;
 use crate::model::weights::{assign_weights, copy_weights};
 use crate::train::embedder::ModelEmbedder;
+use crate::train::validation::Validation;
 
 /// A trainee as the losses see it at one step.
 pub enum Scoring<'a> {
@@ -45,6 +47,11 @@ pub trait Trainee {
     fn device(&self) -> Device;
     /// A model for inference with the current weights (validation, the result).
     fn inference_model(&self) -> Result<SentenceEncoder>;
+    /// The run the model gives on a validation collection: a bi-encoder
+    /// searches the corpus, a cross-encoder re-ranks the first-stage run.
+    fn validation_run(&self, v: &Validation) -> Result<Run> {
+        v.dense_run(&self.inference_model()?)
+    }
     /// Writes the model as a sentence-transformers folder, atomically.
     fn save(&self, dir: &Path) -> Result<()>;
     /// Copies of the parameters by name.
@@ -114,8 +121,11 @@ impl Trainee for CrossEncoder {
     }
     fn inference_model(&self) -> Result<SentenceEncoder> {
         Err(crate::Error::InvalidArgument(
-            "validating a cross-encoder by retrieval needs a first-stage run to re-rank, which rankbook does not do yet; train it without a validation split".into(),
+            "a cross-encoder scores pairs and has no bi-encoder form".into(),
         ))
+    }
+    fn validation_run(&self, v: &Validation) -> Result<Run> {
+        v.reranked_run(self)
     }
     fn save(&self, dir: &Path) -> Result<()> {
         CrossEncoder::save(self, dir)

@@ -1,14 +1,23 @@
 //! Validation during training: encode a dev collection with the current
 //! weights (the fast inference path), search it exactly, and score the run with
-//! the evaluator; optionally the loss on held-out examples.
+//! the evaluator; optionally the loss on held-out examples. A cross-encoder
+//! instead re-ranks a BM25 run of the dev queries (built once).
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use crate::analysis::AnalyzerSpec;
+use crate::data::Run;
+
+use crate::model::SentenceEncoder;
+use crate::model::cross_encoder::CrossEncoder;
+use crate::rerank::{RerankOptions, Reranker, rerank};
 
 use crate::data::training::{TrainingData, pairs_from_qrels};
 use crate::data::{BeirDataset, Qrels, TextRecord};
 use crate::error::Result;
 use crate::eval::{EvalOptions, Measure, evaluate};
-use crate::index::{FlatIndex, Metric, VectorIndex};
+use crate::index::{Bm25Index, Bm25Params, FlatIndex, Metric, VectorIndex};
 use crate::loss::{Batch, Loss};
 use crate::model::EncodeOptions;
 use crate::progress::NoProgress;
@@ -30,6 +39,10 @@ pub struct Validation {
     pub loss_data: Option<TrainingData>,
     /// Texts per forward pass.
     pub batch_size: usize,
+    /// Docs per query a cross-encoder re-ranks (of the BM25 run).
+    pub rerank_depth: usize,
+    /// The BM25 run a cross-encoder re-ranks, made on first use.
+    first_stage: OnceLock<Run>,
 }
 
 impl Validation {
@@ -45,7 +58,61 @@ impl Validation {
             k: 100,
             loss_data: (!pairs.is_empty()).then_some(TrainingData::Examples(pairs)),
             batch_size: 32,
+            rerank_depth: 20,
+            first_stage: OnceLock::new(),
         })
+    }
+
+    /// The run of a bi-encoder: the corpus encoded and searched exactly.
+    pub fn dense_run(&self, model: &SentenceEncoder) -> Result<Run> {
+        let opts = EncodeOptions {
+            batch_size: self.batch_size,
+            ..Default::default()
+        };
+        fn texts(r: &[TextRecord]) -> Vec<&str> {
+            r.iter().map(|t| t.text.as_str()).collect()
+        }
+        let doc_vectors = model.encode_documents(&texts(&self.corpus), &opts)?;
+        let query_vectors = model.encode_queries(&texts(&self.queries), &opts)?;
+        let ids = self.corpus.iter().map(|d| d.id.clone()).collect();
+        let index = FlatIndex::new(ids, doc_vectors, Metric::Cosine)?;
+        let qids: Vec<String> = self.queries.iter().map(|q| q.id.clone()).collect();
+        index.search(&qids, &query_vectors, self.k, &NoProgress)
+    }
+
+    /// The BM25 run (default analyser and parameters) a cross-encoder re-ranks.
+    pub fn first_stage(&self) -> Result<&Run> {
+        if let Some(r) = self.first_stage.get() {
+            return Ok(r);
+        }
+        let index = Bm25Index::build(
+            &self.corpus,
+            &AnalyzerSpec::default(),
+            Bm25Params::default(),
+            &NoProgress,
+        )?;
+        let run = index.search(&self.queries, self.k, &NoProgress)?;
+        Ok(self.first_stage.get_or_init(|| run))
+    }
+
+    /// The run of a cross-encoder: the top `rerank_depth` docs of the BM25 run
+    /// of each query, re-scored.
+    pub fn reranked_run(&self, model: &CrossEncoder) -> Result<Run> {
+        let opts = RerankOptions {
+            k: self.rerank_depth,
+            batch_size: self.batch_size,
+            skip_missing: false,
+            encode: EncodeOptions::default(),
+        };
+        let first = self.first_stage()?;
+        Ok(rerank(
+            Reranker::Cross(model),
+            first,
+            &self.queries,
+            &self.corpus,
+            &opts,
+        )?
+        .0)
     }
 
     /// Mean measures of `model` as it is now, and the loss on the held-out
@@ -55,20 +122,7 @@ impl Validation {
         model: &dyn Trainee,
         loss: &dyn Loss,
     ) -> Result<(BTreeMap<String, f64>, Option<f64>)> {
-        let copy = model.inference_model()?;
-        let opts = EncodeOptions {
-            batch_size: self.batch_size,
-            ..Default::default()
-        };
-        fn texts(r: &[TextRecord]) -> Vec<&str> {
-            r.iter().map(|t| t.text.as_str()).collect()
-        }
-        let doc_vectors = copy.encode_documents(&texts(&self.corpus), &opts)?;
-        let query_vectors = copy.encode_queries(&texts(&self.queries), &opts)?;
-        let ids = self.corpus.iter().map(|d| d.id.clone()).collect();
-        let index = FlatIndex::new(ids, doc_vectors, Metric::Cosine)?;
-        let qids: Vec<String> = self.queries.iter().map(|q| q.id.clone()).collect();
-        let run = index.search(&qids, &query_vectors, self.k, &NoProgress)?;
+        let run = model.validation_run(self)?;
         let e = evaluate(&self.qrels, &run, &self.measures, EvalOptions::default());
         let measures = e
             .measures
