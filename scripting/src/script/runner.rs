@@ -93,12 +93,17 @@ fn called_at(source: &str, pos: Position) -> Option<&str> {
     (end > 0 && rest[end..].starts_with('(')).then(|| &rest[..end])
 }
 
-/// The error's message, prefixed by the call it happened in (`model(): ...`)
-/// when the position points at one.
+/// The error's message; an error raised by a rankbook function (a Rust error)
+/// is prefixed by the call it happened in (`in fit(): ...`). Rhai's own
+/// errors (unknown function, limits) say what they are already.
 pub fn describe_error(e: &EvalAltResult, source: &str) -> String {
     let message = error_message(e);
-    match called_at(source, e.position()) {
-        Some(name) => format!("in {name}(): {message}"),
+    let mut inner = e;
+    while let EvalAltResult::ErrorInFunctionCall(_, _, cause, _) = inner {
+        inner = cause;
+    }
+    match (inner, called_at(source, e.position())) {
+        (EvalAltResult::ErrorRuntime(..), Some(name)) => format!("in {name}(): {message}"),
         _ => message,
     }
 }
