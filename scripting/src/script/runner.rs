@@ -98,23 +98,24 @@ fn called_at(source: &str, pos: Position) -> Option<&str> {
 /// errors (unknown function, limits) say what they are already.
 pub fn describe_error(e: &EvalAltResult, source: &str) -> String {
     let message = error_message(e);
-    let mut inner = e;
-    while let EvalAltResult::ErrorInFunctionCall(_, _, cause, _) = inner {
-        inner = cause;
-    }
-    match (inner, called_at(source, e.position())) {
+    match (root_cause(e), called_at(source, e.position())) {
         (EvalAltResult::ErrorRuntime(..), Some(name)) => format!("in {name}(): {message}"),
         _ => message,
     }
 }
 
-/// Strips Rhai's own " (line x, position y)" suffix: the position is printed in front.
-pub fn error_message(e: &EvalAltResult) -> String {
+/// The error under the "in call to function f" layers (the real cause).
+fn root_cause(e: &EvalAltResult) -> &EvalAltResult {
     let mut inner = e;
-    // Unwrap "in call to function f" layers to reach the real cause.
     while let EvalAltResult::ErrorInFunctionCall(_, _, cause, _) = inner {
         inner = cause;
     }
+    inner
+}
+
+/// Strips Rhai's own " (line x, position y)" suffix: the position is printed in front.
+pub fn error_message(e: &EvalAltResult) -> String {
+    let inner = root_cause(e);
     if let EvalAltResult::ErrorTerminated(..) = inner {
         return "interrupted".to_string();
     }
