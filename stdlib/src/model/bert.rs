@@ -8,6 +8,8 @@ use crate::model::batch::TokenBatch;
 use crate::model::bert_config::{BertConfig, HiddenAct};
 use crate::model::dropout::Dropout;
 use crate::model::encoder::Encoder;
+use crate::model::train_attention::attention_t;
+use crate::model::train_linear::linear_t;
 use crate::model::train_ops;
 
 /// Additive bias for masked attention scores. Finite so half precision does not
@@ -184,17 +186,17 @@ impl Bert {
         let hd = c.head_dim();
         let scale = 1.0 / (hd as f64).sqrt();
         for layer in &self.layers {
+            if fused {
+                x = layer.forward_fused(&x, c, bias_rows.clone(), train)?;
+                continue;
+            }
             let split = |t: Tensor| -> candle_core::Result<Tensor> {
                 t.reshape((b, l, heads, hd))?.transpose(1, 2)?.contiguous()
             };
             let q = split(layer.query.forward(&x)?)?;
             let k = split(layer.key.forward(&x)?)?;
             let v = split(layer.value.forward(&x)?)?;
-            let probs = if fused {
-                train_ops::masked_softmax(&q.matmul(&k.t()?)?, bias_rows.clone(), scale)?
-            } else {
-                softmax(&(q.matmul(&k.t()?)? * scale)?.broadcast_add(&bias)?)?
-            };
+            let probs = softmax(&(q.matmul(&k.t()?)? * scale)?.broadcast_add(&bias)?)?;
             let probs = dropout(&probs, c.attention_probs_dropout_prob, train)?;
             let ctx = probs
                 .matmul(&v)?
@@ -203,12 +205,48 @@ impl Bert {
             let a = dropout(&layer.attn_out.forward(&ctx)?, c.hidden_dropout_prob, train)?;
             x = layer.attn_norm.forward(&(a + &x)?)?;
             let h = layer.inter.forward(&x)?;
-            let h = activate(&h, c.hidden_act, fused)?;
+            let h = activate(&h, c.hidden_act, false)?;
             let h = dropout(&layer.out.forward(&h)?, c.hidden_dropout_prob, train)?;
             x = layer.out_norm.forward(&(h + &x)?)?;
         }
         Ok(x.to_dtype(DType::F32)?)
     }
+}
+
+impl Layer {
+    /// The layer on the fused CPU training operations: one product for Q, K and
+    /// V, attention as one operation, linear layers with the bias inside.
+    fn forward_fused(
+        &self,
+        x: &Tensor,
+        c: &BertConfig,
+        bias_rows: std::sync::Arc<Vec<f32>>,
+        train: Option<&Dropout>,
+    ) -> Result<Tensor> {
+        let lin = |l: &Linear, x: &Tensor| -> Result<Tensor> {
+            Ok(linear_t(x, l.weight(), bias_of(l)?)?)
+        };
+        let (q, k, v) = (&self.query, &self.key, &self.value);
+        let w = Tensor::cat(&[q.weight(), k.weight(), v.weight()], 0)?;
+        let b = Tensor::cat(&[bias_of(q)?, bias_of(k)?, bias_of(v)?], 0)?;
+        let qkv = linear_t(x, &w, &b)?;
+        let p = c.attention_probs_dropout_prob;
+        let mask = train.filter(|_| p > 0.0).map(|d| d.next_mask(p));
+        let heads = c.num_attention_heads;
+        let scale = 1.0 / (c.head_dim() as f64).sqrt();
+        let ctx = attention_t(&qkv, heads, scale, bias_rows, mask)?;
+        let a = dropout(&lin(&self.attn_out, &ctx)?, c.hidden_dropout_prob, train)?;
+        let x = self.attn_norm.forward(&(a + x)?)?;
+        let h = activate(&lin(&self.inter, &x)?, c.hidden_act, true)?;
+        let h = dropout(&lin(&self.out, &h)?, c.hidden_dropout_prob, train)?;
+        Ok(self.out_norm.forward(&(h + &x)?)?)
+    }
+}
+
+/// A BERT linear layer's bias (every one has one).
+fn bias_of(l: &Linear) -> candle_core::Result<&Tensor> {
+    l.bias()
+        .ok_or_else(|| candle_core::Error::Msg("a BERT linear layer without bias".into()))
 }
 
 /// The configured activation (`fused`: the CPU training kernel for exact GELU).

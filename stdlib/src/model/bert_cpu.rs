@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use crate::error::Result;
 use crate::model::batch::TokenBatch;
 use crate::model::bert_config::BertConfig;
-use crate::model::cpu_gemm::{PackedLinear, gemm_single, has_avx512};
+use crate::model::cpu_gemm::{PackedLinear, SendPtr, gemm_single, has_avx512};
 #[cfg(target_arch = "x86_64")]
 use crate::model::cpu_gemm::{pack, pack_transposed, product};
 use crate::model::cpu_kernels::{activate, layer_norm, softmax_unnormalized};
@@ -332,17 +332,6 @@ unsafe fn scale_rows(dst: *mut f32, ld: usize, d: usize, inv: &[f32]) {
     for (i, f) in inv.iter().enumerate() {
         let row = unsafe { std::slice::from_raw_parts_mut(dst.add(i * ld), d) };
         row.iter_mut().for_each(|v| *v *= f);
-    }
-}
-
-#[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
-// SAFETY: used only for disjoint writes from parallel attention jobs.
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
-impl SendPtr {
-    fn get(self) -> *mut f32 {
-        self.0
     }
 }
 

@@ -265,27 +265,78 @@ pub(crate) unsafe fn gemm_single(
 ) {
     // SAFETY: as the caller promises.
     unsafe {
+        gemm_strided(
+            Product {
+                m,
+                n,
+                k,
+                a: (a, lda, 1),
+                b: (b, b_rs, b_cs),
+                out: (out, ldo),
+                accumulate: false,
+            },
+            gemm::Parallelism::None,
+        )
+    }
+}
+
+/// A product `out (+)= a b` described by pointers and (row, column) strides.
+pub(crate) struct Product {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    /// `m x k`: pointer, row stride, column stride.
+    pub a: (*const f32, usize, usize),
+    /// `k x n`: pointer, row stride, column stride.
+    pub b: (*const f32, usize, usize),
+    /// `m x n`, unit column stride: pointer, row stride.
+    pub out: (*mut f32, usize),
+    /// Add to `out` instead of overwriting it.
+    pub accumulate: bool,
+}
+
+/// Runs `p` with the `gemm` crate: any strides, so transposed operands are read
+/// in place.
+///
+/// # Safety
+/// The pointers must cover the rows, columns and strides described.
+pub(crate) unsafe fn gemm_strided(p: Product, parallelism: gemm::Parallelism) {
+    let ((a, a_rs, a_cs), (b, b_rs, b_cs), (out, ldo)) = (p.a, p.b, p.out);
+    // SAFETY: as the caller promises.
+    unsafe {
         gemm::gemm(
-            m,
-            n,
-            k,
+            p.m,
+            p.n,
+            p.k,
             out,
             1,
             ldo as isize,
-            false,
+            p.accumulate,
             a,
-            1,
-            lda as isize,
+            a_cs as isize,
+            a_rs as isize,
             b,
             b_cs as isize,
             b_rs as isize,
-            0.0,
+            if p.accumulate { 1.0 } else { 0.0 },
             1.0,
             false,
             false,
             false,
-            gemm::Parallelism::None,
+            parallelism,
         );
+    }
+}
+
+/// A raw output pointer shared by parallel jobs that write disjoint parts.
+#[derive(Clone, Copy)]
+pub(crate) struct SendPtr(pub *mut f32);
+// SAFETY: used only for disjoint writes from parallel jobs.
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+impl SendPtr {
+    pub(crate) fn get(self) -> *mut f32 {
+        self.0
     }
 }
 

@@ -22,7 +22,7 @@ const BLOCK: usize = 1 << 16;
 
 /// One dropout mask, known by its seed.
 #[derive(Debug, Clone, Copy)]
-struct Mask {
+pub(crate) struct Mask {
     seed: u64,
     /// Draws below this (of 2^32) drop the element.
     threshold: u64,
@@ -31,8 +31,9 @@ struct Mask {
 }
 
 impl Mask {
-    /// `out[i] = x[i] * mask[i]` for the block of elements starting at `block * BLOCK`.
-    fn apply_block(&self, block: usize, x: &[f32], out: &mut [f32]) {
+    /// `out[i] = x[i] * mask[i]` for block `block` of the mask (the elements
+    /// from `block * BLOCK` here; fused operations use their own block sizes).
+    pub(crate) fn apply_block(&self, block: usize, x: &[f32], out: &mut [f32]) {
         let mut rng = SplitMix::stream(self.seed, block as u64);
         for (pair_x, pair_o) in x.chunks(2).zip(out.chunks_mut(2)) {
             let r = rng.next_u64();
@@ -84,6 +85,20 @@ impl Dropout {
         }
     }
 
+    /// The stream's next mask, dropping with probability `p` (`0 < p < 1`).
+    pub(crate) fn next_mask(&self, p: f64) -> Mask {
+        Mask {
+            seed: self
+                .rng
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .next_u64(),
+            // Compare raw 32-bit draws with p * 2^32: two elements per 64-bit draw.
+            threshold: (p * 4_294_967_296.0) as u64,
+            keep: (1.0 / (1.0 - p)) as f32,
+        }
+    }
+
     /// Zeroes each element of `x` with probability `p` and scales the rest by
     /// `1 / (1 - p)` (inverted dropout, as torch does). Each call takes the next
     /// mask of the stream.
@@ -94,16 +109,7 @@ impl Dropout {
         if p >= 1.0 {
             return Ok(x.zeros_like()?);
         }
-        let mask = Mask {
-            seed: self
-                .rng
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .next_u64(),
-            // Compare raw 32-bit draws with p * 2^32: two elements per 64-bit draw.
-            threshold: (p * 4_294_967_296.0) as u64,
-            keep: (1.0 / (1.0 - p)) as f32,
-        };
+        let mask = self.next_mask(p);
         if x.device().is_cpu() && x.dtype() == candle_core::DType::F32 {
             return Ok(x.contiguous()?.apply_op1(MaskOp(mask))?);
         }

@@ -19,6 +19,8 @@ pub mod sentence;
 pub mod splade;
 pub mod st_folder;
 pub mod tokenize;
+pub(crate) mod train_attention;
+pub(crate) mod train_linear;
 pub(crate) mod train_ops;
 pub mod weights;
 

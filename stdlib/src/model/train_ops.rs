@@ -1,21 +1,20 @@
-//! Fused CPU operations with their backward passes, for training: the masked
-//! attention softmax, LayerNorm and erf-GELU. Built from candle's elementwise
+//! Fused CPU operations with their backward passes, for training: LayerNorm and
+//! erf-GELU (attention and linear layers have their own files). Built from candle's elementwise
 //! operations, each is five to ten passes over memory forward and as many
 //! backward; in a profile of a training step they and their allocations took
 //! most of the time the matrix products did not. Each pass here is one
 //! parallel loop over rows in fixed chunks, so results never depend on thread
 //! timing (a resumed run must repeat the numbers exactly).
 
-use std::sync::Arc;
-
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
 use crate::model::bert_config::HiddenAct;
 use crate::model::bert_cpu::Norm;
-use crate::model::cpu_kernels::{activate, erf, fast_exp, layer_norm, softmax_unnormalized};
+use crate::model::cpu_kernels::{activate, erf, fast_exp, layer_norm};
 
-fn slice<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [f32]> {
+/// The contiguous f32 data of a CPU tensor's storage.
+pub(crate) fn slice<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [f32]> {
     let CpuStorage::F32(v) = s else {
         candle_core::bail!("fused training ops take f32 tensors");
     };
@@ -49,96 +48,6 @@ fn map_rows2(
             }
         });
     out
-}
-
-/// `softmax(scale * scores + bias)` over the last dimension, where the bias
-/// (0 for tokens, a large negative number for padding) depends on the batch
-/// row and the key position only.
-struct MaskedSoftmax {
-    scale: f32,
-    /// `(batch, keys)`.
-    bias: Arc<Vec<f32>>,
-    /// Score rows per batch row (heads * queries).
-    rows_per_item: usize,
-}
-
-impl CustomOp1 for MaskedSoftmax {
-    fn name(&self) -> &'static str {
-        "masked-softmax"
-    }
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let x = slice(s, l)?;
-        let keys = l.dims()[l.dims().len() - 1];
-        let mut out = x.to_vec();
-        out.par_chunks_mut(keys * ROWS)
-            .enumerate()
-            .for_each(|(c, block)| {
-                for (j, row) in block.chunks_exact_mut(keys).enumerate() {
-                    let item = (c * ROWS + j) / self.rows_per_item;
-                    let bias = &self.bias[item * keys..(item + 1) * keys];
-                    // softmax(s x + b) = softmax(s (x + b / s)).
-                    for (v, b) in row.iter_mut().zip(bias) {
-                        *v += b / self.scale;
-                    }
-                    let inv = softmax_unnormalized(row, self.scale);
-                    for v in row.iter_mut() {
-                        // Masked keys come out of the clamped exp at ~1e-38, which
-                        // the normalisation makes subnormal: products with
-                        // subnormals are two orders of magnitude slower on x86,
-                        // and torch's exact exp gives 0 here anyway.
-                        *v = if *v < 1e-30 { 0.0 } else { *v * inv };
-                    }
-                }
-            });
-        Ok((CpuStorage::F32(out), l.shape().clone()))
-    }
-    fn bwd(&self, _x: &Tensor, p: &Tensor, dp: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        Ok(Some(p.apply_op2_no_bwd(
-            &dp.contiguous()?,
-            &SoftmaxGrad(self.scale),
-        )?))
-    }
-}
-
-/// The softmax's input gradient: `scale * p * (dp - sum(p * dp))` per row.
-struct SoftmaxGrad(f32);
-
-impl CustomOp2 for SoftmaxGrad {
-    fn name(&self) -> &'static str {
-        "masked-softmax-grad"
-    }
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (p, dp) = (slice(s1, l1)?, slice(s2, l2)?);
-        let keys = l1.dims()[l1.dims().len() - 1];
-        let out = map_rows2(p, dp, keys, |o, p, dp| {
-            let dot: f32 = p.iter().zip(dp).map(|(a, b)| a * b).sum();
-            for ((o, p), dp) in o.iter_mut().zip(p).zip(dp) {
-                *o = self.0 * p * (dp - dot);
-            }
-        });
-        Ok((CpuStorage::F32(out), l1.shape().clone()))
-    }
-}
-
-/// `softmax(scale * scores + bias)` for `(batch, heads, queries, keys)` scores
-/// and a `(batch, keys)` additive bias, with its backward pass.
-pub fn masked_softmax(
-    scores: &Tensor,
-    bias: Arc<Vec<f32>>,
-    scale: f64,
-) -> candle_core::Result<Tensor> {
-    let (_, h, q, _) = scores.dims4()?;
-    scores.contiguous()?.apply_op1(MaskedSoftmax {
-        scale: scale as f32,
-        bias,
-        rows_per_item: h * q,
-    })
 }
 
 /// LayerNorm over the last dimension with weight and bias.
@@ -376,16 +285,6 @@ mod tests {
 
     #[test]
     fn fused_ops_match_plain_operations() {
-        let (b, h, q, k) = (2, 3, 4, 37);
-        let mut bias = vec![0f32; b * k];
-        bias[k - 3..k].fill(-10_000.0);
-        let bias = Arc::new(bias);
-        let bias_t = Tensor::from_vec(bias.to_vec(), (b, 1, 1, k), &Device::Cpu).unwrap();
-        same_as_plain(
-            &[b, h, q, k],
-            |x| masked_softmax(x, bias.clone(), 0.125),
-            |x| candle_nn::ops::softmax(&(x * 0.125)?.broadcast_add(&bias_t)?, D::Minus1),
-        );
         same_as_plain(&[5, 77], gelu_erf_t, |x| x.gelu_erf());
         let w = Var::from_vec(input(&[40], 3), 40, &Device::Cpu).unwrap();
         let bb = Var::from_vec(input(&[40], 4), 40, &Device::Cpu).unwrap();

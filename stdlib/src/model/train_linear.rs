@@ -1,0 +1,124 @@
+//! The linear layer of the CPU training path, `y = x W^T + b`, as one operation.
+//!
+//! candle's `Linear` multiplies per batch item (one small product per text and,
+//! backward, a weight gradient per text summed afterwards) and adds the bias as
+//! a second operation whose output the graph keeps beside the product's. Here
+//! the rows of all texts form one product with the bias added in place, and the
+//! graph keeps only the input: a third less memory per layer and fewer passes.
+
+use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
+
+use crate::model::cpu_gemm::{Product, gemm_strided};
+use crate::model::train_ops::slice;
+
+/// `y = x W^T + b` over the last dimension of `x`.
+struct LinearOp;
+
+impl CustomOp3 for LinearOp {
+    fn name(&self) -> &'static str {
+        "linear"
+    }
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (x, w, b) = (slice(s1, l1)?, slice(s2, l2)?, slice(s3, l3)?);
+        let (outputs, inputs) = l2.shape().dims2()?;
+        let rows = x.len() / inputs;
+        if b.len() != outputs || rows * inputs != x.len() {
+            candle_core::bail!("linear: input {:?}, weight {:?}", l1.dims(), l2.dims());
+        }
+        let mut y = Vec::with_capacity(rows * outputs);
+        for _ in 0..rows {
+            y.extend_from_slice(b);
+        }
+        // SAFETY: x is rows x inputs, W (outputs x inputs) is read transposed, y is
+        // rows x outputs; all contiguous.
+        unsafe {
+            gemm_strided(
+                Product {
+                    m: rows,
+                    n: outputs,
+                    k: inputs,
+                    a: (x.as_ptr(), inputs, 1),
+                    b: (w.as_ptr(), 1, inputs),
+                    out: (y.as_mut_ptr(), outputs),
+                    accumulate: true,
+                },
+                gemm::Parallelism::Rayon(rayon::current_num_threads()),
+            )
+        };
+        let mut dims = l1.dims().to_vec();
+        if let Some(last) = dims.last_mut() {
+            *last = outputs;
+        }
+        Ok((CpuStorage::F32(y), Shape::from(dims)))
+    }
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _b: &Tensor,
+        _y: &Tensor,
+        g: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (outputs, inputs) = w.dims2()?;
+        let g = g.contiguous()?.reshape(((), outputs))?;
+        let x2 = x.reshape(((), inputs))?;
+        let dx = g.matmul(w)?.reshape(x.shape())?;
+        let dw = g.t()?.matmul(&x2)?;
+        let db = g.sum(0)?;
+        Ok((Some(dx), Some(dw), Some(db)))
+    }
+}
+
+/// `x W^T + b` for `x` of any shape `(.., inputs)` and `W` of `(outputs, inputs)`,
+/// with its backward pass (CPU, f32).
+pub fn linear_t(x: &Tensor, w: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
+    x.contiguous()?
+        .apply_op3(&w.contiguous()?, &b.contiguous()?, LinearOp)
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{Device, Var};
+
+    use super::*;
+
+    fn vals(t: &Tensor) -> Vec<f32> {
+        t.flatten_all().unwrap().to_vec1().unwrap()
+    }
+
+    #[test]
+    fn value_and_gradients_equal_candles_linear() {
+        let dev = Device::Cpu;
+        let f = |n: usize, k: u32| -> Vec<f32> {
+            (0..n)
+                .map(|i| ((i as u32 * 7919 + k) % 23) as f32 / 11.0 - 1.0)
+                .collect()
+        };
+        let x = Var::from_vec(f(2 * 5 * 6, 1), (2, 5, 6), &dev).unwrap();
+        let w = Var::from_vec(f(4 * 6, 2), (4, 6), &dev).unwrap();
+        let b = Var::from_vec(f(4, 3), 4, &dev).unwrap();
+        let wts = Tensor::from_vec(f(2 * 5 * 4, 4), (2, 5, 4), &dev).unwrap();
+        let run = |y: Tensor| {
+            let g = (&y * &wts).unwrap().sum_all().unwrap().backward().unwrap();
+            let grad = |v: &Var| vals(g.get(v.as_tensor()).unwrap());
+            [vals(&y), grad(&x), grad(&w), grad(&b)]
+        };
+        let fused = run(linear_t(x.as_tensor(), w.as_tensor(), b.as_tensor()).unwrap());
+        let plain = candle_nn::Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));
+        let plain = run(candle_core::Module::forward(&plain, x.as_tensor()).unwrap());
+        for (a, b) in fused.iter().zip(&plain) {
+            assert_eq!(a.len(), b.len());
+            for (u, v) in a.iter().zip(b) {
+                assert!((u - v).abs() < 1e-5, "{u} vs {v}");
+            }
+        }
+    }
+}
