@@ -6,7 +6,8 @@
 use std::collections::HashMap;
 
 use candle_core::backprop::GradStore;
-use candle_core::{Tensor, Var};
+use candle_core::{DType, Tensor, Var};
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
@@ -79,6 +80,11 @@ impl GroupedAdamW {
 
     /// One update from `grads` (parameters without a gradient are left alone).
     pub fn step(&mut self, grads: &GradStore) -> Result<()> {
+        self.step_with(grads, true)
+    }
+
+    /// [`Self::step`]; `fused`: f32 parameters on CPU take the one-pass update.
+    fn step_with(&mut self, grads: &GradStore, fused: bool) -> Result<()> {
         self.t += 1;
         let bc1 = 1.0 - self.beta1.powi(self.t as i32);
         let bc2 = 1.0 - self.beta2.powi(self.t as i32);
@@ -86,12 +92,26 @@ impl GroupedAdamW {
             let Some(g) = grads.get(p.var.as_tensor()) else {
                 continue;
             };
-            let theta = p.var.as_tensor();
-            let theta = if p.decay && self.weight_decay > 0.0 {
-                (theta * (1.0 - self.lr * self.weight_decay))?
-            } else {
-                theta.clone()
+            let k = Update {
+                decay: if p.decay {
+                    (1.0 - self.lr * self.weight_decay) as f32
+                } else {
+                    1.0
+                },
+                beta1: self.beta1 as f32,
+                one_minus_beta1: (1.0 - self.beta1) as f32,
+                beta2: self.beta2 as f32,
+                one_minus_beta2: (1.0 - self.beta2) as f32,
+                inv_bc2_sqrt: (1.0 / bc2.sqrt()) as f32,
+                eps: self.eps as f32,
+                step: (self.lr / bc1) as f32,
             };
+            let theta = p.var.as_tensor();
+            if fused && theta.device().is_cpu() && theta.dtype() == DType::F32 {
+                k.apply_cpu(p, g)?;
+                continue;
+            }
+            let theta = (theta * k.decay as f64)?;
             p.m = ((&p.m * self.beta1)? + (g * (1.0 - self.beta1))?)?;
             p.v = ((&p.v * self.beta2)? + (g.sqr()? * (1.0 - self.beta2))?)?;
             let denom = ((p.v.sqrt()? / bc2.sqrt())? + self.eps)?;
@@ -133,6 +153,62 @@ impl GroupedAdamW {
             }
         }
         self.t = t;
+        Ok(())
+    }
+}
+
+/// One AdamW update's constants (torch's formula; each rounded to f32 as
+/// candle's scalar operations round them, so both paths give the same bits).
+struct Update {
+    /// `1 - lr * weight_decay`, or 1 for exempt parameters.
+    decay: f32,
+    beta1: f32,
+    one_minus_beta1: f32,
+    beta2: f32,
+    one_minus_beta2: f32,
+    /// `1 / sqrt(1 - beta2^t)`.
+    inv_bc2_sqrt: f32,
+    eps: f32,
+    /// `lr / (1 - beta1^t)`.
+    step: f32,
+}
+
+/// Elements per parallel task of the CPU update.
+const CHUNK: usize = 1 << 14;
+
+impl Update {
+    /// The update of one parameter in one parallel pass over its elements: as
+    /// candle operations it was thirteen passes, each allocating a tensor the
+    /// size of the parameter.
+    fn apply_cpu(&self, p: &mut Param, g: &Tensor) -> Result<()> {
+        let flat = |t: &Tensor| -> Result<Vec<f32>> { Ok(t.flatten_all()?.to_vec1::<f32>()?) };
+        let (g, mut theta, mut m, mut v) =
+            (flat(g)?, flat(p.var.as_tensor())?, flat(&p.m)?, flat(&p.v)?);
+        if g.len() != theta.len() {
+            return Err(Error::InvalidArgument(format!(
+                "the gradient of `{}` has {} elements, the parameter {}",
+                p.name,
+                g.len(),
+                theta.len()
+            )));
+        }
+        theta
+            .par_chunks_mut(CHUNK)
+            .zip(m.par_chunks_mut(CHUNK))
+            .zip(v.par_chunks_mut(CHUNK))
+            .zip(g.par_chunks(CHUNK))
+            .for_each(|(((theta, m), v), g)| {
+                for (((theta, m), v), g) in theta.iter_mut().zip(m).zip(v).zip(g) {
+                    *m = *m * self.beta1 + g * self.one_minus_beta1;
+                    *v = *v * self.beta2 + g * g * self.one_minus_beta2;
+                    let denom = v.sqrt() * self.inv_bc2_sqrt + self.eps;
+                    *theta = *theta * self.decay - *m / denom * self.step;
+                }
+            });
+        let (shape, dev) = (p.var.as_tensor().shape().clone(), p.var.device().clone());
+        p.m = Tensor::from_vec(m, shape.clone(), &dev)?;
+        p.v = Tensor::from_vec(v, shape.clone(), &dev)?;
+        p.var.set(&Tensor::from_vec(theta, shape, &dev)?)?;
         Ok(())
     }
 }
@@ -188,6 +264,46 @@ mod tests {
         assert!(
             (got[0] as f64 - step(0.5, -2.0, 0.0)).abs() < 1e-6,
             "{got:?}"
+        );
+    }
+
+    #[test]
+    fn the_one_pass_update_equals_the_tensor_operations_bit_for_bit() {
+        let dev = Device::Cpu;
+        let init: Vec<f32> = (0..50_000)
+            .map(|i| ((i * 37) % 101) as f32 / 50.0 - 1.0)
+            .collect();
+        let run = |fused: bool| {
+            let w = Var::from_vec(init.clone(), (500, 100), &dev).unwrap();
+            let b = Var::from_vec(init[..100].to_vec(), 100, &dev).unwrap();
+            let mut opt = GroupedAdamW::new(
+                vec![("l.weight".into(), w.clone()), ("l.bias".into(), b.clone())],
+                1e-3,
+                0.01,
+            )
+            .unwrap();
+            for step in 0..3 {
+                // A loss whose gradient changes with the weights: sum(w^3) + sum(b^2) * step.
+                let loss = (w.as_tensor().powf(3.0).unwrap().sum_all().unwrap()
+                    + (b.as_tensor().sqr().unwrap().sum_all().unwrap() * step as f64).unwrap())
+                .unwrap();
+                opt.step_with(&loss.backward().unwrap(), fused).unwrap();
+            }
+            let (state, _) = opt.state();
+            let mut out: Vec<Vec<f32>> = vec![
+                w.as_tensor().flatten_all().unwrap().to_vec1().unwrap(),
+                b.as_tensor().to_vec1().unwrap(),
+            ];
+            for key in ["m.l.weight", "v.l.weight", "m.l.bias", "v.l.bias"] {
+                out.push(state[key].flatten_all().unwrap().to_vec1().unwrap());
+            }
+            out
+        };
+        let (fused, plain) = (run(true), run(false));
+        assert_ne!(fused[0], init, "the weights moved");
+        assert!(
+            fused == plain,
+            "the one-pass update differs from the tensor operations"
         );
     }
 }
