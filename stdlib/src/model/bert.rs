@@ -6,10 +6,10 @@ use candle_nn::{Embedding, Linear, VarBuilder};
 use crate::error::Result;
 use crate::model::batch::TokenBatch;
 use crate::model::bert_config::{BertConfig, HiddenAct};
-use crate::model::dropout::Dropout;
+use crate::model::dropout::{Dropout, next_mask};
 use crate::model::encoder::Encoder;
 use crate::model::train_attention::attention_t;
-use crate::model::train_linear::linear_t;
+use crate::model::train_linear::{LinearOp, linear_t};
 use crate::model::train_ops;
 
 /// Additive bias for masked attention scores. Finite so half precision does not
@@ -223,22 +223,43 @@ impl Layer {
         bias_rows: std::sync::Arc<Vec<f32>>,
         train: Option<&Dropout>,
     ) -> Result<Tensor> {
-        let lin = |l: &Linear, x: &Tensor| -> Result<Tensor> {
-            Ok(linear_t(x, l.weight(), bias_of(l)?)?)
+        let lin = |l: &Linear, x: &Tensor, op: LinearOp| -> Result<Tensor> {
+            Ok(linear_t(x, l.weight(), bias_of(l)?, op)?)
         };
         let (q, k, v) = (&self.query, &self.key, &self.value);
         let w = Tensor::cat(&[q.weight(), k.weight(), v.weight()], 0)?;
         let b = Tensor::cat(&[bias_of(q)?, bias_of(k)?, bias_of(v)?], 0)?;
-        let qkv = linear_t(x, &w, &b)?;
-        let p = c.attention_probs_dropout_prob;
-        let mask = train.filter(|_| p > 0.0).map(|d| d.next_mask(p));
+        let qkv = linear_t(x, &w, &b, LinearOp::default())?;
+        let mask = next_mask(train, c.attention_probs_dropout_prob);
         let heads = c.num_attention_heads;
         let scale = 1.0 / (c.head_dim() as f64).sqrt();
         let ctx = attention_t(&qkv, heads, scale, bias_rows, mask)?;
-        let a = dropout(&lin(&self.attn_out, &ctx)?, c.hidden_dropout_prob, train)?;
+        let p = c.hidden_dropout_prob;
+        let a = lin(
+            &self.attn_out,
+            &ctx,
+            LinearOp {
+                gelu_input: false,
+                dropout: next_mask(train, p),
+            },
+        )?;
         let x = self.attn_norm.forward(&(a + x)?)?;
-        let h = activate(&lin(&self.inter, &x)?, c.hidden_act, true)?;
-        let h = dropout(&lin(&self.out, &h)?, c.hidden_dropout_prob, train)?;
+        let h = lin(&self.inter, &x, LinearOp::default())?;
+        // GELU inside the next product: the graph keeps the pre-activation only.
+        let gelu_input = c.hidden_act == HiddenAct::Gelu;
+        let h = if gelu_input {
+            h
+        } else {
+            activate(&h, c.hidden_act, true)?
+        };
+        let h = lin(
+            &self.out,
+            &h,
+            LinearOp {
+                gelu_input,
+                dropout: next_mask(train, p),
+            },
+        )?;
         Ok(self.out_norm.forward(&(h + &x)?)?)
     }
 }

@@ -48,7 +48,7 @@ impl Mask {
     }
 
     /// `x` times the mask, block by block in parallel.
-    fn apply(&self, x: &[f32]) -> Vec<f32> {
+    pub(crate) fn apply(&self, x: &[f32]) -> Vec<f32> {
         let mut out = vec![0f32; x.len()];
         out.par_chunks_mut(BLOCK)
             .zip(x.par_chunks(BLOCK))
@@ -75,6 +75,18 @@ impl CustomOp1 for MaskOp {
     fn bwd(&self, _x: &Tensor, _y: &Tensor, g: &Tensor) -> candle_core::Result<Option<Tensor>> {
         Ok(Some(g.contiguous()?.apply_op1_no_bwd(&MaskOp(self.0))?))
     }
+}
+
+/// `x` times `mask` as a tensor without a gradient graph (backward passes of
+/// fused operations that apply the mask inside).
+pub(crate) fn masked(mask: Mask, x: &Tensor) -> candle_core::Result<Tensor> {
+    x.contiguous()?.apply_op1_no_bwd(&MaskOp(mask))
+}
+
+/// The next mask of `train`'s stream for dropping with probability `p`; none
+/// outside training or when `p` is 0.
+pub(crate) fn next_mask(train: Option<&Dropout>, p: f64) -> Option<Mask> {
+    train.filter(|_| p > 0.0).map(|d| d.next_mask(p))
 }
 
 impl Dropout {

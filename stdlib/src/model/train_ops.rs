@@ -184,6 +184,14 @@ pub fn layer_norm_t(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> candle_core
         .apply_op3(&w.contiguous()?, &b.contiguous()?, LayerNormOp(eps as f32))
 }
 
+/// `x Φ(x)` of every element, in parallel.
+pub(crate) fn gelu(x: &[f32]) -> Vec<f32> {
+    let mut out = x.to_vec();
+    out.par_chunks_mut(4096)
+        .for_each(|c| activate(c, HiddenAct::Gelu));
+    out
+}
+
 /// GELU with erf, `x Φ(x)`.
 struct GeluErf;
 
@@ -192,13 +200,10 @@ impl CustomOp1 for GeluErf {
         "gelu-erf"
     }
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let mut out = slice(s, l)?.to_vec();
-        out.par_chunks_mut(4096)
-            .for_each(|c| activate(c, HiddenAct::Gelu));
-        Ok((CpuStorage::F32(out), l.shape().clone()))
+        Ok((CpuStorage::F32(gelu(slice(s, l)?)), l.shape().clone()))
     }
     fn bwd(&self, x: &Tensor, _y: &Tensor, g: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        Ok(Some(x.apply_op2_no_bwd(&g.contiguous()?, &GeluErfGrad)?))
+        Ok(Some(gelu_erf_grad(x, g)?))
     }
 }
 
@@ -229,6 +234,17 @@ impl CustomOp2 for GeluErfGrad {
         });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
+}
+
+/// GELU (erf form) without a gradient graph.
+pub(crate) fn gelu_erf_no_grad(x: &Tensor) -> candle_core::Result<Tensor> {
+    x.contiguous()?.apply_op1_no_bwd(&GeluErf)
+}
+
+/// The gradient through GELU at `x` of the output gradient `g`.
+pub(crate) fn gelu_erf_grad(x: &Tensor, g: &Tensor) -> candle_core::Result<Tensor> {
+    x.contiguous()?
+        .apply_op2_no_bwd(&g.contiguous()?, &GeluErfGrad)
 }
 
 /// GELU (erf form), with its backward pass.
