@@ -205,7 +205,7 @@ impl Bert {
             let a = dropout(&layer.attn_out.forward(&ctx)?, c.hidden_dropout_prob, train)?;
             x = layer.attn_norm.forward(&(a + &x)?)?;
             let h = layer.inter.forward(&x)?;
-            let h = activate(&h, c.hidden_act, false)?;
+            let h = activate(&h, c.hidden_act)?;
             let h = dropout(&layer.out.forward(&h)?, c.hidden_dropout_prob, train)?;
             x = layer.out_norm.forward(&(h + &x)?)?;
         }
@@ -250,7 +250,7 @@ impl Layer {
         let h = if gelu_input {
             h
         } else {
-            activate(&h, c.hidden_act, true)?
+            activate(&h, c.hidden_act)?
         };
         let h = lin(
             &self.out,
@@ -270,10 +270,9 @@ fn bias_of(l: &Linear) -> candle_core::Result<&Tensor> {
         .ok_or_else(|| candle_core::Error::Msg("a BERT linear layer without bias".into()))
 }
 
-/// The configured activation (`fused`: the CPU training kernel for exact GELU).
-pub(crate) fn activate(h: &Tensor, act: HiddenAct, fused: bool) -> Result<Tensor> {
+/// The configured activation.
+pub(crate) fn activate(h: &Tensor, act: HiddenAct) -> Result<Tensor> {
     Ok(match act {
-        HiddenAct::Gelu if fused => train_ops::gelu_erf_t(h)?,
         HiddenAct::Gelu => h.gelu_erf()?,
         HiddenAct::GeluNew => h.gelu()?,
         HiddenAct::Relu => h.relu()?,

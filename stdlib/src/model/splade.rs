@@ -178,7 +178,7 @@ impl SpladeEncoder {
     /// maximum of the weights, without a (tokens x vocabulary) pass of logs.
     fn sparse_of(&self, tokens: &Tensor) -> Result<SparseVector> {
         let h = self.head.dense.forward(tokens)?;
-        let h = activate(&h, self.hidden_act, false)?;
+        let h = activate(&h, self.hidden_act)?;
         let h = self.head.norm.forward(&h)?;
         let logits = self.head.decoder.forward(&h)?;
         let max = logits.max(D::Minus2)?.to_vec1::<f32>()?;
