@@ -71,7 +71,7 @@ struct Buffers {
 }
 
 /// Makes `v` hold `n` floats, reusing its memory (contents are overwritten by the caller).
-fn sized(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
+pub(crate) fn sized(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
     if v.len() < n {
         v.resize(n, 0.0);
     }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
+use crate::model::bert_cpu::sized;
 use crate::model::cpu_gemm::{Product, SendPtr, gemm_strided};
 use crate::model::cpu_kernels::softmax_unnormalized;
 use crate::model::dropout::Mask;
@@ -60,12 +61,6 @@ struct Scratch {
     probs: Vec<f32>,
     dropped: Vec<f32>,
     grad: Vec<f32>,
-}
-
-/// `b` resized to `n` elements, reusing its memory (the caller overwrites them).
-fn sized(b: &mut Vec<f32>, n: usize) -> &mut [f32] {
-    b.resize(n, 0.0);
-    &mut b[..n]
 }
 
 /// Single-threaded product inside a parallel job.
@@ -138,10 +133,10 @@ impl Attention {
         match &self.mask {
             Some(m) => {
                 let dropped = sized(&mut s.dropped, len * len);
-                m.apply_block(j.index, &s.probs, dropped);
+                m.apply_block(j.index, &s.probs[..len * len], dropped);
                 dropped
             }
-            None => &s.probs,
+            None => &s.probs[..len * len],
         }
     }
 }
@@ -250,7 +245,10 @@ impl CustomOp2 for AttentionGrad {
                     dp.copy_from_slice(masked);
                 }
                 // Through the softmax: scale * p * (dp - sum(p * dp)) per row.
-                for (dp, p) in dp.chunks_exact_mut(len).zip(s.probs.chunks_exact(len)) {
+                for (dp, p) in dp
+                    .chunks_exact_mut(len)
+                    .zip(s.probs[..len * len].chunks_exact(len))
+                {
                     let dot: f32 = p.iter().zip(dp.iter()).map(|(a, b)| a * b).sum();
                     for (dp, p) in dp.iter_mut().zip(p) {
                         *dp = a.scale * p * (*dp - dot);
