@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use rankbook::model::bert_cpu::bench_linear;
+use rankbook::compute::gemm::bench_linear;
 
 fn main() {
     let threads = std::env::var("RAYON_NUM_THREADS")

@@ -4,6 +4,7 @@ pub mod analysis;
 pub mod atomic;
 pub mod cache;
 pub mod checksum;
+pub mod compute;
 pub mod data;
 pub mod error;
 pub mod eval;

@@ -6,10 +6,10 @@ use rayon::prelude::*;
 
 use std::path::Path;
 
+use crate::compute::gemm::{dot_products, pack_rows};
 use crate::error::{Error, Result};
 use crate::index::topk::TopK;
 use crate::index::vector_index::{VectorIndex, prepare_queries};
-use crate::model::cpu_gemm::{dot_products, pack_rows};
 use crate::progress::{NoProgress, Progress};
 use crate::vectors::{Embeddings, VectorFile, write_vectors};
 

@@ -2,8 +2,62 @@
 
 use candle_core::{Device, Tensor};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::tokenize::TokenIds;
+use crate::progress::{CancelFlag, Progress};
+
+/// Texts tokenised per block: bounds memory on large corpora while keeping
+/// length-sorted batches tight.
+const BLOCK: usize = 16_384;
+
+/// How [`for_each_batch`] cuts and reports.
+pub struct BatchOptions<'a> {
+    /// Texts per batch.
+    pub batch_size: usize,
+    /// The padding id.
+    pub pad_id: u32,
+    /// The progress label.
+    pub label: &'static str,
+    /// Receives one unit per text.
+    pub progress: &'a dyn Progress,
+    /// Checked between batches.
+    pub cancel: Option<&'a CancelFlag>,
+}
+
+/// The encoding loop of every model kind: texts tokenised a block at a time,
+/// sorted by length (longest first) so batches pad little, padded per batch;
+/// `f` gets each batch and the input positions of its rows.
+pub fn for_each_batch<T>(
+    texts: &[T],
+    tokenize: &dyn Fn(&[T]) -> Result<Vec<TokenIds>>,
+    opts: &BatchOptions,
+    mut f: impl FnMut(&TokenBatch, &[usize]) -> Result<()>,
+) -> Result<()> {
+    if opts.batch_size == 0 {
+        return Err(Error::InvalidArgument(
+            "batch size must be at least 1".into(),
+        ));
+    }
+    opts.progress.start(opts.label, texts.len() as u64);
+    for (block_no, block) in texts.chunks(BLOCK).enumerate() {
+        let base = block_no * BLOCK;
+        let ids = tokenize(block)?;
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(ids[i].ids.len()));
+        for chunk in order.chunks(opts.batch_size) {
+            if let Some(c) = opts.cancel {
+                c.check()?;
+            }
+            let rows: Vec<&TokenIds> = chunk.iter().map(|&i| &ids[i]).collect();
+            let batch = TokenBatch::pad(&rows, opts.pad_id);
+            let positions: Vec<usize> = chunk.iter().map(|&i| base + i).collect();
+            f(&batch, &positions)?;
+            opts.progress.advance(chunk.len() as u64);
+        }
+    }
+    opts.progress.finish();
+    Ok(())
+}
 
 /// Token ids of several texts padded (on the right) to the longest one.
 #[derive(Debug, Clone)]

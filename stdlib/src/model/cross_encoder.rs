@@ -1,26 +1,27 @@
-//! A cross-encoder (`BertForSequenceClassification`): a (query, document) pair
-//! in, relevance logits out. Loads Hugging Face sequence-classification folders,
-//! or a plain BERT / sentence-transformers folder with a new classifier head
-//! (initialised from a seed, as transformers does: normal, std
-//! `initializer_range`), and saves as a sequence-classification folder that
-//! sentence-transformers' `CrossEncoder` and transformers load.
+//! A cross-encoder (`*ForSequenceClassification`): a (query, document) pair in,
+//! relevance logits out. Loads Hugging Face sequence-classification folders of
+//! every supported family, or a plain encoder / sentence-transformers folder
+//! with a new classifier head (initialised from a seed, as transformers does:
+//! normal, std `initializer_range`), and saves as a sequence-classification
+//! folder that sentence-transformers' `CrossEncoder` and transformers load.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, Module, Tensor, Var};
-use candle_nn::{Linear, VarBuilder, VarMap};
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::VarMap;
 
 use crate::atomic::write_dir_atomically;
+use crate::compute::dropout::Dropout;
 use crate::error::{Error, Result};
+use crate::model::arch::{Arch, detect};
+use crate::model::backbone::{Backbone, LoadOptions, WeightSource, encoder_dir, load_backbone};
+use crate::model::backend::Backend;
 use crate::model::batch::TokenBatch;
-use crate::model::bert::Bert;
-use crate::model::bert_config::BertConfig;
 use crate::model::device::open_device;
-use crate::model::dropout::Dropout;
 use crate::model::resolve::resolve_model;
-use crate::model::st_folder::StFolder;
-use crate::model::tokenize::{TextTokenizer, TokenIds};
+use crate::model::task_head::ClassifierHead;
+use crate::model::tokenize::TokenIds;
 use crate::model::weights::{trainable_weights, weights_hash};
 use crate::random::SplitMix;
 
@@ -64,8 +65,7 @@ fn relevance(rows: &[Vec<f32>]) -> impl Iterator<Item = f32> + '_ {
 /// Whether the model `spec` names is a sequence-classification checkpoint
 /// (a cross-encoder) rather than a bi-encoder.
 pub fn is_cross_encoder(spec: &str) -> Result<bool> {
-    let root = resolve_model(spec)?;
-    let dir = StFolder::read(&root)?.transformer_dir().to_path_buf();
+    let dir = encoder_dir(&resolve_model(spec)?)?;
     let path = dir.join("config.json");
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
     let config: serde_json::Value = serde_json::from_str(&text)
@@ -86,11 +86,8 @@ pub struct CrossEncoder {
     config: serde_json::Value,
     varmap: VarMap,
     dtypes: BTreeMap<String, DType>,
-    bert: Bert,
-    pooler: Linear,
-    classifier: Linear,
-    tokenizer: TextTokenizer,
-    hidden_dropout: f64,
+    backbone: Backbone,
+    head: ClassifierHead,
     device: Device,
 }
 
@@ -108,74 +105,32 @@ fn normal(rng: &mut SplitMix, n: usize, std: f32) -> Vec<f32> {
 impl CrossEncoder {
     /// Resolves `spec` (folder or hub id) and loads it.
     pub fn load(spec: &str, opts: &CrossEncoderOptions) -> Result<Self> {
-        let root = resolve_model(spec)?;
-        let dir = StFolder::read(&root)?.transformer_dir().to_path_buf();
-        let config = BertConfig::from_dir(&dir)?;
-        let config_path = dir.join("config.json");
-        let text = std::fs::read_to_string(&config_path).map_err(|e| Error::io(&config_path, e))?;
-        let config_json: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| Error::parse(&config_path, e.line(), Some(e.column()), e.to_string()))?;
+        let dir = encoder_dir(&resolve_model(spec)?)?;
+        let arch = detect(&dir)?;
+        let config_json: serde_json::Value =
+            crate::model::arch::read_json(&dir.join("config.json"))?;
         let device = open_device(&opts.device)?;
-        let (varmap, mut dtypes) = trainable_weights(&dir, &device)?;
-        let h = config.hidden_size;
-        let num_labels;
-        {
-            let mut data = varmap.data().lock().unwrap_or_else(|p| p.into_inner());
-            // Names as BertForSequenceClassification stores them.
-            if !data.keys().any(|k| k.starts_with("bert.")) {
-                let names: Vec<String> = data.keys().cloned().collect();
-                for n in names {
-                    if let Some(v) = data.remove(&n) {
-                        let dtype = dtypes.remove(&n).unwrap_or(DType::F32);
-                        dtypes.insert(format!("bert.{n}"), dtype);
-                        data.insert(format!("bert.{n}"), v);
-                    }
-                }
-            }
-            // Other task heads (masked LM, ...) are not part of this model.
-            data.retain(|k, _| k.starts_with("bert.") || k.starts_with("classifier."));
-            dtypes.retain(|k, _| data.contains_key(k));
-            num_labels = data
-                .get("classifier.weight")
-                .map_or(opts.num_labels, |v| v.dims()[0]);
-            let std = config_json
-                .get("initializer_range")
-                .and_then(|v| v.as_f64())
-                .unwrap_or(0.02) as f32;
-            let mut rng = SplitMix::new(opts.seed);
-            for (prefix, out) in [("bert.pooler.dense", h), ("classifier", num_labels)] {
-                let w = format!("{prefix}.weight");
-                if !data.contains_key(&w) {
-                    data.insert(
-                        w,
-                        Var::from_vec(normal(&mut rng, out * h, std), (out, h), &device)?,
-                    );
-                    data.insert(
-                        format!("{prefix}.bias"),
-                        Var::zeros(out, DType::F32, &device)?,
-                    );
-                }
-            }
-        }
-        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
-        let bert = Bert::load(vb.pp("bert"), &config)?;
-        let pooler = candle_nn::linear(h, h, vb.pp("bert.pooler.dense"))?;
-        let classifier = candle_nn::linear(h, num_labels, vb.pp("classifier"))?;
-        let max_length = opts
-            .max_length
-            .unwrap_or(512)
-            .min(config.max_position_embeddings);
+        let (varmap, dtypes, num_labels) = head_weights(&arch, &dir, &device, opts)?;
+        let backbone = load_backbone(
+            &dir,
+            LoadOptions {
+                backend: Backend::Trainable,
+                device: device.clone(),
+                max_length: opts.max_length,
+                default_max_length: None,
+                lowercase: false,
+                weights: WeightSource::Vars(&varmap),
+            },
+        )?;
+        let head = ClassifierHead::load(&backbone.arch, &backbone.weights, num_labels)?;
         Ok(Self {
             name: spec.to_string(),
-            tokenizer: TextTokenizer::from_dir(&dir, max_length, false)?,
             dir,
             config: config_json,
             varmap,
             dtypes,
-            bert,
-            pooler,
-            classifier,
-            hidden_dropout: config.hidden_dropout_prob,
+            backbone,
+            head,
             device,
         })
     }
@@ -187,7 +142,7 @@ impl CrossEncoder {
 
     /// Truncation length of a pair in tokens.
     pub fn max_length(&self) -> usize {
-        self.tokenizer.max_length()
+        self.backbone.tokenizer.max_length()
     }
 
     /// The device it runs on.
@@ -210,22 +165,16 @@ impl CrossEncoder {
 
     /// Token ids of pairs as fed to the model (truncated longest-first).
     pub fn tokenize(&self, pairs: &[(&str, &str)]) -> Result<Vec<TokenIds>> {
-        self.tokenizer.encode_pairs(pairs)
+        self.backbone.tokenizer.encode_pairs(pairs)
     }
 
     /// Logits `(pairs, labels)` of one padded batch; dropout from `train`.
     pub fn forward_t(&self, pairs: &[(&str, &str)], train: Option<&Dropout>) -> Result<Tensor> {
         let ids = self.tokenize(pairs)?;
         let rows: Vec<&TokenIds> = ids.iter().collect();
-        let batch = TokenBatch::pad(&rows, self.tokenizer.pad_id());
-        let tokens = self.bert.forward_t(&batch, train)?;
-        let cls = tokens.narrow(1, 0, 1)?.squeeze(1)?;
-        let pooled = self.pooler.forward(&cls)?.tanh()?;
-        let pooled = match train {
-            Some(d) => d.apply(&pooled, self.hidden_dropout)?,
-            None => pooled,
-        };
-        Ok(self.classifier.forward(&pooled)?)
+        let batch = TokenBatch::pad(&rows, self.backbone.tokenizer.pad_id());
+        let tokens = self.backbone.encoder.forward_t(&batch, train)?;
+        self.head.forward_t(&tokens, train)
     }
 
     /// The relevance score of each pair, `batch_size` pairs per pass: the logit
@@ -245,11 +194,11 @@ impl CrossEncoder {
     /// tokenizer files. Atomic.
     pub fn save(&self, out: &Path) -> Result<()> {
         let mut config = self.config.clone();
-        let labels = self.classifier.weight().dim(0)?;
+        let labels = self.head.labels()?;
         if let Some(obj) = config.as_object_mut() {
             obj.insert(
                 "architectures".into(),
-                serde_json::json!(["BertForSequenceClassification"]),
+                serde_json::json!([self.backbone.arch.classifier.architecture]),
             );
             let id2label: serde_json::Map<String, serde_json::Value> = (0..labels)
                 .map(|i| (i.to_string(), format!("LABEL_{i}").into()))
@@ -271,6 +220,7 @@ impl CrossEncoder {
                     "special_tokens_map",
                     "added_tokens",
                     "merges",
+                    "sentencepiece",
                 ]
                 .iter()
                 .any(|p| name.starts_with(p));
@@ -292,6 +242,63 @@ impl CrossEncoder {
                 .map_err(|e| Error::model_config(&path, format!("cannot write weights: {e}")))
         })
     }
+}
+
+/// The checkpoint's weights as trainable variables under a task checkpoint's
+/// names (`{task prefix}.` on the encoder, other task heads dropped), with a new
+/// seeded head where the checkpoint has none; also the stored dtypes and the
+/// number of labels.
+fn head_weights(
+    arch: &Arch,
+    dir: &Path,
+    device: &Device,
+    opts: &CrossEncoderOptions,
+) -> Result<(VarMap, BTreeMap<String, DType>, usize)> {
+    let (varmap, mut dtypes) = trainable_weights(dir, device)?;
+    let h = arch.spec.hidden_size;
+    let prefix = format!("{}.", arch.task_prefix);
+    let names = arch.classifier;
+    let is_head = |k: &str| {
+        [names.pre, names.out]
+            .iter()
+            .any(|n| k.strip_prefix(n).is_some_and(|rest| rest.starts_with('.')))
+    };
+    let num_labels;
+    {
+        let mut data = varmap.data().lock().unwrap_or_else(|p| p.into_inner());
+        if !data.keys().any(|k| k.starts_with(&prefix)) {
+            let names: Vec<String> = data.keys().cloned().collect();
+            for n in names {
+                if let Some(v) = data.remove(&n) {
+                    let dtype = dtypes.remove(&n).unwrap_or(DType::F32);
+                    dtypes.insert(format!("{prefix}{n}"), dtype);
+                    data.insert(format!("{prefix}{n}"), v);
+                }
+            }
+        }
+        // Other task heads (masked LM, ...) are not part of this model.
+        // A bare encoder's pooler is not part of the model either, unless it is
+        // the head (BERT's).
+        let pooler = format!("{prefix}pooler.");
+        data.retain(|k, _| is_head(k) || (k.starts_with(&prefix) && !k.starts_with(&pooler)));
+        dtypes.retain(|k, _| data.contains_key(k));
+        num_labels = data
+            .get(&format!("{}.weight", names.out))
+            .map_or(opts.num_labels, |v| v.dims()[0]);
+        let std = arch.spec.initializer_range as f32;
+        let mut rng = SplitMix::new(opts.seed);
+        for (name, out) in [(names.pre, h), (names.out, num_labels)] {
+            let w = format!("{name}.weight");
+            if !data.contains_key(&w) {
+                data.insert(
+                    w,
+                    Var::from_vec(normal(&mut rng, out * h, std), (out, h), device)?,
+                );
+                data.insert(format!("{name}.bias"), Var::zeros(out, DType::F32, device)?);
+            }
+        }
+    }
+    Ok((varmap, dtypes, num_labels))
 }
 
 #[cfg(test)]

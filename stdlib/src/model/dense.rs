@@ -52,6 +52,9 @@ struct DenseFile {
     bias: bool,
     #[serde(default = "identity")]
     activation_function: String,
+    /// sentence-transformers 6.x: add the input (or its projection) to the output.
+    #[serde(default)]
+    use_residual: bool,
 }
 fn yes() -> bool {
     true
@@ -64,6 +67,9 @@ fn identity() -> String {
 pub struct Dense {
     linear: Linear,
     activation: Activation,
+    /// With `use_residual`: None adds the input itself (same width), Some its
+    /// projection (`residual.weight`, no bias).
+    residual: Option<Option<Linear>>,
     out_features: usize,
 }
 
@@ -87,9 +93,21 @@ impl Dense {
         } else {
             None
         };
+        let residual = if f.use_residual {
+            Some(if f.in_features == f.out_features {
+                None
+            } else {
+                let root = var_builder(dir, DType::F32, device)?;
+                let w = root.get((f.out_features, f.in_features), "residual.weight")?;
+                Some(Linear::new(w, None))
+            })
+        } else {
+            None
+        };
         Ok(Self {
             linear: Linear::new(w, b),
             activation,
+            residual,
             out_features: f.out_features,
         })
     }
@@ -101,6 +119,11 @@ impl Dense {
 
     /// Applies the layer to `(batch, in)` vectors.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.activation.apply(&self.linear.forward(x)?)
+        let out = self.activation.apply(&self.linear.forward(x)?)?;
+        Ok(match &self.residual {
+            None => out,
+            Some(None) => (out + x)?,
+            Some(Some(r)) => (out + r.forward(x)?)?,
+        })
     }
 }

@@ -5,9 +5,9 @@
 
 use candle_core::Tensor;
 
+use crate::compute::dropout::Dropout;
 use crate::error::Result;
 use crate::model::batch::TokenBatch;
-use crate::model::dropout::Dropout;
 
 /// A transformer that maps a padded batch to `(batch, seq_len, hidden)` embeddings.
 pub trait Encoder: Send + Sync {

@@ -1,15 +1,13 @@
-//! Models: resolution, tokenisation, encoders and sentence-transformers pipelines.
+//! Models: resolution, tokenisation, architectures, back-ends and the model
+//! kinds built on them (sentence encoders, cross-encoders, SPLADE).
 
+pub mod arch;
+pub mod backbone;
+pub mod backend;
 pub mod batch;
-pub mod bert;
-pub mod bert_config;
-pub mod bert_cpu;
-pub(crate) mod cpu_gemm;
-mod cpu_kernels;
 pub mod cross_encoder;
 pub mod dense;
 pub mod device;
-pub mod dropout;
 pub mod encoder;
 pub mod fingerprint;
 pub mod head;
@@ -18,12 +16,11 @@ pub mod resolve;
 pub mod sentence;
 pub mod splade;
 pub mod st_folder;
+pub mod task_head;
 pub mod tokenize;
-pub(crate) mod train_attention;
-pub(crate) mod train_linear;
-pub(crate) mod train_ops;
 pub mod weights;
 
+pub use backend::Backend;
 pub use fingerprint::ModelFingerprint;
 pub use resolve::resolve_model;
-pub use sentence::{Backend, EncodeOptions, EncodeStats, ModelOptions, SentenceEncoder};
+pub use sentence::{EncodeOptions, EncodeStats, ModelOptions, SentenceEncoder};

@@ -43,8 +43,13 @@ impl PoolingMode {
     }
 }
 
+/// `1_Pooling/config.json` in either format: sentence-transformers before 6
+/// writes one `pooling_mode_*` flag per mode; 6.x writes `pooling_mode`, a name
+/// or a list of names (and `embedding_dimension` for `word_embedding_dimension`).
 #[derive(Deserialize, Default)]
 struct PoolingFile {
+    #[serde(default)]
+    pooling_mode: Option<ModeNames>,
     #[serde(default)]
     pooling_mode_cls_token: bool,
     #[serde(default)]
@@ -59,6 +64,13 @@ struct PoolingFile {
     pooling_mode_lasttoken: bool,
     #[serde(default = "yes")]
     include_prompt: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ModeNames {
+    One(String),
+    Many(Vec<String>),
 }
 
 fn yes() -> bool {
@@ -88,26 +100,40 @@ impl Pooling {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let f: PoolingFile = serde_json::from_str(&text)
             .map_err(|e| Error::parse(path, e.line(), Some(e.column()), e.to_string()))?;
-        // The order sentence-transformers concatenates them in.
-        let flags = [
-            (f.pooling_mode_cls_token, PoolingMode::Cls),
-            (f.pooling_mode_max_tokens, PoolingMode::Max),
-            (f.pooling_mode_mean_tokens, PoolingMode::Mean),
-            (
-                f.pooling_mode_mean_sqrt_len_tokens,
-                PoolingMode::MeanSqrtLen,
-            ),
-            (
-                f.pooling_mode_weightedmean_tokens,
-                PoolingMode::WeightedMean,
-            ),
-            (f.pooling_mode_lasttoken, PoolingMode::LastToken),
-        ];
-        let modes: Vec<_> = flags
+        let modes: Vec<PoolingMode> = match &f.pooling_mode {
+            Some(names) => {
+                let names = match names {
+                    ModeNames::One(n) => std::slice::from_ref(n),
+                    ModeNames::Many(v) => v.as_slice(),
+                };
+                names
+                    .iter()
+                    .map(|n| {
+                        PoolingMode::parse(n)
+                            .map_err(|e| Error::parse(path, 1, None, e.to_string()))
+                    })
+                    .collect::<Result<_>>()?
+            }
+            // The order sentence-transformers concatenates them in.
+            None => [
+                (f.pooling_mode_cls_token, PoolingMode::Cls),
+                (f.pooling_mode_max_tokens, PoolingMode::Max),
+                (f.pooling_mode_mean_tokens, PoolingMode::Mean),
+                (
+                    f.pooling_mode_mean_sqrt_len_tokens,
+                    PoolingMode::MeanSqrtLen,
+                ),
+                (
+                    f.pooling_mode_weightedmean_tokens,
+                    PoolingMode::WeightedMean,
+                ),
+                (f.pooling_mode_lasttoken, PoolingMode::LastToken),
+            ]
             .iter()
             .filter(|(on, _)| *on)
             .map(|(_, m)| *m)
-            .collect();
+            .collect(),
+        };
         if modes.is_empty() {
             return Err(Error::parse(path, 1, None, "no pooling mode is enabled"));
         }
@@ -314,5 +340,32 @@ mod tests {
         let n = l2_normalize(&x).unwrap().to_vec2::<f32>().unwrap();
         assert_eq!(n[0], vec![0.6, 0.8]);
         assert_eq!(n[1], vec![0., 0.]);
+    }
+
+    #[test]
+    fn reads_both_config_formats() {
+        let d = tempfile::tempdir().unwrap();
+        let read = |text: &str| {
+            let p = d.path().join("config.json");
+            std::fs::write(&p, text).unwrap();
+            Pooling::from_file(&p)
+        };
+        // sentence-transformers 6.x
+        let p =
+            read(r#"{"embedding_dimension": 384, "pooling_mode": "mean", "include_prompt": true}"#)
+                .unwrap();
+        assert_eq!(p.modes, vec![PoolingMode::Mean]);
+        let p = read(r#"{"embedding_dimension": 4, "pooling_mode": ["cls", "max"], "include_prompt": false}"#)
+            .unwrap();
+        assert_eq!(p.modes, vec![PoolingMode::Cls, PoolingMode::Max]);
+        assert!(!p.include_prompt);
+        // before 6
+        let p = read(r#"{"word_embedding_dimension": 4, "pooling_mode_mean_tokens": true, "pooling_mode_lasttoken": true}"#)
+            .unwrap();
+        assert_eq!(p.modes, vec![PoolingMode::Mean, PoolingMode::LastToken]);
+        let e = read(r#"{"pooling_mode": "median"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("config.json:1") && e.contains("median"), "{e}");
     }
 }

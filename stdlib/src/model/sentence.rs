@@ -6,18 +6,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, Var};
-use candle_nn::{VarBuilder, VarMap};
+use candle_nn::VarMap;
 
 use crate::atomic::write_dir_atomically;
 use crate::cache::{EmbeddingCache, TextHash, text_hash};
+use crate::compute::dropout::Dropout;
 use crate::error::{Error, Result};
-use crate::model::batch::TokenBatch;
-use crate::model::bert::{Bert, weight_prefix};
-use crate::model::bert_config::BertConfig;
-use crate::model::bert_cpu::CpuBert;
+use crate::model::backbone::{LoadOptions, WeightSource, load_backbone};
+pub use crate::model::backend::Backend;
+use crate::model::batch::{BatchOptions, TokenBatch, for_each_batch};
 use crate::model::dense::Dense;
 use crate::model::device::open_device;
-use crate::model::dropout::Dropout;
 use crate::model::encoder::Encoder;
 use crate::model::fingerprint::ModelFingerprint;
 use crate::model::pooling::{Pooling, l2_normalize};
@@ -25,22 +24,10 @@ use crate::model::resolve::resolve_model;
 use crate::model::st_folder::{Module, StFolder};
 use crate::model::tokenize::{TextTokenizer, TokenIds};
 use crate::model::weights::{
-    copy_weights, tensors_hash, trainable_weights, var_builder, weight_files, weights_hash,
+    copy_weights, tensors_hash, trainable_weights, weight_files, weights_hash,
 };
 use crate::progress::{CancelFlag, NoProgress, Progress};
 use crate::vectors::Embeddings;
-
-/// Which implementation runs the transformer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Backend {
-    /// The fast packed-token CPU path on CPU, candle elsewhere.
-    #[default]
-    Auto,
-    /// candle everywhere (the GPU path).
-    Candle,
-    /// candle with the weights as trainable variables (fine-tuning).
-    Trainable,
-}
 
 /// How to load a model.
 #[derive(Debug, Clone)]
@@ -170,10 +157,6 @@ pub(crate) fn copy_tree(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) ->
     Ok(())
 }
 
-/// Texts tokenised per block: bounds memory on large corpora while keeping
-/// length-sorted batches tight.
-const BLOCK: usize = 16_384;
-
 impl SentenceEncoder {
     /// Resolves `spec` (folder or hub id) and loads it.
     pub fn load(spec: &str, options: &ModelOptions) -> Result<Self> {
@@ -210,34 +193,26 @@ impl SentenceEncoder {
         let folder = StFolder::read(dir)?;
         let device = open_device(&options.device)?;
         let tdir = folder.transformer_dir().to_path_buf();
-        let config = BertConfig::from_dir(&tdir)?;
-        let trainable = match options.backend {
-            Backend::Trainable => Some(trainable_weights(&tdir, &device)?),
-            _ => None,
+        let trainable = match options.backend.is_trainable() {
+            true => Some(trainable_weights(&tdir, &device)?),
+            false => None,
         };
-        let vb = match (&trainable, weights) {
-            (Some((varmap, _)), _) => VarBuilder::from_varmap(varmap, DType::F32, &device),
-            (None, Some(w)) => VarBuilder::from_tensors(w, DType::F32, &device),
-            (None, None) => var_builder(&tdir, DType::F32, &device)?,
-        };
-        let prefix = weight_prefix(&vb);
-        let vb = if prefix.is_empty() { vb } else { vb.pp(prefix) };
-        let encoder: Box<dyn Encoder> = match (options.backend, &device) {
-            (Backend::Auto, Device::Cpu) => Box::new(CpuBert::load(vb, &config)?),
-            _ => Box::new(Bert::load(vb, &config)?),
-        };
-
-        let max_length = options
-            .max_length
-            .or(folder.max_seq_length)
-            .unwrap_or(encoder.max_positions());
-        if max_length > encoder.max_positions() {
-            return Err(Error::InvalidArgument(format!(
-                "max length {max_length} exceeds the model's {} positions",
-                encoder.max_positions()
-            )));
-        }
-        let tokenizer = TextTokenizer::from_dir(&tdir, max_length, folder.do_lower_case)?;
+        let backbone = load_backbone(
+            &tdir,
+            LoadOptions {
+                backend: options.backend,
+                device: device.clone(),
+                max_length: options.max_length,
+                default_max_length: folder.max_seq_length,
+                lowercase: folder.do_lower_case,
+                weights: match (&trainable, weights) {
+                    (Some((varmap, _)), _) => WeightSource::Vars(varmap),
+                    (None, Some(w)) => WeightSource::Tensors(w),
+                    (None, None) => WeightSource::Folder,
+                },
+            },
+        )?;
+        let (encoder, tokenizer) = (backbone.encoder, backbone.tokenizer);
 
         let mut stages = Vec::new();
         let mut dim = encoder.hidden_size();
@@ -613,11 +588,6 @@ impl SentenceEncoder {
         texts: &[&str],
         opts: &EncodeOptions,
     ) -> Result<(Embeddings, EncodeStats)> {
-        if opts.batch_size == 0 {
-            return Err(Error::InvalidArgument(
-                "batch size must be at least 1".into(),
-            ));
-        }
         if let Some(p) = self.stages.iter().find_map(|s| match s {
             Stage::Pooling(p) => Some(p),
             _ => None,
@@ -634,30 +604,25 @@ impl SentenceEncoder {
             texts: texts.len(),
             ..Default::default()
         };
-        opts.progress.start("encoding", texts.len() as u64);
-        for (block_no, block) in texts.chunks(BLOCK).enumerate() {
-            let base = block_no * BLOCK;
-            let ids = self.tokenize(block, opts.prompt)?;
-            let mut order: Vec<usize> = (0..ids.len()).collect();
-            order.sort_by_key(|&i| std::cmp::Reverse(ids[i].ids.len()));
-            for chunk in order.chunks(opts.batch_size) {
-                if let Some(c) = opts.cancel {
-                    c.check()?;
-                }
-                let rows: Vec<&TokenIds> = chunk.iter().map(|&i| &ids[i]).collect();
-                let batch = TokenBatch::pad(&rows, self.tokenizer.pad_id());
-                stats.tokens += batch.tokens();
-                stats.padded_tokens += batch.batch * batch.seq_len;
-                let v = self.forward_batch(&batch)?.to_dtype(DType::F32)?;
-                let v: Vec<f32> = v.flatten_all()?.to_vec1()?;
-                for (j, &i) in chunk.iter().enumerate() {
-                    let dst = (base + i) * self.dim;
-                    out[dst..dst + self.dim].copy_from_slice(&v[j * self.dim..(j + 1) * self.dim]);
-                }
-                opts.progress.advance(chunk.len() as u64);
+        let tokenize = |block: &[&str]| self.tokenize(block, opts.prompt);
+        let batches = BatchOptions {
+            batch_size: opts.batch_size,
+            pad_id: self.tokenizer.pad_id(),
+            label: "encoding",
+            progress: opts.progress,
+            cancel: opts.cancel,
+        };
+        for_each_batch(texts, &tokenize, &batches, |batch, rows| {
+            stats.tokens += batch.tokens();
+            stats.padded_tokens += batch.batch * batch.seq_len;
+            let v = self.forward_batch(batch)?.to_dtype(DType::F32)?;
+            let v: Vec<f32> = v.flatten_all()?.to_vec1()?;
+            for (j, &i) in rows.iter().enumerate() {
+                let dst = i * self.dim;
+                out[dst..dst + self.dim].copy_from_slice(&v[j * self.dim..(j + 1) * self.dim]);
             }
-        }
-        opts.progress.finish();
+            Ok(())
+        })?;
         stats.seconds = start.elapsed().as_secs_f64();
         Ok((Embeddings::new(self.dim, out), stats))
     }

@@ -1,21 +1,20 @@
-//! SPLADE: a masked-language-model BERT (`BertForMaskedLM`) read as a sparse
+//! SPLADE: a masked-language model (`BertForMaskedLM`, `DistilBertForMaskedLM`,
+//! ...) read as a sparse
 //! encoder. A text's weight for vocabulary term `v` is the maximum over its
 //! tokens of `log(1 + relu(logit_v))`; most weights are 0.
 
 use std::path::PathBuf;
 
-use candle_core::{D, DType, Device, Module, Tensor};
-use candle_nn::Linear;
+use candle_core::{D, Device, Tensor};
 
 use crate::error::{Error, Result};
-use crate::model::batch::TokenBatch;
-use crate::model::bert::{Bert, LayerNorm, activate, layer_norm, weight_prefix};
-use crate::model::bert_config::{BertConfig, HiddenAct};
+use crate::model::backbone::{Backbone, LoadOptions, WeightSource, encoder_dir, load_backbone};
+use crate::model::backend::Backend;
+use crate::model::batch::{BatchOptions, for_each_batch};
 use crate::model::device::open_device;
 use crate::model::resolve::resolve_model;
-use crate::model::st_folder::StFolder;
-use crate::model::tokenize::TextTokenizer;
-use crate::model::weights::{var_builder, weights_hash};
+use crate::model::task_head::MlmHead;
+use crate::model::weights::weights_hash;
 use crate::progress::Progress;
 
 /// A sparse vector: `(vocabulary id, weight)`, weights > 0, by id.
@@ -42,22 +41,12 @@ impl Default for SpladeOptions {
     }
 }
 
-/// The masked-LM head: transform (dense, activation, LayerNorm), then the
-/// decoder, whose weight is tied to the word embeddings unless stored.
-struct MlmHead {
-    dense: Linear,
-    norm: LayerNorm,
-    decoder: Linear,
-}
-
 /// A SPLADE encoder.
 pub struct SpladeEncoder {
     name: String,
     dir: PathBuf,
-    bert: Bert,
+    backbone: Backbone,
     head: MlmHead,
-    hidden_act: HiddenAct,
-    tokenizer: TextTokenizer,
     vocab: Vec<String>,
     top_k: Option<usize>,
     device: Device,
@@ -66,53 +55,45 @@ pub struct SpladeEncoder {
 impl SpladeEncoder {
     /// Resolves `spec` (folder or hub id) and loads it.
     pub fn load(spec: &str, opts: &SpladeOptions) -> Result<Self> {
-        let root = resolve_model(spec)?;
-        let dir = StFolder::read(&root)?.transformer_dir().to_path_buf();
-        let config = BertConfig::from_dir(&dir)?;
+        let dir = encoder_dir(&resolve_model(spec)?)?;
         let device = open_device(&opts.device)?;
-        let vb = var_builder(&dir, DType::F32, &device)?;
-        if !vb.contains_tensor("cls.predictions.transform.dense.weight") {
-            return Err(Error::model_config(
+        // candle's reference path: SPLADE's pinned numbers were measured on it.
+        let backbone = load_backbone(
+            &dir,
+            LoadOptions {
+                backend: Backend::Candle,
+                device: device.clone(),
+                max_length: opts.max_length,
+                default_max_length: None,
+                lowercase: false,
+                weights: WeightSource::Folder,
+            },
+        )?;
+        let arch = &backbone.arch;
+        let (v, h) = (arch.spec.vocab_size, arch.spec.hidden_size);
+        let word_name = match backbone.prefix {
+            "" => format!("{}.weight", arch.names.word),
+            p => format!("{p}.{}.weight", arch.names.word),
+        };
+        let word = backbone.weights.get((v, h), &word_name)?;
+        let head = MlmHead::load(arch, &backbone.weights, &word)?.ok_or_else(|| {
+            Error::model_config(
                 &dir,
-                "no masked-language-model head (cls.predictions.*): SPLADE needs a BertForMaskedLM checkpoint",
-            ));
-        }
-        let prefix = weight_prefix(&vb);
-        let bert = Bert::load(vb.pp(prefix), &config)?;
-        let (h, v) = (config.hidden_size, config.vocab_size);
-        let p = vb.pp("cls.predictions");
-        let decoder_weight = if p.contains_tensor("decoder.weight") {
-            p.get((v, h), "decoder.weight")?
-        } else {
-            vb.pp(prefix)
-                .get((v, h), "embeddings.word_embeddings.weight")?
-        };
-        let bias = if p.contains_tensor("bias") {
-            p.get(v, "bias")?
-        } else {
-            p.get(v, "decoder.bias")?
-        };
-        let head = MlmHead {
-            dense: candle_nn::linear(h, h, p.pp("transform.dense"))?,
-            norm: layer_norm(h, config.layer_norm_eps, p.pp("transform.LayerNorm"))?,
-            decoder: Linear::new(decoder_weight, Some(bias)),
-        };
-        let max_length = opts
-            .max_length
-            .unwrap_or(512)
-            .min(config.max_position_embeddings);
-        let tokenizer = TextTokenizer::from_dir(&dir, max_length, false)?;
-        let inner = tokenizer.inner();
+                format!(
+                    "no masked-language-model head ({}.*): SPLADE needs a *ForMaskedLM checkpoint",
+                    arch.mlm.transform
+                ),
+            )
+        })?;
+        let inner = backbone.tokenizer.inner();
         let vocab = (0..v as u32)
             .map(|i| inner.id_to_token(i).unwrap_or_else(|| format!("[{i}]")))
             .collect();
         Ok(Self {
             name: spec.to_string(),
             dir,
-            bert,
+            backbone,
             head,
-            hidden_act: config.hidden_act,
-            tokenizer,
             vocab,
             top_k: opts.top_k,
             device,
@@ -131,7 +112,7 @@ impl SpladeEncoder {
 
     /// Truncation length in tokens.
     pub fn max_length(&self) -> usize {
-        self.tokenizer.max_length()
+        self.backbone.tokenizer.max_length()
     }
 
     /// How many weights each vector keeps (None: all).
@@ -152,24 +133,24 @@ impl SpladeEncoder {
         batch_size: usize,
         progress: &dyn Progress,
     ) -> Result<Vec<SparseVector>> {
-        progress.start("encode", texts.len() as u64);
-        let ids = self.tokenizer.encode_batch(texts)?;
-        // Longest first so batches pad little; results go back to input order.
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(ids[i].ids.len()));
         let mut out = vec![Vec::new(); texts.len()];
-        for chunk in order.chunks(batch_size.max(1)) {
-            let rows: Vec<_> = chunk.iter().map(|&i| &ids[i]).collect();
-            let batch = TokenBatch::pad(&rows, self.tokenizer.pad_id());
-            let hidden = self.bert.forward_t(&batch, None)?;
-            for (row, &i) in chunk.iter().enumerate() {
+        let tokenize = |block: &[&str]| self.backbone.tokenizer.encode_batch(block);
+        let batches = BatchOptions {
+            batch_size: batch_size.max(1),
+            pad_id: self.backbone.tokenizer.pad_id(),
+            label: "encode",
+            progress,
+            cancel: None,
+        };
+        for_each_batch(texts, &tokenize, &batches, |batch, rows| {
+            let hidden = self.backbone.encoder.forward(batch)?;
+            for (row, &i) in rows.iter().enumerate() {
                 let len = batch.lengths[row];
                 let tokens = hidden.get(row)?.narrow(0, 0, len)?;
                 out[i] = self.sparse_of(&tokens)?;
             }
-            progress.advance(chunk.len() as u64);
-        }
-        progress.finish();
+            Ok(())
+        })?;
         Ok(out)
     }
 
@@ -177,10 +158,7 @@ impl SpladeEncoder {
     /// is taken over logits: `log(1 + relu(x))` is monotone, so this equals the
     /// maximum of the weights, without a (tokens x vocabulary) pass of logs.
     fn sparse_of(&self, tokens: &Tensor) -> Result<SparseVector> {
-        let h = self.head.dense.forward(tokens)?;
-        let h = activate(&h, self.hidden_act)?;
-        let h = self.head.norm.forward(&h)?;
-        let logits = self.head.decoder.forward(&h)?;
+        let logits = self.head.forward(tokens)?;
         let max = logits.max(D::Minus2)?.to_vec1::<f32>()?;
         let mut v: SparseVector = max
             .iter()

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::model::arch::read_json;
 use crate::model::pooling::{Pooling, PoolingMode};
 
 /// One step of the sentence-transformers pipeline, in `modules.json` order.
@@ -29,7 +30,9 @@ pub struct StFolder {
     pub root: PathBuf,
     /// The pipeline; the first module is always the transformer.
     pub modules: Vec<Module>,
-    /// Truncation length from `sentence_bert_config.json` (None: the model's limit).
+    /// Truncation length: `max_seq_length` of `sentence_bert_config.json` (before
+    /// sentence-transformers 6), else the tokenizer's `model_max_length` (6.x keeps
+    /// it there); None: the model's limit.
     pub max_seq_length: Option<usize>,
     /// Whether texts are lower-cased before tokenising.
     pub do_lower_case: bool,
@@ -56,15 +59,27 @@ struct SbertConfig {
 }
 
 #[derive(Deserialize, Default)]
+struct TokenizerConfig {
+    model_max_length: Option<f64>,
+}
+
+/// `model_max_length` from the tokenizer's config, unless it is the "no limit"
+/// sentinel (about 1e30) that transformers writes for tokenizers without one.
+fn tokenizer_max_length(dir: &Path) -> Result<Option<usize>> {
+    let path = dir.join("tokenizer_config.json");
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let c: TokenizerConfig = read_json(&path)?;
+    Ok(c.model_max_length
+        .filter(|n| (1.0..1e9).contains(n))
+        .map(|n| n as usize))
+}
+
+#[derive(Deserialize, Default)]
 struct StConfig {
     #[serde(default)]
     prompts: BTreeMap<String, String>,
-}
-
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text)
-        .map_err(|e| Error::parse(path, e.line(), Some(e.column()), e.to_string()))
 }
 
 impl StFolder {
@@ -84,7 +99,7 @@ impl StFolder {
                     Module::Transformer(root.to_path_buf()),
                     Module::Pooling(Pooling::new(PoolingMode::Mean)),
                 ],
-                max_seq_length: None,
+                max_seq_length: tokenizer_max_length(root)?,
                 do_lower_case: false,
                 prompts: BTreeMap::new(),
                 is_sentence_transformer: false,
@@ -131,10 +146,17 @@ impl StFolder {
         } else {
             StConfig::default()
         };
+        let max_seq_length = match sbert.max_seq_length {
+            Some(n) => Some(n),
+            None => match &modules[0] {
+                Module::Transformer(dir) => tokenizer_max_length(dir)?,
+                _ => None,
+            },
+        };
         Ok(Self {
             root: root.to_path_buf(),
             modules,
-            max_seq_length: sbert.max_seq_length,
+            max_seq_length,
             do_lower_case: sbert.do_lower_case,
             prompts: st_cfg.prompts,
             is_sentence_transformer: true,
@@ -217,5 +239,54 @@ mod tests {
         write(d.path(), "modules.json", "[\n{\"path\": }]");
         let e = StFolder::read(d.path()).unwrap_err().to_string();
         assert!(e.contains("modules.json:2:"), "{e}");
+    }
+
+    #[test]
+    fn reads_a_sentence_transformers_6_folder() {
+        // As `SentenceTransformer.save` of 6.2 writes all-MiniLM-L6-v2.
+        let d = tempfile::tempdir().unwrap();
+        write(
+            d.path(),
+            "modules.json",
+            r#"[{"idx":0,"name":"0","path":"","type":"sentence_transformers.base.modules.transformer.Transformer"},
+                {"idx":1,"name":"1","path":"1_Pooling","type":"sentence_transformers.sentence_transformer.modules.pooling.Pooling"},
+                {"idx":2,"name":"2","path":"2_Normalize","type":"sentence_transformers.base.modules.normalize.Normalize"}]"#,
+        );
+        write(
+            d.path(),
+            "sentence_bert_config.json",
+            r#"{"transformer_task": "feature-extraction", "module_output_name": "token_embeddings"}"#,
+        );
+        write(
+            d.path(),
+            "tokenizer_config.json",
+            r#"{"do_lower_case": true, "max_length": 128, "model_max_length": 256}"#,
+        );
+        write(
+            d.path(),
+            "1_Pooling/config.json",
+            r#"{"embedding_dimension": 384, "pooling_mode": "mean", "include_prompt": true}"#,
+        );
+        write(
+            d.path(),
+            "config_sentence_transformers.json",
+            r#"{"model_type": "SentenceTransformer", "prompts": {"document": "", "query": ""}, "similarity_fn_name": "cosine"}"#,
+        );
+        let f = StFolder::read(d.path()).unwrap();
+        assert_eq!(f.max_seq_length, Some(256));
+        assert_eq!(f.modules.len(), 3);
+        assert_eq!(
+            f.modules[1],
+            Module::Pooling(Pooling::new(PoolingMode::Mean))
+        );
+        assert_eq!(f.modules[2], Module::Normalize);
+        assert_eq!(f.prompts["query"], "");
+        // transformers' "no limit" sentinel leaves the model's own limit.
+        write(
+            d.path(),
+            "tokenizer_config.json",
+            r#"{"model_max_length": 1000000000000000019884624838656}"#,
+        );
+        assert_eq!(StFolder::read(d.path()).unwrap().max_seq_length, None);
     }
 }

@@ -31,8 +31,9 @@ pub struct TextTokenizer {
 }
 
 impl TextTokenizer {
-    /// Loads `tokenizer.json` from `dir`, truncating at `max_length`, padding off.
-    pub fn from_dir(dir: &Path, max_length: usize, lowercase: bool) -> Result<Self> {
+    /// Loads `tokenizer.json` from `dir`, truncating at `max_length`, padding off;
+    /// `pad_id` is the padding id unless the file names one.
+    pub fn from_dir(dir: &Path, max_length: usize, lowercase: bool, pad_id: u32) -> Result<Self> {
         let path = dir.join("tokenizer.json");
         if !path.is_file() {
             return Err(Error::model_config(
@@ -42,7 +43,7 @@ impl TextTokenizer {
         }
         let mut inner = Tokenizer::from_file(&path)
             .map_err(|e| Error::Tokenizer(format!("{}: {e}", path.display())))?;
-        let pad_id = inner.get_padding().map(|p| p.pad_id).unwrap_or(0);
+        let pad_id = inner.get_padding().map_or(pad_id, |p| p.pad_id);
         inner.with_padding(None);
         let mut t = Self {
             pairs: inner.clone(),

@@ -3,10 +3,10 @@
 
 use candle_core::Tensor;
 
+use crate::compute::dropout::Dropout;
 use crate::error::Result;
 use crate::loss::{Embedder, Role};
 use crate::model::SentenceEncoder;
-use crate::model::dropout::Dropout;
 
 /// A model being trained, at one step.
 pub struct ModelEmbedder<'a> {

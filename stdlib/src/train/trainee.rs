@@ -7,12 +7,12 @@ use std::path::Path;
 
 use candle_core::{Device, Tensor, Var};
 
+use crate::compute::dropout::Dropout;
 use crate::data::Run;
 use crate::error::Result;
 use crate::loss::{Embedder, ModelRef, Scorer};
 use crate::model::SentenceEncoder;
 use crate::model::cross_encoder::CrossEncoder;
-use crate::model::dropout::Dropout;
 use crate::model::weights::{assign_weights, copy_weights};
 use crate::train::embedder::ModelEmbedder;
 use crate::train::validation::Validation;

@@ -10,9 +10,7 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use crate::model::bert_config::HiddenAct;
-use crate::model::bert_cpu::Norm;
-use crate::model::cpu_kernels::{activate, erf, fast_exp, layer_norm};
+use crate::compute::kernels::{HiddenAct, Norm, activate, erf, fast_exp, layer_norm};
 
 /// The contiguous f32 data of a CPU tensor's storage.
 pub(crate) fn slice<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [f32]> {

@@ -8,10 +8,35 @@
 
 use rayon::prelude::*;
 
-use crate::model::bert_config::HiddenAct;
-use crate::model::bert_cpu::Norm;
-
 const LANES: usize = 16;
+
+/// The activation between the two feed-forward matrices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HiddenAct {
+    /// Exact GELU (with erf), Hugging Face's "gelu".
+    Gelu,
+    /// Tanh-approximated GELU.
+    #[serde(alias = "gelu_pytorch_tanh")]
+    GeluNew,
+    /// Rectified linear unit.
+    Relu,
+}
+
+/// A LayerNorm's parameters as plain arrays.
+pub(crate) struct Norm {
+    pub(crate) weight: Vec<f32>,
+    pub(crate) bias: Vec<f32>,
+    pub(crate) eps: f32,
+}
+
+/// Makes `v` hold `n` floats, reusing its memory (contents are overwritten by the caller).
+pub(crate) fn sized(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
+    if v.len() < n {
+        v.resize(n, 0.0);
+    }
+    &mut v[..n]
+}
 
 /// exp(x) for f32 with relative error about 2e-7, branch-free.
 // The coefficients are kept as published, even where f32 cannot hold every digit.
@@ -159,7 +184,7 @@ macro_rules! dispatch {
         fn $name($($arg: $ty),*) -> $ret {
             #[cfg(target_arch = "x86_64")]
             {
-                if crate::model::cpu_gemm::has_avx512() {
+                if crate::compute::gemm::has_avx512() {
                     // SAFETY: the CPU supports the features the function was compiled for.
                     return unsafe { $avx512($($arg),*) };
                 }
@@ -181,7 +206,7 @@ dispatch!(gelu_generic, gelu_auto512, gelu_avx2, gelu_body, (x: &mut [f32]) -> (
 /// (vdivps on 16 lanes); a reciprocal estimate plus one Newton step is as exact.
 fn gelu_chunk(x: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if crate::model::cpu_gemm::has_avx512() {
+    if crate::compute::gemm::has_avx512() {
         // SAFETY: AVX-512F is present.
         unsafe { gelu512::gelu(x) };
         return;
@@ -316,7 +341,7 @@ dispatch!(norm_row, norm_avx512, norm_avx2, norm_body, (row: &mut [f32], residua
 /// it to the (much narrower) product with V instead of to every score.
 pub(crate) fn softmax_unnormalized(r: &mut [f32], scale: f32) -> f32 {
     #[cfg(target_arch = "x86_64")]
-    if crate::model::cpu_gemm::has_avx512() {
+    if crate::compute::gemm::has_avx512() {
         // SAFETY: AVX-512F is present.
         return unsafe { gelu512::softmax(r, scale) };
     }

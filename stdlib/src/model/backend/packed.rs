@@ -1,4 +1,4 @@
-//! BERT inference on CPU without padding: the tokens of a batch are packed into one
+//! Encoder inference on CPU without padding, for any [`EncoderSpec`]: the tokens of a batch are packed into one
 //! `(tokens, hidden)` matrix, so every linear layer runs only on real tokens, and
 //! attention runs per (text, head) in parallel on exactly that text's length.
 //!
@@ -10,20 +10,14 @@ use candle_core::{Device, Tensor};
 use candle_nn::VarBuilder;
 use rayon::prelude::*;
 
-use crate::error::Result;
-use crate::model::batch::TokenBatch;
-use crate::model::bert_config::BertConfig;
-use crate::model::cpu_gemm::{PackedLinear, SendPtr, gemm_single, has_avx512};
+use crate::compute::gemm::{PackedLinear, SendPtr, gemm_single, has_avx512};
 #[cfg(target_arch = "x86_64")]
-use crate::model::cpu_gemm::{pack, pack_transposed, product};
-use crate::model::cpu_kernels::{activate, layer_norm, softmax_unnormalized};
+use crate::compute::gemm::{pack, pack_transposed, product};
+use crate::compute::kernels::{Norm, activate, layer_norm, sized, softmax_unnormalized};
+use crate::error::Result;
+use crate::model::arch::{EncoderSpec, WeightNames};
+use crate::model::batch::TokenBatch;
 use crate::model::encoder::Encoder;
-
-pub(crate) struct Norm {
-    pub(crate) weight: Vec<f32>,
-    pub(crate) bias: Vec<f32>,
-    pub(crate) eps: f32,
-}
 
 /// A linear layer `y = x W^T + b` with W stored as PyTorch does (out x in),
 /// before packing.
@@ -49,14 +43,17 @@ struct Layer {
     out_norm: Norm,
 }
 
-/// A BERT encoder for fast CPU inference (f32, packed tokens).
-pub struct CpuBert {
-    config: BertConfig,
+/// An encoder for fast CPU inference (f32, packed tokens).
+pub struct PackedEncoder {
+    spec: EncoderSpec,
     word: Vec<f32>,
     position: Vec<f32>,
+    /// Empty when the family has no token types.
     token_type: Vec<f32>,
     emb_norm: Norm,
     layers: Vec<Layer>,
+    /// The relative attention bias table `(buckets, heads)`, row-major.
+    relative_bias: Vec<f32>,
     /// Activation buffers kept from batch to batch: fresh ones cost page faults
     /// and zeroing (about 5% of a forward pass, measured).
     buffers: std::sync::Mutex<Buffers>,
@@ -68,14 +65,6 @@ struct Buffers {
     ctx: Vec<f32>,
     tmp: Vec<f32>,
     inter: Vec<f32>,
-}
-
-/// Makes `v` hold `n` floats, reusing its memory (contents are overwritten by the caller).
-pub(crate) fn sized(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
-    if v.len() < n {
-        v.resize(n, 0.0);
-    }
-    &mut v[..n]
 }
 
 fn flat(vb: &VarBuilder, shape: &[usize], name: &str) -> Result<Vec<f32>> {
@@ -121,54 +110,62 @@ fn stack(parts: Vec<Linear>) -> Linear {
     out
 }
 
-impl CpuBert {
+impl PackedEncoder {
     /// Loads the weights from `vb` (prefix already applied) into plain arrays.
-    pub fn load(vb: VarBuilder, config: &BertConfig) -> Result<Self> {
-        let c = config;
+    pub fn load(vb: VarBuilder, spec: &EncoderSpec, names: &WeightNames) -> Result<Self> {
+        let c = spec;
         let h = c.hidden_size;
-        let e = vb.pp("embeddings");
-        let mut layers = Vec::with_capacity(c.num_hidden_layers);
-        for i in 0..c.num_hidden_layers {
-            let l = vb.pp(format!("encoder.layer.{i}"));
-            let a = l.pp("attention");
+        let eps = c.layer_norm_eps;
+        let mut layers = Vec::with_capacity(c.num_layers);
+        for i in 0..c.num_layers {
+            let l = vb.pp(format!("{}.{i}", names.layers));
             layers.push(Layer {
                 qkv: stack(vec![
-                    load_linear(a.pp("self.query"), h, h)?,
-                    load_linear(a.pp("self.key"), h, h)?,
-                    load_linear(a.pp("self.value"), h, h)?,
+                    load_linear(l.pp(names.query), h, h)?,
+                    load_linear(l.pp(names.key), h, h)?,
+                    load_linear(l.pp(names.value), h, h)?,
                 ])
                 .pack(),
-                attn_out: load_linear(a.pp("output.dense"), h, h)?.pack(),
-                attn_norm: load_norm(a.pp("output.LayerNorm"), h, c.layer_norm_eps)?,
-                inter: load_linear(l.pp("intermediate.dense"), h, c.intermediate_size)?.pack(),
-                out: load_linear(l.pp("output.dense"), c.intermediate_size, h)?.pack(),
-                out_norm: load_norm(l.pp("output.LayerNorm"), h, c.layer_norm_eps)?,
+                attn_out: load_linear(l.pp(names.attention_out), h, h)?.pack(),
+                attn_norm: load_norm(l.pp(names.attention_norm), h, eps)?,
+                inter: load_linear(l.pp(names.intermediate), h, c.intermediate_size)?.pack(),
+                out: load_linear(l.pp(names.output), c.intermediate_size, h)?.pack(),
+                out_norm: load_norm(l.pp(names.output_norm), h, eps)?,
             });
         }
+        let token_type = match names.token_type {
+            Some(n) if c.type_vocab_size > 0 => flat(&vb.pp(n), &[c.type_vocab_size, h], "weight")?,
+            _ => Vec::new(),
+        };
+        let relative_bias = match (names.relative_bias, &c.relative_attention) {
+            (Some(n), Some(r)) => flat(&vb.pp(n), &[r.num_buckets, c.num_heads], "weight")?,
+            _ => Vec::new(),
+        };
         Ok(Self {
-            config: config.clone(),
-            word: flat(&e.pp("word_embeddings"), &[c.vocab_size, h], "weight")?,
-            position: flat(
-                &e.pp("position_embeddings"),
-                &[c.max_position_embeddings, h],
-                "weight",
-            )?,
-            token_type: flat(
-                &e.pp("token_type_embeddings"),
-                &[c.type_vocab_size, h],
-                "weight",
-            )?,
-            emb_norm: load_norm(e.pp("LayerNorm"), h, c.layer_norm_eps)?,
+            spec: spec.clone(),
+            word: flat(&vb.pp(names.word), &[c.vocab_size, h], "weight")?,
+            position: flat(&vb.pp(names.position), &[c.max_positions, h], "weight")?,
+            token_type,
+            emb_norm: load_norm(vb.pp(names.embedding_norm), h, eps)?,
             layers,
+            relative_bias,
             buffers: Default::default(),
         })
     }
 
     /// Packed forward: returns `(tokens, hidden)` for the batch's real tokens, text after text.
     pub fn packed(&self, batch: &TokenBatch) -> Result<Vec<f32>> {
-        let c = &self.config;
+        let c = &self.spec;
         let h = c.hidden_size;
         let tokens = batch.tokens();
+        if batch.seq_len > c.usable_positions() {
+            return Err(crate::Error::InvalidArgument(format!(
+                "{} tokens exceed the model's {} positions",
+                batch.seq_len,
+                c.usable_positions()
+            )));
+        }
+        let types = c.type_vocab_size.max(1);
         let mut offsets = Vec::with_capacity(batch.batch);
         let mut x = vec![0f32; tokens * h];
         let mut row = 0;
@@ -177,19 +174,22 @@ impl CpuBert {
             for p in 0..len {
                 let id = batch.ids[b * batch.seq_len + p] as usize;
                 let ty = batch.type_ids[b * batch.seq_len + p] as usize;
-                if id >= c.vocab_size || ty >= c.type_vocab_size {
+                if id >= c.vocab_size || ty >= types {
                     return Err(crate::Error::InvalidArgument(format!(
                         "token id {id} / type {ty} outside the model's vocabulary"
                     )));
                 }
                 let dst = &mut x[row * h..(row + 1) * h];
-                let (w, ps, t) = (
+                let (w, ps) = (
                     &self.word[id * h..],
-                    &self.position[p * h..],
-                    &self.token_type[ty * h..],
+                    &self.position[(p + c.position_offset) * h..],
                 );
                 for j in 0..h {
-                    dst[j] = w[j] + ps[j] + t[j];
+                    dst[j] = w[j] + ps[j];
+                }
+                if !self.token_type.is_empty() {
+                    let t = &self.token_type[ty * h..];
+                    dst.iter_mut().zip(t).for_each(|(d, t)| *d += t);
                 }
                 row += 1;
             }
@@ -204,10 +204,11 @@ impl CpuBert {
         let ctx = sized(&mut b.ctx, tokens * h);
         let tmp = sized(&mut b.tmp, tokens * h);
         let inter = sized(&mut b.inter, tokens * c.intermediate_size);
-        let act = c.hidden_act;
+        let act = c.act;
+        let buckets = self.buckets(batch.seq_len);
         for layer in &self.layers {
             layer.qkv.forward(&x, tokens, qkv, &|_| {});
-            self.attention(qkv, &offsets, &batch.lengths, ctx);
+            self.attention(qkv, &offsets, &batch.lengths, &buckets, ctx);
             layer.attn_out.forward(ctx, tokens, tmp, &|_| {});
             layer_norm(&mut x, Some(tmp), &layer.attn_norm);
             // The activation runs on each block of rows right after it is computed.
@@ -220,10 +221,48 @@ impl CpuBert {
         Ok(x)
     }
 
+    /// The relative-position bucket of every (query, key) pair up to length `l`,
+    /// row-major; empty without relative attention.
+    fn buckets(&self, l: usize) -> Vec<u16> {
+        match &self.spec.relative_attention {
+            Some(r) if !self.relative_bias.is_empty() => (0..l)
+                .flat_map(|q| (0..l).map(move |k| r.bucket(q, k) as u16))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Adds head `hd`'s relative position bias to a row of scores (query `i`)
+    /// and scales it: `r[j] = r[j] * scale + bias`.
+    fn add_position_bias(
+        &self,
+        r: &mut [f32],
+        i: usize,
+        l: usize,
+        hd: usize,
+        buckets: &[u16],
+        scale: f32,
+    ) {
+        let heads = self.spec.num_heads;
+        let row = &buckets[i * l..i * l + r.len()];
+        for (v, &b) in r.iter_mut().zip(row) {
+            *v = *v * scale + self.relative_bias[b as usize * heads + hd];
+        }
+    }
+
     /// Self-attention of every (text, head) pair in parallel; writes `ctx`.
-    fn attention(&self, qkv: &[f32], offsets: &[usize], lengths: &[usize], ctx: &mut [f32]) {
-        let c = &self.config;
-        let (h, heads, d) = (c.hidden_size, c.num_attention_heads, c.head_dim());
+    fn attention(
+        &self,
+        qkv: &[f32],
+        offsets: &[usize],
+        lengths: &[usize],
+        buckets: &[u16],
+        ctx: &mut [f32],
+    ) {
+        let c = &self.spec;
+        let (h, heads, d) = (c.hidden_size, c.num_heads, c.head_dim());
+        let l = lengths.iter().copied().max().unwrap_or(0);
+        let relative = !buckets.is_empty();
         let scale = 1.0 / (d as f32).sqrt();
         let ctx_ptr = SendPtr(ctx.as_mut_ptr());
         let jobs: Vec<(usize, usize)> = (0..lengths.len())
@@ -255,8 +294,14 @@ impl CpuBert {
                             width,
                         );
                         buf.inv.clear();
-                        for r in buf.scores.chunks_exact_mut(width) {
-                            buf.inv.push(softmax_unnormalized(&mut r[..len], scale));
+                        for (i, r) in buf.scores.chunks_exact_mut(width).enumerate() {
+                            let r = &mut r[..len];
+                            if relative {
+                                self.add_position_bias(r, i, l, hd, buckets, scale);
+                                buf.inv.push(softmax_unnormalized(r, 1.0));
+                            } else {
+                                buf.inv.push(softmax_unnormalized(r, scale));
+                            }
                         }
                         // ctx rows = P V, V packed as panels of its d columns.
                         pack(&qkv[v..], row, len, d, &mut buf.panels);
@@ -291,8 +336,13 @@ impl CpuBert {
                     )
                 };
                 buf.inv.clear();
-                for r in buf.scores.chunks_exact_mut(len) {
-                    buf.inv.push(softmax_unnormalized(r, scale));
+                for (i, r) in buf.scores.chunks_exact_mut(len).enumerate() {
+                    if relative {
+                        self.add_position_bias(r, i, l, hd, buckets, scale);
+                        buf.inv.push(softmax_unnormalized(r, 1.0));
+                    } else {
+                        buf.inv.push(softmax_unnormalized(r, scale));
+                    }
                 }
                 unsafe {
                     // ctx rows = P V.
@@ -335,9 +385,9 @@ unsafe fn scale_rows(dst: *mut f32, ld: usize, d: usize, inv: &[f32]) {
     }
 }
 
-impl Encoder for CpuBert {
+impl Encoder for PackedEncoder {
     fn forward(&self, batch: &TokenBatch) -> Result<Tensor> {
-        let h = self.config.hidden_size;
+        let h = self.spec.hidden_size;
         let packed = self.packed(batch)?;
         let mut padded = vec![0f32; batch.batch * batch.seq_len * h];
         let mut row = 0;
@@ -356,20 +406,9 @@ impl Encoder for CpuBert {
         Some(self.packed(batch))
     }
     fn hidden_size(&self) -> usize {
-        self.config.hidden_size
+        self.spec.hidden_size
     }
     fn max_positions(&self) -> usize {
-        self.config.max_position_embeddings
+        self.spec.usable_positions()
     }
-}
-
-/// A linear layer of the given shape with arbitrary weights, returned as a closure
-/// that runs `m` rows through it (for the GEMM benchmark).
-#[doc(hidden)]
-pub fn bench_linear(m: usize, k: usize, n: usize) -> impl Fn() {
-    let w: Vec<f32> = (0..n * k).map(|i| (i % 17) as f32 / 17.0).collect();
-    let l = PackedLinear::new(w, vec![0.0; n], k, n);
-    let x: Vec<f32> = (0..m * k).map(|i| (i % 13) as f32 / 13.0).collect();
-    let y = std::sync::Mutex::new(vec![0f32; m * n]);
-    move || l.forward(&x, m, &mut y.lock().unwrap(), &|_| {})
 }

@@ -13,9 +13,9 @@ use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 
 use std::borrow::Cow;
 
-use crate::model::cpu_gemm::{Product, gemm_strided};
-use crate::model::dropout::{Mask, masked};
-use crate::model::train_ops::{gelu, gelu_erf_grad, gelu_erf_no_grad, slice};
+use crate::compute::dropout::{Mask, masked};
+use crate::compute::gemm::{Product, gemm_strided};
+use crate::compute::train_ops::{gelu, gelu_erf_grad, gelu_erf_no_grad, slice};
 
 /// `y = dropout(act(x) W^T + b)` over the last dimension of `x`.
 #[derive(Default)]
@@ -150,7 +150,7 @@ mod tests {
             let grad = |v: &Var| vals(g.get(v.as_tensor()).unwrap());
             [vals(&y), grad(&x), grad(&w), grad(&b)]
         };
-        let mask = crate::model::dropout::Dropout::seeded(5, 6).next_mask(0.25);
+        let mask = crate::compute::dropout::Dropout::seeded(5, 6).next_mask(0.25);
         for (gelu_input, dropout) in [(false, None), (true, None), (true, Some(mask))] {
             let op = LinearOp {
                 gelu_input,

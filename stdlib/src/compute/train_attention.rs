@@ -16,11 +16,10 @@ use std::sync::Arc;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use crate::model::bert_cpu::sized;
-use crate::model::cpu_gemm::{Product, SendPtr, gemm_strided};
-use crate::model::cpu_kernels::softmax_unnormalized;
-use crate::model::dropout::Mask;
-use crate::model::train_ops::slice;
+use crate::compute::dropout::Mask;
+use crate::compute::gemm::{Product, SendPtr, gemm_strided};
+use crate::compute::kernels::{sized, softmax_unnormalized};
+use crate::compute::train_ops::slice;
 
 /// `softmax(scale Q K^T + bias) V` per head, dropout on the probabilities.
 #[derive(Clone)]
@@ -306,7 +305,7 @@ mod tests {
     use candle_core::{D, Device, Var};
 
     use super::*;
-    use crate::model::dropout::Dropout;
+    use crate::compute::dropout::Dropout;
 
     fn vals(t: &Tensor) -> Vec<f32> {
         t.flatten_all().unwrap().to_vec1().unwrap()

@@ -1,0 +1,281 @@
+//! Architectures. Each file reads its family's `config.json` into an
+//! [`EncoderSpec`] (the layer description both back-ends build from) and names
+//! where its weights and task heads are stored. Adding a family is one file here
+//! and one line in [`detect`].
+
+pub mod bert;
+pub mod distilbert;
+pub mod xlm_roberta;
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+
+use crate::compute::HiddenAct;
+use crate::error::{Error, Result};
+
+/// The maths of a post-LayerNorm transformer encoder, as the back-ends need it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncoderSpec {
+    /// Vocabulary size (rows of the word embeddings).
+    pub vocab_size: usize,
+    /// Width of the token embeddings.
+    pub hidden_size: usize,
+    /// Transformer blocks.
+    pub num_layers: usize,
+    /// Attention heads per block.
+    pub num_heads: usize,
+    /// Width of the feed-forward layer.
+    pub intermediate_size: usize,
+    /// Activation of the feed-forward layer.
+    pub act: HiddenAct,
+    /// LayerNorm epsilon.
+    pub layer_norm_eps: f64,
+    /// Dropout after embeddings, attention output and feed-forward (training).
+    pub hidden_dropout: f64,
+    /// Dropout of the attention probabilities (training).
+    pub attention_dropout: f64,
+    /// Rows of the position embeddings.
+    pub max_positions: usize,
+    /// Position id of the first token: 0, or `padding_idx + 1` (RoBERTa, MPNet).
+    pub position_offset: usize,
+    /// Rows of the token-type embeddings; 0 when the family has none.
+    pub type_vocab_size: usize,
+    /// T5-style bucketed relative position bias in attention (MPNet).
+    pub relative_attention: Option<RelativeAttention>,
+    /// Standard deviation of new weights (task heads).
+    pub initializer_range: f64,
+    /// The padding token's id.
+    pub pad_token_id: u32,
+}
+
+impl EncoderSpec {
+    /// Width of one attention head.
+    pub fn head_dim(&self) -> usize {
+        self.hidden_size / self.num_heads
+    }
+
+    /// The longest input the position embeddings allow.
+    pub fn usable_positions(&self) -> usize {
+        self.max_positions.saturating_sub(self.position_offset)
+    }
+
+    /// Checks the shapes fit together.
+    fn check(self, dir: &Path) -> Result<Self> {
+        if self.num_heads == 0 || !self.hidden_size.is_multiple_of(self.num_heads) {
+            return Err(Error::model_config(
+                dir,
+                format!(
+                    "hidden size {} is not a multiple of the {} attention heads",
+                    self.hidden_size, self.num_heads
+                ),
+            ));
+        }
+        Ok(self)
+    }
+}
+
+/// Bucketed relative positions, as T5 and MPNet compute them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RelativeAttention {
+    /// Number of buckets (half for each direction).
+    pub num_buckets: usize,
+    /// Distance from which every position falls in the last bucket.
+    pub max_distance: usize,
+}
+
+impl RelativeAttention {
+    /// The bucket of key position `key` seen from query position `query`, with
+    /// the f32 arithmetic of Hugging Face's `relative_position_bucket`.
+    pub fn bucket(&self, query: usize, key: usize) -> usize {
+        let n = query as i64 - key as i64; // -(key - query)
+        let half = self.num_buckets / 2;
+        let mut ret = if n < 0 { half } else { 0 };
+        let n = n.unsigned_abs() as usize;
+        let max_exact = half / 2;
+        if n < max_exact {
+            return ret + n;
+        }
+        let scaled = (n as f32 / max_exact as f32).ln()
+            / ((self.max_distance as f64 / max_exact as f64).ln() as f32)
+            * (half - max_exact) as f32;
+        ret += (max_exact + scaled as usize).min(half - 1);
+        ret
+    }
+}
+
+/// Where an encoder's weights are stored, relative to its prefix.
+#[derive(Debug, Clone, Copy)]
+pub struct WeightNames {
+    /// Word embeddings.
+    pub word: &'static str,
+    /// Absolute position embeddings.
+    pub position: &'static str,
+    /// Token-type embeddings, when the family has them.
+    pub token_type: Option<&'static str>,
+    /// LayerNorm after the embeddings.
+    pub embedding_norm: &'static str,
+    /// Blocks are `{layers}.{i}`.
+    pub layers: &'static str,
+    /// Inside a block: query, key, value, attention output, its LayerNorm,
+    /// feed-forward in, out, and its LayerNorm.
+    pub query: &'static str,
+    /// See [`WeightNames::query`].
+    pub key: &'static str,
+    /// See [`WeightNames::query`].
+    pub value: &'static str,
+    /// See [`WeightNames::query`].
+    pub attention_out: &'static str,
+    /// See [`WeightNames::query`].
+    pub attention_norm: &'static str,
+    /// See [`WeightNames::query`].
+    pub intermediate: &'static str,
+    /// See [`WeightNames::query`].
+    pub output: &'static str,
+    /// See [`WeightNames::query`].
+    pub output_norm: &'static str,
+    /// The relative attention bias table `(buckets, heads)`, shared by all blocks.
+    pub relative_bias: Option<&'static str>,
+}
+
+/// Activation inside a classification head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadAct {
+    /// BERT's pooler, RoBERTa's classification head.
+    Tanh,
+    /// DistilBERT's pre-classifier.
+    Relu,
+}
+
+/// A sequence-classification head on the first token: `out(act(pre(x)))`.
+#[derive(Debug, Clone, Copy)]
+pub struct ClassifierNames {
+    /// Hugging Face's class name, written to `config.json` on saving.
+    pub architecture: &'static str,
+    /// The hidden-to-hidden layer (full name, task prefix included).
+    pub pre: &'static str,
+    /// Its activation.
+    pub act: HeadAct,
+    /// The hidden-to-labels layer.
+    pub out: &'static str,
+}
+
+/// A masked-language-model head: `decoder(norm(act(transform(x)))) + bias`.
+#[derive(Debug, Clone, Copy)]
+pub struct MlmNames {
+    /// The hidden-to-hidden transform.
+    pub transform: &'static str,
+    /// The LayerNorm after it.
+    pub norm: &'static str,
+    /// The decoder's weight; tied to the word embeddings when absent.
+    pub decoder: &'static str,
+    /// The output bias (the first name found is used).
+    pub bias: &'static [&'static str],
+    /// Whether the transform's activation is GELU whatever the encoder uses.
+    pub always_gelu: bool,
+}
+
+/// A family: its encoder and its heads.
+#[derive(Debug, Clone)]
+pub struct Arch {
+    /// `model_type` as Hugging Face spells it.
+    pub model_type: &'static str,
+    /// The layer description.
+    pub spec: EncoderSpec,
+    /// Where the encoder's weights are stored.
+    pub names: &'static WeightNames,
+    /// The encoder's prefix in task checkpoints (`bert`, `roberta`, ...).
+    pub task_prefix: &'static str,
+    /// The sequence-classification head.
+    pub classifier: &'static ClassifierNames,
+    /// The masked-language-model head.
+    pub mlm: &'static MlmNames,
+}
+
+/// The families rankbook runs, as `model_type` names.
+pub const SUPPORTED: &str = "bert, distilbert, roberta, xlm-roberta";
+
+/// Reads `dir/config.json` and returns its family.
+pub fn detect(dir: &Path) -> Result<Arch> {
+    let path = dir.join("config.json");
+    let config: serde_json::Value = read_json(&path)?;
+    let model_type = match config.get("model_type").and_then(|v| v.as_str()) {
+        Some(t) => t.to_string(),
+        // Old checkpoints without model_type: the class name says it.
+        None => config["architectures"][0]
+            .as_str()
+            .and_then(|a| a.find("For").map(|i| a[..i].to_lowercase()))
+            .unwrap_or_else(|| "bert".into()),
+    };
+    match model_type.as_str() {
+        "bert" => bert::arch(&path),
+        "distilbert" => distilbert::arch(&path),
+        "xlm-roberta" | "roberta" | "xlmroberta" => xlm_roberta::arch(&path),
+        other => Err(Error::model_config(
+            dir,
+            format!("model_type \"{other}\" is not supported (supported: {SUPPORTED})"),
+        )),
+    }
+}
+
+/// Parses a JSON file, naming it, its line and column on error.
+pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::parse(path, e.line(), Some(e.column()), e.to_string()))
+}
+
+fn default_dropout() -> f64 {
+    0.1
+}
+fn default_eps() -> f64 {
+    1e-12
+}
+fn default_init() -> f64 {
+    0.02
+}
+fn default_act() -> HiddenAct {
+    HiddenAct::Gelu
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_buckets_match_hugging_face() {
+        // Values of transformers' MPNet `relative_position_bucket(key - query)`
+        // with 32 buckets and max distance 128.
+        let r = RelativeAttention {
+            num_buckets: 32,
+            max_distance: 128,
+        };
+        let cases = [
+            (0, 0, 0),
+            (0, 1, 17),
+            (1, 0, 1),
+            (0, 7, 23),
+            (0, 8, 24),
+            (8, 0, 8),
+            (16, 0, 10),
+            (0, 16, 26),
+            (32, 0, 12),
+            (64, 0, 14),
+            (127, 0, 15),
+            (300, 0, 15),
+            (0, 300, 31),
+        ];
+        for (q, k, want) in cases {
+            assert_eq!(r.bucket(q, k), want, "query {q}, key {k}");
+        }
+    }
+
+    #[test]
+    fn unknown_model_type_names_it_and_the_supported_ones() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("config.json"), r#"{"model_type": "gpt2"}"#).unwrap();
+        let e = detect(d.path()).unwrap_err().to_string();
+        assert!(e.contains("\"gpt2\""), "{e}");
+        assert!(e.contains(SUPPORTED), "{e}");
+    }
+}

@@ -1,0 +1,100 @@
+//! Task heads on an encoder's token embeddings, built from the family's names:
+//! sequence classification (cross-encoders) and the masked-language-model head
+//! (SPLADE).
+
+use candle_core::{Module, Tensor};
+use candle_nn::{Linear, VarBuilder};
+
+use crate::compute::HiddenAct;
+use crate::compute::dropout::Dropout;
+use crate::error::{Error, Result};
+use crate::model::arch::{Arch, HeadAct};
+use crate::model::backend::candle::{LayerNorm, activate, dropout, layer_norm};
+
+/// `out(act(pre(first token)))`: BERT's pooler + classifier, RoBERTa's and
+/// MPNet's classification head, DistilBERT's pre-classifier + classifier.
+pub struct ClassifierHead {
+    pre: Linear,
+    act: HeadAct,
+    out: Linear,
+    dropout: f64,
+}
+
+impl ClassifierHead {
+    /// Loads the head of `arch` with `labels` outputs from `weights` (at their root).
+    pub fn load(arch: &Arch, weights: &VarBuilder, labels: usize) -> Result<Self> {
+        let h = arch.spec.hidden_size;
+        let names = arch.classifier;
+        Ok(Self {
+            pre: candle_nn::linear(h, h, weights.pp(names.pre))?,
+            act: names.act,
+            out: candle_nn::linear(h, labels, weights.pp(names.out))?,
+            dropout: arch.spec.hidden_dropout,
+        })
+    }
+
+    /// Number of outputs.
+    pub fn labels(&self) -> Result<usize> {
+        Ok(self.out.weight().dim(0)?)
+    }
+
+    /// Logits `(batch, labels)` from token embeddings `(batch, len, hidden)`.
+    pub fn forward_t(&self, tokens: &Tensor, train: Option<&Dropout>) -> Result<Tensor> {
+        let first = tokens.narrow(1, 0, 1)?.squeeze(1)?;
+        let x = self.pre.forward(&first)?;
+        let x = match self.act {
+            HeadAct::Tanh => x.tanh()?,
+            HeadAct::Relu => x.relu()?,
+        };
+        let x = dropout(&x, self.dropout, train)?;
+        Ok(self.out.forward(&x)?)
+    }
+}
+
+/// `decoder(norm(act(transform(x)))) + bias`, the decoder tied to the word
+/// embeddings unless the checkpoint stores it.
+pub struct MlmHead {
+    transform: Linear,
+    act: HiddenAct,
+    norm: LayerNorm,
+    decoder: Linear,
+}
+
+impl MlmHead {
+    /// Loads the head of `arch` from `weights` (at their root); `word` are the
+    /// encoder's word embeddings.
+    pub fn load(arch: &Arch, weights: &VarBuilder, word: &Tensor) -> Result<Option<Self>> {
+        let names = arch.mlm;
+        if !weights.contains_tensor(&format!("{}.weight", names.transform)) {
+            return Ok(None);
+        }
+        let (h, v) = (arch.spec.hidden_size, arch.spec.vocab_size);
+        let decoder_weight = if weights.contains_tensor(names.decoder) {
+            weights.get((v, h), names.decoder)?
+        } else {
+            word.clone()
+        };
+        let bias_name = names
+            .bias
+            .iter()
+            .find(|n| weights.contains_tensor(n))
+            .ok_or_else(|| Error::InvalidArgument(format!("no `{}` bias", names.bias[0])))?;
+        Ok(Some(Self {
+            transform: candle_nn::linear(h, h, weights.pp(names.transform))?,
+            act: if names.always_gelu {
+                HiddenAct::Gelu
+            } else {
+                arch.spec.act
+            },
+            norm: layer_norm(h, arch.spec.layer_norm_eps, weights.pp(names.norm), false)?,
+            decoder: Linear::new(decoder_weight, Some(weights.get(v, bias_name)?)),
+        }))
+    }
+
+    /// Vocabulary logits `(tokens, vocab)` of token embeddings `(tokens, hidden)`.
+    pub fn forward(&self, tokens: &Tensor) -> Result<Tensor> {
+        let h = activate(&self.transform.forward(tokens)?, self.act)?;
+        let h = self.norm.forward(&h)?;
+        Ok(self.decoder.forward(&h)?)
+    }
+}
