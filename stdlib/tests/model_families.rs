@@ -1,4 +1,4 @@
-//! Every supported family beside BERT (DistilBERT, XLM-RoBERTa) against
+//! Every supported family beside BERT (DistilBERT, XLM-RoBERTa, MPNet) against
 //! sentence-transformers and transformers, on tiny random-weight checkpoints
 //! (`fixtures/tiny/`, made by `fixtures/make_tiny_models.py`): token ids,
 //! embeddings on both inference back-ends, cross-encoder logits, SPLADE vectors.
@@ -10,7 +10,7 @@ use rankbook::model::splade::{SpladeEncoder, SpladeOptions};
 use rankbook::model::{Backend, EncodeOptions, ModelOptions, SentenceEncoder};
 use serde_json::Value;
 
-const FAMILIES: [&str; 2] = ["distilbert", "xlm-roberta"];
+const FAMILIES: [&str; 3] = ["distilbert", "xlm-roberta", "mpnet"];
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -5,6 +5,7 @@
 
 pub mod bert;
 pub mod distilbert;
+pub mod mpnet;
 pub mod xlm_roberta;
 
 use std::path::Path;
@@ -193,7 +194,7 @@ pub struct Arch {
 }
 
 /// The families rankbook runs, as `model_type` names.
-pub const SUPPORTED: &str = "bert, distilbert, roberta, xlm-roberta";
+pub const SUPPORTED: &str = "bert, distilbert, mpnet, roberta, xlm-roberta";
 
 /// Reads `dir/config.json` and returns its family.
 pub fn detect(dir: &Path) -> Result<Arch> {
@@ -211,6 +212,7 @@ pub fn detect(dir: &Path) -> Result<Arch> {
         "bert" => bert::arch(&path),
         "distilbert" => distilbert::arch(&path),
         "xlm-roberta" | "roberta" | "xlmroberta" => xlm_roberta::arch(&path),
+        "mpnet" => mpnet::arch(&path),
         other => Err(Error::model_config(
             dir,
             format!("model_type \"{other}\" is not supported (supported: {SUPPORTED})"),
