@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/setup.sh
+bash scripts/setup.sh --all
 
 PY="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then

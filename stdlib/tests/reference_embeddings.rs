@@ -1,5 +1,6 @@
-//! all-MiniLM-L6-v2 against sentence-transformers' own outputs for 16 fixed texts
-//! (token ids and embeddings in data/reference/minilm_reference.jsonl).
+//! all-MiniLM-L6-v2 (BERT) and all-mpnet-base-v2 (MPNet) against
+//! sentence-transformers' own outputs for 16 fixed texts (token ids and
+//! embeddings in data/reference/{minilm,mpnet}_reference.jsonl).
 
 use std::path::PathBuf;
 
@@ -7,6 +8,7 @@ use rankbook::model::batch::TokenBatch;
 use rankbook::model::{Backend, EncodeOptions, ModelOptions, SentenceEncoder};
 
 const MODEL: &str = "sentence-transformers/all-MiniLM-L6-v2";
+const MPNET: &str = "sentence-transformers/all-mpnet-base-v2";
 
 struct Reference {
     id: String,
@@ -16,8 +18,13 @@ struct Reference {
 }
 
 fn references() -> Vec<Reference> {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/reference/minilm_reference.jsonl");
+    references_in("minilm_reference.jsonl")
+}
+
+fn references_in(file: &str) -> Vec<Reference> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../data/reference")
+        .join(file);
     std::fs::read_to_string(&path)
         .unwrap()
         .lines()
@@ -35,6 +42,10 @@ fn references() -> Vec<Reference> {
 
 /// Both inference paths: the packed CPU path (default) and candle.
 fn models() -> Vec<(&'static str, SentenceEncoder)> {
+    models_of(MODEL)
+}
+
+fn models_of(model: &str) -> Vec<(&'static str, SentenceEncoder)> {
     [("cpu", Backend::Auto), ("candle", Backend::Candle)]
         .into_iter()
         .map(|(name, backend)| {
@@ -42,8 +53,8 @@ fn models() -> Vec<(&'static str, SentenceEncoder)> {
                 backend,
                 ..Default::default()
             };
-            let m = SentenceEncoder::load(MODEL, &opts)
-                .unwrap_or_else(|e| panic!("{e}\nhint: run bash scripts/setup.sh first"));
+            let m = SentenceEncoder::load(model, &opts)
+                .unwrap_or_else(|e| panic!("{e}\nhint: run bash scripts/setup.sh --all first"));
             (name, m)
         })
         .collect()
@@ -89,6 +100,19 @@ fn embeddings_equal_reference_one_by_one_and_in_padded_batches() {
     let refs = references();
     for (path, m) in models() {
         check_model(path, &m, &refs);
+    }
+}
+
+#[test]
+fn all_mpnet_base_v2_equals_sentence_transformers() {
+    let refs = references_in("mpnet_reference.jsonl");
+    let texts: Vec<&str> = refs.iter().map(|r| r.text.as_str()).collect();
+    for (path, m) in models_of(MPNET) {
+        let ids = m.tokenize(&texts, None).unwrap();
+        for (r, got) in refs.iter().zip(&ids) {
+            assert_eq!(got.ids, r.token_ids, "token ids of `{}`", r.id);
+        }
+        check_model(&format!("mpnet {path}"), &m, &refs);
     }
 }
 

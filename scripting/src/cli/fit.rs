@@ -62,8 +62,8 @@ pub struct FitArgs {
     /// margin=0.5, cosine=1, temperature=2.
     #[arg(long = "loss-param", value_name = "KEY=VALUE")]
     loss_params: Vec<String>,
-    /// Train a cross-encoder (BertForSequenceClassification; a new classifier
-    /// head on a plain BERT or sentence-transformers model) with bce, lce,
+    /// Train a cross-encoder (a *ForSequenceClassification of any supported
+    /// family; a new classifier head on a plain encoder or sentence-transformers model) with bce, lce,
     /// ranknet, listnet, margin-mse or kl; saved as a sequence-classification
     /// folder. With --eval-split it is validated by re-ranking the top
     /// --rerank-depth docs of a BM25 run of the split's queries.

@@ -46,7 +46,7 @@ pub const DOCS: &[(&str, &str)] = &[
     ),
     (
         "cross_encoder",
-        "Loads a cross-encoder (sequence-classification folder or hub id; a plain BERT gets a seeded new head).",
+        "Loads a cross-encoder (sequence-classification folder or hub id; a plain encoder of any family gets a seeded new head).",
     ),
     (
         "deltas",

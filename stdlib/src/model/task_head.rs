@@ -9,7 +9,7 @@ use crate::compute::HiddenAct;
 use crate::compute::dropout::Dropout;
 use crate::error::{Error, Result};
 use crate::model::arch::{Arch, HeadAct};
-use crate::model::backend::candle::{LayerNorm, activate, dropout, layer_norm};
+use crate::model::backend::candle::{LayerNorm, Ops, activate, dropout, layer_norm};
 
 /// `out(act(pre(first token)))`: BERT's pooler + classifier, RoBERTa's and
 /// MPNet's classification head, DistilBERT's pre-classifier + classifier.
@@ -86,7 +86,12 @@ impl MlmHead {
             } else {
                 arch.spec.act
             },
-            norm: layer_norm(h, arch.spec.layer_norm_eps, weights.pp(names.norm), false)?,
+            norm: layer_norm(
+                h,
+                arch.spec.layer_norm_eps,
+                weights.pp(names.norm),
+                Ops::Inference,
+            )?,
             decoder: Linear::new(decoder_weight, Some(weights.get(v, bias_name)?)),
         }))
     }

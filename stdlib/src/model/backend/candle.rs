@@ -1,6 +1,7 @@
 //! Any [`EncoderSpec`] on candle tensors: the GPU path, the reference CPU path,
-//! and training. In training mode on CPU (f32) the blocks run on the fused
-//! training operations of [`crate::compute`]; that choice is made at load.
+//! and training. Which operations run ([`Ops`]) is fixed at load: candle's
+//! fused inference kernels, plain differentiable operations, or (training on
+//! CPU, f32) the fused training operations of [`crate::compute`].
 
 use candle_core::{D, DType, Device, Module, Tensor};
 use candle_nn::{Embedding, Linear, VarBuilder};
@@ -19,34 +20,45 @@ use crate::model::encoder::Encoder;
 /// turn it into -inf (and NaN after softmax); exp() of it is 0 in every dtype.
 pub(crate) const MASK_BIAS: f32 = -10_000.0;
 
+/// Which operations a candle encoder runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ops {
+    /// candle's fused kernels (LayerNorm, softmax), which have no backward pass.
+    Inference,
+    /// Plain tensor operations with backward passes (training off CPU, and the
+    /// reference the fused training operations are tested against).
+    Differentiable,
+    /// The fused CPU training operations (f32).
+    FusedTraining,
+}
+
 /// Loads a LayerNorm under either the current (`weight`/`bias`) or the old
 /// TensorFlow-era names (`gamma`/`beta`) that some checkpoints still use.
-pub(crate) fn layer_norm(size: usize, eps: f64, vb: VarBuilder, fused: bool) -> Result<LayerNorm> {
+pub(crate) fn layer_norm(size: usize, eps: f64, vb: VarBuilder, ops: Ops) -> Result<LayerNorm> {
     let (w, b) = if vb.contains_tensor("weight") {
         (vb.get(size, "weight")?, vb.get(size, "bias")?)
     } else {
         (vb.get(size, "gamma")?, vb.get(size, "beta")?)
     };
-    Ok(LayerNorm { w, b, eps, fused })
+    Ok(LayerNorm { w, b, eps, ops })
 }
 
-/// LayerNorm over the last dimension. candle's fused kernel has no backward
-/// pass, so a tensor that carries a gradient graph goes through the fused
-/// training op (CPU) or plain tensor operations instead.
+/// LayerNorm over the last dimension, on the operations chosen at load.
 pub(crate) struct LayerNorm {
     w: Tensor,
     b: Tensor,
     eps: f64,
-    fused: bool,
+    ops: Ops,
 }
 
 impl LayerNorm {
     pub(crate) fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        if self.fused {
-            return train_ops::layer_norm_t(x, &self.w, &self.b, self.eps);
-        }
-        if !x.track_op() {
-            return candle_nn::ops::layer_norm(x, &self.w, &self.b, self.eps as f32);
+        match self.ops {
+            Ops::FusedTraining => return train_ops::layer_norm_t(x, &self.w, &self.b, self.eps),
+            Ops::Inference => {
+                return candle_nn::ops::layer_norm(x, &self.w, &self.b, self.eps as f32);
+            }
+            Ops::Differentiable => {}
         }
         let mean = x.mean_keepdim(D::Minus1)?;
         let centred = x.broadcast_sub(&mean)?;
@@ -58,12 +70,11 @@ impl LayerNorm {
     }
 }
 
-/// Softmax over the last dimension (fused unless a gradient is needed).
-fn softmax(x: &Tensor) -> candle_core::Result<Tensor> {
-    if x.track_op() {
-        candle_nn::ops::softmax(x, D::Minus1)
-    } else {
-        candle_nn::ops::softmax_last_dim(x)
+/// Softmax over the last dimension (candle's fused kernel for inference).
+fn softmax(x: &Tensor, ops: Ops) -> candle_core::Result<Tensor> {
+    match ops {
+        Ops::Inference => candle_nn::ops::softmax_last_dim(x),
+        _ => candle_nn::ops::softmax(x, D::Minus1),
     }
 }
 
@@ -96,23 +107,24 @@ pub struct CandleEncoder {
     layers: Vec<Layer>,
     /// The relative attention bias table `(buckets, heads)`.
     relative_bias: Option<Embedding>,
-    /// Whether the blocks run on the fused CPU training operations.
-    fused: bool,
+    /// The operations it runs.
+    ops: Ops,
     device: Device,
 }
 
 impl CandleEncoder {
-    /// Builds the encoder from weights in `vb` (prefix already applied); `train`
-    /// selects the fused CPU training operations where they apply.
-    pub fn load(
-        vb: VarBuilder,
-        spec: &EncoderSpec,
-        names: &WeightNames,
-        train: bool,
-    ) -> Result<Self> {
+    /// Builds the encoder from weights in `vb` (prefix already applied) on
+    /// `ops`; the fused training operations fall back to differentiable ones
+    /// off CPU or for other dtypes.
+    pub fn load(vb: VarBuilder, spec: &EncoderSpec, names: &WeightNames, ops: Ops) -> Result<Self> {
         let c = spec;
         let h = c.hidden_size;
-        let fused = train && vb.device().is_cpu() && vb.dtype() == DType::F32;
+        let ops = match ops {
+            Ops::FusedTraining if !vb.device().is_cpu() || vb.dtype() != DType::F32 => {
+                Ops::Differentiable
+            }
+            o => o,
+        };
         let embeddings = Embeddings {
             word: candle_nn::embedding(c.vocab_size, h, vb.pp(names.word))?,
             position: candle_nn::embedding(c.max_positions, h, vb.pp(names.position))?,
@@ -122,7 +134,7 @@ impl CandleEncoder {
                 }
                 _ => None,
             },
-            norm: layer_norm(h, c.layer_norm_eps, vb.pp(names.embedding_norm), fused)?,
+            norm: layer_norm(h, c.layer_norm_eps, vb.pp(names.embedding_norm), ops)?,
         };
         let mut layers = Vec::with_capacity(c.num_layers);
         for i in 0..c.num_layers {
@@ -133,10 +145,10 @@ impl CandleEncoder {
                 key: linear(h, h, l.pp(names.key))?,
                 value: linear(h, h, l.pp(names.value))?,
                 attn_out: linear(h, h, l.pp(names.attention_out))?,
-                attn_norm: layer_norm(h, eps, l.pp(names.attention_norm), fused)?,
+                attn_norm: layer_norm(h, eps, l.pp(names.attention_norm), ops)?,
                 inter: linear(h, c.intermediate_size, l.pp(names.intermediate))?,
                 out: linear(c.intermediate_size, h, l.pp(names.output))?,
-                out_norm: layer_norm(h, eps, l.pp(names.output_norm), fused)?,
+                out_norm: layer_norm(h, eps, l.pp(names.output_norm), ops)?,
             });
         }
         let relative_bias = match (names.relative_bias, &c.relative_attention) {
@@ -148,7 +160,7 @@ impl CandleEncoder {
             embeddings,
             layers,
             relative_bias,
-            fused,
+            ops,
             device: vb.device().clone(),
         })
     }
@@ -200,7 +212,8 @@ impl CandleEncoder {
             .reshape((b, 1, 1, l))?;
         let position_bias = self.position_bias(l)?;
         // The fused attention op knows only the padding mask.
-        let fused_attention = self.fused && position_bias.is_none();
+        let fused = self.ops == Ops::FusedTraining;
+        let fused_attention = fused && position_bias.is_none();
         let bias = match &position_bias {
             Some(p) => bias.broadcast_add(&p.to_dtype(dtype)?)?,
             None => bias,
@@ -214,7 +227,7 @@ impl CandleEncoder {
         let hd = c.head_dim();
         let scale = 1.0 / (hd as f64).sqrt();
         for layer in &self.layers {
-            if self.fused {
+            if fused {
                 let attention = |qkv: &Tensor, mask| -> Result<Tensor> {
                     if fused_attention {
                         return Ok(attention_t(qkv, heads, scale, bias_rows.clone(), mask)?);
@@ -225,7 +238,16 @@ impl CandleEncoder {
                             .transpose(1, 2)?
                             .contiguous()
                     };
-                    plain_attention(&part(0)?, &part(1)?, &part(2)?, &bias, scale, c, train)
+                    plain_attention(
+                        &part(0)?,
+                        &part(1)?,
+                        &part(2)?,
+                        &bias,
+                        scale,
+                        c,
+                        self.ops,
+                        train,
+                    )
                 };
                 x = layer.forward_fused(&x, c, &attention, train)?;
                 continue;
@@ -236,7 +258,7 @@ impl CandleEncoder {
             let q = split(layer.query.forward(&x)?)?;
             let k = split(layer.key.forward(&x)?)?;
             let v = split(layer.value.forward(&x)?)?;
-            let ctx = plain_attention(&q, &k, &v, &bias, scale, c, train)?;
+            let ctx = plain_attention(&q, &k, &v, &bias, scale, c, self.ops, train)?;
             let a = dropout(&layer.attn_out.forward(&ctx)?, c.hidden_dropout, train)?;
             x = layer.attn_norm.forward(&(a + &x)?)?;
             let h = layer.inter.forward(&x)?;
@@ -250,6 +272,7 @@ impl CandleEncoder {
 
 /// Attention of `(b, heads, l, d)` queries, keys and values with an additive
 /// bias; returns the context `(b, l, hidden)`.
+#[allow(clippy::too_many_arguments)]
 fn plain_attention(
     q: &Tensor,
     k: &Tensor,
@@ -257,10 +280,11 @@ fn plain_attention(
     bias: &Tensor,
     scale: f64,
     c: &EncoderSpec,
+    ops: Ops,
     train: Option<&Dropout>,
 ) -> Result<Tensor> {
     let (b, _, l, _) = q.dims4()?;
-    let probs = softmax(&(q.matmul(&k.t()?)? * scale)?.broadcast_add(bias)?)?;
+    let probs = softmax(&(q.matmul(&k.t()?)? * scale)?.broadcast_add(bias)?, ops)?;
     let probs = dropout(&probs, c.attention_dropout, train)?;
     Ok(probs
         .matmul(v)?

@@ -60,11 +60,15 @@ pub(crate) fn build_encoder(
 ) -> Result<Box<dyn Encoder>> {
     Ok(match backend.resolve(vb.device())? {
         Backend::Packed => Box::new(packed::PackedEncoder::load(vb, &arch.spec, arch.names)?),
-        b => Box::new(candle::CandleEncoder::load(
-            vb,
-            &arch.spec,
-            arch.names,
-            b == Backend::Trainable,
-        )?),
+        b => {
+            let ops = match b {
+                Backend::Trainable => candle::Ops::FusedTraining,
+                Backend::TrainableReference => candle::Ops::Differentiable,
+                _ => candle::Ops::Inference,
+            };
+            Box::new(candle::CandleEncoder::load(
+                vb, &arch.spec, arch.names, ops,
+            )?)
+        }
     })
 }
