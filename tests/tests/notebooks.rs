@@ -34,7 +34,10 @@ fn notebooks_execute_without_errors() {
     );
     // The MPNet model runs on the packed path with its measured nDCG@10.
     let families = std::fs::read_to_string(out.path().join("07_model_families.ipynb")).unwrap();
-    assert!(families.contains("0.9286"), "all-mpnet-base-v2's nDCG@10 on the sample");
+    assert!(
+        families.contains("0.9286"),
+        "all-mpnet-base-v2's nDCG@10 on the sample"
+    );
     // Every Rhai notebook ran (notebooks/evcxr/ is for the Rust kernel).
     let names: Vec<String> = std::fs::read_dir(repo_root().join("notebooks"))
         .unwrap()

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use rankbook::analysis::AnalyzerSpec;
 use rankbook::index::{
-    Bm25Index, Bm25Params, DenseIndex, LexicalIndex, Metric, SparseIndex, build_index, save_index,
+    Bm25Index, Bm25Params, DenseIndex, Metric, Retriever, SparseIndex, build_index, save_index,
 };
 use rankbook::model::splade::{SpladeEncoder, SpladeOptions};
 use rankbook::model::{EncodeOptions, SentenceEncoder};
@@ -72,16 +72,14 @@ fn run_lexical(a: &IndexArgs, corpus_path: &std::path::Path) -> anyhow::Result<(
     let corpus = read_corpus(corpus_path)?;
     let bar = Bar::new(a.encoding.quiet);
     let start = Instant::now();
-    let index = if a.bm25 {
+    let index: Box<dyn Retriever> = if a.bm25 {
         let analyzer = AnalyzerSpec {
             stemmer: a.stemmer.clone(),
             stopwords: a.stopwords.clone(),
             ..AnalyzerSpec::default()
         };
         let params = Bm25Params { k1: a.k1, b: a.b };
-        LexicalIndex::Bm25(Box::new(Bm25Index::build(
-            &corpus, &analyzer, params, &bar,
-        )?))
+        Box::new(Bm25Index::build(&corpus, &analyzer, params, &bar)?)
     } else {
         let model = a
             .model
@@ -93,7 +91,7 @@ fn run_lexical(a: &IndexArgs, corpus_path: &std::path::Path) -> anyhow::Result<(
             top_k: a.prune,
         };
         let model = Arc::new(SpladeEncoder::load(model, &options)?);
-        LexicalIndex::Sparse(SparseIndex::build(model, &corpus, &bar)?)
+        Box::new(SparseIndex::build(model, &corpus, &bar)?)
     };
     index.save(&a.output)?;
     log(format_args!(

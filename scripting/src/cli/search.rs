@@ -8,7 +8,9 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::Args;
 use rankbook::data::{Qrels, TextRecord, read_texts};
-use rankbook::index::{DenseIndex, LexicalIndex, Metric, VectorIndex, load_index};
+use rankbook::index::{
+    DenseIndex, Metric, OpenOptions, Retriever, VectorIndex, load_index, read_manifest,
+};
 use rankbook::model::{EncodeOptions, SentenceEncoder};
 use rankbook::vectors::VectorFile;
 
@@ -168,33 +170,24 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
     let load = |name: &str| -> anyhow::Result<Arc<SentenceEncoder>> {
         Ok(Arc::new(SentenceEncoder::load(name, &options)?))
     };
-    if let Some(dir) = &a.index
-        && let Some(index) = LexicalIndex::open(dir, &a.encoding.device)?
-    {
-        if a.model.is_some() || a.metric.is_some() {
-            bail!(
-                "{} is a {} index: it records its own analyser or model; leave out --model and --metric",
-                dir.display(),
-                index.kind()
-            );
-        }
-        let start = Instant::now();
-        let run = index.search(&queries, a.k, &bar)?;
-        let what = format!("{}, k={}", index.kind(), a.k);
-        return write_run(
-            &run,
-            &a,
-            &format!("{} queries", queries.len()),
-            index.len(),
-            &what,
-            start,
-        );
-    }
-    let index = match (&a.index, &a.corpus, &a.model) {
+    let index: Box<dyn Retriever> = match (&a.index, &a.corpus, &a.model) {
         (Some(dir), _, model) => {
-            let model = model.as_deref().map(load).transpose()?;
-            let index = DenseIndex::load(dir, model, &options)?;
-            set_parameters(index.vector_index(), &a)?;
+            let manifest = read_manifest(dir)?;
+            if manifest.is_lexical() && (model.is_some() || a.metric.is_some()) {
+                bail!(
+                    "{} is a {} index: it records its own analyser or model; leave out --model and --metric",
+                    dir.display(),
+                    manifest.factory
+                );
+            }
+            let open = OpenOptions {
+                model: model.clone(),
+                model_options: options.clone(),
+            };
+            let index = rankbook::index::open(dir, &open)?;
+            if let Some(v) = index.vectors() {
+                set_parameters(v, &a)?;
+            }
             index
         }
         (None, Some(corpus), Some(model)) => {
@@ -202,14 +195,17 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
             let metric = Metric::parse(a.metric.as_deref().unwrap_or("dot"))?;
             let (index, stats) = DenseIndex::build(load(model)?, &corpus, "Flat", metric, &encode)?;
             log_encoded("corpus", &stats);
-            index
+            Box::new(index)
         }
         (None, Some(_), None) => bail!("--corpus needs --model"),
         (None, None, _) => bail!("give --index DIR, or --model M with --corpus C"),
     };
     let start = Instant::now();
-    let run = index.search(&queries, a.k, &encode, &bar)?;
-    let what = format!("k={}", a.k);
+    let run = index.search(&queries, a.k, &encode)?;
+    let what = match index.kind() {
+        "dense" => format!("k={}", a.k),
+        kind => format!("{kind}, k={}", a.k),
+    };
     write_run(
         &run,
         &a,

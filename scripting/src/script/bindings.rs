@@ -10,7 +10,7 @@ use rankbook::eval::{
     format_comparison, format_comparison_html, format_table,
 };
 use rankbook::fusion::{FusionMethod, fuse};
-use rankbook::index::{DenseIndex, Metric};
+use rankbook::index::{DenseIndex, Metric, OpenOptions, Retriever};
 use rankbook::model::{EncodeOptions, ModelOptions, SentenceEncoder};
 use rankbook::vectors::Embeddings;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
@@ -47,7 +47,7 @@ impl IntoIterator for Texts {
 
 /// A dense index.
 #[derive(Clone)]
-pub struct Index(pub Arc<DenseIndex>);
+pub struct Index(pub Arc<dyn Retriever>);
 
 fn strings(a: &Array) -> RhaiResult<Vec<String>> {
     a.iter()
@@ -251,12 +251,14 @@ pub fn register(engine: &mut Engine) {
                 .map_err(err)
         })
         .register_fn("load_index", |path: &str| -> RhaiResult<Dynamic> {
-            if let Some(terms) = super::retrieval::open_term_index(path)? {
-                return Ok(terms);
-            }
-            DenseIndex::load(Path::new(path), None, &ModelOptions::default())
-                .map(|i| Dynamic::from(Index(Arc::new(i))))
-                .map_err(err)
+            let index: Arc<dyn Retriever> =
+                rankbook::index::open(Path::new(path), &OpenOptions::default())
+                    .map_err(err)?
+                    .into();
+            Ok(match index.kind() {
+                "dense" => Dynamic::from(Index(index)),
+                _ => Dynamic::from(super::retrieval::TermIndex(index)),
+            })
         })
         .register_fn("save", |i: &mut Index, path: &str| -> RhaiResult<()> {
             i.0.save(Path::new(path)).map_err(err)
@@ -266,7 +268,7 @@ pub fn register(engine: &mut Engine) {
             "search",
             |i: &mut Index, q: Texts, k: i64| -> RhaiResult<Run> {
                 let k = usize::try_from(k).map_err(|_| err("k must be positive"))?;
-                with_default_cache(|opts| i.0.search(&q.0, k, opts, opts.progress)).map_err(err)
+                with_default_cache(|opts| i.0.search(&q.0, k, opts)).map_err(err)
             },
         );
 

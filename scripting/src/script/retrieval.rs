@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use rankbook::analysis::AnalyzerSpec;
 use rankbook::data::{BeirDataset, Run};
-use rankbook::index::{Bm25Index, Bm25Params, LexicalIndex, SparseIndex};
+use rankbook::index::{Bm25Index, Bm25Params, Retriever, SparseIndex};
 use rankbook::mining::{MarginKind, Mined, MiningOptions, Sampling, mine, write_mined};
 use rankbook::model::cross_encoder::{CrossEncoder, CrossEncoderOptions};
 use rankbook::model::splade::{SpladeEncoder, SpladeOptions};
@@ -20,7 +20,7 @@ use super::bindings::{
 
 /// A BM25 or SPLADE index.
 #[derive(Clone)]
-pub struct TermIndex(pub Arc<LexicalIndex>);
+pub struct TermIndex(pub Arc<dyn Retriever>);
 
 /// A SPLADE encoder.
 #[derive(Clone)]
@@ -57,7 +57,7 @@ fn bm25(corpus: Texts, opts: Map) -> RhaiResult<TermIndex> {
     };
     let index = Bm25Index::build(&corpus.0, &spec, params, super::host::progress().as_ref())
         .map_err(err)?;
-    Ok(TermIndex(Arc::new(LexicalIndex::Bm25(Box::new(index)))))
+    Ok(TermIndex(Arc::new(index)))
 }
 
 fn splade(spec: &str, opts: Map) -> RhaiResult<Splade> {
@@ -172,13 +172,6 @@ fn mine_with(m: Model, d: BeirDataset, opts: Map) -> RhaiResult<Negatives> {
     .map_err(err)
 }
 
-/// Opens any index directory: a term index, or a dense one.
-pub(crate) fn open_term_index(path: &str) -> RhaiResult<Option<Dynamic>> {
-    Ok(LexicalIndex::open(Path::new(path), "cpu")
-        .map_err(err)?
-        .map(|i| Dynamic::from(TermIndex(Arc::new(i)))))
-}
-
 /// Registers the retrieval types and functions.
 pub fn register(engine: &mut Engine) {
     engine
@@ -189,8 +182,12 @@ pub fn register(engine: &mut Engine) {
             "search",
             |i: &mut TermIndex, q: Texts, k: i64| -> RhaiResult<Run> {
                 let k = usize::try_from(k).map_err(|_| err("k must be positive"))?;
-                i.0.search(&q.0, k, super::host::progress().as_ref())
-                    .map_err(err)
+                let progress = super::host::progress();
+                let opts = rankbook::model::EncodeOptions {
+                    progress: progress.as_ref(),
+                    ..Default::default()
+                };
+                i.0.search(&q.0, k, &opts).map_err(err)
             },
         )
         .register_fn("save", |i: &mut TermIndex, p: &str| -> RhaiResult<()> {
@@ -207,7 +204,7 @@ pub fn register(engine: &mut Engine) {
         .register_fn("splade", splade)
         .register_fn("index", |m: Splade, c: Texts| -> RhaiResult<TermIndex> {
             let i = SparseIndex::build(m.0, &c.0, super::host::progress().as_ref()).map_err(err)?;
-            Ok(TermIndex(Arc::new(LexicalIndex::Sparse(i))))
+            Ok(TermIndex(Arc::new(i)))
         })
         .register_fn(
             "terms",

@@ -7,8 +7,8 @@ mod disk;
 mod faiss_index;
 mod flat;
 mod inverted;
-mod lexical;
 mod lucene_norm;
+mod retriever;
 mod sparse;
 mod topk;
 mod vector_index;
@@ -22,7 +22,7 @@ pub use disk::{
 };
 pub use flat::{FlatIndex, Metric, score_to_f64};
 pub use inverted::{InvertedIndex, TermWeights};
-pub use lexical::LexicalIndex;
+pub use retriever::{OpenOptions, Retriever, open};
 pub use sparse::{SparseIndex, SparseModelSpec};
 pub use topk::TopK;
 pub use vector_index::{VectorIndex, build_index};

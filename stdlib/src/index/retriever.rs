@@ -1,0 +1,134 @@
+//! One interface over every index kind, and one way to open any index folder.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::data::{Run, TextRecord};
+use crate::error::{Error, Result};
+use crate::index::bm25::Bm25Index;
+use crate::index::dense::DenseIndex;
+use crate::index::disk::read_manifest;
+use crate::index::sparse::SparseIndex;
+use crate::index::vector_index::VectorIndex;
+use crate::model::{EncodeOptions, ModelOptions, SentenceEncoder};
+
+/// An index that answers text queries: dense (flat or faiss), BM25 or SPLADE.
+pub trait Retriever: Send + Sync {
+    /// `dense`, `BM25` or `SPLADE`.
+    fn kind(&self) -> &'static str;
+    /// Number of indexed docs.
+    fn len(&self) -> usize;
+    /// Whether no doc is indexed.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The best `k` docs per query. A dense index encodes the queries with
+    /// `opts` (cache, batch size); every kind reports to `opts.progress`.
+    fn search(&self, queries: &[TextRecord], k: usize, opts: &EncodeOptions) -> Result<Run>;
+    /// Writes the index folder (atomically).
+    fn save(&self, dir: &Path) -> Result<()>;
+    /// What turns a query into what the index holds: the model's name, or the
+    /// analyser for BM25.
+    fn encoder(&self) -> String;
+    /// The index of a dense index's vectors (search parameters, metric).
+    fn vectors(&self) -> Option<&dyn VectorIndex> {
+        None
+    }
+}
+
+/// How to open an index folder.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// The model to encode queries with (a dense index only; it must give the
+    /// vectors the index was built with). Default: the model the index records.
+    pub model: Option<String>,
+    /// How to load the model (device, ...); the index's recorded settings
+    /// (max length, prompts) apply unless `model` is given.
+    pub model_options: ModelOptions,
+}
+
+/// Opens the index folder `dir`, whatever its kind, checksums verified.
+pub fn open(dir: &Path, opts: &OpenOptions) -> Result<Box<dyn Retriever>> {
+    let manifest = read_manifest(dir)?;
+    let lexical = if manifest.analyzer.is_some() {
+        Some("BM25")
+    } else if manifest.sparse_model.is_some() {
+        Some("SPLADE")
+    } else {
+        None
+    };
+    if let (Some(kind), Some(_)) = (lexical, &opts.model) {
+        return Err(Error::InvalidArgument(format!(
+            "{} is a {kind} index: it records its own analyser or model",
+            dir.display()
+        )));
+    }
+    Ok(match lexical {
+        Some("BM25") => Box::new(Bm25Index::load(dir)?),
+        Some(_) => Box::new(SparseIndex::load(dir, None, &opts.model_options.device)?),
+        None => {
+            let model = match &opts.model {
+                Some(name) => Some(Arc::new(SentenceEncoder::load(name, &opts.model_options)?)),
+                None => None,
+            };
+            Box::new(DenseIndex::load(dir, model, &opts.model_options)?)
+        }
+    })
+}
+
+impl Retriever for DenseIndex {
+    fn kind(&self) -> &'static str {
+        "dense"
+    }
+    fn len(&self) -> usize {
+        DenseIndex::len(self)
+    }
+    fn search(&self, queries: &[TextRecord], k: usize, opts: &EncodeOptions) -> Result<Run> {
+        DenseIndex::search(self, queries, k, opts, opts.progress)
+    }
+    fn save(&self, dir: &Path) -> Result<()> {
+        DenseIndex::save(self, dir)
+    }
+    fn encoder(&self) -> String {
+        self.model().name().to_string()
+    }
+    fn vectors(&self) -> Option<&dyn VectorIndex> {
+        Some(self.vector_index())
+    }
+}
+
+impl Retriever for Bm25Index {
+    fn kind(&self) -> &'static str {
+        "BM25"
+    }
+    fn len(&self) -> usize {
+        self.inverted().len()
+    }
+    fn search(&self, queries: &[TextRecord], k: usize, opts: &EncodeOptions) -> Result<Run> {
+        Bm25Index::search(self, queries, k, opts.progress)
+    }
+    fn save(&self, dir: &Path) -> Result<()> {
+        Bm25Index::save(self, dir)
+    }
+    fn encoder(&self) -> String {
+        format!("{:?}", self.analyzer().spec())
+    }
+}
+
+impl Retriever for SparseIndex {
+    fn kind(&self) -> &'static str {
+        "SPLADE"
+    }
+    fn len(&self) -> usize {
+        self.inverted().len()
+    }
+    fn search(&self, queries: &[TextRecord], k: usize, opts: &EncodeOptions) -> Result<Run> {
+        SparseIndex::search(self, queries, k, opts.progress)
+    }
+    fn save(&self, dir: &Path) -> Result<()> {
+        SparseIndex::save(self, dir)
+    }
+    fn encoder(&self) -> String {
+        self.model().name().to_string()
+    }
+}
