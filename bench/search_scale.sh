@@ -11,7 +11,7 @@ if [ ! -x "$PY" ]; then
 fi
 # ANN=1 also compares IVF and HNSW through the faiss feature (needs cmake and OpenBLAS).
 if [ "${ANN:-0}" = 1 ]; then
-  cargo build --release --bin rankbook --features rankbook-script/faiss
+  cargo build --release --bin rankbook --features rankbook-cli/faiss
 else
   cargo build --release --bin rankbook
 fi

@@ -28,7 +28,7 @@ if [ "$faiss" = auto ]; then
   fi
 fi
 if [ "$faiss" = 1 ]; then
-  FEATURES=(--features "rankbook-script/faiss,rankbook-tests/faiss")
+  FEATURES=(--features "rankbook-cli/faiss,rankbook-tests/faiss")
 fi
 
 # The end-to-end tests run the `rankbook` binary of this same (dev) build.

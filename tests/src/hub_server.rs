@@ -1,5 +1,5 @@
 //! A minimal Hugging Face hub on 127.0.0.1 serving one model folder, enough for
-//! `hf-hub` to resolve and download it (`/api/models/...` and `/.../resolve/...`).
+//! rankbook's downloader to resolve and download it (`/api/models/...` and `/.../resolve/...`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

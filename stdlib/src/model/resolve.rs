@@ -105,34 +105,55 @@ fn wanted_files(files: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// Downloads the files of `id` into `cache` with `hf-hub`; returns the snapshot folder.
-/// `HF_ENDPOINT` selects the server and `HF_TOKEN` authenticates.
-pub fn download(cache: &Path, id: &HubId) -> Result<PathBuf> {
-    use hf_hub::api::sync::ApiBuilder;
-    use hf_hub::{Repo, RepoType};
-    use std::io::IsTerminal;
+/// The hub's address: `HF_ENDPOINT`, else Hugging Face's.
+fn endpoint() -> String {
+    std::env::var("HF_ENDPOINT")
+        .map(|e| e.trim_end_matches('/').to_string())
+        .unwrap_or_else(|_| "https://huggingface.co".into())
+}
 
+/// What the hub says of a revision.
+#[derive(serde::Deserialize)]
+struct RevisionInfo {
+    sha: String,
+    siblings: Vec<Sibling>,
+}
+
+#[derive(serde::Deserialize)]
+struct Sibling {
+    rfilename: String,
+}
+
+/// Downloads the files of `id` into `cache`, laid out as Hugging Face's cache
+/// (`snapshots/<commit>/`, `refs/<revision>`); returns the snapshot folder.
+/// `HF_ENDPOINT` selects the server and `HF_TOKEN` authenticates. Each file is
+/// written to a temporary name and renamed, so an interrupted download never
+/// leaves a partial file where a later look-up would take it.
+pub fn download(cache: &Path, id: &HubId) -> Result<PathBuf> {
     let fail = |e: &dyn std::fmt::Display| Error::ModelNotFound {
         spec: format!("{}@{}", id.repo, id.revision),
         reason: e.to_string(),
     };
-    let mut builder = ApiBuilder::new()
-        .with_cache_dir(cache.to_path_buf())
-        .with_progress(std::io::stderr().is_terminal())
-        .with_retries(0);
-    if let Ok(endpoint) = std::env::var("HF_ENDPOINT") {
-        builder = builder.with_endpoint(endpoint.trim_end_matches('/').to_string());
-    }
-    if let Ok(token) = std::env::var("HF_TOKEN") {
-        builder = builder.with_token(Some(token));
-    }
-    let api = builder.build().map_err(|e| fail(&e))?;
-    let repo = api.repo(Repo::with_revision(
-        id.repo.clone(),
-        RepoType::Model,
-        id.revision.clone(),
-    ));
-    let info = repo.info().map_err(|e| fail(&e))?;
+    let agent = ureq::AgentBuilder::new()
+        .timeout_connect(std::time::Duration::from_secs(10))
+        .build();
+    let token = std::env::var("HF_TOKEN").ok();
+    // ureq's error carries the whole response; boxed, it stays cheap to return.
+    let get = |url: &str| -> std::result::Result<ureq::Response, Box<ureq::Error>> {
+        let req = agent.get(url);
+        match &token {
+            Some(t) => req.set("Authorization", &format!("Bearer {t}")),
+            None => req,
+        }
+        .call()
+        .map_err(Box::new)
+    };
+    let base = endpoint();
+    let url = format!("{base}/api/models/{}/revision/{}", id.repo, id.revision);
+    let info: RevisionInfo = get(&url)
+        .map_err(|e| fail(&e))?
+        .into_json()
+        .map_err(|e| fail(&format!("{url}: {e}")))?;
     let names: Vec<String> = info.siblings.into_iter().map(|s| s.rfilename).collect();
     let files = wanted_files(&names);
     if !files
@@ -141,20 +162,28 @@ pub fn download(cache: &Path, id: &HubId) -> Result<PathBuf> {
     {
         return Err(fail(&"the repo has no config.json or modules.json"));
     }
-    let mut snapshot = None;
+    let repo_dir = cache.join(id.cache_folder());
+    let snapshot = repo_dir.join("snapshots").join(&info.sha);
     for f in &files {
-        let local = repo.download(f).map_err(|e| fail(&format!("{f}: {e}")))?;
-        if !f.contains('/') {
-            snapshot = local.parent().map(Path::to_path_buf);
+        let target = snapshot.join(f);
+        if target.is_file() {
+            continue;
         }
+        let url = format!("{base}/{}/resolve/{}/{f}", id.repo, info.sha);
+        let response = get(&url).map_err(|e| fail(&format!("{f}: {e}")))?;
+        let dir = target.parent().unwrap_or(&snapshot);
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+        std::io::copy(&mut response.into_reader(), &mut tmp)
+            .map_err(|e| fail(&format!("{f}: {e}")))?;
+        tmp.persist(&target)
+            .map_err(|e| Error::io(&target, e.error))?;
     }
-    // The branch name also gets a ref, so later offline look-ups find it.
-    let snapshot = snapshot.ok_or_else(|| fail(&"no top-level files downloaded"))?;
-    if let Some(commit) = snapshot.file_name() {
-        let refs = cache.join(id.cache_folder()).join("refs");
-        let _ = std::fs::create_dir_all(&refs);
-        let _ = std::fs::write(refs.join(&id.revision), commit.to_string_lossy().as_bytes());
-    }
+    // The revision asked for gets a ref, so later offline look-ups find it.
+    let refs = repo_dir.join("refs");
+    std::fs::create_dir_all(&refs).map_err(|e| Error::io(&refs, e))?;
+    std::fs::write(refs.join(&id.revision), info.sha.as_bytes())
+        .map_err(|e| Error::io(&refs, e))?;
     Ok(snapshot)
 }
 
