@@ -4,14 +4,13 @@ REPEATS runs each, interleaved so both see the same machine load."""
 
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import DATA, RANKBOOK  # noqa: E402
+from common import DATA, rankbook_stats  # noqa: E402
 
 REPEATS = int(os.environ.get("REPEATS", "5"))
 K1, B = 1.5, 0.75
@@ -56,13 +55,12 @@ def bm25s_once(texts, queries):
 
 def rankbook_once(work):
     index = os.path.join(work, "bm25")
-    out = subprocess.run([RANKBOOK, "index", "--bm25", "--k1", str(K1), "--b", str(B), "--stemmer", "english",
-                          "--corpus", DATA, "--output", index, "--quiet"], capture_output=True, text=True, check=True)
-    t_index = float(re.search(r"in ([0-9.]+) s", out.stderr).group(1))
-    out = subprocess.run([RANKBOOK, "search", "--index", index, "--queries", os.path.join(DATA, "queries.jsonl"),
-                          "--split", "test", "--k", "100", "--output", os.path.join(work, "run.trec"), "--quiet"],
-                         capture_output=True, text=True, check=True)
-    t_search = float(re.search(r"in ([0-9.]+) s", out.stderr).group(1))
+    _, stats = rankbook_stats(["index", "--bm25", "--k1", str(K1), "--b", str(B), "--stemmer", "english",
+                               "--corpus", DATA, "--output", index, "--quiet"])
+    t_index = stats["seconds"]["index"]
+    _, stats = rankbook_stats(["search", "--index", index, "--queries", os.path.join(DATA, "queries.jsonl"),
+                               "--split", "test", "--k", "100", "--output", os.path.join(work, "run.trec"), "--quiet"])
+    t_search = stats["seconds"]["search"]
     return t_index, t_search
 
 

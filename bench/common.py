@@ -1,5 +1,8 @@
-"""What the benchmark scripts share: where things are and the model's folder."""
+"""What the benchmark scripts share: where things are, the model's folder, and
+running rankbook with its machine-readable summary (`--stats-json`)."""
+import json
 import os
+import tempfile
 import re
 import subprocess
 
@@ -18,3 +21,17 @@ def model_dir():
     out = subprocess.run([RANKBOOK, "run", "/dev/stdin"], input=f'print(model("{MODEL}").to_string());',
                          capture_output=True, text=True, check=True).stdout
     return re.search(r"Model\((.*), dim", out).group(1)
+
+
+def rankbook_stats(args, **kwargs):
+    """Runs `rankbook ARGS --stats-json F` and returns (the completed process,
+    the summary: counts, seconds per phase, peak RSS)."""
+    fd, path = tempfile.mkstemp(suffix=".json")
+    os.close(fd)
+    try:
+        out = subprocess.run([RANKBOOK, *args, "--stats-json", path], capture_output=True, text=True,
+                             check=True, **kwargs)
+        with open(path) as f:
+            return out, json.load(f)
+    finally:
+        os.unlink(path)

@@ -12,7 +12,6 @@ ANN_N docs (default 200,000): build and search time of each side, and recall@10
 against exact search.
 """
 import os
-import re
 import subprocess
 import sys
 import time
@@ -23,7 +22,8 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RANKBOOK = os.environ.get("RANKBOOK_BIN", os.path.join(ROOT, "target", "release", "rankbook"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import RANKBOOK, rankbook_stats  # noqa: E402
 WORK = os.environ.get("BENCH_DIR", "/tmp/rankbook-bench-search")
 N, D, NQ, K = int(os.environ.get("BENCH_N", 1_000_000)), 384, 1_000, 100
 
@@ -67,11 +67,10 @@ def main():
     search, process = [], []
     for _ in range(3):
         t = time.perf_counter()
-        out = subprocess.run([RANKBOOK, "search", "--index", idx, "--query-vectors", queries, "--k", str(K),
-                              "--output", run, "--threads", "2", "--quiet"],
-                             check=True, capture_output=True, text=True)
+        _, stats = rankbook_stats(["search", "--index", idx, "--query-vectors", queries, "--k", str(K),
+                                   "--output", run, "--threads", "2", "--quiet"])
         process.append(time.perf_counter() - t)
-        search.append(float(re.search(r"docs \(k=\d+\) in ([\d.]+) s", out.stderr).group(1)))
+        search.append(stats["seconds"]["search"])
     rb_s = min(search)
 
     mine = {}
@@ -123,10 +122,9 @@ def ann(xb, xq, docs_path, queries_path):
         rb_build = time.perf_counter() - t
         run = os.path.join(WORK, "ann.trec")
         flag = "--nprobe" if param == "nprobe" else "--ef-search"
-        out = subprocess.run([RANKBOOK, "search", "--index", idx, "--query-vectors", queries_path, "--k", "10",
-                              "--output", run, flag, str(value), "--threads", "2", "--quiet"],
-                             check=True, capture_output=True, text=True)
-        rb_search = float(re.search(r"docs \(k=\d+\) in ([\d.]+) s", out.stderr).group(1))
+        _, stats = rankbook_stats(["search", "--index", idx, "--query-vectors", queries_path, "--k", "10",
+                                   "--output", run, flag, str(value), "--threads", "2", "--quiet"])
+        rb_search = stats["seconds"]["search"]
         mine = {}
         for line in open(run):
             q, _, d, _, _, _ = line.split()

@@ -56,6 +56,7 @@ pub fn run(a: EncodeArgs) -> anyhow::Result<()> {
     } else {
         String::new()
     };
+    crate::cli::encoding::record_encoded(&stats);
     log(format_args!(
         "encoded {} texts ({} tokens) in {:.2} s: {:.1} texts/s{cached} -> {}",
         stats.texts,

@@ -75,8 +75,17 @@ pub fn read_corpus(path: &Path) -> rankbook::Result<Vec<TextRecord>> {
     }
 }
 
+/// Records an encoding run for `--stats-json`.
+pub fn record_encoded(s: &EncodeStats) {
+    crate::cli::stats::count("texts", s.texts);
+    crate::cli::stats::count("tokens", s.tokens);
+    crate::cli::stats::count("cached", s.cached);
+    crate::cli::stats::seconds("encode", s.seconds);
+}
+
 /// One summary line for an encoding run.
 pub fn log_encoded(what: &str, s: &EncodeStats) {
+    record_encoded(s);
     let encoded = s.texts - s.cached;
     let mut line = format!(
         "{what}: {} texts, {} from the cache, {encoded} encoded ({} tokens) in {:.2} s",

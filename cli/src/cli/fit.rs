@@ -330,6 +330,8 @@ pub fn run(a: FitArgs) -> anyhow::Result<()> {
             _ => None,
         })
         .sum();
+    crate::cli::stats::count("steps", out.steps);
+    crate::cli::stats::seconds("train", secs);
     log(format_args!(
         "{} {} of {} steps in {secs:.1} s ({:.2} s/step), last loss {}",
         match out.stopped {

@@ -94,6 +94,8 @@ fn run_lexical(a: &IndexArgs, corpus_path: &std::path::Path) -> anyhow::Result<(
         Box::new(SparseIndex::build(model, &corpus, &bar)?)
     };
     index.save(&a.output)?;
+    crate::cli::stats::count("docs", index.len());
+    crate::cli::stats::seconds("index", start.elapsed().as_secs_f64());
     log(format_args!(
         "indexed {} docs ({}) in {:.2} s -> {}",
         index.len(),
@@ -155,6 +157,7 @@ pub fn run(a: IndexArgs) -> anyhow::Result<()> {
     )?;
     log_encoded("corpus", &stats);
     index.save(&a.output)?;
+    crate::cli::stats::count("docs", index.len());
     log(format_args!(
         "indexed {} docs ({} dims, {}, {}) -> {}",
         index.len(),

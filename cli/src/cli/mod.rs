@@ -13,6 +13,7 @@ mod repl;
 mod rerank;
 mod run;
 mod search;
+mod stats;
 pub mod style;
 
 use clap::{Parser, Subcommand};
@@ -21,6 +22,9 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "rankbook", version, about)]
 pub struct Cli {
+    /// Write a summary (counts, seconds per phase, peak RSS) to this JSON file.
+    #[arg(long, global = true, value_name = "FILE")]
+    stats_json: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -51,8 +55,38 @@ enum Command {
     Run(run::RunArgs),
 }
 
-/// Runs the parsed command.
+/// Runs the parsed command, then writes its `--stats-json` summary.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let start = std::time::Instant::now();
+    let name = cli.command.name();
+    let stats_json = cli.stats_json.clone();
+    dispatch(cli)?;
+    if let Some(path) = stats_json {
+        stats::write(&path, name, start.elapsed().as_secs_f64())?;
+    }
+    Ok(())
+}
+
+impl Command {
+    /// The subcommand's name.
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Encode(_) => "encode",
+            Self::Eval(_) => "eval",
+            Self::Fit(_) => "fit",
+            Self::Fuse(_) => "fuse",
+            Self::Index(_) => "index",
+            Self::Search(_) => "search",
+            Self::Mine(_) => "mine",
+            Self::Rerank(_) => "rerank",
+            Self::Cache(_) => "cache",
+            Self::Run(_) => "run",
+            Self::Repl(_) => "repl",
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Encode(a) => encode::run(a),
         Command::Eval(a) => eval::run(a),

@@ -127,6 +127,7 @@ fn search_vectors(index: &Path, vectors: &Path, a: &SearchArgs) -> anyhow::Resul
     let (flat, _) = load_index(index)?;
     set_parameters(flat.as_ref(), a)?;
     let loaded = start.elapsed().as_secs_f64();
+    crate::cli::stats::seconds("load", loaded);
     let queries = VectorFile::open(vectors)?;
     let ids = queries.ids().to_vec();
     let start = Instant::now();
@@ -227,6 +228,9 @@ fn write_run(
 ) -> anyhow::Result<()> {
     let seconds = start.elapsed().as_secs_f64();
     run.write(&a.output, &a.tag)?;
+    crate::cli::stats::count("docs", docs);
+    crate::cli::stats::count("queries", run.len());
+    crate::cli::stats::seconds("search", seconds);
     log(format_args!(
         "searched {queries} over {docs} docs ({what}) in {seconds:.2} s -> {}",
         a.output.display()

@@ -194,7 +194,7 @@ mod tests {
         let seen: Arc<Mutex<Vec<Output>>> = Arc::default();
         let s = seen.clone();
         let p = DisplayProgress::new(Arc::new(move |o| s.lock().unwrap().push(o)));
-        p.start("encoding", 3);
+        p.start("encode", 3);
         for _ in 0..3 {
             p.advance(1);
         }
@@ -204,7 +204,7 @@ mod tests {
         let Output::DisplayWithId(id, first) = &seen[0] else {
             panic!("first output {:?}", seen[0]);
         };
-        assert_eq!(first[0].1, "encoding: 0/3");
+        assert_eq!(first[0].1, "encode: 0/3");
         // The first advance draws; the next two fall in the throttle window;
         // finish always draws the final count.
         assert_eq!(seen.len(), 3);
@@ -212,7 +212,7 @@ mod tests {
             panic!("last output {:?}", seen[2]);
         };
         assert_eq!(last_id, id);
-        assert_eq!(last[0].1, "encoding: 3/3");
+        assert_eq!(last[0].1, "encode: 3/3");
         assert!(last[1].1.contains("<progress value=\"3\" max=\"3\">"));
     }
 }

@@ -146,7 +146,7 @@ impl VectorIndex for FaissIndex {
             return Ok(vec![Vec::new(); queries.len()]);
         }
         let queries = prepare_queries(queries, self.dim, self.metric)?;
-        progress.start("searching", queries.len() as u64);
+        progress.start("search", queries.len() as u64);
         let result = {
             let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
             index

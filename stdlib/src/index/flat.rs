@@ -176,7 +176,7 @@ impl FlatIndex {
             }
         }
         let empty = || -> Vec<TopK> { (0..nq).map(|_| TopK::new(k)).collect() };
-        progress.start("searching", self.len() as u64);
+        progress.start("search", self.len() as u64);
         // One contiguous run of blocks per thread: each keeps its own top k per
         // query, whose bars rise as it goes (rayon's finer splits restarted them
         // from nothing and let whole blocks through).

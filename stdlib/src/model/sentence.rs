@@ -608,7 +608,7 @@ impl SentenceEncoder {
         let batches = BatchOptions {
             batch_size: opts.batch_size,
             pad_id: self.tokenizer.pad_id(),
-            label: "encoding",
+            label: "encode",
             progress: opts.progress,
             cancel: opts.cancel,
         };

@@ -248,7 +248,7 @@ pub fn fit(
                 .and_then(|v| v.measures.first().map(|m| m.to_string()))
         });
 
-    opts.progress.start("training", total as u64);
+    opts.progress.start("train", total as u64);
     opts.progress.advance(run.state.step as u64);
     let mut stopped = StopReason::Finished;
     while run.state.step < total {
