@@ -81,6 +81,8 @@ pub struct Session {
     functions: AST,
     sink: Arc<RwLock<Option<OutputSink>>>,
     interrupt: Arc<AtomicBool>,
+    /// What this session's bindings see while its cells run.
+    host: RwLock<Option<crate::script::host::Host>>,
 }
 
 /// Queries and hits per query shown in a notebook table.
@@ -94,7 +96,7 @@ fn measures_html(m: &rhai::Map) -> Option<String> {
         .iter()
         .map(|(k, v)| Some((rankbook::eval::Measure::parse(k).ok()?, v.as_float().ok()?)))
         .collect::<Option<Vec<_>>>()?;
-    (!means.is_empty()).then(|| rankbook::eval::means_html(&means, None))
+    (!means.is_empty()).then(|| rankbook::present::means_html(&means, None))
 }
 
 /// A MIME bundle for a value: plots as SVG and PNG, comparisons as HTML
@@ -110,11 +112,11 @@ pub fn mime_bundle(engine: &Engine, value: &Dynamic) -> Vec<(String, String)> {
     }
     let mut out = Vec::new();
     let html = if let Some(c) = value.clone().try_cast::<rankbook::eval::Comparison>() {
-        Some(rankbook::eval::format_comparison_html(&c))
+        Some(rankbook::present::format_comparison_html(&c))
     } else if let Some(r) = value.clone().try_cast::<rankbook::data::Run>() {
-        Some(rankbook::eval::run_html(&r, TABLE_QUERIES, TABLE_HITS))
+        Some(rankbook::present::run_html(&r, TABLE_QUERIES, TABLE_HITS))
     } else if let Some(q) = value.clone().try_cast::<rankbook::data::Qrels>() {
-        Some(rankbook::eval::qrels_html(&q, TABLE_QUERIES))
+        Some(rankbook::present::qrels_html(&q, TABLE_QUERIES))
     } else {
         value
             .read_lock::<rhai::Map>()
@@ -189,6 +191,7 @@ impl Session {
             functions: AST::empty(),
             sink,
             interrupt,
+            host: RwLock::new(None),
         }
     }
 
@@ -199,11 +202,14 @@ impl Session {
         if let Ok(mut s) = self.sink.write() {
             *s = sink.clone();
         }
-        crate::script::host::set_host(sink.map(|sink| crate::script::host::Host {
+        let host = sink.map(|sink| crate::script::host::Host {
             progress: Arc::new(crate::script::DisplayProgress::new(sink.clone())),
             sink: Some(sink),
             cancel: rankbook::progress::CancelFlag::from_shared(self.interrupt.clone()),
-        }));
+        });
+        if let Ok(mut h) = self.host.write() {
+            *h = host;
+        }
     }
 
     /// Setting this flag stops the running cell at its next operation (the
@@ -249,9 +255,11 @@ impl Session {
             .map_err(|e| fail("ParseError", e.err_type().to_string(), e.position()))?;
         // Earlier cells' functions, then this cell's (which win on a clash).
         let program = self.functions.merge(&ast);
-        let result = self
-            .engine
-            .eval_ast_with_scope::<Dynamic>(&mut self.scope, &program);
+        let host = self.host.read().ok().and_then(|h| h.clone());
+        let (engine, scope) = (&self.engine, &mut self.scope);
+        let result = crate::script::host::with_host(host, || {
+            engine.eval_ast_with_scope::<Dynamic>(scope, &program)
+        });
         self.functions = self.functions.merge(&ast.clone_functions_only());
         result.map_err(|e| {
             let name = match *e {
@@ -476,6 +484,38 @@ fn open_depth(code: &str) -> Depth {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_sessions_in_one_process_keep_their_own_hosts() {
+        // A's progress (building a BM25 index) goes to A's sink only, though B's
+        // output was set after A's.
+        let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/scifact-sample");
+        let sink = |log: &Arc<std::sync::Mutex<Vec<Output>>>| -> OutputSink {
+            let log = log.clone();
+            Arc::new(move |o| log.lock().unwrap().push(o))
+        };
+        let (a_log, b_log) = (Arc::default(), Arc::default());
+        let mut a = Session::new();
+        let mut b = Session::new();
+        a.set_output(Some(sink(&a_log)));
+        b.set_output(Some(sink(&b_log)));
+        let cell = format!("let i = bm25(beir(\"{sample}\").corpus()); i.len()");
+        assert_eq!(a.execute(&cell).unwrap().as_int().unwrap(), 201);
+        let progress = |log: &Arc<std::sync::Mutex<Vec<Output>>>| {
+            log.lock()
+                .unwrap()
+                .iter()
+                .filter(|o| matches!(o, Output::DisplayWithId(..) | Output::Update(..)))
+                .count()
+        };
+        assert!(progress(&a_log) >= 1, "A's progress reached A");
+        assert_eq!(progress(&b_log), 0, "B saw A's progress");
+        // B's own run reports to B; a session without a sink reports nowhere.
+        assert_eq!(b.execute(&cell).unwrap().as_int().unwrap(), 201);
+        assert!(progress(&b_log) >= 1);
+        let mut c = Session::new();
+        assert_eq!(c.execute(&cell).unwrap().as_int().unwrap(), 201);
+    }
 
     #[test]
     fn state_and_functions_persist_across_cells() {

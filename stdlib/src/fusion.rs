@@ -31,6 +31,33 @@ impl FusionMethod {
     }
 }
 
+/// The settings of a fusion, with their defaults (RRF, k 60, 1,000 per query):
+/// the command line and scripts read these.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FuseOptions {
+    /// `rrf`, `minmax` or `zscore`.
+    pub method: String,
+    /// RRF's k.
+    pub k: f64,
+    /// Docs kept per query.
+    pub depth: usize,
+}
+
+impl Default for FuseOptions {
+    fn default() -> Self {
+        Self {
+            method: "rrf".into(),
+            k: 60.0,
+            depth: 1000,
+        }
+    }
+}
+
+/// Fuses `runs` with `opts` (method parsed, then [`fuse`]).
+pub fn fuse_with(runs: &[&Run], opts: &FuseOptions) -> Result<Run> {
+    fuse(runs, FusionMethod::parse(&opts.method, opts.k)?, opts.depth)
+}
+
 /// Fuses `runs` query by query; a doc missing from a run contributes nothing.
 /// `depth` keeps the best `depth` docs per query in the result.
 pub fn fuse(runs: &[&Run], method: FusionMethod, depth: usize) -> Result<Run> {

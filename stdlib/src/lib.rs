@@ -14,6 +14,7 @@ pub mod loss;
 pub mod mining;
 pub mod model;
 pub mod plot;
+pub mod present;
 pub mod progress;
 pub mod random;
 pub mod rerank;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use rankbook::data::Run;
-use rankbook::fusion::{FusionMethod, fuse};
+use rankbook::fusion::{FuseOptions, FusionMethod, fuse};
 
 use crate::cli::style::log;
 
@@ -14,13 +14,13 @@ pub struct FuseArgs {
     #[arg(long, required = true, num_args = 1)]
     run: Vec<PathBuf>,
     /// rrf, minmax or zscore.
-    #[arg(long, default_value = "rrf")]
+    #[arg(long, default_value_t = FuseOptions::default().method)]
     method: String,
     /// RRF's k.
-    #[arg(long, default_value_t = 60.0)]
+    #[arg(long, default_value_t = FuseOptions::default().k)]
     k: f64,
     /// Results kept per query.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = FuseOptions::default().depth)]
     depth: usize,
     /// Output run file (written atomically).
     #[arg(long)]

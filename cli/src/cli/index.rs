@@ -29,16 +29,16 @@ pub struct IndexArgs {
     #[arg(long, conflicts_with_all = ["model", "vectors", "sparse"], requires = "corpus")]
     bm25: bool,
     /// BM25: term-frequency saturation.
-    #[arg(long, default_value_t = 0.9, requires = "bm25")]
+    #[arg(long, default_value_t = Bm25Params::default().k1, requires = "bm25")]
     k1: f32,
     /// BM25: length normalisation.
-    #[arg(long, default_value_t = 0.4, requires = "bm25")]
+    #[arg(long, default_value_t = Bm25Params::default().b, requires = "bm25")]
     b: f32,
     /// BM25: stemmer (porter, none, or a Snowball language such as english, french).
-    #[arg(long, default_value = "porter", requires = "bm25")]
+    #[arg(long, default_value_t = AnalyzerSpec::default().stemmer, requires = "bm25")]
     stemmer: String,
     /// BM25: stop words (english, none).
-    #[arg(long, default_value = "english", requires = "bm25")]
+    #[arg(long, default_value_t = AnalyzerSpec::default().stopwords, requires = "bm25")]
     stopwords: String,
     /// Build a learned sparse (SPLADE) index with --model.
     #[arg(long, requires = "model")]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 use clap::Args;
-use rankbook_script::script::host::{Host, set_host};
+use rankbook_script::script::host::{Host, with_host};
 use rankbook_script::{Limits, new_engine_with, run_file};
 
 use super::progress::{Bar, cancel_on_ctrl_c};
@@ -46,11 +46,11 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         max_call_depth: a.max_call_depth,
         stop: Some(cancel.clone()),
     });
-    set_host(Some(Host {
+    let host = Host {
         sink: None,
         cancel,
         progress: Arc::new(Bar::new(a.quiet)),
-    }));
-    let _ = run_file(&engine, &a.script, &vars)?;
+    };
+    let _ = with_host(Some(host), || run_file(&engine, &a.script, &vars))?;
     Ok(())
 }

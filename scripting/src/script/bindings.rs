@@ -7,11 +7,12 @@ use rankbook::cache::EmbeddingCache;
 use rankbook::data::{BeirDataset, Qrels, Run, TextRecord};
 use rankbook::eval::{
     CompareOptions, Comparison, Correction, EvalOptions, Evaluation, Test, compare, evaluate,
-    format_comparison, format_comparison_html, format_table,
+    format_comparison, format_table,
 };
-use rankbook::fusion::{FusionMethod, fuse};
+use rankbook::fusion::{FuseOptions, fuse_with};
 use rankbook::index::{DenseIndex, Metric, OpenOptions, Retriever};
 use rankbook::model::{EncodeOptions, ModelOptions, SentenceEncoder};
+use rankbook::present::format_comparison_html;
 use rankbook::vectors::Embeddings;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
 
@@ -414,14 +415,15 @@ pub fn register(engine: &mut Engine) {
 
     engine.register_fn("fuse", |runs: Array, opts: Map| -> RhaiResult<Run> {
         check_keys(&opts, &["method", "k", "depth"])?;
-        let method = FusionMethod::parse(
-            &opt_str(&opts, "method", "rrf")?,
-            opt_f64(&opts, "k", 60.0)?,
-        )
-        .map_err(err)?;
+        let d = FuseOptions::default();
+        let o = FuseOptions {
+            method: opt_str(&opts, "method", &d.method)?,
+            k: opt_f64(&opts, "k", d.k)?,
+            depth: opt_f64(&opts, "depth", d.depth as f64)? as usize,
+        };
         let runs = runs_of(&runs)?;
         let refs: Vec<&Run> = runs.iter().collect();
-        fuse(&refs, method, opt_f64(&opts, "depth", 1000.0)? as usize).map_err(err)
+        fuse_with(&refs, &o).map_err(err)
     });
     engine.register_fn(
         "eval_table",

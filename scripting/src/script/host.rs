@@ -3,8 +3,13 @@
 //! in `rankbook run`, display updates in the kernel) and the interrupt as the
 //! core's cancellation flag. Unset, long operations draw nothing and cannot be
 //! cancelled.
+//!
+//! The host belongs to whoever runs the script (a `Session`, `rankbook run`),
+//! which passes it in for the duration of a run with [`with_host`]: two sessions
+//! in one process never see each other's host.
 
-use std::sync::{Arc, RwLock};
+use std::cell::RefCell;
+use std::sync::Arc;
 
 use rankbook::progress::{CancelFlag, NoProgress, Progress};
 
@@ -21,18 +26,29 @@ pub struct Host {
     pub progress: Arc<dyn Progress>,
 }
 
-static HOST: RwLock<Option<Host>> = RwLock::new(None);
-
-/// Installs (or removes) the host.
-pub fn set_host(host: Option<Host>) {
-    if let Ok(mut h) = HOST.write() {
-        *h = host;
-    }
+thread_local! {
+    /// The host of the script running on this thread.
+    static CURRENT: RefCell<Option<Host>> = const { RefCell::new(None) };
 }
 
-/// The current host, if any.
+/// Runs `f` (a script, a cell) with `host` as the host its bindings see; the
+/// previous host is restored afterwards, also when `f` panics.
+pub fn with_host<T>(host: Option<Host>, f: impl FnOnce() -> T) -> T {
+    struct Restore(Option<Host>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            CURRENT.with(|c| *c.borrow_mut() = previous);
+        }
+    }
+    let previous = CURRENT.with(|c| c.replace(host));
+    let _restore = Restore(previous);
+    f()
+}
+
+/// The host of the running script, if any.
 pub fn host() -> Option<Host> {
-    HOST.read().ok().and_then(|h| h.clone())
+    CURRENT.with(|c| c.borrow().clone())
 }
 
 /// The host's progress, or progress that goes nowhere.

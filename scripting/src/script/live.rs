@@ -125,7 +125,7 @@ impl DisplayProgress {
         };
         let html = format!(
             "<div class=\"rankbook-progress\">{bar}{}</div>",
-            rankbook::eval::html_escape(&plain)
+            rankbook::present::html_escape(&plain)
         );
         vec![
             ("text/plain".to_string(), plain),

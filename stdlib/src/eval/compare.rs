@@ -8,7 +8,6 @@ use crate::data::{Qrels, Run};
 use crate::error::{Error, Result};
 use crate::eval::evaluate::{EvalOptions, Evaluation, evaluate};
 use crate::eval::measure::Measure;
-use crate::eval::report::html_escape;
 use crate::eval::stats::{Correction, Test, bootstrap_ci, paired_t, permutation, wilcoxon};
 
 /// Settings of a comparison.
@@ -194,7 +193,7 @@ pub fn compare(
     })
 }
 
-fn p_text(p: f64) -> String {
+pub(crate) fn p_text(p: f64) -> String {
     if p.is_nan() {
         "-".into()
     } else if p < 1e-4 {
@@ -277,36 +276,6 @@ pub fn format_comparison_json(c: &Comparison) -> String {
     .to_string()
 }
 
-/// An HTML table (for notebooks) with the significance markers.
-pub fn format_comparison_html(c: &Comparison) -> String {
-    let esc = html_escape;
-    let mut s = String::from("<table class=\"rankbook-compare\"><thead><tr><th>system</th>");
-    for m in &c.measures {
-        let _ = write!(s, "<th>{}</th>", esc(&m.to_string()));
-    }
-    s.push_str("</tr></thead><tbody>");
-    for (i, sys) in c.systems.iter().enumerate() {
-        let _ = write!(s, "<tr><td>{}</td>", esc(&sys.name));
-        for m in 0..c.measures.len() {
-            if i == c.baseline {
-                let _ = write!(s, "<td>{:.4}</td>", sys.means[m]);
-            } else {
-                let _ = write!(
-                    s,
-                    "<td>{:.4} <small>({:+.4}, p={})</small> {}</td>",
-                    sys.means[m],
-                    sys.delta[m],
-                    p_text(sys.p[m]),
-                    c.marker(i, m)
-                );
-            }
-        }
-        s.push_str("</tr>");
-    }
-    s.push_str("</tbody></table>");
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,7 +320,7 @@ mod tests {
         assert!(format_comparison(&c).contains("0.7500 -0.2500 p="));
         let j: serde_json::Value = serde_json::from_str(&format_comparison_json(&c)).unwrap();
         assert_eq!(j["systems"][1]["delta"]["RR"], -0.25);
-        assert!(format_comparison_html(&c).contains("▼"));
+        assert!(crate::present::format_comparison_html(&c).contains("▼"));
     }
 
     #[test]

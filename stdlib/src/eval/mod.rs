@@ -1,7 +1,7 @@
 //! The evaluator: trec_eval's measures under ir_measures' names, per query and
 //! averaged; comparisons with significance tests.
 
-mod compare;
+pub(crate) mod compare;
 mod evaluate;
 mod judged;
 mod measure;
@@ -9,14 +9,10 @@ mod report;
 pub mod stats;
 
 pub use compare::{
-    CompareOptions, Comparison, SystemScores, compare, format_comparison, format_comparison_html,
-    format_comparison_json,
+    CompareOptions, Comparison, SystemScores, compare, format_comparison, format_comparison_json,
 };
 pub use evaluate::{EvalOptions, Evaluation, evaluate, evaluate_file};
 pub use judged::JudgedRanking;
 pub use measure::{Measure, MeasureKind, measure_names, parse_measures};
-pub use report::{
-    format_html, format_json, format_per_query, format_table, html_escape, means_html, qrels_html,
-    run_html,
-};
+pub use report::{format_json, format_per_query, format_table};
 pub use stats::{Correction, Test};

@@ -4,11 +4,9 @@
 //! font (DejaVu Sans), so no system font is needed.
 
 mod chart;
-mod evcxr;
 mod figures;
 mod render;
 
 pub use chart::{Bar, Bars, Chart, Lines, Points};
-pub use evcxr::evcxr_block;
 pub use figures::{embedding_map, measure_bars, query_deltas, recall_curves, training_curves};
 pub use render::{Plot, render_svg_png};

@@ -2,8 +2,9 @@
 //! rich in evcxr_jupyter (Rust notebooks), from what it prints between
 //! `EVCXR_BEGIN_CONTENT <mime>` and `EVCXR_END_CONTENT`.
 
-use crate::eval::{Comparison, Evaluation, format_comparison_html, format_html};
+use crate::eval::{Comparison, Evaluation};
 use crate::plot::Plot;
+use crate::present::{format_comparison_html, format_html};
 
 /// One evcxr content block.
 pub fn evcxr_block(mime: &str, data: &str) -> String {
