@@ -38,13 +38,13 @@ pub struct EvalArgs {
     #[arg(long)]
     baseline: Option<String>,
     /// Paired test: t, wilcoxon or permutation.
-    #[arg(long, default_value = "t")]
+    #[arg(long, default_value_t = CompareOptions::default().test.name().to_string())]
     test: String,
     /// Multiple-comparison correction: holm, bonferroni or none.
-    #[arg(long, default_value = "holm")]
+    #[arg(long, default_value_t = CompareOptions::default().correction.name().to_string())]
     correction: String,
     /// Seed for bootstrap intervals and permutations.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = CompareOptions::default().seed)]
     seed: u64,
 }
 

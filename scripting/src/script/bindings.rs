@@ -375,12 +375,17 @@ pub fn register(engine: &mut Engine) {
                             "baseline \"{baseline_name}\" is not among the runs"
                         ))
                     })?;
+                let d = CompareOptions::default();
                 let copts = CompareOptions {
-                    test: Test::parse(&opt_str(&opts, "test", "t")?).map_err(err)?,
-                    correction: Correction::parse(&opt_str(&opts, "correction", "holm")?)
-                        .map_err(err)?,
-                    seed: opt_f64(&opts, "seed", 42.0)? as u64,
-                    ..Default::default()
+                    test: Test::parse(&opt_str(&opts, "test", d.test.name())?).map_err(err)?,
+                    correction: Correction::parse(&opt_str(
+                        &opts,
+                        "correction",
+                        d.correction.name(),
+                    )?)
+                    .map_err(err)?,
+                    seed: opt_f64(&opts, "seed", d.seed as f64)? as u64,
+                    ..d
                 };
                 compare(
                     &q,

@@ -28,6 +28,15 @@ impl Test {
             ))),
         }
     }
+
+    /// Its name, as [`Test::parse`] reads it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::T => "t",
+            Self::Wilcoxon => "wilcoxon",
+            Self::Permutation => "permutation",
+        }
+    }
 }
 
 /// How p-values of several comparisons are adjusted.
@@ -51,6 +60,15 @@ impl Correction {
             _ => Err(Error::InvalidArgument(format!(
                 "unknown correction \"{s}\" (known: holm, bonferroni, none)"
             ))),
+        }
+    }
+
+    /// Its name, as [`Correction::parse`] reads it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Bonferroni => "bonferroni",
+            Self::Holm => "holm",
         }
     }
 
@@ -366,6 +384,16 @@ fn beta_fraction(a: f64, b: f64, x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_parse_back() {
+        for t in [Test::T, Test::Wilcoxon, Test::Permutation] {
+            assert_eq!(Test::parse(t.name()).unwrap(), t);
+        }
+        for c in [Correction::None, Correction::Bonferroni, Correction::Holm] {
+            assert_eq!(Correction::parse(c.name()).unwrap(), c);
+        }
+    }
 
     #[test]
     fn special_functions_match_known_values() {
