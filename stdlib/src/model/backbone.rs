@@ -74,7 +74,12 @@ pub fn resolve_max_length(
 
 /// Loads the encoder of the Hugging Face folder `dir`.
 pub fn load_backbone(dir: &Path, opts: LoadOptions) -> Result<Backbone> {
-    let arch = detect(dir)?;
+    load_backbone_of(detect(dir)?, dir, opts)
+}
+
+/// [`load_backbone`] for a family already read from `dir` (a caller that
+/// needed it first, e.g. to name the weights of a new head).
+pub fn load_backbone_of(arch: Arch, dir: &Path, opts: LoadOptions) -> Result<Backbone> {
     let device = &opts.device;
     let weights = match opts.weights {
         WeightSource::Folder => var_builder(dir, DType::F32, device)?,

@@ -15,7 +15,7 @@ use crate::atomic::write_dir_atomically;
 use crate::compute::dropout::Dropout;
 use crate::error::{Error, Result};
 use crate::model::arch::{Arch, detect};
-use crate::model::backbone::{Backbone, LoadOptions, WeightSource, encoder_dir, load_backbone};
+use crate::model::backbone::{Backbone, LoadOptions, WeightSource, encoder_dir, load_backbone_of};
 use crate::model::backend::Backend;
 use crate::model::batch::TokenBatch;
 use crate::model::device::open_device;
@@ -111,7 +111,8 @@ impl CrossEncoder {
             crate::model::arch::read_json(&dir.join("config.json"))?;
         let device = open_device(&opts.device)?;
         let (varmap, dtypes, num_labels) = head_weights(&arch, &dir, &device, opts)?;
-        let backbone = load_backbone(
+        let backbone = load_backbone_of(
+            arch,
             &dir,
             LoadOptions {
                 backend: Backend::Trainable,

@@ -193,10 +193,11 @@ impl SentenceEncoder {
         let folder = StFolder::read(dir)?;
         let device = open_device(&options.device)?;
         let tdir = folder.transformer_dir().to_path_buf();
-        let trainable = match options.backend.is_trainable() {
-            true => Some(trainable_weights(&tdir, &device)?),
-            false => None,
-        };
+        let trainable = options
+            .backend
+            .is_trainable()
+            .then(|| trainable_weights(&tdir, &device))
+            .transpose()?;
         let backbone = load_backbone(
             &tdir,
             LoadOptions {
