@@ -27,9 +27,6 @@ pub trait Retriever: Send + Sync {
     fn search(&self, queries: &[TextRecord], k: usize, opts: &EncodeOptions) -> Result<Run>;
     /// Writes the index folder (atomically).
     fn save(&self, dir: &Path) -> Result<()>;
-    /// What turns a query into what the index holds: the model's name, or the
-    /// analyser for BM25.
-    fn encoder(&self) -> String;
     /// The index of a dense index's vectors (search parameters, metric).
     fn vectors(&self) -> Option<&dyn VectorIndex> {
         None
@@ -89,9 +86,6 @@ impl Retriever for DenseIndex {
     fn save(&self, dir: &Path) -> Result<()> {
         DenseIndex::save(self, dir)
     }
-    fn encoder(&self) -> String {
-        self.model().name().to_string()
-    }
     fn vectors(&self) -> Option<&dyn VectorIndex> {
         Some(self.vector_index())
     }
@@ -110,9 +104,6 @@ impl Retriever for Bm25Index {
     fn save(&self, dir: &Path) -> Result<()> {
         Bm25Index::save(self, dir)
     }
-    fn encoder(&self) -> String {
-        format!("{:?}", self.analyzer().spec())
-    }
 }
 
 impl Retriever for SparseIndex {
@@ -127,8 +118,5 @@ impl Retriever for SparseIndex {
     }
     fn save(&self, dir: &Path) -> Result<()> {
         SparseIndex::save(self, dir)
-    }
-    fn encoder(&self) -> String {
-        self.model().name().to_string()
     }
 }
