@@ -6,15 +6,17 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::atomic::write_atomically;
 use crate::data::{BeirDataset, Qrels};
 use crate::error::{Error, Result};
-use crate::index::{FlatIndex, Metric};
+use crate::index::{DenseIndex, Metric};
 use crate::model::cross_encoder::CrossEncoder;
 use crate::model::{EncodeOptions, SentenceEncoder};
+use crate::progress::NoProgress;
 use crate::random::SplitMix;
 
 /// How the margin compares a candidate with the positive.
@@ -37,6 +39,14 @@ impl MarginKind {
             ))),
         }
     }
+
+    /// The name [`MarginKind::parse`] reads.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Absolute => "absolute",
+            Self::Relative => "relative",
+        }
+    }
 }
 
 /// Which of the kept candidates become negatives.
@@ -46,6 +56,46 @@ pub enum Sampling {
     Top,
     /// A seeded random choice.
     Random,
+}
+
+impl Sampling {
+    /// `top` or `random`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "top" => Ok(Self::Top),
+            "random" => Ok(Self::Random),
+            other => Err(Error::InvalidArgument(format!(
+                "unknown sampling `{other}` (top or random)"
+            ))),
+        }
+    }
+
+    /// The name [`Sampling::parse`] reads.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Top => "top",
+            Self::Random => "random",
+        }
+    }
+}
+
+/// Ranks `FROM..TO` as the CLI writes them (`10..100`).
+pub fn format_depth((from, to): (usize, usize)) -> String {
+    format!("{from}..{to}")
+}
+
+/// Reads `FROM..TO`.
+pub fn parse_depth(s: &str) -> Result<(usize, usize)> {
+    let bad = |why: String| Error::InvalidArgument(format!("depth {s}: {why}"));
+    let (a, b) = s
+        .split_once("..")
+        .ok_or_else(|| bad("expected FROM..TO, e.g. 10..100".into()))?;
+    let rank = |x: &str| {
+        x.trim()
+            .parse::<usize>()
+            .map_err(|_| bad(format!("{x:?} is not a rank")))
+    };
+    Ok((rank(a)?, rank(b)?))
 }
 
 /// How to mine.
@@ -65,6 +115,24 @@ pub struct MiningOptions<'a> {
     /// Encoding settings (batch size, cache, progress, cancel).
     pub encode: EncodeOptions<'a>,
 }
+
+impl Default for MiningOptions<'_> {
+    /// Ranks 10 to 100, five negatives, the hardest first, no filters.
+    fn default() -> Self {
+        Self {
+            depth: (10, 100),
+            negatives: 5,
+            margin: None,
+            cross_encoder: None,
+            sampling: Sampling::Top,
+            seed: 42,
+            encode: EncodeOptions::default(),
+        }
+    }
+}
+
+/// The qrels split mined by default.
+pub const DEFAULT_SPLIT: &str = "train";
 
 /// Candidates dropped, by reason.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -122,9 +190,9 @@ fn query_stream(seed: u64, qid: &str) -> SplitMix {
 }
 
 /// Mines negatives for every judged (query, positive) pair of `qrels` with the
-/// bi-encoder `model` over `data`'s corpus.
+/// bi-encoder `model` over `data`'s corpus (indexed exactly, by dot product).
 pub fn mine(
-    model: &SentenceEncoder,
+    model: Arc<SentenceEncoder>,
     data: &BeirDataset,
     qrels: &Qrels,
     opts: &MiningOptions,
@@ -137,17 +205,18 @@ pub fn mine(
     }
     let queries = data.judged_queries(qrels);
     let doc_texts: Vec<&str> = data.corpus.iter().map(|r| r.text.as_str()).collect();
-    let docs = model.encode_documents(&doc_texts, &opts.encode)?;
+    let (index, _) = DenseIndex::build(model, &data.corpus, "Flat", Metric::Dot, &opts.encode)?;
+    // The query vectors are kept: the positives are scored with them too.
     let query_texts: Vec<&str> = queries.iter().map(|r| r.text.as_str()).collect();
-    let qv = model.encode_queries(&query_texts, &opts.encode)?;
-    let ids: Vec<String> = data.corpus.iter().map(|r| r.id.clone()).collect();
+    let qv = index.model().encode_queries(&query_texts, &opts.encode)?;
+    let docs = index.vector_index();
+    let ids = docs.ids();
     let row: HashMap<&str, usize> = ids
         .iter()
         .enumerate()
         .map(|(i, d)| (d.as_str(), i))
         .collect();
-    let index = FlatIndex::new(ids.clone(), docs.clone(), Metric::Dot)?;
-    let hits = index.search_vectors(&qv, hi)?;
+    let hits = docs.search_vectors_with(&qv, hi, &NoProgress)?;
     let mut out = Vec::new();
     for (qi, (q, hits)) in queries.iter().zip(hits).enumerate() {
         if let Some(c) = opts.encode.cancel {
@@ -188,7 +257,9 @@ pub fn mine(
             _ => vec![false; candidates.len()],
         };
         for (pi, p) in positives.iter().enumerate() {
-            let pos_score = dot(qv.row(qi), docs.row(row[p]));
+            let pos_score = docs
+                .vector(row[p])
+                .map_or(f32::NAN, |v| dot(qv.row(qi), &v));
             let bar = match opts.margin {
                 None => f32::INFINITY,
                 Some((m, MarginKind::Absolute)) => pos_score - m,

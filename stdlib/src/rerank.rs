@@ -33,6 +33,19 @@ pub struct RerankOptions<'a> {
     pub encode: EncodeOptions<'a>,
 }
 
+impl Default for RerankOptions<'_> {
+    /// The best 100 of each query, in batches of the encoder's default size.
+    fn default() -> Self {
+        let encode = EncodeOptions::default();
+        Self {
+            k: 100,
+            batch_size: encode.batch_size,
+            skip_missing: false,
+            encode,
+        }
+    }
+}
+
 /// What re-ranking did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RerankStats {

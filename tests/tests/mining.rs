@@ -17,7 +17,8 @@ const MINILM: &str = "sentence-transformers/all-MiniLM-L6-v2";
 fn never_a_judged_positive_margins_hold_and_seeds_repeat() {
     let data = BeirDataset::open(&sample_data()).unwrap();
     let qrels = data.qrels("test").unwrap();
-    let model = SentenceEncoder::load(MINILM, &ModelOptions::default()).unwrap();
+    let model =
+        std::sync::Arc::new(SentenceEncoder::load(MINILM, &ModelOptions::default()).unwrap());
     let dir = tempfile::tempdir().unwrap();
     let cache = EmbeddingCache::new(dir.path().to_path_buf());
     let run = |depth, margin, sampling, seed| -> Vec<Mined> {
@@ -33,7 +34,7 @@ fn never_a_judged_positive_margins_hold_and_seeds_repeat() {
                 ..Default::default()
             },
         };
-        mine(&model, &data, &qrels, &opts).unwrap()
+        mine(model.clone(), &data, &qrels, &opts).unwrap()
     };
     let mut rng = SplitMix::new(7);
     let mut judged_dropped = 0;

@@ -14,13 +14,13 @@ use crate::cli::style::log;
 #[derive(Args, Clone)]
 pub struct EncodingArgs {
     /// Texts per forward pass.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = rankbook::model::EncodeOptions::default().batch_size)]
     pub batch_size: usize,
     /// Truncation length in tokens (default: the model's max_seq_length).
     #[arg(long)]
     pub max_length: Option<usize>,
     /// cpu, or cuda[:N] with a `cuda` build.
-    #[arg(long, default_value = "cpu")]
+    #[arg(long, default_value_t = ModelOptions::default().device)]
     pub device: String,
     /// CPU threads (default: all cores).
     #[arg(long)]

@@ -1,20 +1,20 @@
 //! `rankbook fit`: fine-tune a bi-encoder and save it as a sentence-transformers
 //! folder, with validation, checkpoints, resume and a history file.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Args;
 use rankbook::data::BeirDataset;
 use rankbook::data::training_source::TrainingSource;
-use rankbook::eval::parse_measures;
-use rankbook::loss::loss_with;
 use rankbook::model::cross_encoder::{CrossEncoder, CrossEncoderOptions};
 use rankbook::model::head::HeadKind;
-use rankbook::model::{Backend, EncodeOptions, SentenceEncoder};
+use rankbook::model::{EncodeOptions, SentenceEncoder};
+use rankbook::train::request::{DEFAULT_LOSS, DEFAULT_MEASURES};
+use rankbook::train::validation::DEFAULT_RERANK_DEPTH;
 use rankbook::train::{
-    EarlyStopping, FitOptions, FrozenEncoderHead, NoCallback, StopReason, TrainConfig, Trainee,
-    Validation, fit,
+    EarlyStopping, FitRequest, NoCallback, StartModel, StopReason, TrainConfig, ValidationRequest,
 };
 
 use crate::cli::encoding::EncodingArgs;
@@ -31,7 +31,7 @@ pub struct FitArgs {
     #[arg(long)]
     data: Option<PathBuf>,
     /// The qrels split to train on.
-    #[arg(long, default_value = "train")]
+    #[arg(long, default_value = rankbook::mining::DEFAULT_SPLIT)]
     split: String,
     /// Mined negatives JSONL (`rankbook mine` output, or texts).
     #[arg(long)]
@@ -56,7 +56,7 @@ pub struct FitArgs {
     clicks: Option<PathBuf>,
     /// The loss (mnrl, cached-mnrl, triplet, batch-hard-triplet, contrastive,
     /// online-contrastive, cosine, margin-mse, kl, ranknet, listnet, click-margin).
-    #[arg(long, default_value = "mnrl")]
+    #[arg(long, default_value = DEFAULT_LOSS)]
     loss: String,
     /// A loss setting, repeatable: scale=20, symmetric=1, mini_batch=16 (cached-mnrl),
     /// margin=0.5, cosine=1, temperature=2.
@@ -70,38 +70,38 @@ pub struct FitArgs {
     #[arg(long, conflicts_with = "head")]
     cross_encoder: bool,
     /// Docs per query a cross-encoder re-ranks in validation.
-    #[arg(long, default_value_t = 20, requires = "cross_encoder")]
+    #[arg(long, default_value_t = DEFAULT_RERANK_DEPTH, requires = "cross_encoder")]
     rerank_depth: usize,
     /// Train only a head on the frozen model (linear or skip-connection), on
     /// its vectors encoded once through the embedding cache.
     #[arg(long)]
     head: Option<String>,
     /// Passes over the data.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = TrainConfig::default().epochs)]
     epochs: usize,
     /// Stop after this many optimiser steps (the schedule spans them).
     #[arg(long)]
     max_steps: Option<usize>,
     /// Peak learning rate.
-    #[arg(long, default_value_t = 2e-5)]
+    #[arg(long, default_value_t = TrainConfig::default().lr)]
     lr: f64,
     /// Fraction of steps spent warming up.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = TrainConfig::default().warmup_ratio)]
     warmup: f64,
     /// constant, linear or cosine.
-    #[arg(long, default_value = "linear")]
+    #[arg(long, default_value_t = TrainConfig::default().schedule)]
     schedule: String,
     /// AdamW weight decay (not on biases and LayerNorm).
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = TrainConfig::default().weight_decay)]
     weight_decay: f64,
     /// Clip the gradient norm to this (0: no clipping).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = TrainConfig::default().max_grad_norm.unwrap_or(0.0))]
     max_grad_norm: f64,
     /// Batches per optimiser step.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = TrainConfig::default().grad_accum)]
     grad_accum: usize,
     /// Fixes data order and dropout.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = TrainConfig::default().seed)]
     seed: u64,
     /// Train without dropout.
     #[arg(long)]
@@ -113,7 +113,7 @@ pub struct FitArgs {
     #[arg(long)]
     eval_every: Option<usize>,
     /// Validation measures; the first is watched for the best checkpoint.
-    #[arg(long, default_value = "nDCG@10,R@100")]
+    #[arg(long, default_value = DEFAULT_MEASURES)]
     measures: String,
     /// Stop after this many validations without improvement.
     #[arg(long)]
@@ -125,7 +125,7 @@ pub struct FitArgs {
     #[arg(long)]
     checkpoint_every: Option<usize>,
     /// Latest checkpoints kept (the best is kept too).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = TrainConfig::default().keep_checkpoints)]
     keep_checkpoints: usize,
     /// Continue from a checkpoint directory (OUTPUT/checkpoints/step-N).
     #[arg(long)]
@@ -212,7 +212,7 @@ impl FitArgs {
 }
 
 /// Parses `KEY=VALUE` loss settings.
-fn loss_settings(params: &[String]) -> anyhow::Result<std::collections::BTreeMap<String, f64>> {
+fn loss_settings(params: &[String]) -> anyhow::Result<BTreeMap<String, f64>> {
     params
         .iter()
         .map(|kv| {
@@ -227,31 +227,42 @@ fn loss_settings(params: &[String]) -> anyhow::Result<std::collections::BTreeMap
         .collect()
 }
 
+impl FitArgs {
+    fn request(&self) -> anyhow::Result<FitRequest> {
+        let validation = match &self.eval_split {
+            Some(split) => {
+                let dir = self.data.as_deref().context("--eval-split needs --data")?;
+                Some(ValidationRequest {
+                    measures: self.measures.clone(),
+                    rerank_depth: self.rerank_depth,
+                    ..ValidationRequest::new(BeirDataset::open(dir)?, split)
+                })
+            }
+            None => None,
+        };
+        Ok(FitRequest {
+            config: self.config(),
+            loss: self.loss.clone(),
+            loss_settings: loss_settings(&self.loss_params)?,
+            head: self.head.as_deref().map(HeadKind::parse).transpose()?,
+            max_length: self.encoding.max_length,
+            validation,
+            output: Some(self.output.clone()),
+            resume: self.resume.clone(),
+        })
+    }
+}
+
 pub fn run(a: FitArgs) -> anyhow::Result<()> {
-    let loss = loss_with(&a.loss, &loss_settings(&a.loss_params)?)?;
+    let request = a.request()?;
+    request.check()?;
     let source = a.source()?;
     let data = source.load()?;
-    loss.check(&data)?;
-    let validation = match &a.eval_split {
-        Some(split) => {
-            let dir = a.data.as_deref().context("--eval-split needs --data")?;
-            let ds = BeirDataset::open(dir)?;
-            let mut v = Validation::from_beir(&ds, split, parse_measures(&a.measures)?)?;
-            v.batch_size = a.encoding.batch_size;
-            v.rerank_depth = a.rerank_depth;
-            Some(v)
-        }
-        None => None,
-    };
-    let mut options = a.encoding.model_options();
-    let head_kind = a.head.as_deref().map(HeadKind::parse).transpose()?;
-    if head_kind.is_none() {
-        options.backend = Backend::Trainable;
-    }
-    let cross;
-    let model;
-    if a.cross_encoder {
-        cross = Some(CrossEncoder::load(
+    request.build_loss()?.check(&data)?;
+    let options = a.encoding.model_options();
+    let (encoder, cross);
+    let start = if a.cross_encoder {
+        cross = CrossEncoder::load(
             &a.model,
             &CrossEncoderOptions {
                 device: a.encoding.device.clone(),
@@ -259,106 +270,50 @@ pub fn run(a: FitArgs) -> anyhow::Result<()> {
                 seed: a.seed,
                 ..Default::default()
             },
-        )?);
-        model = None;
+        )?;
+        StartModel::CrossEncoder(&cross)
     } else {
-        cross = None;
-        model = Some(SentenceEncoder::load(&a.model, &options)?);
-    }
+        encoder = SentenceEncoder::load(&a.model, &options)?;
+        StartModel::Encoder(&encoder)
+    };
     let bar = Bar::new(a.encoding.quiet);
     let cache = a.encoding.cache();
-    let head = match (head_kind, &model) {
-        (Some(kind), Some(model)) => Some(FrozenEncoderHead::new(
-            model,
-            kind,
-            &data,
-            a.seed,
-            &EncodeOptions {
-                batch_size: a.encoding.batch_size,
-                progress: &bar,
-                cache: cache.as_ref(),
-                ..Default::default()
-            },
-        )?),
-        _ => None,
-    };
-    let trainee: &dyn Trainee = match (&head, &model, &cross) {
-        (Some(h), _, _) => h,
-        (None, Some(m), _) => m,
-        (None, None, Some(c)) => c,
-        (None, None, None) => bail!("no model to train"),
-    };
+    let prepared = request.prepare(
+        start,
+        &data,
+        &EncodeOptions {
+            progress: &bar,
+            cache: cache.as_ref(),
+            ..Default::default()
+        },
+    )?;
     log(format_args!(
         "training {}{} on {} {} from {} with the {} loss",
         a.model,
-        head_kind.map_or(String::new(), |k| format!(
+        request.head.map_or(String::new(), |k| format!(
             " (a {} head on the frozen model)",
             k.name()
         )),
         data.len(),
         data.shape(),
         source.describe(),
-        loss.name()
+        request.loss
     ));
     // Stopping at a step boundary saves the checkpoint and the model.
     let cancel = super::progress::cancel_on_ctrl_c(
         "interrupted: stopping after this step (Ctrl-C again to quit now)",
     );
-    let out = fit(
-        trainee,
+    let out = request.run(
+        prepared.trainee(),
         &data,
-        loss.as_ref(),
-        &a.config(),
-        &FitOptions {
-            output: Some(&a.output),
-            resume: a.resume.as_deref(),
-            validation: validation.as_ref(),
-            progress: &bar,
-            cancel: Some(&cancel),
-        },
+        &bar,
+        Some(&cancel),
         &mut NoCallback,
     )?;
-    let last_loss = out.history.iter().rev().find_map(|r| match r {
-        rankbook::train::HistoryRecord::Step(s) => Some(s.loss),
-        _ => None,
-    });
-    let secs: f64 = out
-        .history
-        .iter()
-        .filter_map(|r| match r {
-            rankbook::train::HistoryRecord::Step(s) => Some(s.seconds),
-            _ => None,
-        })
-        .sum();
     crate::cli::stats::count("steps", out.steps);
-    crate::cli::stats::seconds("train", secs);
-    log(format_args!(
-        "{} {} of {} steps in {secs:.1} s ({:.2} s/step), last loss {}",
-        match out.stopped {
-            StopReason::Finished => "trained",
-            StopReason::EarlyStopped => "stopped early after",
-            StopReason::Cancelled => "interrupted after",
-        },
-        out.steps,
-        out.total_steps,
-        secs / out.steps.max(1) as f64,
-        last_loss.map_or("-".into(), |l| format!("{l:.4}"))
-    ));
-    for r in &out.history {
-        if let rankbook::train::HistoryRecord::Eval(e) = r {
-            let m: Vec<String> = e
-                .measures
-                .iter()
-                .map(|(k, v)| format!("{k} {v:.4}"))
-                .collect();
-            log(format_args!("  step {}: {}", e.step, m.join(", ")));
-        }
-    }
-    if let Some(b) = out.best {
-        log(format_args!(
-            "best {} {:.4} at step {}",
-            b.measure, b.value, b.step
-        ));
+    crate::cli::stats::seconds("train", out.train_seconds());
+    for line in out.summary() {
+        log(format_args!("{line}"));
     }
     if let Some(dir) = &out.model_dir {
         println!("{}", dir.display());

@@ -2,12 +2,12 @@
 //! `rankbook fit --negatives` reads.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context, bail};
 use clap::Args;
 use rankbook::data::BeirDataset;
-use rankbook::mining::{MarginKind, MiningOptions, Sampling, mine, write_mined};
+use rankbook::mining::{self, MarginKind, MiningOptions, Sampling, mine, write_mined};
 use rankbook::model::cross_encoder::{CrossEncoder, CrossEncoderOptions};
 use rankbook::model::{EncodeOptions, SentenceEncoder};
 
@@ -24,19 +24,19 @@ pub struct MineArgs {
     #[arg(long)]
     data: PathBuf,
     /// The qrels split whose (query, positive) pairs get negatives.
-    #[arg(long, default_value = "train")]
+    #[arg(long, default_value = mining::DEFAULT_SPLIT)]
     split: String,
     /// Candidate ranks, inclusive: FROM..TO (e.g. 10..100 skips the top 9).
-    #[arg(long, default_value = "10..100")]
+    #[arg(long, default_value_t = mining::format_depth(MiningOptions::default().depth))]
     depth: String,
     /// Negatives per (query, positive).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = MiningOptions::default().negatives)]
     negatives: usize,
     /// Drop candidates scoring within this margin of the positive.
     #[arg(long)]
     margin: Option<f32>,
     /// absolute (score < positive - margin) or relative (score < positive · (1 - margin)).
-    #[arg(long, default_value = "absolute", requires = "margin")]
+    #[arg(long, default_value = MarginKind::Absolute.name(), requires = "margin")]
     margin_kind: String,
     /// A cross-encoder that vets candidates (with --ce-max-score).
     #[arg(long, requires = "ce_max_score")]
@@ -45,10 +45,10 @@ pub struct MineArgs {
     #[arg(long, requires = "cross_encoder")]
     ce_max_score: Option<f32>,
     /// top (hardest kept candidates) or random (seeded).
-    #[arg(long, default_value = "top")]
+    #[arg(long, default_value = MiningOptions::default().sampling.name())]
     sampling: String,
     /// Seeds the random sampling.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = MiningOptions::default().seed)]
     seed: u64,
     /// The JSONL file to write.
     #[arg(long)]
@@ -57,25 +57,9 @@ pub struct MineArgs {
     encoding: EncodingArgs,
 }
 
-fn parse_depth(s: &str) -> anyhow::Result<(usize, usize)> {
-    let (a, b) = s
-        .split_once("..")
-        .with_context(|| format!("--depth {s}: expected FROM..TO, e.g. 10..100"))?;
-    let parse = |x: &str| {
-        x.trim()
-            .parse::<usize>()
-            .with_context(|| format!("--depth {s}: {x:?} is not a rank"))
-    };
-    Ok((parse(a)?, parse(b)?))
-}
-
 pub fn run(a: MineArgs) -> anyhow::Result<()> {
-    let depth = parse_depth(&a.depth)?;
-    let sampling = match a.sampling.as_str() {
-        "top" => Sampling::Top,
-        "random" => Sampling::Random,
-        other => bail!("unknown --sampling {other} (top or random)"),
-    };
+    let depth = mining::parse_depth(&a.depth)?;
+    let sampling = Sampling::parse(&a.sampling)?;
     let margin = match a.margin {
         Some(m) => Some((m, MarginKind::parse(&a.margin_kind)?)),
         None => None,
@@ -83,7 +67,7 @@ pub fn run(a: MineArgs) -> anyhow::Result<()> {
     let data = BeirDataset::open(&a.data)?;
     let qrels = data.qrels(&a.split)?;
     let options = a.encoding.model_options();
-    let model = SentenceEncoder::load(&a.model, &options)?;
+    let model = Arc::new(SentenceEncoder::load(&a.model, &options)?);
     let ce = match &a.cross_encoder {
         Some(spec) => Some(CrossEncoder::load(
             spec,
@@ -111,7 +95,7 @@ pub fn run(a: MineArgs) -> anyhow::Result<()> {
         },
     };
     let start = Instant::now();
-    let mined = mine(&model, &data, &qrels, &opts)?;
+    let mined = mine(model, &data, &qrels, &opts)?;
     write_mined(&a.output, &mined)?;
     let negatives: usize = mined.iter().map(|m| m.negative_ids.len()).sum();
     let short = mined

@@ -33,7 +33,7 @@ pub struct RerankArgs {
     #[arg(long)]
     queries: Option<PathBuf>,
     /// Docs re-scored per query (the run's best k); only they are written.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = RerankOptions::default().k)]
     k: usize,
     /// Drop run entries whose doc is not in the corpus (counted) instead of failing.
     #[arg(long)]

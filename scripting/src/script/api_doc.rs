@@ -3,19 +3,27 @@
 //! it and a test keeps the two equal; REPL and kernel completion use the same list.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
+use rankbook::analysis::AnalyzerSpec;
+use rankbook::data::training::DEFAULT_SAMPLE_SEED;
+use rankbook::eval::CompareOptions;
+use rankbook::fusion::FuseOptions;
+use rankbook::index::Bm25Params;
+use rankbook::mining::{DEFAULT_SPLIT, MarginKind, MiningOptions};
+use rankbook::rerank::RerankOptions;
+use rankbook::train::FitRequest;
+use rankbook::train::request::{DEFAULT_EVAL_SPLIT, DEFAULT_MEASURES};
+use rankbook::train::validation::DEFAULT_RERANK_DEPTH;
 use rhai::Engine;
 
 /// One-line docs by function name (overloads share one). Properties are
-/// `get$name`, indexers `index$get$`.
-pub const DOCS: &[(&str, &str)] = &[
+/// `get$name`, indexers `index$get$`. Docs that state defaults are in
+/// [`DOCS_WITH_DEFAULTS`].
+const DOCS: &[(&str, &str)] = &[
     (
         "losses",
         "The loss names the trainer knows, each with the data it trains on.",
-    ),
-    (
-        "sample",
-        "Random training samples as maps (seed 42 unless given); the same for the same seed.",
     ),
     ("query_ids", "The query ids, sorted."),
     ("filter", "Keeps the queries whose ids are given."),
@@ -31,14 +39,6 @@ pub const DOCS: &[(&str, &str)] = &[
     (
         "beir",
         "Opens a BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv).",
-    ),
-    (
-        "bm25",
-        "Builds a BM25 index of a corpus; options k1 (0.9), b (0.4), stemmer (porter), stopwords (english), lowercase (true).",
-    ),
-    (
-        "compare",
-        "Evaluates named runs on the same queries and tests each against the baseline; options baseline, test (t, wilcoxon, permutation), correction, seed, complete, ignore_identical_ids.",
     ),
     (
         "corpus",
@@ -71,10 +71,6 @@ pub const DOCS: &[(&str, &str)] = &[
     (
         "fixed",
         "A number as text with a fixed number of decimals: fixed(0.93114, 4) is \"0.9311\".",
-    ),
-    (
-        "fuse",
-        "Fuses runs query by query; options method (rrf, minmax, zscore), k (rrf), depth.",
     ),
     ("get$dim", "The vector width."),
     (
@@ -121,10 +117,6 @@ pub const DOCS: &[(&str, &str)] = &[
         "Reads (query, positive, negative) triples as training data.",
     ),
     (
-        "mine",
-        "Mines hard negatives for a split; options split, depth [from, to], negatives, margin, margin_kind, cross_encoder, ce_max_score, sampling (top, random), seed.",
-    ),
-    (
         "model",
         "Loads a bi-encoder (sentence-transformers folder or hub id).",
     ),
@@ -165,10 +157,6 @@ pub const DOCS: &[(&str, &str)] = &[
         "Recall@k curves of named runs for k = 1..max_k.",
     ),
     (
-        "rerank",
-        "Re-scores each query's top k docs of a run with a cross-encoder or a bi-encoder; options k (100), skip_missing, batch_size.",
-    ),
-    (
         "save",
         "Writes the object to a path (atomically): model folder (sentence-transformers or sequence-classification), index directory, run file, negatives JSONL, or plot (.svg, .png).",
     ),
@@ -190,10 +178,6 @@ pub const DOCS: &[(&str, &str)] = &[
     (
         "top",
         "The best k hits of a query in a run, as #{doc, score} maps.",
-    ),
-    (
-        "trainer",
-        "A trainer; options loss, loss_params, epochs, batch_size, lr, warmup, max_steps, seed, eval_data, eval_split (a cross-encoder re-ranks the top rerank_depth of BM25), output, head, …",
     ),
     (
         "training_pairs",
@@ -310,9 +294,92 @@ pub fn friendly_signature(sig: &str) -> String {
     s
 }
 
+/// Docs of functions with options, their defaults read from the core's
+/// option types (the values `--help` shows too).
+static DOCS_WITH_DEFAULTS: LazyLock<Vec<(&'static str, String)>> = LazyLock::new(|| {
+    let bm25 = Bm25Params::default();
+    let analyzer = AnalyzerSpec::default();
+    let compare = CompareOptions::default();
+    let fuse = FuseOptions::default();
+    let mine = MiningOptions::default();
+    let rerank = RerankOptions::default();
+    let fit = FitRequest::default();
+    vec![
+        (
+            "sample",
+            format!(
+                "Random training samples as maps (seed {DEFAULT_SAMPLE_SEED} unless given); the same for the same seed."
+            ),
+        ),
+        (
+            "bm25",
+            format!(
+                "Builds a BM25 index of a corpus; options k1 ({}), b ({}), stemmer ({}), stopwords ({}), lowercase ({}).",
+                bm25.k1, bm25.b, analyzer.stemmer, analyzer.stopwords, analyzer.lowercase
+            ),
+        ),
+        (
+            "compare",
+            format!(
+                "Evaluates named runs on the same queries and tests each against the baseline; options baseline, test (t, wilcoxon, permutation; {}), correction ({}), seed ({}), complete, ignore_identical_ids.",
+                compare.test.name(),
+                compare.correction.name(),
+                compare.seed
+            ),
+        ),
+        (
+            "fuse",
+            format!(
+                "Fuses runs query by query; options method (rrf, minmax, zscore; {}), k ({}, rrf's), depth ({}).",
+                fuse.method, fuse.k, fuse.depth
+            ),
+        ),
+        (
+            "mine",
+            format!(
+                "Mines hard negatives for a split; options split ({}), depth [from, to] ([{}, {}]), negatives ({}), margin, margin_kind ({}), cross_encoder, ce_max_score, sampling (top, random; {}), seed ({}).",
+                DEFAULT_SPLIT,
+                mine.depth.0,
+                mine.depth.1,
+                mine.negatives,
+                MarginKind::Absolute.name(),
+                mine.sampling.name(),
+                mine.seed
+            ),
+        ),
+        (
+            "rerank",
+            format!(
+                "Re-scores each query's top k docs of a run with a cross-encoder or a bi-encoder; options k ({}), skip_missing, batch_size ({}).",
+                rerank.k, rerank.batch_size
+            ),
+        ),
+        (
+            "trainer",
+            format!(
+                "A trainer; options loss ({}), loss_params, epochs ({}), batch_size ({}), lr ({}), warmup ({}), max_steps, seed ({}), eval_data, eval_split ({DEFAULT_EVAL_SPLIT}; a cross-encoder re-ranks the top rerank_depth ({DEFAULT_RERANK_DEPTH}) of BM25), measures ({DEFAULT_MEASURES}), output, head, …",
+                fit.loss,
+                fit.config.epochs,
+                fit.config.batch_size,
+                fit.config.lr,
+                fit.config.warmup_ratio,
+                fit.config.seed
+            ),
+        ),
+    ]
+});
+
 /// The doc line of `name`, if it has one.
 pub fn doc_of(name: &str) -> Option<&'static str> {
-    DOCS.iter().find(|(n, _)| *n == name).map(|(_, d)| *d)
+    DOCS.iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, d)| *d)
+        .or_else(|| {
+            DOCS_WITH_DEFAULTS
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, d)| d.as_str())
+        })
 }
 
 /// `docs/rhai-api.md`: every registered function, its signatures and doc.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use rankbook::analysis::AnalyzerSpec;
 use rankbook::data::{BeirDataset, Run};
 use rankbook::index::{Bm25Index, Bm25Params, Retriever, SparseIndex};
-use rankbook::mining::{MarginKind, Mined, MiningOptions, Sampling, mine, write_mined};
+use rankbook::mining::{self, MarginKind, Mined, MiningOptions, Sampling, mine, write_mined};
 use rankbook::model::cross_encoder::{CrossEncoder, CrossEncoderOptions};
 use rankbook::model::splade::{SpladeEncoder, SpladeOptions};
 use rankbook::rerank::{RerankOptions, Reranker, rerank};
@@ -86,7 +86,11 @@ fn rerank_with(
     opts: &Map,
 ) -> RhaiResult<Run> {
     check_keys(opts, &["k", "skip_missing", "batch_size"])?;
-    let (k, batch_size) = (count(opts, "k", 100)?, count(opts, "batch_size", 32)?);
+    let d = RerankOptions::default();
+    let (k, batch_size) = (
+        count(opts, "k", d.k)?,
+        count(opts, "batch_size", d.batch_size)?,
+    );
     let skip_missing = opt_bool(opts, "skip_missing")?;
     with_default_cache(|encode| {
         let o = RerankOptions {
@@ -116,8 +120,9 @@ fn mine_with(m: Model, d: BeirDataset, opts: Map) -> RhaiResult<Negatives> {
             "seed",
         ],
     )?;
+    let d0 = MiningOptions::default();
     let depth: Vec<i64> = match opts.get("depth") {
-        None => vec![10, 100],
+        None => vec![d0.depth.0 as i64, d0.depth.1 as i64],
         Some(v) => v
             .clone()
             .into_typed_array::<i64>()
@@ -130,7 +135,8 @@ fn mine_with(m: Model, d: BeirDataset, opts: Map) -> RhaiResult<Negatives> {
         None => None,
         Some(_) => Some((
             opt_f64(&opts, "margin", 0.0)? as f32,
-            MarginKind::parse(&opt_str(&opts, "margin_kind", "absolute")?).map_err(err)?,
+            MarginKind::parse(&opt_str(&opts, "margin_kind", MarginKind::Absolute.name())?)
+                .map_err(err)?,
         )),
     };
     let ce = match opts.get("cross_encoder") {
@@ -142,19 +148,14 @@ fn mine_with(m: Model, d: BeirDataset, opts: Map) -> RhaiResult<Negatives> {
         ),
     };
     let ce_max = opt_f64(&opts, "ce_max_score", 0.0)? as f32;
-    let sampling = match opt_str(&opts, "sampling", "top")?.as_str() {
-        "top" => Sampling::Top,
-        "random" => Sampling::Random,
-        other => {
-            return Err(err(format!(
-                "option sampling: unknown `{other}` (top or random)"
-            )));
-        }
-    };
-    let qrels = d.qrels(&opt_str(&opts, "split", "train")?).map_err(err)?;
+    let sampling = Sampling::parse(&opt_str(&opts, "sampling", d0.sampling.name())?)
+        .map_err(|e| err(format!("option sampling: {e}")))?;
+    let qrels = d
+        .qrels(&opt_str(&opts, "split", mining::DEFAULT_SPLIT)?)
+        .map_err(err)?;
     let (negatives, seed) = (
-        count(&opts, "negatives", 5)?,
-        count(&opts, "seed", 42)? as u64,
+        count(&opts, "negatives", d0.negatives)?,
+        count(&opts, "seed", d0.seed as usize)? as u64,
     );
     with_default_cache(|encode| {
         let o = MiningOptions {
@@ -166,7 +167,7 @@ fn mine_with(m: Model, d: BeirDataset, opts: Map) -> RhaiResult<Negatives> {
             seed,
             encode: encode.clone(),
         };
-        mine(&m.0, &d, &qrels, &o)
+        mine(m.0.clone(), &d, &qrels, &o)
     })
     .map(|v| Negatives(Arc::new(v)))
     .map_err(err)

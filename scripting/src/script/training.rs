@@ -6,16 +6,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use rankbook::data::BeirDataset;
-use rankbook::data::training::TrainingData;
+use rankbook::data::training::{DEFAULT_SAMPLE_SEED, TrainingData};
 use rankbook::data::training_source::TrainingSource;
-use rankbook::loss::loss_with;
 use rankbook::model::EncodeOptions;
-use rankbook::model::cross_encoder::{CrossEncoder, CrossEncoderOptions};
 use rankbook::model::head::HeadKind;
 use rankbook::progress::NoProgress;
+use rankbook::train::request::DEFAULT_EVAL_SPLIT;
 use rankbook::train::{
-    EarlyStopping, EvalRecord, FitOptions, FrozenEncoderHead, HistoryRecord, StepRecord,
-    TrainCallback, TrainConfig, Trainee, Validation, fit,
+    EarlyStopping, EvalRecord, FitRequest, HistoryRecord, Prepared, StartModel, StepRecord,
+    TrainCallback, TrainConfig, ValidationRequest,
 };
 use rhai::{Array, Dynamic, Engine, FnPtr, Map, NativeCallContext};
 
@@ -88,15 +87,7 @@ fn samples(d: &Data, n: i64, seed: i64) -> Array {
 /// A configured trainer with its hooks and the history of its last run.
 #[derive(Clone)]
 pub struct Trainer {
-    cfg: TrainConfig,
-    loss: String,
-    loss_settings: std::collections::BTreeMap<String, f64>,
-    head: Option<HeadKind>,
-    max_length: Option<usize>,
-    output: Option<PathBuf>,
-    eval: Option<(BeirDataset, String)>,
-    measures: String,
-    rerank_depth: Option<usize>,
+    request: FitRequest,
     on_step: Option<FnPtr>,
     on_eval: Option<FnPtr>,
     on_epoch_end: Option<FnPtr>,
@@ -149,8 +140,8 @@ fn opt_usize(opts: &Map, key: &str) -> RhaiResult<Option<usize>> {
 
 fn trainer(opts: Map) -> RhaiResult<Trainer> {
     check_keys(&opts, KEYS)?;
-    let d = TrainConfig::default();
-    let loss = opt_str(&opts, "loss", "mnrl")?;
+    let d = FitRequest::default();
+    let c = &d.config;
     let loss_settings = match opts.get("loss_params") {
         None => Default::default(),
         Some(v) => v
@@ -168,41 +159,48 @@ fn trainer(opts: Map) -> RhaiResult<Trainer> {
             })
             .collect::<RhaiResult<_>>()?,
     };
-    loss_with(&loss, &loss_settings).map_err(err)?;
-    let measures = opt_str(&opts, "measures", "nDCG@10,R@100")?;
-    rankbook::eval::parse_measures(&measures).map_err(err)?;
-    let eval = match opts.get("eval_data") {
+    let validation = match opts.get("eval_data") {
         None => None,
-        Some(v) => Some((
-            v.clone()
+        Some(v) => {
+            let data = v
+                .clone()
                 .try_cast::<BeirDataset>()
-                .ok_or_else(|| err("option eval_data: expected a dataset (beir(...))"))?,
-            opt_str(&opts, "eval_split", "test")?,
-        )),
+                .ok_or_else(|| err("option eval_data: expected a dataset (beir(...))"))?;
+            let split = opt_str(&opts, "eval_split", DEFAULT_EVAL_SPLIT)?;
+            let mut r = ValidationRequest::new(data, &split);
+            r.measures = opt_str(&opts, "measures", &r.measures)?;
+            r.rerank_depth = opt_usize(&opts, "rerank_depth")?.unwrap_or(r.rerank_depth);
+            Some(r)
+        }
     };
-    Ok(Trainer {
-        cfg: TrainConfig {
-            epochs: opt_usize(&opts, "epochs")?.unwrap_or(d.epochs),
-            batch_size: opt_usize(&opts, "batch_size")?.unwrap_or(d.batch_size),
+    let request = FitRequest {
+        config: TrainConfig {
+            epochs: opt_usize(&opts, "epochs")?.unwrap_or(c.epochs),
+            batch_size: opt_usize(&opts, "batch_size")?.unwrap_or(c.batch_size),
             max_steps: opt_usize(&opts, "max_steps")?,
-            grad_accum: opt_usize(&opts, "grad_accum")?.unwrap_or(d.grad_accum),
-            lr: opt_f64(&opts, "lr", d.lr)?,
-            warmup_ratio: opt_f64(&opts, "warmup", d.warmup_ratio)?,
-            schedule: opt_str(&opts, "schedule", &d.schedule)?,
-            weight_decay: opt_f64(&opts, "weight_decay", d.weight_decay)?,
-            max_grad_norm: Some(opt_f64(&opts, "max_grad_norm", 1.0)?).filter(|n| *n > 0.0),
-            seed: opt_usize(&opts, "seed")?.map_or(d.seed, |s| s as u64),
+            grad_accum: opt_usize(&opts, "grad_accum")?.unwrap_or(c.grad_accum),
+            lr: opt_f64(&opts, "lr", c.lr)?,
+            warmup_ratio: opt_f64(&opts, "warmup", c.warmup_ratio)?,
+            schedule: opt_str(&opts, "schedule", &c.schedule)?,
+            weight_decay: opt_f64(&opts, "weight_decay", c.weight_decay)?,
+            max_grad_norm: Some(opt_f64(
+                &opts,
+                "max_grad_norm",
+                c.max_grad_norm.unwrap_or(0.0),
+            )?)
+            .filter(|n| *n > 0.0),
+            seed: opt_usize(&opts, "seed")?.map_or(c.seed, |s| s as u64),
             dropout: !opts.contains_key("dropout") || opt_bool(&opts, "dropout")?,
             eval_every: opt_usize(&opts, "eval_every")?,
             checkpoint_every: opt_usize(&opts, "checkpoint_every")?,
-            keep_checkpoints: opt_usize(&opts, "keep_checkpoints")?.unwrap_or(d.keep_checkpoints),
+            keep_checkpoints: opt_usize(&opts, "keep_checkpoints")?.unwrap_or(c.keep_checkpoints),
             early_stopping: opt_usize(&opts, "patience")?.map(|patience| EarlyStopping {
                 measure: None,
                 patience,
             }),
             load_best_at_end: opt_bool(&opts, "load_best")?,
         },
-        loss,
+        loss: opt_str(&opts, "loss", &d.loss)?,
         loss_settings,
         head: opts
             .contains_key("head")
@@ -212,14 +210,20 @@ fn trainer(opts: Map) -> RhaiResult<Trainer> {
             .transpose()
             .map_err(err)?,
         max_length: opt_usize(&opts, "max_length")?,
+        validation,
         output: opts
             .contains_key("output")
             .then(|| opt_str(&opts, "output", ""))
             .transpose()?
             .map(PathBuf::from),
-        eval,
-        measures,
-        rerank_depth: opt_usize(&opts, "rerank_depth")?,
+        resume: None,
+    };
+    request.check().map_err(err)?;
+    if request.validation.is_none() && opts.contains_key("measures") {
+        rankbook::eval::parse_measures(&opt_str(&opts, "measures", "")?).map_err(err)?;
+    }
+    Ok(Trainer {
+        request,
         on_step: None,
         on_eval: None,
         on_epoch_end: None,
@@ -301,46 +305,22 @@ impl TrainCallback for Hooks<'_, '_> {
     }
 }
 
-/// Trains a trainable copy of `model` and returns the trained model (for
-/// inference: the fast path, fingerprinted by its new weights).
+/// Trains a trainable copy of `model` (or a head on it) and returns the
+/// trained model (for inference: the fast path, fingerprinted by its new weights).
 fn fit_model(
     ctx: NativeCallContext,
     t: &mut Trainer,
     model: Model,
     data: &TrainingData,
 ) -> RhaiResult<Model> {
-    // A head trains on the frozen model itself; otherwise a trainable copy.
-    let trainee: Box<dyn Trainee> = match t.head {
-        // The frozen encoder's outputs come from the embedding cache when present.
-        Some(kind) => Box::new(
-            with_default_cache(|o| {
-                let opts = EncodeOptions {
-                    batch_size: t.cfg.batch_size,
-                    ..o.clone()
-                };
-                FrozenEncoderHead::new(&model.0, kind, data, t.cfg.seed, &opts)
-            })
-            .map_err(err)?,
-        ),
-        None => Box::new(model.0.trainable_copy(t.max_length).map_err(err)?),
-    };
-    let validation = validation_of(t)?;
-    run_fit(&ctx, t, trainee.as_ref(), data, validation.as_ref())?;
-    Ok(Model(Arc::new(trainee.inference_model().map_err(err)?)))
-}
-
-/// The trainer's validation collection, if it has one.
-fn validation_of(t: &Trainer) -> RhaiResult<Option<Validation>> {
-    let Some((ds, split)) = &t.eval else {
-        return Ok(None);
-    };
-    let measures = rankbook::eval::parse_measures(&t.measures).map_err(err)?;
-    let mut v = Validation::from_beir(ds, split, measures).map_err(err)?;
-    v.batch_size = t.cfg.batch_size;
-    if let Some(d) = t.rerank_depth {
-        v.rerank_depth = d;
-    }
-    Ok(Some(v))
+    // The frozen encoder's outputs come from the embedding cache when present.
+    let prepared =
+        with_default_cache(|o| t.request.prepare(StartModel::Encoder(&model.0), data, o))
+            .map_err(err)?;
+    run_fit(&ctx, t, &prepared, data)?;
+    Ok(Model(Arc::new(
+        prepared.trainee().inference_model().map_err(err)?,
+    )))
 }
 
 /// Trains a copy of the cross-encoder `model` (its weights, trained ones
@@ -351,38 +331,29 @@ fn fit_cross_encoder(
     model: Cross,
     data: &TrainingData,
 ) -> RhaiResult<Cross> {
-    if t.head.is_some() {
-        return Err(err(
-            "a cross-encoder trains whole: leave out `head` (heads go on a frozen bi-encoder)",
-        ));
-    }
-    let copy = CrossEncoder::load(
-        model.0.name(),
-        &CrossEncoderOptions {
-            max_length: t.max_length.or(Some(model.0.max_length())),
-            seed: t.cfg.seed,
-            ..Default::default()
-        },
-    )
-    .map_err(err)?;
-    copy.set_weights(&model.0.current_weights().map_err(err)?)
+    let prepared = t
+        .request
+        .prepare(
+            StartModel::CrossEncoder(&model.0),
+            data,
+            &EncodeOptions::default(),
+        )
         .map_err(err)?;
-    // Validated by re-ranking a BM25 run of the eval split's queries.
-    let validation = validation_of(t)?;
-    run_fit(&ctx, t, &copy, data, validation.as_ref())?;
-    Ok(Cross(Arc::new(copy)))
+    run_fit(&ctx, t, &prepared, data)?;
+    match prepared {
+        Prepared::CrossEncoder(c) => Ok(Cross(Arc::new(c))),
+        _ => Err(err("a cross-encoder trains as a cross-encoder")),
+    }
 }
 
-/// Runs the trainer on `trainee` with the script's hooks and the host's live
-/// view, progress and interrupt; keeps the history in `t`.
+/// Runs the request on what was prepared, with the script's hooks and the
+/// host's live view, progress and interrupt; keeps the history in `t`.
 fn run_fit(
     ctx: &NativeCallContext,
     t: &mut Trainer,
-    trainee: &dyn Trainee,
+    prepared: &Prepared,
     data: &TrainingData,
-    validation: Option<&Validation>,
 ) -> RhaiResult<()> {
-    let loss = loss_with(&t.loss, &t.loss_settings).map_err(err)?;
     let snapshot = t.clone();
     let host = super::host::host();
     let mut hooks = Hooks {
@@ -398,18 +369,11 @@ fn run_fit(
         (None, Some(h)) => h.progress.clone(),
         _ => Arc::new(NoProgress),
     };
-    let out = fit(
-        trainee,
+    let out = t.request.run(
+        prepared.trainee(),
         data,
-        loss.as_ref(),
-        &t.cfg,
-        &FitOptions {
-            output: t.output.as_deref(),
-            resume: None,
-            validation,
-            progress: progress.as_ref(),
-            cancel: host.as_ref().map(|h| &h.cancel),
-        },
+        progress.as_ref(),
+        host.as_ref().map(|h| &h.cancel),
         &mut hooks,
     );
     if let Some(v) = &mut hooks.live {
@@ -431,7 +395,9 @@ pub fn register(engine: &mut Engine) {
                 .map(|i| sample_map(&d.0, i))
                 .ok_or_else(|| err(format!("index {i} out of range for {} samples", d.0.len())))
         })
-        .register_fn("sample", |d: &mut Data, n: i64| samples(d, n, 42))
+        .register_fn("sample", |d: &mut Data, n: i64| {
+            samples(d, n, DEFAULT_SAMPLE_SEED as i64)
+        })
         .register_fn("sample", |d: &mut Data, n: i64, seed: i64| {
             samples(d, n, seed)
         })
@@ -521,7 +487,10 @@ pub fn register(engine: &mut Engine) {
         .register_fn("to_string", |t: &mut Trainer| {
             format!(
                 "Trainer({} loss, {} epochs, batch {}, lr {})",
-                t.loss, t.cfg.epochs, t.cfg.batch_size, t.cfg.lr
+                t.request.loss,
+                t.request.config.epochs,
+                t.request.config.batch_size,
+                t.request.config.lr
             )
         });
 }

@@ -10,6 +10,9 @@ use crate::data::{BeirDataset, Qrels};
 use crate::error::{Error, Result};
 use crate::random::SplitMix;
 
+/// The seed of `sample` when none is given.
+pub const DEFAULT_SAMPLE_SEED: u64 = 42;
+
 /// An anchor, its positive and any hard negatives, with teacher scores for
 /// distillation.
 #[derive(Debug, Clone, PartialEq)]

@@ -272,6 +272,18 @@ impl VectorIndex for FlatIndex {
         FlatIndex::search_vectors_with(self, queries, k, progress)
     }
 
+    fn vector(&self, mut row: usize) -> Option<Vec<f32>> {
+        let d = self.dim;
+        for seg in self.segments() {
+            let n = seg.len() / d;
+            if row < n {
+                return Some(seg[row * d..(row + 1) * d].to_vec());
+            }
+            row -= n;
+        }
+        None
+    }
+
     fn write_files(&self, dir: &Path) -> Result<Vec<String>> {
         write_vectors(&dir.join(FLAT_VECTORS), self.ids(), &self.vectors())?;
         Ok(vec![FLAT_VECTORS.to_string()])

@@ -38,6 +38,12 @@ pub trait VectorIndex: Send + Sync {
         )))
     }
 
+    /// The stored vector of the doc at `row` (None where the index type keeps
+    /// no exact copy).
+    fn vector(&self, _row: usize) -> Option<Vec<f32>> {
+        None
+    }
+
     /// Number of docs.
     fn len(&self) -> usize {
         self.ids().len()

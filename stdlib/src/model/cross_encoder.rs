@@ -89,6 +89,7 @@ pub struct CrossEncoder {
     backbone: Backbone,
     head: ClassifierHead,
     device: Device,
+    options: CrossEncoderOptions,
 }
 
 /// Box-Muller normal draws with standard deviation `std`.
@@ -133,7 +134,13 @@ impl CrossEncoder {
             backbone,
             head,
             device,
+            options: opts.clone(),
         })
+    }
+
+    /// The options it was loaded with.
+    pub fn options(&self) -> &CrossEncoderOptions {
+        &self.options
     }
 
     /// The name it was loaded by.

@@ -50,7 +50,7 @@ pub trait Trainee {
     /// The run the model gives on a validation collection: a bi-encoder
     /// searches the corpus, a cross-encoder re-ranks the first-stage run.
     fn validation_run(&self, v: &Validation) -> Result<Run> {
-        v.dense_run(&self.inference_model()?)
+        v.dense_run(self.inference_model()?)
     }
     /// Writes the model as a sentence-transformers folder, atomically.
     fn save(&self, dir: &Path) -> Result<()>;

@@ -4,7 +4,7 @@
 //! instead re-ranks a BM25 run of the dev queries (built once).
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::analysis::AnalyzerSpec;
 use crate::data::Run;
@@ -17,11 +17,14 @@ use crate::data::training::{TrainingData, pairs_from_qrels};
 use crate::data::{BeirDataset, Qrels, TextRecord};
 use crate::error::Result;
 use crate::eval::{EvalOptions, Measure, evaluate};
-use crate::index::{Bm25Index, Bm25Params, FlatIndex, Metric, VectorIndex};
+use crate::index::{Bm25Index, Bm25Params, DenseIndex, Metric, Retriever};
 use crate::loss::{Batch, Loss};
 use crate::model::EncodeOptions;
 use crate::progress::NoProgress;
 use crate::train::trainee::Trainee;
+
+/// Docs per query a cross-encoder re-ranks in validation, unless set.
+pub const DEFAULT_RERANK_DEPTH: usize = 20;
 
 /// A dev collection to validate on.
 pub struct Validation {
@@ -58,26 +61,21 @@ impl Validation {
             k: 100,
             loss_data: (!pairs.is_empty()).then_some(TrainingData::Examples(pairs)),
             batch_size: 32,
-            rerank_depth: 20,
+            rerank_depth: DEFAULT_RERANK_DEPTH,
             first_stage: OnceLock::new(),
         })
     }
 
-    /// The run of a bi-encoder: the corpus encoded and searched exactly.
-    pub fn dense_run(&self, model: &SentenceEncoder) -> Result<Run> {
+    /// The run of a bi-encoder: the corpus indexed exactly (cosine) and the
+    /// queries searched, as `rankbook index` and `search` do.
+    pub fn dense_run(&self, model: SentenceEncoder) -> Result<Run> {
         let opts = EncodeOptions {
             batch_size: self.batch_size,
             ..Default::default()
         };
-        fn texts(r: &[TextRecord]) -> Vec<&str> {
-            r.iter().map(|t| t.text.as_str()).collect()
-        }
-        let doc_vectors = model.encode_documents(&texts(&self.corpus), &opts)?;
-        let query_vectors = model.encode_queries(&texts(&self.queries), &opts)?;
-        let ids = self.corpus.iter().map(|d| d.id.clone()).collect();
-        let index = FlatIndex::new(ids, doc_vectors, Metric::Cosine)?;
-        let qids: Vec<String> = self.queries.iter().map(|q| q.id.clone()).collect();
-        index.search(&qids, &query_vectors, self.k, &NoProgress)
+        let (index, _) =
+            DenseIndex::build(Arc::new(model), &self.corpus, "Flat", Metric::Cosine, &opts)?;
+        Retriever::search(&index, &self.queries, self.k, &opts)
     }
 
     /// The BM25 run (default analyser and parameters) a cross-encoder re-ranks.
@@ -91,7 +89,7 @@ impl Validation {
             Bm25Params::default(),
             &NoProgress,
         )?;
-        let run = index.search(&self.queries, self.k, &NoProgress)?;
+        let run = Retriever::search(&index, &self.queries, self.k, &EncodeOptions::default())?;
         Ok(self.first_stage.get_or_init(|| run))
     }
 
