@@ -52,7 +52,7 @@ fn cache_hits_misses_and_repairs() {
     assert_eq!(m.encode(&texts, &prompted).unwrap().1.cached, 0);
 
     // Damage every file of the first key: detected, dropped, encoded again.
-    let key = m.fingerprint().unwrap().cache_key(None);
+    let key = m.identity().unwrap().cache_key(None);
     let key_dir = dir.path().join("embeddings").join(&key);
     for f in std::fs::read_dir(&key_dir).unwrap() {
         let p = f.unwrap().path();

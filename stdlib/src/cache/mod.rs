@@ -1,6 +1,6 @@
 //! The content-addressed embedding cache. A model's vectors are filed under a key
 //! of everything that decides them (weights, pooling, max length, prompt: see
-//! [`ModelFingerprint::cache_key`]) and each text's SHA-256. Entries live in
+//! [`EncoderIdentity::cache_key`]) and each text's SHA-256. Entries live in
 //! Arrow files named by the SHA-256 of their own bytes: a file is written under a
 //! temporary name and renamed, so two processes can add entries at once, and a
 //! file whose bytes no longer match its name is detected, dropped and its texts

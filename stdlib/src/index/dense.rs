@@ -1,5 +1,5 @@
 //! A dense index: a bi-encoder plus an exact index of its document vectors,
-//! saved with the model's fingerprint so queries are always encoded the way the
+//! saved with the model's identity so queries are always encoded the way the
 //! documents were.
 
 use std::path::Path;
@@ -43,9 +43,9 @@ impl DenseIndex {
         Ok((Self { model, index }, stats))
     }
 
-    /// Writes the index (vectors, ids, the model's fingerprint) to the directory `dir`.
+    /// Writes the index (vectors, ids, the model's identity) to the directory `dir`.
     pub fn save(&self, dir: &Path) -> Result<()> {
-        save_index(dir, self.index.as_ref(), Some(self.model.fingerprint()?))
+        save_index(dir, self.index.as_ref(), Some(self.model.identity()?))
     }
 
     /// Loads the index at `dir` with `model`, or with the model it was built with
@@ -74,7 +74,7 @@ impl DenseIndex {
                 },
             )?),
         };
-        let now = model.fingerprint()?;
+        let now = model.identity()?;
         if !now.same_vectors(&built) {
             return Err(Error::InvalidArgument(format!(
                 "{}: index built with {built}, queries encoded with {now}",

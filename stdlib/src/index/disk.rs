@@ -16,11 +16,12 @@ use crate::checksum::sha256_file;
 use crate::error::{Error, Result};
 use crate::index::bm25::Bm25Params;
 use crate::index::flat::{FLAT_VECTORS, FlatIndex, Metric};
-use crate::index::sparse::SparseModelSpec;
+use crate::index::sparse::SPLADE;
 use crate::index::vector_index::VectorIndex;
 #[cfg(not(feature = "faiss"))]
 use crate::index::vector_index::without_faiss;
-use crate::model::ModelFingerprint;
+use crate::model::EncoderIdentity;
+use crate::model::splade::SPLADE_PIPELINE;
 use crate::vectors::VectorFile;
 
 const FORMAT: &str = "rankbook-index";
@@ -42,8 +43,8 @@ pub struct Manifest {
     pub dim: usize,
     /// Number of docs.
     pub count: usize,
-    /// The model that encoded the docs, when known.
-    pub model: Option<ModelFingerprint>,
+    /// The encoder that made the docs' vectors (dense or SPLADE), when known.
+    pub model: Option<EncoderIdentity>,
     /// SHA-256 of each file, by name.
     pub files: BTreeMap<String, String>,
     /// Lexical indexes: how texts were analysed into terms.
@@ -52,9 +53,19 @@ pub struct Manifest {
     /// BM25 indexes: the parameters the stored scores were computed with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bm25: Option<Bm25Params>,
-    /// Learned sparse indexes: the encoder that weighted the terms.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sparse_model: Option<SparseModelSpec>,
+    /// SPLADE indexes written before the encoder identity was shared: read
+    /// into `model`, never written.
+    #[serde(default, rename = "sparse_model", skip_serializing)]
+    pub(crate) legacy_sparse_model: Option<LegacySparseModel>,
+}
+
+/// How SPLADE indexes recorded their encoder before [`EncoderIdentity`].
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct LegacySparseModel {
+    model: String,
+    weights_sha256: String,
+    max_length: usize,
+    top_k: Option<usize>,
 }
 
 impl Manifest {
@@ -71,13 +82,31 @@ impl Manifest {
             files: BTreeMap::new(),
             analyzer: None,
             bm25: None,
-            sparse_model: None,
+            legacy_sparse_model: None,
         }
     }
 
     /// Whether the index holds terms (BM25, SPLADE) rather than vectors.
     pub fn is_lexical(&self) -> bool {
-        self.analyzer.is_some() || self.sparse_model.is_some()
+        self.analyzer.is_some() || self.factory == SPLADE
+    }
+
+    /// Moves an old SPLADE record into `model`: its vocabulary size is the
+    /// manifest's `dim`.
+    fn upgrade(mut self) -> Self {
+        if let (None, Some(old)) = (&self.model, self.legacy_sparse_model.take()) {
+            self.model = Some(EncoderIdentity {
+                model: old.model,
+                weights_sha256: old.weights_sha256,
+                pipeline: SPLADE_PIPELINE.into(),
+                max_length: old.max_length,
+                query_prompt: None,
+                document_prompt: None,
+                dim: self.dim,
+                top_k: old.top_k,
+            });
+        }
+        self
     }
 }
 
@@ -94,7 +123,7 @@ pub fn is_index(dir: &Path) -> bool {
 pub fn save_index(
     dir: &Path,
     index: &dyn VectorIndex,
-    model: Option<&ModelFingerprint>,
+    model: Option<&EncoderIdentity>,
 ) -> Result<()> {
     let manifest = Manifest {
         model: model.cloned(),
@@ -142,7 +171,7 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
             ),
         ));
     }
-    Ok(m)
+    Ok(m.upgrade())
 }
 
 /// Reads the manifest of the index at `dir` and verifies every file's checksum.
@@ -255,5 +284,24 @@ mod tests {
         assert!(err.contains("vectors.arrow is missing"), "{err}");
         let err = load_index(dir.path()).err().unwrap().to_string();
         assert!(err.contains("not a rankbook index"), "{err}");
+    }
+
+    #[test]
+    fn an_old_splade_manifest_reads_into_the_shared_identity() {
+        let old = r#"{"format": "rankbook-index", "version": 1, "factory": "SPLADE",
+            "metric": "dot", "dim": 30522, "count": 3, "model": null, "files": {},
+            "sparse_model": {"model": "splade-tiny", "weights_sha256": "ab",
+                             "max_length": 256, "top_k": 64}}"#;
+        let m: Manifest = serde_json::from_str(old).unwrap();
+        let m = m.upgrade();
+        assert!(m.is_lexical());
+        let id = m.model.clone().unwrap();
+        assert_eq!(
+            id.to_string(),
+            "splade-tiny (weights ab, splade, max length 256, dim 30522, top-k 64, query prompt none, document prompt none)"
+        );
+        // Written back, the old key is gone and the identity is under `model`.
+        let text = serde_json::to_string(&m).unwrap();
+        assert!(!text.contains("sparse_model") && text.contains("\"pipeline\":\"splade\""));
     }
 }

@@ -23,6 +23,6 @@ pub use disk::{
 pub use flat::{FlatIndex, Metric, score_to_f64};
 pub use inverted::{InvertedIndex, TermWeights};
 pub use retriever::{OpenOptions, Retriever, open};
-pub use sparse::{SparseIndex, SparseModelSpec};
+pub use sparse::SparseIndex;
 pub use topk::TopK;
 pub use vector_index::{VectorIndex, build_index};

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::index::bm25::Bm25Index;
 use crate::index::dense::DenseIndex;
 use crate::index::disk::read_manifest;
-use crate::index::sparse::SparseIndex;
+use crate::index::sparse::{SPLADE, SparseIndex};
 use crate::index::vector_index::VectorIndex;
 use crate::model::{EncodeOptions, ModelOptions, SentenceEncoder};
 
@@ -49,7 +49,7 @@ pub fn open(dir: &Path, opts: &OpenOptions) -> Result<Box<dyn Retriever>> {
     let manifest = read_manifest(dir)?;
     let lexical = if manifest.analyzer.is_some() {
         Some("BM25")
-    } else if manifest.sparse_model.is_some() {
+    } else if manifest.factory == SPLADE {
         Some("SPLADE")
     } else {
         None

@@ -5,8 +5,6 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
 use crate::data::{Run, TextRecord};
 use crate::error::{Error, Result};
 use crate::index::bm25::to_run;
@@ -16,29 +14,8 @@ use crate::index::inverted::InvertedIndex;
 use crate::model::splade::{SpladeEncoder, SpladeOptions};
 use crate::progress::Progress;
 
-/// The encoder an index was built with, as its manifest records it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SparseModelSpec {
-    /// The name it was loaded by (folder or hub id).
-    pub model: String,
-    /// SHA-256 of its weight files.
-    pub weights_sha256: String,
-    /// Truncation length in tokens.
-    pub max_length: usize,
-    /// Weights kept per vector (None: all).
-    pub top_k: Option<usize>,
-}
-
-impl SparseModelSpec {
-    fn of(model: &SpladeEncoder) -> Result<Self> {
-        Ok(Self {
-            model: model.name().to_string(),
-            weights_sha256: model.weights_sha256()?,
-            max_length: model.max_length(),
-            top_k: model.top_k(),
-        })
-    }
-}
+/// The factory name of a SPLADE index in its manifest.
+pub const SPLADE: &str = "SPLADE";
 
 /// Texts encoded per forward pass.
 const BATCH: usize = 32;
@@ -87,9 +64,9 @@ impl SparseIndex {
     /// Writes the index directory (atomically).
     pub fn save(&self, dir: &Path) -> Result<()> {
         let manifest = Manifest {
-            sparse_model: Some(SparseModelSpec::of(&self.model)?),
+            model: Some(self.model.identity()?),
             ..Manifest::new(
-                "SPLADE",
+                SPLADE,
                 Metric::Dot,
                 self.inverted.vocabulary_size(),
                 self.inverted.len(),
@@ -102,12 +79,15 @@ impl SparseIndex {
     /// `device`); refuses a model whose weights or settings differ.
     pub fn load(dir: &Path, model: Option<Arc<SpladeEncoder>>, device: &str) -> Result<Self> {
         let m = verified_manifest(dir)?;
-        let Some(built) = m.sparse_model else {
-            return Err(Error::InvalidArgument(format!(
-                "{}: a {} index, not a SPLADE one",
-                dir.display(),
-                m.factory
-            )));
+        let built = match m.model {
+            Some(built) if m.factory == SPLADE => built,
+            _ => {
+                return Err(Error::InvalidArgument(format!(
+                    "{}: a {} index, not a SPLADE one",
+                    dir.display(),
+                    m.factory
+                )));
+            }
         };
         let model = match model {
             Some(m) => m,
@@ -120,20 +100,11 @@ impl SparseIndex {
                 },
             )?),
         };
-        let now = SparseModelSpec::of(&model)?;
-        if now.weights_sha256 != built.weights_sha256
-            || now.max_length != built.max_length
-            || now.top_k != built.top_k
-        {
+        let now = model.identity()?;
+        if !now.same_vectors(&built) {
             return Err(Error::InvalidArgument(format!(
-                "{}: index built with {} (max length {}, top-k {:?}), queries encoded with {} (max length {}, top-k {:?}) whose weights or settings differ",
+                "{}: index built with {built}, queries encoded with {now}",
                 dir.display(),
-                built.model,
-                built.max_length,
-                built.top_k,
-                now.model,
-                now.max_length,
-                now.top_k
             )));
         }
         Ok(Self {

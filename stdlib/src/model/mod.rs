@@ -9,8 +9,8 @@ pub mod cross_encoder;
 pub mod dense;
 pub mod device;
 pub mod encoder;
-pub mod fingerprint;
 pub mod head;
+pub mod identity;
 pub mod pooling;
 pub mod resolve;
 pub mod sentence;
@@ -21,6 +21,6 @@ pub mod tokenize;
 pub mod weights;
 
 pub use backend::Backend;
-pub use fingerprint::ModelFingerprint;
+pub use identity::EncoderIdentity;
 pub use resolve::resolve_model;
 pub use sentence::{EncodeOptions, EncodeStats, ModelOptions, SentenceEncoder};

@@ -18,7 +18,7 @@ use crate::model::batch::{BatchOptions, TokenBatch, for_each_batch};
 use crate::model::dense::Dense;
 use crate::model::device::open_device;
 use crate::model::encoder::Encoder;
-use crate::model::fingerprint::ModelFingerprint;
+use crate::model::identity::EncoderIdentity;
 use crate::model::pooling::{Pooling, l2_normalize};
 use crate::model::resolve::resolve_model;
 use crate::model::st_folder::{Module, StFolder};
@@ -118,7 +118,7 @@ pub struct SentenceEncoder {
     name: String,
     dir: PathBuf,
     /// Computed on first use (hashing the weights takes a moment).
-    fingerprint: std::sync::OnceLock<ModelFingerprint>,
+    identity: std::sync::OnceLock<EncoderIdentity>,
     /// The hash of weights that are not the folder's (a trained copy).
     weights_sha256: Option<String>,
     /// How it was loaded.
@@ -252,7 +252,7 @@ impl SentenceEncoder {
         Ok(Self {
             name: dir.display().to_string(),
             dir: dir.to_path_buf(),
-            fingerprint: Default::default(),
+            identity: Default::default(),
             weights_sha256: None,
             options: options.clone(),
             trainable,
@@ -276,13 +276,13 @@ impl SentenceEncoder {
 
     /// The settings that decide this model's vectors. A model being trained has
     /// no fixed fingerprint: its weights change at every step.
-    pub fn fingerprint(&self) -> Result<&ModelFingerprint> {
+    pub fn identity(&self) -> Result<&EncoderIdentity> {
         if self.trainable.is_some() {
             return Err(Error::InvalidArgument(
                 "a model being trained has no fixed fingerprint; take `inference_copy()` of it to encode with a cache or build an index".into(),
             ));
         }
-        if let Some(f) = self.fingerprint.get() {
+        if let Some(f) = self.identity.get() {
             return Ok(f);
         }
         let pipeline: Vec<String> = self
@@ -299,7 +299,7 @@ impl SentenceEncoder {
                 Stage::Normalize => "normalize".to_string(),
             })
             .collect();
-        let f = ModelFingerprint {
+        let f = EncoderIdentity {
             model: self.name.clone(),
             weights_sha256: match &self.weights_sha256 {
                 Some(h) => h.clone(),
@@ -310,8 +310,9 @@ impl SentenceEncoder {
             query_prompt: self.query_prompt.clone(),
             document_prompt: self.document_prompt.clone(),
             dim: self.dim,
+            top_k: None,
         };
-        Ok(self.fingerprint.get_or_init(|| f))
+        Ok(self.identity.get_or_init(|| f))
     }
 
     /// Embeddings of `texts` (with `prompt`) as one padded batch, keeping the
@@ -555,7 +556,7 @@ impl SentenceEncoder {
             return self.encode_all(texts, opts);
         };
         let start = Instant::now();
-        let key = self.fingerprint()?.cache_key(opts.prompt);
+        let key = self.identity()?.cache_key(opts.prompt);
         let cached = cache.load(&key, self.dim)?;
         let hashes: Vec<TextHash> = texts.iter().map(|t| text_hash(t)).collect();
         let missing: Vec<usize> = (0..texts.len())

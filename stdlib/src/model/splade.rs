@@ -12,10 +12,14 @@ use crate::model::backbone::{Backbone, LoadOptions, WeightSource, encoder_dir, l
 use crate::model::backend::Backend;
 use crate::model::batch::{BatchOptions, for_each_batch};
 use crate::model::device::open_device;
+use crate::model::identity::EncoderIdentity;
 use crate::model::resolve::resolve_model;
 use crate::model::task_head::MlmHead;
 use crate::model::weights::weights_hash;
 use crate::progress::Progress;
+
+/// The pipeline name of a SPLADE encoder in its identity.
+pub const SPLADE_PIPELINE: &str = "splade";
 
 /// A sparse vector: `(vocabulary id, weight)`, weights > 0, by id.
 pub type SparseVector = Vec<(u32, f32)>;
@@ -123,6 +127,20 @@ impl SpladeEncoder {
     /// SHA-256 of the weight files.
     pub fn weights_sha256(&self) -> Result<String> {
         weights_hash(&self.dir)
+    }
+
+    /// The settings that decide its vectors, as an index records them.
+    pub fn identity(&self) -> Result<EncoderIdentity> {
+        Ok(EncoderIdentity {
+            model: self.name.clone(),
+            weights_sha256: self.weights_sha256()?,
+            pipeline: SPLADE_PIPELINE.into(),
+            max_length: self.max_length(),
+            query_prompt: None,
+            document_prompt: None,
+            dim: self.vocab.len(),
+            top_k: self.top_k,
+        })
     }
 
     /// The sparse vectors of `texts`, `batch_size` texts per forward pass;

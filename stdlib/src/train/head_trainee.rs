@@ -141,7 +141,7 @@ impl Trainee for FrozenEncoderHead<'_> {
         Scoring::Bi(Box::new(self))
     }
     fn identity(&self) -> Result<(String, String)> {
-        let f = self.encoder.fingerprint()?;
+        let f = self.encoder.identity()?;
         Ok((
             format!("{} + {} head", self.encoder.name(), self.head.kind().name()),
             format!("{}+{}", f.weights_sha256, self.head.kind().name()),

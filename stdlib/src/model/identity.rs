@@ -1,18 +1,19 @@
-//! What determines a model's vectors. An index records it so queries are encoded
-//! the same way as its documents; the embedding cache keys on it.
+//! What determines an encoder's output: one record for every encoder kind
+//! (bi-encoder, SPLADE, and later ones). An index records it so queries are
+//! encoded the same way as its documents; the embedding cache keys on it.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// The settings that decide a bi-encoder's output for a given text.
+/// The settings that decide an encoder's output for a given text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ModelFingerprint {
+pub struct EncoderIdentity {
     /// The model as it was named (hub id or folder); informative, not compared.
     pub model: String,
     /// SHA-256 of the weight files.
     pub weights_sha256: String,
-    /// The modules after the transformer, e.g. `mean+normalize`.
+    /// The modules after the transformer, e.g. `mean+normalize`, or `splade`.
     pub pipeline: String,
     /// Truncation length in tokens.
     pub max_length: usize,
@@ -20,11 +21,14 @@ pub struct ModelFingerprint {
     pub query_prompt: Option<String>,
     /// Prefix of documents.
     pub document_prompt: Option<String>,
-    /// Vector width.
+    /// Vector width (a SPLADE model's vocabulary size).
     pub dim: usize,
+    /// Weights kept per sparse vector (None: all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_k: Option<usize>,
 }
 
-impl ModelFingerprint {
+impl EncoderIdentity {
     /// Whether vectors from `self` and `other` are comparable (everything but the
     /// model's name agrees).
     pub fn same_vectors(&self, other: &Self) -> bool {
@@ -42,13 +46,18 @@ impl ModelFingerprint {
     pub fn cache_key(&self, prompt: Option<&str>) -> String {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
+        // A top-k only where there is one: bi-encoder keys stay as they were.
+        let top_k = self.top_k.map(|k| k.to_string());
         for part in [
             self.weights_sha256.as_str(),
             self.pipeline.as_str(),
             &self.max_length.to_string(),
             &self.dim.to_string(),
             prompt.unwrap_or(""),
-        ] {
+        ]
+        .into_iter()
+        .chain(top_k.as_deref())
+        {
             // Length-prefixed so that no two different settings hash alike.
             h.update((part.len() as u64).to_le_bytes());
             h.update(part.as_bytes());
@@ -57,7 +66,7 @@ impl ModelFingerprint {
     }
 }
 
-impl fmt::Display for ModelFingerprint {
+impl fmt::Display for EncoderIdentity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let prompt = |p: &Option<String>| {
             p.as_deref()
@@ -65,12 +74,19 @@ impl fmt::Display for ModelFingerprint {
         };
         write!(
             f,
-            "{} (weights {}, {}, max length {}, dim {}, query prompt {}, document prompt {})",
+            "{} (weights {}, {}, max length {}, dim {}",
             self.model,
             &self.weights_sha256[..self.weights_sha256.len().min(12)],
             self.pipeline,
             self.max_length,
             self.dim,
+        )?;
+        if let Some(k) = self.top_k {
+            write!(f, ", top-k {k}")?;
+        }
+        write!(
+            f,
+            ", query prompt {}, document prompt {})",
             prompt(&self.query_prompt),
             prompt(&self.document_prompt),
         )
@@ -81,8 +97,8 @@ impl fmt::Display for ModelFingerprint {
 mod tests {
     use super::*;
 
-    fn sample() -> ModelFingerprint {
-        ModelFingerprint {
+    fn sample() -> EncoderIdentity {
+        EncoderIdentity {
             model: "org/m".into(),
             weights_sha256: "ab".repeat(32),
             pipeline: "mean+normalize".into(),
@@ -90,19 +106,20 @@ mod tests {
             query_prompt: None,
             document_prompt: None,
             dim: 384,
+            top_k: None,
         }
     }
 
     #[test]
     fn names_do_not_matter_settings_do() {
         let a = sample();
-        let b = ModelFingerprint {
+        let b = EncoderIdentity {
             model: "/some/folder".into(),
             ..sample()
         };
         assert!(a.same_vectors(&b));
         assert_eq!(a.cache_key(None), b.cache_key(None));
-        let c = ModelFingerprint {
+        let c = EncoderIdentity {
             max_length: 128,
             ..sample()
         };
@@ -112,6 +129,22 @@ mod tests {
         assert_eq!(
             a.to_string(),
             "org/m (weights abababababab, mean+normalize, max length 256, dim 384, query prompt none, document prompt none)"
+        );
+        // A bi-encoder's key is the one it had before SPLADE shared the record.
+        assert_eq!(
+            a.cache_key(None),
+            "4c06bf83573a0107098c22420e3f48e7a92abf7bfdb29be7a5158aea58450650"
+        );
+        let sparse = EncoderIdentity {
+            pipeline: "splade".into(),
+            top_k: Some(64),
+            ..sample()
+        };
+        assert_ne!(sparse.cache_key(None), a.cache_key(None));
+        assert!(
+            sparse
+                .to_string()
+                .contains("splade, max length 256, dim 384, top-k 64")
         );
     }
 }
