@@ -2,7 +2,7 @@
 //! xeus split): a scripting Session plus execution counts and input history.
 //! Tested without sockets.
 
-use rankbook_script::{CellError, Completeness, Completions, Session};
+use rankbook_script::{Completeness, Completions, ScriptError, Session};
 
 /// What an execute request produced.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,7 +20,7 @@ pub enum Executed {
         /// The execution count of the cell.
         count: usize,
         /// The failure.
-        error: CellError,
+        error: ScriptError,
     },
 }
 
@@ -215,7 +215,7 @@ mod tests {
         let Executed::Error { count, error } = i.execute("x +", false, true) else {
             panic!("a parse error")
         };
-        assert_eq!((count, error.name.as_str()), (3, "ParseError"));
+        assert_eq!((count, error.name()), (3, "ParseError"));
         let cell = |n: usize, code: &str, out: &str| (n, code.to_string(), out.to_string());
         assert_eq!(
             i.history_tail(2),

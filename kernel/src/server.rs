@@ -340,9 +340,9 @@ pub async fn run(info: ConnectionInfo) -> anyhow::Result<()> {
                     }
                     Executed::Error { count, error } => {
                         let out = ErrorOutput {
-                            ename: error.name.clone(),
+                            ename: error.name().to_string(),
                             evalue: error.message.clone(),
-                            traceback: error.traceback.clone(),
+                            traceback: error.traceback(),
                         };
                         iopub.send(out.as_child_of(&message)).await?;
                         aborting = req.stop_on_error;
@@ -361,9 +361,9 @@ pub async fn run(info: ConnectionInfo) -> anyhow::Result<()> {
                     user_expressions: Some(Default::default()),
                     error: error.map(|e| {
                         Box::new(ReplyError {
-                            ename: e.name,
-                            evalue: e.message,
-                            traceback: e.traceback,
+                            ename: e.name().to_string(),
+                            evalue: e.message.clone(),
+                            traceback: e.traceback(),
                         })
                     }),
                 }

@@ -3,6 +3,6 @@
 
 pub mod script;
 
-pub use script::{Limits, ScriptError, new_engine, new_engine_with, run_file};
+pub use script::{ErrorKind, Limits, ScriptError, new_engine, new_engine_with};
 pub mod session;
-pub use session::{CellError, Completeness, Completions, Output, OutputSink, Session, mime_bundle};
+pub use session::{Completeness, Completions, Output, OutputSink, Session, mime_bundle};

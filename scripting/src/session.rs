@@ -7,22 +7,11 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
-use rhai::{AST, Dynamic, Engine, Position, Scope};
+use std::path::Path;
 
-use crate::script::{doc_of, new_engine, registered};
+use rhai::{AST, Dynamic, Engine, Scope};
 
-/// A failed cell: the message, where, and the line with a caret.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CellError {
-    /// Short kind (`ParseError`, `RuntimeError`, `Interrupted`).
-    pub name: String,
-    /// The message (the Rust cause for errors inside calls).
-    pub message: String,
-    /// 1-based line and column in the cell, when known.
-    pub position: Option<(usize, usize)>,
-    /// Traceback lines: the message, then the cell line with a caret.
-    pub traceback: Vec<String>,
-}
+use crate::script::{ScriptError, doc_of, new_engine, registered};
 
 /// Whether code can run as it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +72,19 @@ pub struct Session {
     interrupt: Arc<AtomicBool>,
     /// What this session's bindings see while its cells run.
     host: RwLock<Option<crate::script::host::Host>>,
+}
+
+/// A `--set key=value` value as the script sees it: int, float, bool, else string.
+fn script_value(v: &str) -> Dynamic {
+    if let Ok(i) = v.parse::<i64>() {
+        i.into()
+    } else if let Ok(f) = v.parse::<f64>() {
+        f.into()
+    } else if let Ok(b) = v.parse::<bool>() {
+        b.into()
+    } else {
+        v.to_string().into()
+    }
 }
 
 /// Queries and hits per query shown in a notebook table.
@@ -212,6 +214,21 @@ impl Session {
         }
     }
 
+    /// In a terminal: output to stdout and stderr, long operations report to
+    /// `progress` and stop on this session's interrupt flag.
+    pub fn set_terminal_progress(&self, progress: Arc<dyn rankbook::progress::Progress>) {
+        if let Ok(mut s) = self.sink.write() {
+            *s = None;
+        }
+        if let Ok(mut h) = self.host.write() {
+            *h = Some(crate::script::host::Host {
+                sink: None,
+                cancel: rankbook::progress::CancelFlag::from_shared(self.interrupt.clone()),
+                progress,
+            });
+        }
+    }
+
     /// Setting this flag stops the running cell at its next operation (the
     /// scope and earlier variables are kept); it is cleared when a cell starts.
     pub fn interrupt_flag(&self) -> Arc<AtomicBool> {
@@ -235,24 +252,32 @@ impl Session {
 
     /// Runs a cell: variables persist, functions it defines stay callable; the
     /// value of its last expression is returned (unit when none).
-    pub fn execute(&mut self, code: &str) -> Result<Dynamic, CellError> {
-        let fail = |name: &str, message: String, pos: Position| {
-            let mut traceback = vec![format!("{name}: {message}")];
-            if let Some(s) = crate::script::snippet_with(code, pos, "") {
-                traceback.extend(s.lines().map(str::to_string));
-            }
-            CellError {
-                name: name.to_string(),
-                message,
-                position: pos.line().map(|l| (l, pos.position().unwrap_or(1))),
-                traceback,
-            }
-        };
+    pub fn execute(&mut self, code: &str) -> Result<Dynamic, ScriptError> {
+        self.run(code, None)
+    }
+
+    /// Runs the script `path` with `vars` in its scope (values read as int,
+    /// float, bool, else string); errors name the file. `rankbook run` is this.
+    pub fn run_file(
+        &mut self,
+        path: &Path,
+        vars: &[(String, String)],
+    ) -> Result<Dynamic, ScriptError> {
+        let code = std::fs::read_to_string(path).map_err(|e| ScriptError::unreadable(path, &e))?;
+        for (k, v) in vars {
+            self.scope.push(k.clone(), script_value(v));
+        }
+        self.run(&code, Some(path))
+    }
+
+    /// Runs `code` (from `file`, when it came from one) under this session's
+    /// host, with its interrupt flag cleared first.
+    fn run(&mut self, code: &str, file: Option<&Path>) -> Result<Dynamic, ScriptError> {
         self.interrupt.store(false, Ordering::Relaxed);
         let ast = self
             .engine
             .compile_with_scope(&self.scope, code)
-            .map_err(|e| fail("ParseError", e.err_type().to_string(), e.position()))?;
+            .map_err(|e| ScriptError::parse(&e, code, file))?;
         // Earlier cells' functions, then this cell's (which win on a clash).
         let program = self.functions.merge(&ast);
         let host = self.host.read().ok().and_then(|h| h.clone());
@@ -261,14 +286,7 @@ impl Session {
             engine.eval_ast_with_scope::<Dynamic>(scope, &program)
         });
         self.functions = self.functions.merge(&ast.clone_functions_only());
-        result.map_err(|e| {
-            let name = match *e {
-                rhai::EvalAltResult::ErrorTerminated(..) => "Interrupted",
-                _ => "RuntimeError",
-            };
-            let pos = e.position();
-            fail(name, crate::script::describe_error(&e, code), pos)
-        })
+        result.map_err(|e| ScriptError::runtime(&e, code, file))
     }
 
     /// Whether `code` is complete, needs more lines, or is invalid.
@@ -524,13 +542,13 @@ mod tests {
         assert_eq!(s.execute("x + 2").unwrap().as_int().unwrap(), 42);
         assert_eq!(s.execute("twice(x)").unwrap().as_int().unwrap(), 80);
         let e = s.execute("let y = 1;\nlet z = nope(y);").unwrap_err();
-        assert_eq!(e.name, "RuntimeError");
+        assert_eq!(e.name(), "RuntimeError");
         assert_eq!(e.position, Some((2, 9)));
-        assert_eq!(e.traceback[1], "let z = nope(y);");
-        assert_eq!(e.traceback[2], "        ^");
+        assert_eq!(e.traceback()[1], "let z = nope(y);");
+        assert_eq!(e.traceback()[2], "        ^");
         // Variables defined before the error survive it.
         assert_eq!(s.execute("y").unwrap().as_int().unwrap(), 1);
-        assert_eq!(s.execute("let = ;").unwrap_err().name, "ParseError");
+        assert_eq!(s.execute("let = ;").unwrap_err().name(), "ParseError");
     }
 
     #[test]
@@ -583,7 +601,7 @@ mod tests {
         });
         let e = session.execute("let n = 0; loop { n += 1; }").unwrap_err();
         t.join().unwrap();
-        assert_eq!(e.name, "Interrupted");
+        assert_eq!(e.name(), "Interrupted");
         assert_eq!(session.execute("kept").unwrap().as_int().unwrap(), 7);
     }
 

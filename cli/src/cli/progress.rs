@@ -50,7 +50,11 @@ impl Progress for Bar {
 /// operation to stop at its next safe point (`message` says what happens);
 /// a second one exits at once.
 pub fn cancel_on_ctrl_c(message: &'static str) -> CancelFlag {
-    let cancel = CancelFlag::new();
+    cancel_on_ctrl_c_with(CancelFlag::new(), message)
+}
+
+/// Sets `cancel` on the first Ctrl-C (printing `message`); exits on the second.
+pub fn cancel_on_ctrl_c_with(cancel: CancelFlag, message: &'static str) -> CancelFlag {
     let c = cancel.clone();
     let _ = ctrlc::set_handler(move || {
         if c.is_cancelled() {

@@ -104,7 +104,7 @@ pub fn run(a: ReplArgs) -> anyhow::Result<()> {
                 match result {
                     Ok(v) if v.is_unit() => {}
                     Ok(v) => println!("{v}"),
-                    Err(e) => e.traceback.iter().for_each(|l| eprintln!("{l}")),
+                    Err(e) => e.traceback().iter().for_each(|l| eprintln!("{l}")),
                 }
             }
             Err(ReadlineError::Interrupted) => pending.clear(),

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 use clap::Args;
-use rankbook_script::script::host::{Host, with_host};
-use rankbook_script::{Limits, new_engine_with, run_file};
+use rankbook::progress::CancelFlag;
+use rankbook_script::{Limits, Session, new_engine_with};
 
-use super::progress::{Bar, cancel_on_ctrl_c};
+use super::progress::{Bar, cancel_on_ctrl_c_with};
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -38,19 +38,17 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
                 .ok_or_else(|| anyhow!("--set {kv}: expected KEY=VALUE"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    // Ctrl-C stops the script at its next operation and a long operation at
-    // its next batch or step.
-    let cancel = cancel_on_ctrl_c("interrupted: stopping the script (Ctrl-C again to quit now)");
-    let engine = new_engine_with(&Limits {
+    let mut session = Session::with_engine(new_engine_with(&Limits {
         max_operations: a.max_operations,
         max_call_depth: a.max_call_depth,
-        stop: Some(cancel.clone()),
-    });
-    let host = Host {
-        sink: None,
-        cancel,
-        progress: Arc::new(Bar::new(a.quiet)),
-    };
-    let _ = with_host(Some(host), || run_file(&engine, &a.script, &vars))?;
+    }));
+    // Ctrl-C sets the session's interrupt flag: the script stops at its next
+    // operation and a long operation at its next batch or step.
+    cancel_on_ctrl_c_with(
+        CancelFlag::from_shared(session.interrupt_flag()),
+        "interrupted: stopping the script (Ctrl-C again to quit now)",
+    );
+    session.set_terminal_progress(Arc::new(Bar::new(a.quiet)));
+    let _ = session.run_file(&a.script, &vars)?;
     Ok(())
 }

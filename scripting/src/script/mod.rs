@@ -2,17 +2,16 @@
 
 mod api_doc;
 mod bindings;
+mod engine;
+mod error;
 pub mod host;
 mod live;
 mod plots;
 mod retrieval;
-mod runner;
 mod training;
 
 pub use api_doc::{ApiFunction, api_reference, doc_of, friendly_signature, registered};
 pub use bindings::register;
+pub use engine::{Limits, new_engine, new_engine_with};
+pub use error::{ErrorKind, ScriptError, describe_error, error_message};
 pub use live::DisplayProgress;
-pub use runner::{
-    Limits, ScriptError, describe_error, error_message, new_engine, new_engine_with, run_file,
-    snippet_with,
-};
