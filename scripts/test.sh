@@ -34,3 +34,5 @@ fi
 # The end-to-end tests run the `rankbook` binary of this same (dev) build.
 cargo build --bins --locked "${FEATURES[@]}"
 cargo test --workspace --locked "${FEATURES[@]}" -- --test-threads "${RANKBOOK_TEST_THREADS:-2}"
+# The core without its optional dependencies (plots, hub downloads, evcxr) still builds.
+cargo check -p rankbook --no-default-features --lib --locked

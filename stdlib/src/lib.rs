@@ -13,6 +13,7 @@ pub mod index;
 pub mod loss;
 pub mod mining;
 pub mod model;
+#[cfg(feature = "plot")]
 pub mod plot;
 pub mod present;
 pub mod progress;

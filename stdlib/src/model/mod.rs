@@ -8,6 +8,8 @@ pub mod batch;
 pub mod cross_encoder;
 pub mod dense;
 pub mod device;
+#[cfg(feature = "hub")]
+mod download;
 pub mod encoder;
 pub mod head;
 pub mod identity;

@@ -3,6 +3,7 @@
 //! `EVCXR_BEGIN_CONTENT <mime>` and `EVCXR_END_CONTENT`.
 
 use crate::eval::{Comparison, Evaluation};
+#[cfg(feature = "plot")]
 use crate::plot::Plot;
 use crate::present::{format_comparison_html, format_html};
 
@@ -11,6 +12,7 @@ pub fn evcxr_block(mime: &str, data: &str) -> String {
     format!("EVCXR_BEGIN_CONTENT {mime}\n{data}\nEVCXR_END_CONTENT\n")
 }
 
+#[cfg(feature = "plot")]
 impl Plot {
     /// The plot's evcxr blocks (SVG and PNG).
     pub fn evcxr_content(&self) -> String {
@@ -47,7 +49,7 @@ impl Evaluation {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "plot"))]
 mod tests {
     use super::*;
     use crate::plot::{Chart, Lines};
