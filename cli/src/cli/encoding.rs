@@ -1,11 +1,10 @@
 //! Options shared by the commands that encode texts: batching, truncation,
 //! device, threads, the embedding cache, and the progress bar.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 use rankbook::cache::EmbeddingCache;
-use rankbook::data::{TextRecord, read_texts};
 use rankbook::model::device::set_threads;
 use rankbook::model::{EncodeStats, ModelOptions};
 
@@ -63,15 +62,6 @@ impl EncodingArgs {
                     .unwrap_or_else(EmbeddingCache::default_root),
             )
         })
-    }
-}
-
-/// A corpus: a BEIR folder (its `corpus.jsonl`) or a JSONL file.
-pub fn read_corpus(path: &Path) -> rankbook::Result<Vec<TextRecord>> {
-    if path.is_dir() {
-        read_texts(&path.join("corpus.jsonl"))
-    } else {
-        read_texts(path)
     }
 }
 

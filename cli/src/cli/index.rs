@@ -15,9 +15,10 @@ use rankbook::model::splade::{SpladeEncoder, SpladeOptions};
 use rankbook::model::{EncodeOptions, SentenceEncoder};
 use rankbook::vectors::VectorFile;
 
-use crate::cli::encoding::{EncodingArgs, log_encoded, read_corpus};
+use crate::cli::encoding::{EncodingArgs, log_encoded};
 use crate::cli::progress::Bar;
 use crate::cli::style::log;
+use rankbook::data::beir::read_corpus;
 
 #[derive(Args)]
 pub struct IndexArgs {

@@ -11,9 +11,10 @@ use rankbook::model::cross_encoder::{CrossEncoder, CrossEncoderOptions, is_cross
 use rankbook::model::{EncodeOptions, SentenceEncoder};
 use rankbook::rerank::{RerankOptions, Reranker, rerank};
 
-use crate::cli::encoding::{EncodingArgs, read_corpus};
+use crate::cli::encoding::EncodingArgs;
 use crate::cli::progress::Bar;
 use crate::cli::style::log;
+use rankbook::data::beir::{queries_beside, read_corpus};
 
 #[derive(Args)]
 pub struct RerankArgs {
@@ -59,8 +60,10 @@ pub fn run(a: RerankArgs) -> anyhow::Result<()> {
     let corpus = read_corpus(&a.corpus)?;
     let queries_path = match &a.queries {
         Some(p) => p.clone(),
-        None if a.corpus.is_dir() => a.corpus.join("queries.jsonl"),
-        None => bail!("give --queries (the corpus is a file, not a BEIR folder)"),
+        None => match queries_beside(&a.corpus) {
+            Some(p) => p,
+            None => bail!("give --queries (the corpus is a file, not a BEIR folder)"),
+        },
     };
     let queries = read_texts(&queries_path)?;
     let options = a.encoding.model_options();

@@ -7,16 +7,17 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use rankbook::data::{Qrels, TextRecord, read_texts};
+use rankbook::data::{Qrels, read_texts};
 use rankbook::index::{
     DenseIndex, Metric, OpenOptions, Retriever, VectorIndex, load_index, read_manifest,
 };
 use rankbook::model::{EncodeOptions, SentenceEncoder};
 use rankbook::vectors::VectorFile;
 
-use crate::cli::encoding::{EncodingArgs, log_encoded, read_corpus};
+use crate::cli::encoding::{EncodingArgs, log_encoded};
 use crate::cli::progress::Bar;
 use crate::cli::style::log;
+use rankbook::data::beir::{judged, read_corpus, split_qrels_near};
 
 #[derive(Args)]
 pub struct SearchArgs {
@@ -72,16 +73,7 @@ fn selecting_qrels(a: &SearchArgs) -> anyhow::Result<Option<Qrels>> {
     let path = match (&a.qrels, &a.split) {
         (Some(p), _) => p.clone(),
         (None, None) => return Ok(None),
-        (None, Some(split)) => {
-            let beside_corpus = a.corpus.as_deref().filter(|c| c.is_dir());
-            let beside_queries = a
-                .queries
-                .as_deref()
-                .and_then(Path::parent)
-                .unwrap_or(Path::new("."));
-            let base = beside_corpus.unwrap_or(beside_queries);
-            base.join("qrels").join(format!("{split}.tsv"))
-        }
+        (None, Some(split)) => split_qrels_near(a.corpus.as_deref(), a.queries.as_deref(), split),
     };
     Ok(Some(Qrels::read(&path).with_context(|| {
         format!(
@@ -89,16 +81,6 @@ fn selecting_qrels(a: &SearchArgs) -> anyhow::Result<Option<Qrels>> {
             path.display()
         )
     })?))
-}
-
-fn select(queries: Vec<TextRecord>, qrels: Option<&Qrels>) -> Vec<TextRecord> {
-    match qrels {
-        None => queries,
-        Some(q) => queries
-            .into_iter()
-            .filter(|r| q.get(&r.id).is_some())
-            .collect(),
-    }
 }
 
 /// Checks --metric against the index's; applies --nprobe / --ef-search.
@@ -152,7 +134,11 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
         .queries
         .as_deref()
         .expect("clap requires --queries without --query-vectors");
-    let queries = select(read_texts(path)?, selecting_qrels(&a)?.as_ref());
+    let queries = read_texts(path)?;
+    let queries = match selecting_qrels(&a)? {
+        Some(q) => judged(&queries, &q),
+        None => queries,
+    };
     if queries.is_empty() {
         bail!(
             "no queries to search (none in {} after the split/qrels filter)",
