@@ -10,9 +10,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import DATA, rankbook_stats  # noqa: E402
+from common import DATA, SMOKE, rankbook_stats, smoke_note  # noqa: E402
 
-REPEATS = int(os.environ.get("REPEATS", "5"))
+REPEATS = int(os.environ.get("REPEATS", "1" if SMOKE else "5"))
 K1, B = 1.5, 0.75
 
 
@@ -69,6 +69,11 @@ def main():
     peer, mine = [], []
     with tempfile.TemporaryDirectory() as work:
         for _ in range(REPEATS):
+            if SMOKE:
+                mine.append(rankbook_once(work))
+                print(f"rankbook: index {mine[-1][0]:.3f} s, search {mine[-1][1]:.3f} s ({len(texts)} docs)")
+                smoke_note("bm25s")
+                return
             peer.append(bm25s_once(texts, queries))
             mine.append(rankbook_once(work))
     p_index, p_search = min(p[0] for p in peer), min(p[1] for p in peer)

@@ -8,12 +8,20 @@ import subprocess
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+# CI's smoke run (bench/lib.sh): the dev build, the repo's sample, no peer.
+SMOKE = os.environ.get("RANKBOOK_BENCH_SMOKE") == "1"
 PEER = os.environ.get("RANKBOOK_PEER", os.path.join(ROOT, "..", "shared", "peer"))
-DATA = os.environ.get("PEER_DATA_DIR", os.path.join(ROOT, "..", "shared", "data", "scifact"))
-RANKBOOK = os.environ.get("RANKBOOK_BIN", os.path.join(ROOT, "target", "release", "rankbook"))
+DATA = os.environ.get("PEER_DATA_DIR", os.path.join(ROOT, "data", "scifact-sample") if SMOKE
+                      else os.path.join(ROOT, "..", "shared", "data", "scifact"))
+RANKBOOK = os.environ.get("RANKBOOK_BIN", os.path.join(ROOT, "target", "debug" if SMOKE else "release", "rankbook"))
 PEER_PY = os.environ.get("PEER_PYTHON", "/tmp/peer/venv/bin/python")
-OUT = os.environ.get("PEER_OUT_DIR", "/tmp/peer/out")
+OUT = os.environ.get("PEER_OUT_DIR", tempfile.mkdtemp(prefix="rankbook-bench-") if SMOKE else "/tmp/peer/out")
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def smoke_note(what):
+    """Says what a smoke run leaves out."""
+    print(f"smoke run: {what} left out (RANKBOOK_BENCH_SMOKE=1)", flush=True)
 
 
 def model_dir():

@@ -7,35 +7,18 @@ two sets of embeddings are. Run through bench/encode_scifact.sh.
 """
 import json
 import os
-import re
-import subprocess
 import sys
 
-from common import DATA, MODEL, OUT, PEER, PEER_PY, RANKBOOK, model_dir
-
-import numpy as np
-
-
+from common import DATA, MODEL, OUT, PEER, PEER_PY, SMOKE, model_dir, rankbook_stats, smoke_note
 
 
 def run_rankbook(out_path):
-    p = subprocess.Popen(
-        [RANKBOOK, "encode", "--model", MODEL, "--input", os.path.join(DATA, "corpus.jsonl"),
-         "--output", out_path, "--batch-size", "32", "--max-length", "256", "--threads", "2", "--quiet", "--no-cache"],
-        stderr=subprocess.PIPE, text=True,
-    )
-    stderr = p.stderr.read()
-    # wait4 gives this child's own peak RSS (RUSAGE_CHILDREN would mix in other children).
-    _, status, usage = os.wait4(p.pid, 0)
-    if status != 0:
-        sys.exit(f"rankbook encode failed: {stderr}")
-    peak = usage.ru_maxrss
-    line = stderr.strip().splitlines()[-1]
-    m = re.search(r"encoded (\d+) texts \((\d+) tokens\) in ([\d.]+) s", line)
-    n, tokens, secs = int(m.group(1)), int(m.group(2)), float(m.group(3))
-    # ru_maxrss of children is the largest child so far; rankbook runs after the helpers.
+    _, stats = rankbook_stats(
+        ["encode", "--model", MODEL, "--input", os.path.join(DATA, "corpus.jsonl"), "--output", out_path,
+         "--batch-size", "32", "--max-length", "256", "--threads", "2", "--quiet", "--no-cache"])
+    n, tokens, secs = stats["counts"]["texts"], stats["counts"]["tokens"], stats["seconds"]["encode"]
     return {"docs": n, "tokens": tokens, "seconds": secs, "docs_per_s": n / secs,
-            "peak_rss_mib": peak / 1024.0, "line": line}
+            "peak_rss_mib": stats["peak_rss_mib"], "line": f"{n} texts, {tokens} tokens in {secs:.2f} s"}
 
 
 def run_st(model_path):
@@ -50,14 +33,22 @@ def run_st(model_path):
 def main():
     path = model_dir()
     print(f"model: {path}")
-    st = run_st(path)
+    os.makedirs(OUT, exist_ok=True)
     out = os.path.join(OUT, "rankbook_scifact.npy")
+    if SMOKE:
+        rb = run_rankbook(out)
+        print(f"rankbook: {rb['docs_per_s']:.2f} docs/s, peak RSS {rb['peak_rss_mib']:.0f} MiB  ({rb['line']})")
+        smoke_note("sentence-transformers")
+        return
+    st = run_st(path)
     rb = run_rankbook(out)
     ratio = rb["docs_per_s"] / st["docs_per_s"]
     print(f"sentence-transformers: {st['docs_per_s']:.2f} docs/s, peak RSS {st['peak_rss_mib']:.0f} MiB")
     print(f"rankbook:              {rb['docs_per_s']:.2f} docs/s, peak RSS {rb['peak_rss_mib']:.0f} MiB  ({rb['line']})")
     print(f"speed ratio rankbook / sentence-transformers: {ratio:.2f}x (goal >= 1.2x)")
     print(f"peak RSS ratio: {rb['peak_rss_mib'] / st['peak_rss_mib']:.2f}x (goal <= 0.5x)")
+    import numpy as np
+
     a = np.load(out)
     b = np.load(os.path.join(OUT, "doc_emb_rankbook_bench.npy"))
     cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))

@@ -15,10 +15,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PEER = os.environ.get("RANKBOOK_PEER", os.path.join(ROOT, "..", "shared", "peer"))
 sys.path.insert(0, PEER)
+sys.path.insert(0, HERE)
 
-WORK = os.environ.get("BENCH_DIR", "/tmp/rankbook-bench-eval")
+from common import RANKBOOK, SMOKE, smoke_note  # noqa: E402
+
+WORK = os.environ.get("BENCH_DIR", "/tmp/rankbook-bench-eval-smoke" if SMOKE else "/tmp/rankbook-bench-eval")
 QRELS, RUN = os.path.join(WORK, "qrels.txt"), os.path.join(WORK, "run.trec")
-RANKBOOK = os.environ.get("RANKBOOK_BIN", os.path.join(ROOT, "target", "release", "rankbook"))
 
 # rankbook name -> (trec_eval name, pytrec_eval key, ranx name)
 MEASURES = {
@@ -41,13 +43,26 @@ def timed(fn):
     return time.perf_counter() - t, out
 
 
+def small_data(nq=50, nd=100):
+    """A seeded stand-in for the peer's data in a smoke run."""
+    import random
+
+    rng = random.Random(0)
+    qrels = {f"q{q}": {f"d{d}": rng.randint(1, 3) for d in rng.sample(range(nd), 5)} for q in range(nq)}
+    run = {f"q{q}": {f"d{d}": rng.random() for d in range(nd)} for q in range(nq)}
+    return qrels, run
+
+
 def write_data():
     if os.path.exists(RUN) and os.path.exists(QRELS):
         return
-    from bench_scale import make_data
-
     os.makedirs(WORK, exist_ok=True)
-    qrels, run = make_data()
+    if SMOKE:
+        qrels, run = small_data()
+    else:
+        from bench_scale import make_data
+
+        qrels, run = make_data()
     with open(QRELS, "w") as f:
         for q, docs in qrels.items():
             for d, g in docs.items():
@@ -107,6 +122,11 @@ def main():
     t_rb = min(timed(run_rankbook)[0] for _ in range(3))
     rb = run_rankbook()
     t_pt, pt = timed(lambda: run_python(PYTREC))
+    if SMOKE:
+        print(f"rankbook eval {t_rb:.2f}s, pytrec_eval {t_pt:.2f}s; "
+              f"max |difference| {max(abs(rb[k] - pt[k]) for k in MEASURES):.2e}")
+        smoke_note("ranx")
+        return
     t_rx, rx = timed(lambda: run_python(RANX))
     ranx_incl = rx["load_s"] + rx["first_s"]
     ranx_excl = rx["load_s"] + rx["second_s"]

@@ -14,16 +14,18 @@ import statistics
 import subprocess
 import sys
 
-from common import DATA, MODEL, OUT, PEER, PEER_PY, RANKBOOK, model_dir
+from common import DATA, MODEL, OUT, PEER, PEER_PY, RANKBOOK, SMOKE, model_dir, smoke_note
 
-WORK = os.environ.get("RANKBOOK_BENCH_DIR", "/tmp/rankbook-bench-fit")
-SEEDS = [int(s) for s in os.environ.get("SEEDS", "42 1 2").split()]
+WORK = os.environ.get("RANKBOOK_BENCH_DIR", OUT if SMOKE else "/tmp/rankbook-bench-fit")
+SEEDS = [int(s) for s in os.environ.get("SEEDS", "42" if SMOKE else "42 1 2").split()]
+# The sample has a test split only: a smoke run trains two steps on it.
+SPLIT, LIMIT = ("test", ["--max-steps", "2"]) if SMOKE else ("train", [])
 
 
 def run_rankbook(seed):
     out = os.path.join(WORK, f"seed{seed}")
     p = subprocess.Popen(
-        [RANKBOOK, "fit", "--model", MODEL, "--data", DATA, "--split", "train", "--loss", "mnrl",
+        [RANKBOOK, "fit", "--model", MODEL, "--data", DATA, "--split", SPLIT, *LIMIT, "--loss", "mnrl",
          "--epochs", "1", "--batch-size", "32", "--lr", "2e-5", "--warmup", "0.1", "--max-length", "256",
          "--seed", str(seed), "--eval-split", "test", "--measures", "nDCG@10", "--threads", "2",
          "--output", out, "--quiet"],
@@ -71,6 +73,12 @@ def main():
     print(f"model: {path}; seeds {SEEDS}", flush=True)
     rb, st = [], []
     base = None
+    if SMOKE:
+        r = run_rankbook(SEEDS[0])
+        print(f"rankbook: nDCG@10 {r['ndcg']:.4f} after {r['steps']} steps, median {r['median_step_s']:.2f} s/step, "
+              f"peak {r['peak_rss_mib']:.0f} MiB")
+        smoke_note("sentence-transformers' trainer")
+        return
     for i, seed in enumerate(SEEDS):
         s = run_st(path, seed, eval_before=(i == 0))
         base = base or s["before"]

@@ -3,14 +3,18 @@ ipykernel, measured in the same run with the same client (jupyter_client).
 Usage: bench/kernel_roundtrip.sh (installs the kernelspec into a temporary
 prefix and ipykernel into the bench venv)."""
 
+import os
 import statistics
 import sys
 import time
 
 from jupyter_client.manager import start_new_kernel
 
-CELLS = int(sys.argv[1]) if len(sys.argv) > 1 else 300
-STARTS = 5
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import SMOKE, smoke_note  # noqa: E402
+
+CELLS = int(sys.argv[1]) if len(sys.argv) > 1 else (5 if SMOKE else 300)
+STARTS = 1 if SMOKE else 5
 
 
 def measure(kernel_name, code):
@@ -35,6 +39,10 @@ def measure(kernel_name, code):
 
 def main():
     rb = measure("rankbook", "1 + 1")
+    if SMOKE:
+        print(f"rankbook-kernel: start to ready {rb[0] * 1000:.0f} ms, trivial cell {rb[1] * 1000:.2f} ms")
+        smoke_note("ipykernel")
+        return
     py = measure("python3", "1 + 1")
     print(f"start to ready (median of {STARTS}): rankbook {rb[0] * 1000:.0f} ms, ipykernel {py[0] * 1000:.0f} ms"
           f" -> {py[0] / rb[0]:.2f}x")

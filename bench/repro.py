@@ -6,8 +6,11 @@ import subprocess
 import sys
 import tempfile
 
-RANKBOOK = os.environ.get("RANKBOOK_BIN", "target/release/rankbook")
-DATA = os.path.join(os.environ.get("RANKBOOK_SHARED", "../shared"), "data")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import RANKBOOK, ROOT, SMOKE  # noqa: E402
+
+# A smoke run reproduces the repo's own sample (no reference numbers).
+DATA = os.path.join(ROOT, "data") if SMOKE else os.path.join(os.environ.get("RANKBOOK_SHARED", "../shared"), "data")
 
 # Reference (nDCG@10, R@100) from ../shared/data/SOURCES.md: Anserini BM25-flat
 # for scifact/nfcorpus, the self-computed Lucene-style BM25 for the classic
@@ -62,7 +65,7 @@ def cell(value, ref):
 
 
 def main():
-    collections = sys.argv[1:] or ["scifact", "nfcorpus", "cranfield", "cisi", "med"]
+    collections = sys.argv[1:] or (["scifact-sample"] if SMOKE else ["scifact", "nfcorpus", "cranfield", "cisi", "med"])
     print("| collection | system | nDCG@10 | reference | diff | R@100 | reference | diff |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory() as work:

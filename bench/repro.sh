@@ -5,6 +5,7 @@
 # Usage: bash bench/repro.sh [collection ...]   (default: all five)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-cargo build --release --bin rankbook
+source bench/lib.sh
+smoke || bash scripts/setup.sh
+bench_build --bin rankbook
 exec python3 bench/repro.py "$@"

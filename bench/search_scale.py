@@ -23,9 +23,11 @@ import pyarrow.ipc as ipc
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import RANKBOOK, rankbook_stats  # noqa: E402
-WORK = os.environ.get("BENCH_DIR", "/tmp/rankbook-bench-search")
-N, D, NQ, K = int(os.environ.get("BENCH_N", 1_000_000)), 384, 1_000, 100
+from common import OUT, RANKBOOK, SMOKE, rankbook_stats  # noqa: E402
+WORK = os.environ.get("BENCH_DIR", OUT if SMOKE else "/tmp/rankbook-bench-search")
+# A smoke run: the same steps on 2,000 docs and 50 queries.
+N = int(os.environ.get("BENCH_N", 2_000 if SMOKE else 1_000_000))
+D, NQ, K = 384, 50 if SMOKE else 1_000, 100
 
 
 def write_vectors(path, prefix, x):
