@@ -536,6 +536,23 @@ mod tests {
     }
 
     #[test]
+    fn an_index_shows_the_encoder_its_queries_go_through() {
+        let mut s = Session::new();
+        let fixture = "../stdlib/tests/fixtures/tiny/distilbert-mlm";
+        let cell = format!(
+            "let c = beir(\"../data/scifact-sample\").corpus(); \
+             [bm25(c).encoder, index(splade(\"{fixture}\"), c).encoder]"
+        );
+        let v = s.execute(&cell).unwrap().into_array().unwrap();
+        assert!(v[0].is_unit(), "BM25 has no encoder");
+        let splade = v[1].clone().into_string().unwrap();
+        assert!(
+            splade.starts_with(&format!("{fixture} (weights ")) && splade.contains(", splade, "),
+            "{splade}"
+        );
+    }
+
+    #[test]
     fn state_and_functions_persist_across_cells() {
         let mut s = Session::new();
         let _ = s.execute("let x = 40; fn twice(v) { v * 2 }").unwrap();

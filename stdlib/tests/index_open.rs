@@ -38,6 +38,14 @@ fn round_trip(index: &dyn Retriever, kind: &str, queries: &[TextRecord]) {
     index.save(&dir).unwrap();
     let opened = open(&dir, &OpenOptions::default()).unwrap();
     assert_eq!(opened.kind(), kind);
+    // The encoder the folder records is the one the index was built with.
+    assert_eq!(opened.encoder().unwrap(), index.encoder().unwrap());
+    let pipeline = opened.encoder().unwrap().map(|e| e.pipeline);
+    match kind {
+        "BM25" => assert_eq!(pipeline, None),
+        "SPLADE" => assert_eq!(pipeline.as_deref(), Some("splade")),
+        _ => assert_eq!(pipeline.as_deref(), Some("mean+dense16+normalize")),
+    }
     assert_eq!(opened.len(), index.len());
     let opts = EncodeOptions::default();
     let want = index.search(queries, 10, &opts).unwrap();

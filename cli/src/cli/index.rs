@@ -58,10 +58,10 @@ pub struct IndexArgs {
     #[arg(long)]
     output: PathBuf,
     /// Index type: Flat (exact). IVF, HNSW and PQ need a build with `--features faiss`.
-    #[arg(long, default_value = "Flat")]
+    #[arg(long, default_value = rankbook::index::DEFAULT_FACTORY)]
     factory: String,
     /// dot, cosine or l2.
-    #[arg(long, default_value = "dot")]
+    #[arg(long, default_value = rankbook::index::Metric::default().name())]
     metric: String,
     #[command(flatten)]
     encoding: EncodingArgs,

@@ -74,6 +74,10 @@ const DOCS: &[(&str, &str)] = &[
     ),
     ("get$dim", "The vector width."),
     (
+        "get$encoder",
+        "The encoder an index's queries go through (model, weights, pipeline, max length, dim, prompts), as the index records it; () for BM25.",
+    ),
+    (
         "history",
         "The training history: one map per step and per validation.",
     ),

@@ -10,7 +10,7 @@ use rankbook::eval::{
     format_comparison, format_table,
 };
 use rankbook::fusion::{FuseOptions, fuse_with};
-use rankbook::index::{DenseIndex, Metric, OpenOptions, Retriever};
+use rankbook::index::{DEFAULT_FACTORY, DenseIndex, Metric, OpenOptions, Retriever};
 use rankbook::model::{EncodeOptions, ModelOptions, SentenceEncoder};
 use rankbook::present::format_comparison_html;
 use rankbook::vectors::Embeddings;
@@ -247,9 +247,11 @@ pub fn register(engine: &mut Engine) {
     engine
         .register_type_with_name::<Index>("Index")
         .register_fn("index", |m: Model, corpus: Texts| -> RhaiResult<Index> {
-            with_default_cache(|opts| DenseIndex::build(m.0, &corpus.0, "Flat", Metric::Dot, opts))
-                .map(|(i, _)| Index(Arc::new(i)))
-                .map_err(err)
+            with_default_cache(|opts| {
+                DenseIndex::build(m.0, &corpus.0, DEFAULT_FACTORY, Metric::default(), opts)
+            })
+            .map(|(i, _)| Index(Arc::new(i)))
+            .map_err(err)
         })
         .register_fn("load_index", |path: &str| -> RhaiResult<Dynamic> {
             let index: Arc<dyn Retriever> =
@@ -265,6 +267,9 @@ pub fn register(engine: &mut Engine) {
             i.0.save(Path::new(path)).map_err(err)
         })
         .register_fn("len", |i: &mut Index| i.0.len() as i64)
+        .register_get("encoder", |i: &mut Index| {
+            super::retrieval::encoder_of(i.0.as_ref())
+        })
         .register_fn(
             "search",
             |i: &mut Index, q: Texts, k: i64| -> RhaiResult<Run> {

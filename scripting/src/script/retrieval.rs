@@ -173,6 +173,14 @@ fn mine_with(m: Model, d: BeirDataset, opts: Map) -> RhaiResult<Negatives> {
     .map_err(err)
 }
 
+/// The encoder an index's queries go through, as text (unit for BM25).
+pub fn encoder_of(index: &dyn Retriever) -> RhaiResult<Dynamic> {
+    Ok(match index.encoder().map_err(err)? {
+        Some(e) => e.to_string().into(),
+        None => Dynamic::UNIT,
+    })
+}
+
 /// Registers the retrieval types and functions.
 pub fn register(engine: &mut Engine) {
     engine
@@ -195,6 +203,7 @@ pub fn register(engine: &mut Engine) {
             i.0.save(Path::new(p)).map_err(err)
         })
         .register_fn("len", |i: &mut TermIndex| i.0.len() as i64)
+        .register_get("encoder", |i: &mut TermIndex| encoder_of(i.0.as_ref()))
         .register_fn("to_string", |i: &mut TermIndex| {
             format!("{} index of {} docs", i.0.kind(), i.0.len())
         });

@@ -14,9 +14,11 @@ use crate::progress::{NoProgress, Progress};
 use crate::vectors::{Embeddings, VectorFile, write_vectors};
 
 /// How query and doc vectors are compared (higher score is better).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Metric {
-    /// Inner product.
+    /// Inner product (the default: sentence-transformers' models mostly
+    /// normalise, so it equals cosine for them).
+    #[default]
     Dot,
     /// Cosine similarity.
     Cosine,

@@ -25,4 +25,4 @@ pub use inverted::{InvertedIndex, TermWeights};
 pub use retriever::{OpenOptions, Retriever, open};
 pub use sparse::SparseIndex;
 pub use topk::TopK;
-pub use vector_index::{VectorIndex, build_index};
+pub use vector_index::{DEFAULT_FACTORY, VectorIndex, build_index};

@@ -10,7 +10,7 @@ use crate::index::dense::DenseIndex;
 use crate::index::disk::read_manifest;
 use crate::index::sparse::{SPLADE, SparseIndex};
 use crate::index::vector_index::VectorIndex;
-use crate::model::{EncodeOptions, ModelOptions, SentenceEncoder};
+use crate::model::{EncodeOptions, EncoderIdentity, ModelOptions, SentenceEncoder};
 
 /// An index that answers text queries: dense (flat or faiss), BM25 or SPLADE.
 pub trait Retriever: Send + Sync {
@@ -27,6 +27,9 @@ pub trait Retriever: Send + Sync {
     fn search(&self, queries: &[TextRecord], k: usize, opts: &EncodeOptions) -> Result<Run>;
     /// Writes the index folder (atomically).
     fn save(&self, dir: &Path) -> Result<()>;
+    /// The encoder queries go through, as the index records it (None: BM25
+    /// analyses the text itself).
+    fn encoder(&self) -> Result<Option<EncoderIdentity>>;
     /// The index of a dense index's vectors (search parameters, metric).
     fn vectors(&self) -> Option<&dyn VectorIndex> {
         None
@@ -86,6 +89,9 @@ impl Retriever for DenseIndex {
     fn save(&self, dir: &Path) -> Result<()> {
         DenseIndex::save(self, dir)
     }
+    fn encoder(&self) -> Result<Option<EncoderIdentity>> {
+        Ok(Some(self.model().identity()?.clone()))
+    }
     fn vectors(&self) -> Option<&dyn VectorIndex> {
         Some(self.vector_index())
     }
@@ -104,6 +110,9 @@ impl Retriever for Bm25Index {
     fn save(&self, dir: &Path) -> Result<()> {
         Bm25Index::save(self, dir)
     }
+    fn encoder(&self) -> Result<Option<EncoderIdentity>> {
+        Ok(None)
+    }
 }
 
 impl Retriever for SparseIndex {
@@ -118,5 +127,8 @@ impl Retriever for SparseIndex {
     }
     fn save(&self, dir: &Path) -> Result<()> {
         SparseIndex::save(self, dir)
+    }
+    fn encoder(&self) -> Result<Option<EncoderIdentity>> {
+        Ok(Some(self.model().identity()?))
     }
 }

@@ -93,6 +93,9 @@ pub(crate) fn prepare_queries(
     })
 }
 
+/// The index type unless another is asked for: exact search.
+pub const DEFAULT_FACTORY: &str = "Flat";
+
 /// Builds an index of type `factory` over `vectors`.
 pub fn build_index(
     factory: &str,
