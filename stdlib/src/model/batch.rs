@@ -72,6 +72,10 @@ pub struct TokenBatch {
     pub type_ids: Vec<u32>,
     /// Unpadded length of each text.
     pub lengths: Vec<usize>,
+    /// Tokens of each text that attention reads as keys: its first `keys[b]`
+    /// (the length, unless a ColBERT query's expansion tokens are not attended
+    /// to; they still get outputs).
+    pub keys: Vec<usize>,
 }
 
 impl TokenBatch {
@@ -82,11 +86,13 @@ impl TokenBatch {
         let mut ids = vec![pad_id; batch * seq_len];
         let mut type_ids = vec![0u32; batch * seq_len];
         let mut lengths = Vec::with_capacity(batch);
+        let mut keys = Vec::with_capacity(batch);
         for (row, t) in texts.iter().enumerate() {
             let n = t.ids.len();
             ids[row * seq_len..row * seq_len + n].copy_from_slice(&t.ids);
             type_ids[row * seq_len..row * seq_len + n].copy_from_slice(&t.type_ids);
             lengths.push(n);
+            keys.push(t.keys.map_or(n, |k| k.min(n)));
         }
         Self {
             batch,
@@ -94,13 +100,15 @@ impl TokenBatch {
             ids,
             type_ids,
             lengths,
+            keys,
         }
     }
 
-    /// The attention mask (1 for tokens, 0 for padding), `batch * seq_len`.
+    /// The attention mask (1 for the tokens attended to, 0 for padding and
+    /// unattended expansion tokens), `batch * seq_len`.
     pub fn mask(&self) -> Vec<f32> {
         let mut m = vec![0f32; self.batch * self.seq_len];
-        for (row, &n) in self.lengths.iter().enumerate() {
+        for (row, &n) in self.keys.iter().enumerate() {
             m[row * self.seq_len..row * self.seq_len + n].fill(1.0);
         }
         m

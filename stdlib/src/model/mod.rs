@@ -5,6 +5,7 @@ pub mod arch;
 pub mod backbone;
 pub mod backend;
 pub mod batch;
+pub mod colbert;
 pub mod cross_encoder;
 pub mod dense;
 pub mod device;

@@ -18,6 +18,9 @@ pub struct TokenIds {
     pub ids: Vec<u32>,
     /// Segment (token type) ids.
     pub type_ids: Vec<u32>,
+    /// Tokens attention reads as keys: the first `keys` (None: all). A ColBERT
+    /// query's expansion tokens come after them.
+    pub keys: Option<usize>,
 }
 
 /// A tokenizer configured like sentence-transformers' `Transformer` module.
@@ -159,6 +162,7 @@ fn token_ids(encodings: Vec<tokenizers::Encoding>) -> Vec<TokenIds> {
         .map(|e| TokenIds {
             ids: e.get_ids().to_vec(),
             type_ids: e.get_type_ids().to_vec(),
+            keys: None,
         })
         .collect()
 }

@@ -3,8 +3,10 @@
 mod arrow_file;
 mod embeddings;
 pub(crate) mod files;
+mod multi;
 pub mod pca;
 
 pub use arrow_file::VectorFile;
 pub use embeddings::Embeddings;
 pub use files::{VectorFormat, write_vectors};
+pub use multi::MultiVectors;

@@ -208,7 +208,7 @@ impl PackedEncoder {
         let buckets = self.buckets(batch.seq_len);
         for layer in &self.layers {
             layer.qkv.forward(&x, tokens, qkv, &|_| {});
-            self.attention(qkv, &offsets, &batch.lengths, &buckets, ctx);
+            self.attention(qkv, &offsets, batch, &buckets, ctx);
             layer.attn_out.forward(ctx, tokens, tmp, &|_| {});
             layer_norm(&mut x, Some(tmp), &layer.attn_norm);
             // The activation runs on each block of rows right after it is computed.
@@ -251,14 +251,16 @@ impl PackedEncoder {
     }
 
     /// Self-attention of every (text, head) pair in parallel; writes `ctx`.
+    /// Every token of a text is a query; its first `batch.keys[text]` are keys.
     fn attention(
         &self,
         qkv: &[f32],
         offsets: &[usize],
-        lengths: &[usize],
+        batch: &TokenBatch,
         buckets: &[u16],
         ctx: &mut [f32],
     ) {
+        let lengths = &batch.lengths;
         let c = &self.spec;
         let (h, heads, d) = (c.hidden_size, c.num_heads, c.head_dim());
         let l = lengths.iter().copied().max().unwrap_or(0);
@@ -271,7 +273,7 @@ impl PackedEncoder {
         let packed = cfg!(target_arch = "x86_64") && has_avx512() && d.is_multiple_of(32);
         jobs.par_iter()
             .for_each_init(Scratch::default, |buf, &(s, hd)| {
-                let (off, len) = (offsets[s], lengths[s]);
+                let (off, len, keys) = (offsets[s], lengths[s], batch.keys[s]);
                 let row = 3 * h;
                 let q = off * row + hd * d;
                 let (k, v) = (q + h, q + 2 * h);
@@ -281,7 +283,7 @@ impl PackedEncoder {
                     #[cfg(target_arch = "x86_64")]
                     unsafe {
                         // scores (len x width) = Q K^T, K packed as zero-padded columns.
-                        let width = pack_transposed(&qkv[k..], row, len, d, &mut buf.panels);
+                        let width = pack_transposed(&qkv[k..], row, keys, d, &mut buf.panels);
                         buf.scores.resize(len * width, 0.0);
                         product(
                             &qkv[q..],
@@ -295,7 +297,7 @@ impl PackedEncoder {
                         );
                         buf.inv.clear();
                         for (i, r) in buf.scores.chunks_exact_mut(width).enumerate() {
-                            let r = &mut r[..len];
+                            let r = &mut r[..keys];
                             if relative {
                                 self.add_position_bias(r, i, l, hd, buckets, scale);
                                 buf.inv.push(softmax_unnormalized(r, 1.0));
@@ -304,12 +306,12 @@ impl PackedEncoder {
                             }
                         }
                         // ctx rows = P V, V packed as panels of its d columns.
-                        pack(&qkv[v..], row, len, d, &mut buf.panels);
+                        pack(&qkv[v..], row, keys, d, &mut buf.panels);
                         product(
                             &buf.scores,
                             width,
                             len,
-                            len,
+                            keys,
                             &buf.panels,
                             d,
                             ctx_ptr.get().add(off * h + hd * d),
@@ -319,12 +321,12 @@ impl PackedEncoder {
                     }
                     return;
                 }
-                buf.scores.resize(len * len, 0.0);
+                buf.scores.resize(len * keys, 0.0);
                 unsafe {
                     // scores = Q K^T: K's rows read as columns.
                     gemm_single(
                         len,
-                        len,
+                        keys,
                         d,
                         qkv[q..].as_ptr(),
                         row,
@@ -332,11 +334,11 @@ impl PackedEncoder {
                         1,
                         row,
                         buf.scores.as_mut_ptr(),
-                        len,
+                        keys,
                     )
                 };
                 buf.inv.clear();
-                for (i, r) in buf.scores.chunks_exact_mut(len).enumerate() {
+                for (i, r) in buf.scores.chunks_exact_mut(keys).enumerate() {
                     if relative {
                         self.add_position_bias(r, i, l, hd, buckets, scale);
                         buf.inv.push(softmax_unnormalized(r, 1.0));
@@ -349,9 +351,9 @@ impl PackedEncoder {
                     gemm_single(
                         len,
                         d,
-                        len,
+                        keys,
                         buf.scores.as_ptr(),
-                        len,
+                        keys,
                         qkv[v..].as_ptr(),
                         row,
                         1,

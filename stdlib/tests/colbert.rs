@@ -1,0 +1,168 @@
+//! ColBERT against PyLate: the model PyLate 1.6.0 built from all-MiniLM-L6-v2
+//! (seed 42), rebuilt here from all-MiniLM-L6-v2 and the fixture's starting
+//! weights, gives PyLate's token embeddings for every reference text, as query
+//! and as document, on both back-ends.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::Device;
+use rankbook::model::EncodeOptions;
+use rankbook::model::backend::Backend;
+use rankbook::model::colbert::{
+    BuildOptions, ColbertConfig, ColbertEncoder, ColbertOptions, Side, build_colbert,
+};
+
+const MINILM: &str = "sentence-transformers/all-MiniLM-L6-v2";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn fixture() -> PathBuf {
+    root().join("stdlib/tests/fixtures/colbert-minilm")
+}
+
+/// Builds PyLate's model into `out` from all-MiniLM-L6-v2 and the fixture.
+fn rebuild(out: &Path) {
+    let init =
+        candle_core::safetensors::load(fixture().join("init.safetensors"), &Device::Cpu).unwrap();
+    let flat = |name: &str| -> Vec<f32> { init[name].flatten_all().unwrap().to_vec1().unwrap() };
+    let text =
+        std::fs::read_to_string(fixture().join("config_sentence_transformers.json")).unwrap();
+    let config: ColbertConfig = serde_json::from_str(&text).unwrap();
+    let opts = BuildOptions {
+        config,
+        init: Some((flat("projection"), flat("markers"))),
+        ..Default::default()
+    };
+    build_colbert(MINILM, out, &opts).unwrap();
+}
+
+fn texts() -> Vec<(String, String)> {
+    std::fs::read_to_string(root().join("data/reference/minilm_reference.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["id"].as_str().unwrap().into(),
+                v["text"].as_str().unwrap().into(),
+            )
+        })
+        .collect()
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+    let n = |v: &[f32]| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    dot / (n(a) * n(b))
+}
+
+#[test]
+fn token_embeddings_equal_pylates_on_both_back_ends() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("colbert");
+    rebuild(&dir);
+    let reference =
+        candle_core::safetensors::load(fixture().join("reference.safetensors"), &Device::Cpu)
+            .unwrap();
+    let texts = texts();
+    let refs: Vec<&str> = texts.iter().map(|(_, t)| t.as_str()).collect();
+    for backend in [Backend::Packed, Backend::Candle] {
+        let model = ColbertEncoder::from_dir(
+            &dir,
+            &ColbertOptions {
+                backend,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(model.dim(), 128);
+        for side in [Side::Query, Side::Document] {
+            let kind = if side == Side::Query {
+                "query"
+            } else {
+                "document"
+            };
+            let opts = EncodeOptions {
+                batch_size: 5,
+                ..Default::default()
+            };
+            let (got, _) = model.encode(&refs, side, &opts).unwrap();
+            let mut worst = 1.0f64;
+            for (i, (id, _)) in texts.iter().enumerate() {
+                let want = &reference[&format!("{kind}/{id}")];
+                let (n, dim) = want.dims2().unwrap();
+                assert_eq!(got.count(i), n, "{backend:?} {kind} {id}: token count");
+                let want: Vec<f32> = want
+                    .to_dtype(candle_core::DType::F32)
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1()
+                    .unwrap();
+                for t in 0..n {
+                    let g = &got.get(i)[t * dim..(t + 1) * dim];
+                    worst = worst.min(cosine(g, &want[t * dim..(t + 1) * dim]));
+                }
+            }
+            assert!(
+                worst >= 0.99999,
+                "{backend:?} {kind}: worst token cosine {worst}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_plain_encoder_is_not_a_colbert() {
+    let e = ColbertEncoder::load(MINILM, &ColbertOptions::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("not a ColBERT model"), "{e}");
+}
+
+#[test]
+fn any_encoder_becomes_a_colbert_with_a_seeded_projection() {
+    // A tiny XLM-RoBERTa sentence-transformers folder with its own Dense module.
+    let src = root().join("stdlib/tests/fixtures/tiny/xlm-roberta-st");
+    let d = tempfile::tempdir().unwrap();
+    let build = |out: &Path| {
+        let opts = BuildOptions {
+            dim: 8,
+            seed: 7,
+            ..Default::default()
+        };
+        build_colbert(src.to_str().unwrap(), out, &opts).unwrap();
+    };
+    let (a, b) = (d.path().join("a"), d.path().join("b"));
+    build(&a);
+    build(&b);
+    let model = ColbertEncoder::from_dir(&a, &ColbertOptions::default()).unwrap();
+    assert_eq!(model.dim(), 8);
+    let texts = ["a short query", "a document, with punctuation."];
+    let (q, _) = model
+        .encode(&texts, Side::Query, &EncodeOptions::default())
+        .unwrap();
+    // Queries are expanded to the query length; every vector has unit length.
+    assert_eq!((q.count(0), q.count(1)), (32, 32));
+    for t in 0..q.tokens() {
+        let v = &q.as_slice()[t * 8..(t + 1) * 8];
+        assert!((v.iter().map(|x| x * x).sum::<f32>() - 1.0).abs() < 1e-5);
+    }
+    let (docs, _) = model
+        .encode(&texts, Side::Document, &EncodeOptions::default())
+        .unwrap();
+    let ids = model.tokenize(&texts[1..], Side::Document).unwrap();
+    assert!(
+        docs.count(1) < ids[0].ids.len(),
+        "punctuation dropped from documents"
+    );
+    // The same seed builds the same model.
+    let again = ColbertEncoder::from_dir(&b, &ColbertOptions::default()).unwrap();
+    let (q2, _) = again
+        .encode(&texts, Side::Query, &EncodeOptions::default())
+        .unwrap();
+    assert_eq!(q, q2);
+}
