@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::Device;
+use rankbook::index::MaxSimIndex;
 use rankbook::model::EncodeOptions;
 use rankbook::model::backend::Backend;
 use rankbook::model::colbert::{
@@ -165,4 +166,50 @@ fn any_encoder_becomes_a_colbert_with_a_seeded_projection() {
         .encode(&texts, Side::Query, &EncodeOptions::default())
         .unwrap();
     assert_eq!(q, q2);
+}
+
+#[test]
+fn exact_search_gives_brute_force_maxsim_scores() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("colbert");
+    rebuild(&dir);
+    let model =
+        std::sync::Arc::new(ColbertEncoder::from_dir(&dir, &ColbertOptions::default()).unwrap());
+    let data = rankbook::data::BeirDataset::open(&root().join("data/scifact-sample")).unwrap();
+    let opts = EncodeOptions::default();
+    let (index, _) = MaxSimIndex::build(model.clone(), &data.corpus, &opts).unwrap();
+    let queries: Vec<_> = data.queries.iter().take(8).cloned().collect();
+    let texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
+    let (q, _) = model.encode(&texts, Side::Query, &opts).unwrap();
+    let hits = index
+        .search_vectors(&q, 5, &rankbook::progress::NoProgress)
+        .unwrap();
+    let docs = index.docs();
+    let dim = docs.dim();
+    for (qi, hits) in hits.iter().enumerate() {
+        // Every doc scored by the definition: sum over query tokens of the best dot product.
+        let mut all: Vec<(f32, usize)> = (0..docs.len())
+            .map(|di| {
+                let score = q.get(qi).chunks_exact(dim).map(|qt| {
+                    docs.get(di)
+                        .chunks_exact(dim)
+                        .map(|dt| qt.iter().zip(dt).map(|(a, b)| a * b).sum::<f32>())
+                        .fold(f32::NEG_INFINITY, f32::max)
+                });
+                (score.sum(), di)
+            })
+            .collect();
+        all.sort_by(|a, b| b.0.total_cmp(&a.0));
+        for (rank, &(doc, score)) in hits.iter().enumerate() {
+            assert!(
+                (score - all[rank].0).abs() < 1e-4,
+                "query {qi} rank {rank}: {score} vs {}",
+                all[rank].0
+            );
+            let brute = all.iter().find(|(_, d)| *d == doc).unwrap().0;
+            assert!((score - brute).abs() < 1e-4);
+        }
+    }
+    let run = index.search(&queries, 5, &opts).unwrap();
+    assert_eq!(run.len(), 8);
 }

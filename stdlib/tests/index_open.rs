@@ -7,8 +7,10 @@ use std::sync::Arc;
 use rankbook::analysis::AnalyzerSpec;
 use rankbook::data::{BeirDataset, TextRecord};
 use rankbook::index::{
-    Bm25Index, Bm25Params, DenseIndex, Metric, OpenOptions, Retriever, SparseIndex, open,
+    Bm25Index, Bm25Params, DenseIndex, MaxSimIndex, Metric, OpenOptions, Retriever, SparseIndex,
+    open,
 };
+use rankbook::model::colbert::{BuildOptions, ColbertEncoder, ColbertOptions, build_colbert};
 use rankbook::model::splade::{SpladeEncoder, SpladeOptions};
 use rankbook::model::{EncodeOptions, ModelOptions, SentenceEncoder};
 use rankbook::progress::NoProgress;
@@ -44,6 +46,7 @@ fn round_trip(index: &dyn Retriever, kind: &str, queries: &[TextRecord]) {
     match kind {
         "BM25" => assert_eq!(pipeline, None),
         "SPLADE" => assert_eq!(pipeline.as_deref(), Some("splade")),
+        "ColBERT" => assert!(pipeline.unwrap().starts_with("colbert+dense8+q32:expand")),
         _ => assert_eq!(pipeline.as_deref(), Some("mean+dense16+normalize")),
     }
     assert_eq!(opened.len(), index.len());
@@ -70,6 +73,19 @@ fn every_index_kind_opens_and_searches() {
         SpladeEncoder::load(&fixture("distilbert-mlm"), &SpladeOptions::default()).unwrap();
     let sparse = SparseIndex::build(Arc::new(splade), &corpus, &NoProgress).unwrap();
     round_trip(&sparse, "SPLADE", &queries);
+
+    // A ColBERT made from the tiny XLM-RoBERTa, searched exactly (MaxSim).
+    let d = tempfile::tempdir().unwrap();
+    let colbert_dir = d.path().join("colbert");
+    let build = BuildOptions {
+        dim: 8,
+        ..Default::default()
+    };
+    build_colbert(&fixture("xlm-roberta-st"), &colbert_dir, &build).unwrap();
+    let colbert = ColbertEncoder::from_dir(&colbert_dir, &ColbertOptions::default()).unwrap();
+    let (late, _) =
+        MaxSimIndex::build(Arc::new(colbert), &corpus, &EncodeOptions::default()).unwrap();
+    round_trip(&late, "ColBERT", &queries);
 
     let model = Arc::new(
         SentenceEncoder::load(&fixture("xlm-roberta-st"), &ModelOptions::default()).unwrap(),

@@ -2,13 +2,12 @@
 //! matrix products, each query's top k kept per thread and merged. Vectors live
 //! in memory or in a memory-mapped vector file.
 
-use rayon::prelude::*;
 
 use std::path::Path;
 
 use crate::compute::gemm::{dot_products, pack_rows};
 use crate::error::{Error, Result};
-use crate::index::topk::TopK;
+use crate::index::topk::{TopK, par_top_k};
 use crate::index::vector_index::{VectorIndex, prepare_queries};
 use crate::progress::{NoProgress, Progress};
 use crate::vectors::{Embeddings, VectorFile, write_vectors};
@@ -177,40 +176,26 @@ impl FlatIndex {
                 first += rows.len() / d;
             }
         }
-        let empty = || -> Vec<TopK> { (0..nq).map(|_| TopK::new(k)).collect() };
         progress.start("search", self.len() as u64);
-        // One contiguous run of blocks per thread: each keeps its own top k per
-        // query, whose bars rise as it goes (rayon's finer splits restarted them
-        // from nothing and let whole blocks through).
-        let per_thread = blocks.len().div_ceil(rayon::current_num_threads()).max(1);
-        let tops = blocks
-            .par_chunks(per_thread)
-            .map(|run| {
-                let (mut tops, mut panels, mut scores) = (empty(), Vec::new(), Vec::new());
-                for &(first, rows) in run {
-                    let n = rows.len() / d;
-                    let width = pack_rows(rows, n, d, &mut panels);
-                    for (b, batch) in queries.as_slice().chunks(QUERY_BATCH * d).enumerate() {
-                        let m = batch.len() / d;
-                        dot_products(batch, m, d, &panels, width, &mut scores);
-                        for i in 0..m {
-                            let qi = b * QUERY_BATCH + i;
-                            let row = &scores[i * width..i * width + n];
-                            self.select(&mut tops[qi], row, first, q_norms[qi]);
-                        }
+        let tops = par_top_k(&blocks, nq, k, |run, tops| {
+            let (mut panels, mut scores) = (Vec::new(), Vec::new());
+            for &(first, rows) in run {
+                let n = rows.len() / d;
+                let width = pack_rows(rows, n, d, &mut panels);
+                for (b, batch) in queries.as_slice().chunks(QUERY_BATCH * d).enumerate() {
+                    let m = batch.len() / d;
+                    dot_products(batch, m, d, &panels, width, &mut scores);
+                    for i in 0..m {
+                        let qi = b * QUERY_BATCH + i;
+                        let row = &scores[i * width..i * width + n];
+                        self.select(&mut tops[qi], row, first, q_norms[qi]);
                     }
-                    progress.advance(n as u64);
                 }
-                tops
-            })
-            .reduce(empty, |mut a, b| {
-                for (x, y) in a.iter_mut().zip(b) {
-                    x.merge(y);
-                }
-                a
-            });
+                progress.advance(n as u64);
+            }
+        });
         progress.finish();
-        Ok(tops.into_iter().map(TopK::into_sorted).collect())
+        Ok(tops)
     }
 
     /// Offers one query's scores against docs `first..` to its top k.

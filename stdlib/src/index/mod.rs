@@ -8,6 +8,7 @@ mod faiss_index;
 mod flat;
 mod inverted;
 mod lucene_norm;
+mod maxsim;
 mod retriever;
 mod sparse;
 mod topk;
@@ -22,6 +23,7 @@ pub use disk::{
 };
 pub use flat::{FlatIndex, Metric, score_to_f64};
 pub use inverted::{InvertedIndex, TermWeights};
+pub use maxsim::{MAXSIM, MaxSimIndex};
 pub use retriever::{OpenOptions, Retriever, open};
 pub use sparse::SparseIndex;
 pub use topk::TopK;

@@ -8,13 +8,16 @@ use crate::error::{Error, Result};
 use crate::index::bm25::Bm25Index;
 use crate::index::dense::DenseIndex;
 use crate::index::disk::read_manifest;
+use crate::index::maxsim::{MAXSIM, MaxSimIndex};
 use crate::index::sparse::{SPLADE, SparseIndex};
 use crate::index::vector_index::VectorIndex;
+use crate::model::colbert::{ColbertEncoder, ColbertOptions};
 use crate::model::{EncodeOptions, EncoderIdentity, ModelOptions, SentenceEncoder};
 
-/// An index that answers text queries: dense (flat or faiss), BM25 or SPLADE.
+/// An index that answers text queries: dense (flat or faiss), BM25, SPLADE or
+/// late interaction (ColBERT, exact MaxSim).
 pub trait Retriever: Send + Sync {
-    /// `dense`, `BM25` or `SPLADE`.
+    /// `dense`, `BM25`, `SPLADE` or `ColBERT`.
     fn kind(&self) -> &'static str;
     /// Number of indexed docs.
     fn len(&self) -> usize;
@@ -63,6 +66,17 @@ pub fn open(dir: &Path, opts: &OpenOptions) -> Result<Box<dyn Retriever>> {
             dir.display()
         )));
     }
+    if manifest.factory == MAXSIM {
+        let colbert = ColbertOptions {
+            device: opts.model_options.device.clone(),
+            ..Default::default()
+        };
+        let model = match &opts.model {
+            Some(name) => Some(Arc::new(ColbertEncoder::load(name, &colbert)?)),
+            None => None,
+        };
+        return Ok(Box::new(MaxSimIndex::load(dir, model, &colbert)?));
+    }
     Ok(match lexical {
         Some("BM25") => Box::new(Bm25Index::load(dir)?),
         Some(_) => Box::new(SparseIndex::load(dir, None, &opts.model_options.device)?),
@@ -94,6 +108,24 @@ impl Retriever for DenseIndex {
     }
     fn vectors(&self) -> Option<&dyn VectorIndex> {
         Some(self.vector_index())
+    }
+}
+
+impl Retriever for MaxSimIndex {
+    fn kind(&self) -> &'static str {
+        "ColBERT"
+    }
+    fn len(&self) -> usize {
+        MaxSimIndex::len(self)
+    }
+    fn search(&self, queries: &[TextRecord], k: usize, opts: &EncodeOptions) -> Result<Run> {
+        MaxSimIndex::search(self, queries, k, opts)
+    }
+    fn save(&self, dir: &Path) -> Result<()> {
+        MaxSimIndex::save(self, dir)
+    }
+    fn encoder(&self) -> Result<Option<EncoderIdentity>> {
+        Ok(Some(self.model().identity()?.clone()))
     }
 }
 

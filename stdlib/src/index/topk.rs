@@ -93,6 +93,38 @@ impl<'a> TopK<'a> {
     }
 }
 
+/// The best `k` docs of each of `queries` queries over `blocks` of docs:
+/// `scan` offers one contiguous run of blocks to per-query selections. One run
+/// per thread, so each thread's bars rise as it goes (rayon's finer splits
+/// restarted them from nothing and let whole blocks through); the threads'
+/// selections are merged.
+pub fn par_top_k<'a, B: Sync>(
+    blocks: &[B],
+    queries: usize,
+    k: usize,
+    scan: impl Fn(&[B], &mut [TopK<'a>]) + Sync + Send,
+) -> Vec<Vec<(usize, f32)>> {
+    use rayon::prelude::*;
+    let empty = || -> Vec<TopK<'a>> { (0..queries).map(|_| TopK::new(k)).collect() };
+    let per_thread = blocks.len().div_ceil(rayon::current_num_threads()).max(1);
+    blocks
+        .par_chunks(per_thread)
+        .map(|run| {
+            let mut tops = empty();
+            scan(run, &mut tops);
+            tops
+        })
+        .reduce(empty, |mut a, b| {
+            for (x, y) in a.iter_mut().zip(b) {
+                x.merge(y);
+            }
+            a
+        })
+        .into_iter()
+        .map(TopK::into_sorted)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

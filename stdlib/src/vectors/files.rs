@@ -46,15 +46,19 @@ fn io_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| Error::io(path, e)
 }
 
-/// Writes `ids` and their vectors to `path` (format by extension), atomically.
-pub fn write_vectors(path: &Path, ids: &[String], vectors: &Embeddings) -> Result<()> {
-    if ids.len() != vectors.len() {
+/// Fails unless there is one id per text's vectors.
+pub(crate) fn check_ids(ids: usize, texts: usize) -> Result<()> {
+    if ids != texts {
         return Err(Error::InvalidArgument(format!(
-            "{} ids for {} vectors",
-            ids.len(),
-            vectors.len()
+            "{ids} ids for {texts} texts' vectors"
         )));
     }
+    Ok(())
+}
+
+/// Writes `ids` and their vectors to `path` (format by extension), atomically.
+pub fn write_vectors(path: &Path, ids: &[String], vectors: &Embeddings) -> Result<()> {
+    check_ids(ids.len(), vectors.len())?;
     match VectorFormat::from_path(path)? {
         VectorFormat::Arrow => write_arrow(path, ids, vectors),
         VectorFormat::Jsonl => write_atomically(path, |w| {
@@ -116,9 +120,19 @@ fn write_arrow(path: &Path, ids: &[String], vectors: &Embeddings) -> Result<()> 
     let dim = vectors.dim();
     let schema = Arc::new(vector_schema(dim));
     let list = embedding_column(dim, vectors.as_slice().to_vec())?;
+    write_id_column_file(path, schema, ids, Arc::new(list))
+}
+
+/// Writes an Arrow file of an `id` column and one more column (atomically).
+pub(crate) fn write_id_column_file(
+    path: &Path,
+    schema: Arc<Schema>,
+    ids: &[String],
+    column: arrow_array::ArrayRef,
+) -> Result<()> {
     let batch = RecordBatch::try_new(
         schema.clone(),
-        vec![Arc::new(StringArray::from_iter_values(ids)), Arc::new(list)],
+        vec![Arc::new(StringArray::from_iter_values(ids)), column],
     )?;
     write_atomically(path, |w| {
         let mut writer = arrow_ipc::writer::FileWriter::try_new(w, &schema)?;

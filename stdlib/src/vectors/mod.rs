@@ -4,9 +4,11 @@ mod arrow_file;
 mod embeddings;
 pub(crate) mod files;
 mod multi;
+mod multi_file;
 pub mod pca;
 
 pub use arrow_file::VectorFile;
 pub use embeddings::Embeddings;
 pub use files::{VectorFormat, write_vectors};
 pub use multi::MultiVectors;
+pub use multi_file::{read_multi_vectors, write_multi_vectors};
