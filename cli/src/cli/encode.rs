@@ -2,11 +2,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::Args;
 use rankbook::data::read_texts;
+use rankbook::model::colbert::{ColbertEncoder, ColbertOptions, Side, is_colbert_model};
 use rankbook::model::{EncodeOptions, SentenceEncoder};
-use rankbook::vectors::write_vectors;
+use rankbook::vectors::{write_multi_vectors, write_vectors};
 
 use crate::cli::encoding::EncodingArgs;
 use crate::cli::progress::Bar;
@@ -23,9 +24,14 @@ pub struct EncodeArgs {
     /// Output file: .arrow, .jsonl or .npy.
     #[arg(long)]
     output: PathBuf,
-    /// Prefix added to every text, e.g. "query: ".
+    /// Prefix added to every text, e.g. "query: " (default: the model's prompt
+    /// for --kind, if it has one).
     #[arg(long)]
     prompt: Option<String>,
+    /// query or document: picks the model's prompt; a ColBERT model writes
+    /// each text's token vectors (.arrow or .jsonl) as that side.
+    #[arg(long)]
+    kind: Option<String>,
     #[command(flatten)]
     encoding: EncodingArgs,
 }
@@ -33,24 +39,44 @@ pub struct EncodeArgs {
 pub fn run(a: EncodeArgs) -> anyhow::Result<()> {
     // Check the output format before spending time on encoding.
     rankbook::vectors::VectorFormat::from_path(&a.output)?;
+    let side = a.kind.as_deref().map(Side::parse).transpose()?;
     let records = read_texts(&a.input)?;
-    let model = SentenceEncoder::load(&a.model, &a.encoding.model_options())?;
     let cache = a.encoding.cache();
     let bar = Bar::new(a.encoding.quiet);
     let texts: Vec<&str> = records.iter().map(|r| r.text.as_str()).collect();
-    let (vectors, stats) = model.encode(
-        &texts,
-        &EncodeOptions {
-            batch_size: a.encoding.batch_size,
-            prompt: a.prompt.as_deref(),
-            progress: &bar,
-            cache: cache.as_ref(),
+    let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+    let encode = EncodeOptions {
+        batch_size: a.encoding.batch_size,
+        prompt: a.prompt.as_deref(),
+        progress: &bar,
+        cache: cache.as_ref(),
+        ..Default::default()
+    };
+    let stats = if is_colbert_model(&a.model)? {
+        if a.prompt.is_some() {
+            bail!("a ColBERT model adds its own markers; leave out --prompt and give --kind");
+        }
+        let options = ColbertOptions {
+            device: a.encoding.model_options().device,
             ..Default::default()
-        },
-    )?;
-    let ids: Vec<String> = records.into_iter().map(|r| r.id).collect();
-    write_vectors(&a.output, &ids, &vectors)
-        .with_context(|| format!("writing {}", a.output.display()))?;
+        };
+        let model = ColbertEncoder::load(&a.model, &options)?;
+        let (vectors, stats) = model.encode(&texts, side.unwrap_or(Side::Document), &encode)?;
+        write_multi_vectors(&a.output, &ids, &vectors)
+            .with_context(|| format!("writing {}", a.output.display()))?;
+        stats
+    } else {
+        let model = SentenceEncoder::load(&a.model, &a.encoding.model_options())?;
+        let prompt = a.prompt.as_deref().or(match side {
+            Some(Side::Query) => model.query_prompt(),
+            Some(Side::Document) => model.document_prompt(),
+            None => None,
+        });
+        let (vectors, stats) = model.encode(&texts, &EncodeOptions { prompt, ..encode })?;
+        write_vectors(&a.output, &ids, &vectors)
+            .with_context(|| format!("writing {}", a.output.display()))?;
+        stats
+    };
     let cached = if stats.cached > 0 {
         format!(" ({} from the cache)", stats.cached)
     } else {

@@ -9,8 +9,10 @@ use std::time::Instant;
 
 use rankbook::analysis::AnalyzerSpec;
 use rankbook::index::{
-    Bm25Index, Bm25Params, DenseIndex, Metric, Retriever, SparseIndex, build_index, save_index,
+    Bm25Index, Bm25Params, DEFAULT_FACTORY, DenseIndex, MaxSimIndex, Metric, Retriever,
+    SparseIndex, build_index, save_index,
 };
+use rankbook::model::colbert::{ColbertEncoder, ColbertOptions, is_colbert_model};
 use rankbook::model::splade::{SpladeEncoder, SpladeOptions};
 use rankbook::model::{EncodeOptions, SentenceEncoder};
 use rankbook::vectors::VectorFile;
@@ -22,8 +24,8 @@ use rankbook::data::beir::read_corpus;
 
 #[derive(Args)]
 pub struct IndexArgs {
-    /// Model folder or hub id (org/name[@revision]): a bi-encoder, or a SPLADE
-    /// (BertForMaskedLM) model with --sparse.
+    /// Model folder or hub id (org/name[@revision]): a bi-encoder, a ColBERT
+    /// (an exact MaxSim index), or a SPLADE (BertForMaskedLM) model with --sparse.
     #[arg(long, required_unless_present_any = ["vectors", "bm25"], requires = "corpus")]
     model: Option<String>,
     /// Build a BM25 index of the corpus (no model).
@@ -58,7 +60,7 @@ pub struct IndexArgs {
     #[arg(long)]
     output: PathBuf,
     /// Index type: Flat (exact). IVF, HNSW and PQ need a build with `--features faiss`.
-    #[arg(long, default_value = rankbook::index::DEFAULT_FACTORY)]
+    #[arg(long, default_value = DEFAULT_FACTORY)]
     factory: String,
     /// dot, cosine or l2.
     #[arg(long, default_value = rankbook::index::Metric::default().name())]
@@ -141,9 +143,36 @@ pub fn run(a: IndexArgs) -> anyhow::Result<()> {
         return Ok(());
     };
     let corpus = read_corpus(corpus)?;
-    let model = Arc::new(SentenceEncoder::load(model, &a.encoding.model_options())?);
     let cache = a.encoding.cache();
     let bar = Bar::new(a.encoding.quiet);
+    if is_colbert_model(model)? {
+        if a.factory != DEFAULT_FACTORY {
+            bail!("a ColBERT index is searched exactly (MaxSim); leave out --factory");
+        }
+        let options = ColbertOptions {
+            device: a.encoding.model_options().device,
+            ..Default::default()
+        };
+        let model = Arc::new(ColbertEncoder::load(model, &options)?);
+        let encode = EncodeOptions {
+            batch_size: a.encoding.batch_size,
+            progress: &bar,
+            ..Default::default()
+        };
+        let (index, stats) = MaxSimIndex::build(model, &corpus, &encode)?;
+        log_encoded("corpus", &stats);
+        index.save(&a.output)?;
+        crate::cli::stats::count("docs", index.len());
+        log(format_args!(
+            "indexed {} docs ({} token vectors of {} dims, ColBERT) -> {}",
+            index.len(),
+            index.docs().tokens(),
+            index.docs().dim(),
+            a.output.display()
+        ));
+        return Ok(());
+    }
+    let model = Arc::new(SentenceEncoder::load(model, &a.encoding.model_options())?);
     let (index, stats) = DenseIndex::build(
         model,
         &corpus,

@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and one module per command.
 
 mod cache;
+mod colbert;
 mod encode;
 mod encoding;
 mod eval;
@@ -49,6 +50,8 @@ enum Command {
     Rerank(rerank::RerankArgs),
     /// Show or clear the embedding cache.
     Cache(cache::CacheArgs),
+    /// Turn an encoder into a ColBERT (late interaction) model, as PyLate does.
+    Colbert(colbert::ColbertArgs),
     /// An interactive Rhai session.
     Repl(repl::ReplArgs),
     /// Run a Rhai script.
@@ -80,6 +83,7 @@ impl Command {
             Self::Mine(_) => "mine",
             Self::Rerank(_) => "rerank",
             Self::Cache(_) => "cache",
+            Self::Colbert(_) => "colbert",
             Self::Run(_) => "run",
             Self::Repl(_) => "repl",
         }
@@ -97,6 +101,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Mine(a) => mine::run(a),
         Command::Rerank(a) => rerank::run(a),
         Command::Cache(a) => cache::run(a),
+        Command::Colbert(a) => colbert::run(a),
         Command::Run(a) => run::run(a),
         Command::Repl(a) => repl::run(a),
     }

@@ -18,6 +18,8 @@ use crate::cli::encoding::{EncodingArgs, log_encoded};
 use crate::cli::progress::Bar;
 use crate::cli::style::log;
 use rankbook::data::beir::{judged, read_corpus, split_qrels_near};
+use rankbook::index::MaxSimIndex;
+use rankbook::model::colbert::{ColbertEncoder, ColbertOptions, is_colbert_model};
 
 #[derive(Args)]
 pub struct SearchArgs {
@@ -176,6 +178,17 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
                 set_parameters(v, &a)?;
             }
             index
+        }
+        (None, Some(corpus), Some(model)) if is_colbert_model(model)? => {
+            let corpus = read_corpus(corpus)?;
+            let options = ColbertOptions {
+                device: options.device.clone(),
+                ..Default::default()
+            };
+            let model = Arc::new(ColbertEncoder::load(model, &options)?);
+            let (index, stats) = MaxSimIndex::build(model, &corpus, &encode)?;
+            log_encoded("corpus", &stats);
+            Box::new(index)
         }
         (None, Some(corpus), Some(model)) => {
             let corpus = read_corpus(corpus)?;

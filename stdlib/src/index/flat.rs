@@ -2,7 +2,6 @@
 //! matrix products, each query's top k kept per thread and merged. Vectors live
 //! in memory or in a memory-mapped vector file.
 
-
 use std::path::Path;
 
 use crate::compute::gemm::{dot_products, pack_rows};

@@ -93,6 +93,11 @@ pub fn is_colbert(dir: &Path) -> bool {
     })
 }
 
+/// Whether the model `spec` (folder or hub id) is a ColBERT model.
+pub fn is_colbert_model(spec: &str) -> Result<bool> {
+    Ok(is_colbert(&resolve_model(spec)?))
+}
+
 /// Which side of the interaction a text is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -133,6 +138,8 @@ pub struct ColbertEncoder {
     query_tokenizer: TextTokenizer,
     document_tokenizer: TextTokenizer,
     projections: Vec<Dense>,
+    transformer_dir: PathBuf,
+    projection_dirs: Vec<PathBuf>,
     device: Device,
     dim: usize,
     query_prefix_id: Option<u32>,
@@ -214,6 +221,7 @@ impl ColbertEncoder {
             pad,
         )?;
         let mut projections = Vec::new();
+        let mut projection_dirs = Vec::new();
         let mut dim = backbone.encoder.hidden_size();
         for m in &folder.modules[1..] {
             match m {
@@ -221,6 +229,7 @@ impl ColbertEncoder {
                     let dense = Dense::load(d, &device)?;
                     dim = dense.out_features();
                     projections.push(dense);
+                    projection_dirs.push(d.clone());
                 }
                 other => {
                     return Err(Error::model_config(
@@ -260,6 +269,8 @@ impl ColbertEncoder {
             query_tokenizer,
             document_tokenizer,
             projections,
+            transformer_dir: tdir,
+            projection_dirs,
             device,
             dim,
             mask_id,
@@ -308,7 +319,7 @@ impl ColbertEncoder {
         );
         let id = EncoderIdentity {
             model: self.name.clone(),
-            weights_sha256: weights_hash(&self.dir)?,
+            weights_sha256: self.weights_sha256()?,
             pipeline,
             max_length: c.document_length,
             query_prompt: Some(c.query_prefix.clone()),
@@ -317,6 +328,18 @@ impl ColbertEncoder {
             top_k: None,
         };
         Ok(self.identity.get_or_init(|| id))
+    }
+
+    /// SHA-256 over the transformer's and the projections' weight files (a
+    /// new projection is a new model).
+    pub fn weights_sha256(&self) -> Result<String> {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(weights_hash(&self.transformer_dir)?);
+        for d in &self.projection_dirs {
+            h.update(weights_hash(d)?);
+        }
+        Ok(hex::encode(h.finalize()))
     }
 
     /// Token ids as the model reads them: marker inserted after the first
