@@ -553,6 +553,25 @@ mod tests {
     }
 
     #[test]
+    fn a_colbert_is_built_indexed_and_searched_from_a_script() {
+        let mut s = Session::new();
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("colbert").display().to_string();
+        let cell = format!(
+            "let m = colbert_from(\"../stdlib/tests/fixtures/tiny/xlm-roberta-st\", \"{out}\", #{{dim: 8}}); \
+             let d = beir(\"../data/scifact-sample\"); \
+             let i = m.index(d.corpus()); \
+             let q = m.encode([\"a query\"], \"query\"); \
+             [i.len(), i.search(d.queries(), 3).len(), q[0].len(), q[0][0].len(), i.encoder]"
+        );
+        let v = s.execute(&cell).unwrap().into_array().unwrap();
+        assert_eq!(v[0].as_int().unwrap(), 201);
+        assert_eq!(v[1].as_int().unwrap(), 50);
+        assert_eq!((v[2].as_int().unwrap(), v[3].as_int().unwrap()), (32, 8));
+        assert!(v[4].clone().into_string().unwrap().contains("colbert+dense8"));
+    }
+
+    #[test]
     fn state_and_functions_persist_across_cells() {
         let mut s = Session::new();
         let _ = s.execute("let x = 40; fn twice(v) { v * 2 }").unwrap();

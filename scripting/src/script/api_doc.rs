@@ -54,7 +54,15 @@ const DOCS: &[(&str, &str)] = &[
     ),
     (
         "encode",
-        "Encodes texts into vectors (through the embedding cache).",
+        "Encodes texts into vectors (through the embedding cache); a ColBERT's encode(texts, \"query\" or \"document\") gives each text's token vectors.",
+    ),
+    (
+        "colbert",
+        "Loads a ColBERT (late interaction) model: a PyLate folder or hub id.",
+    ),
+    (
+        "colbert_from",
+        "Builds a ColBERT from any supported encoder as PyLate does (marker tokens, a seeded projection; options dim (128), seed (42)), writes it to a folder and loads it.",
     ),
     (
         "eval_table",
@@ -87,7 +95,7 @@ const DOCS: &[(&str, &str)] = &[
     ),
     (
         "index",
-        "Encodes a corpus into a searchable index (dense with a bi-encoder, sparse with a SPLADE model).",
+        "Encodes a corpus into a searchable index (dense with a bi-encoder, sparse with a SPLADE model, exact MaxSim with a ColBERT).",
     ),
     (
         "index$get$",

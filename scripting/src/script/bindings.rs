@@ -50,7 +50,7 @@ impl IntoIterator for Texts {
 #[derive(Clone)]
 pub struct Index(pub Arc<dyn Retriever>);
 
-fn strings(a: &Array) -> RhaiResult<Vec<String>> {
+pub(crate) fn strings(a: &Array) -> RhaiResult<Vec<String>> {
     a.iter()
         .map(|v| {
             v.clone()
@@ -156,6 +156,7 @@ pub fn register(engine: &mut Engine) {
     super::training::register(engine);
     super::retrieval::register(engine);
     super::plots::register(engine);
+    super::late::register(engine);
     engine
         .register_type_with_name::<Model>("Model")
         .register_fn("model", |spec: &str| -> RhaiResult<Model> {
@@ -259,7 +260,7 @@ pub fn register(engine: &mut Engine) {
                     .map_err(err)?
                     .into();
             Ok(match index.kind() {
-                "dense" => Dynamic::from(Index(index)),
+                "dense" | "ColBERT" => Dynamic::from(Index(index)),
                 _ => Dynamic::from(super::retrieval::TermIndex(index)),
             })
         })

@@ -5,6 +5,7 @@ mod bindings;
 mod engine;
 mod error;
 pub mod host;
+mod late;
 mod live;
 mod plots;
 mod retrieval;

@@ -1,0 +1,96 @@
+//! Rhai bindings for late interaction (ColBERT): load or build a model, index
+//! a corpus (exact MaxSim), encode token vectors. Conversions only: the model
+//! and the index are `rankbook::model::colbert` and `rankbook::index`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rankbook::index::MaxSimIndex;
+use rankbook::model::colbert::{BuildOptions, ColbertEncoder, ColbertOptions, Side, build_colbert};
+use rhai::{Array, Dynamic, Engine, Map};
+
+use super::bindings::{Index, RhaiResult, Texts, check_keys, err, strings, with_default_cache};
+
+/// A ColBERT model in a script.
+#[derive(Clone)]
+pub struct Colbert(pub Arc<ColbertEncoder>);
+
+fn load(spec: &str) -> RhaiResult<Colbert> {
+    ColbertEncoder::load(spec, &ColbertOptions::default())
+        .map(|m| Colbert(Arc::new(m)))
+        .map_err(err)
+}
+
+/// Builds a ColBERT from `encoder` into `out` (options dim, seed) and loads it.
+fn colbert_from(encoder: &str, out: &str, opts: Map) -> RhaiResult<Colbert> {
+    check_keys(&opts, &["dim", "seed"])?;
+    let d = BuildOptions::default();
+    let int = |key: &str, default: usize| -> RhaiResult<usize> {
+        match opts.get(key) {
+            None => Ok(default),
+            Some(v) => v
+                .as_int()
+                .ok()
+                .and_then(|i| usize::try_from(i).ok())
+                .ok_or_else(|| err(format!("option {key}: expected a whole number >= 0"))),
+        }
+    };
+    let build = BuildOptions {
+        dim: int("dim", d.dim)?,
+        seed: int("seed", d.seed as usize)? as u64,
+        ..d
+    };
+    build_colbert(encoder, Path::new(out), &build).map_err(err)?;
+    load(out)
+}
+
+/// Registers the ColBERT type and functions.
+pub fn register(engine: &mut Engine) {
+    engine
+        .register_type_with_name::<Colbert>("ColBERT")
+        .register_fn("colbert", load)
+        .register_fn("colbert_from", |e: &str, out: &str| {
+            colbert_from(e, out, Map::new())
+        })
+        .register_fn("colbert_from", colbert_from)
+        .register_fn("index", |m: Colbert, corpus: Texts| -> RhaiResult<Index> {
+            with_default_cache(|o| MaxSimIndex::build(m.0, &corpus.0, o))
+                .map(|(i, _)| Index(Arc::new(i)))
+                .map_err(err)
+        })
+        .register_fn(
+            "encode",
+            |m: &mut Colbert, texts: Array, kind: &str| -> RhaiResult<Array> {
+                let side = Side::parse(kind).map_err(err)?;
+                let texts = strings(&texts)?;
+                let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+                let (v, _) = with_default_cache(|o| m.0.encode(&refs, side, o)).map_err(err)?;
+                let dim = v.dim();
+                Ok((0..v.len())
+                    .map(|i| {
+                        let rows: Array = v
+                            .get(i)
+                            .chunks_exact(dim)
+                            .map(|r| {
+                                let row: Array =
+                                    r.iter().map(|x| Dynamic::from_float(*x as f64)).collect();
+                                Dynamic::from(row)
+                            })
+                            .collect();
+                        Dynamic::from(rows)
+                    })
+                    .collect())
+            },
+        )
+        .register_get("dim", |m: &mut Colbert| m.0.dim() as i64)
+        .register_fn("to_string", |m: &mut Colbert| {
+            let c = m.0.config();
+            format!(
+                "ColBERT({}, dim {}, query length {}, document length {})",
+                m.0.dir().display(),
+                m.0.dim(),
+                c.query_length,
+                c.document_length
+            )
+        });
+}
