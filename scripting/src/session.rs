@@ -568,7 +568,12 @@ mod tests {
         assert_eq!(v[0].as_int().unwrap(), 201);
         assert_eq!(v[1].as_int().unwrap(), 50);
         assert_eq!((v[2].as_int().unwrap(), v[3].as_int().unwrap()), (32, 8));
-        assert!(v[4].clone().into_string().unwrap().contains("colbert+dense8"));
+        assert!(
+            v[4].clone()
+                .into_string()
+                .unwrap()
+                .contains("colbert+dense8")
+        );
     }
 
     #[test]

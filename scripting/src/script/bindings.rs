@@ -74,6 +74,23 @@ pub(crate) fn check_keys(opts: &Map, known: &[&str]) -> RhaiResult<()> {
     Ok(())
 }
 
+/// A whole-number option (>= 0), if given.
+pub(crate) fn opt_usize(opts: &Map, key: &str) -> RhaiResult<Option<usize>> {
+    match opts.get(key) {
+        None => Ok(None),
+        Some(v) => v
+            .as_int()
+            .ok()
+            .and_then(|i| usize::try_from(i).ok())
+            .map(Some)
+            .ok_or_else(|| {
+                err(format!(
+                    "option {key}: expected a whole number >= 0, found {v}"
+                ))
+            }),
+    }
+}
+
 pub(crate) fn opt_str(opts: &Map, key: &str, default: &str) -> RhaiResult<String> {
     match opts.get(key) {
         None => Ok(default.to_string()),

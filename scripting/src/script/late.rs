@@ -9,7 +9,9 @@ use rankbook::index::MaxSimIndex;
 use rankbook::model::colbert::{BuildOptions, ColbertEncoder, ColbertOptions, Side, build_colbert};
 use rhai::{Array, Dynamic, Engine, Map};
 
-use super::bindings::{Index, RhaiResult, Texts, check_keys, err, strings, with_default_cache};
+use super::bindings::{
+    Index, RhaiResult, Texts, check_keys, err, opt_usize, strings, with_default_cache,
+};
 
 /// A ColBERT model in a script.
 #[derive(Clone)]
@@ -25,15 +27,8 @@ fn load(spec: &str) -> RhaiResult<Colbert> {
 fn colbert_from(encoder: &str, out: &str, opts: Map) -> RhaiResult<Colbert> {
     check_keys(&opts, &["dim", "seed"])?;
     let d = BuildOptions::default();
-    let int = |key: &str, default: usize| -> RhaiResult<usize> {
-        match opts.get(key) {
-            None => Ok(default),
-            Some(v) => v
-                .as_int()
-                .ok()
-                .and_then(|i| usize::try_from(i).ok())
-                .ok_or_else(|| err(format!("option {key}: expected a whole number >= 0"))),
-        }
+    let int = |key: &str, default: usize| {
+        Ok::<_, Box<rhai::EvalAltResult>>(opt_usize(&opts, key)?.unwrap_or(default))
     };
     let build = BuildOptions {
         dim: int("dim", d.dim)?,

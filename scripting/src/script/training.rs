@@ -19,7 +19,7 @@ use rankbook::train::{
 use rhai::{Array, Dynamic, Engine, FnPtr, Map, NativeCallContext};
 
 use super::bindings::{
-    Model, RhaiResult, check_keys, err, opt_bool, opt_f64, opt_str, with_default_cache,
+    Model, RhaiResult, check_keys, err, opt_bool, opt_f64, opt_str, opt_usize, with_default_cache,
 };
 use super::live::LiveView;
 use super::retrieval::Cross;
@@ -121,22 +121,6 @@ const KEYS: &[&str] = &[
     "keep_checkpoints",
     "rerank_depth",
 ];
-
-fn opt_usize(opts: &Map, key: &str) -> RhaiResult<Option<usize>> {
-    match opts.get(key) {
-        None => Ok(None),
-        Some(v) => v
-            .as_int()
-            .ok()
-            .and_then(|i| usize::try_from(i).ok())
-            .map(Some)
-            .ok_or_else(|| {
-                err(format!(
-                    "option {key}: expected a whole number >= 0, found {v}"
-                ))
-            }),
-    }
-}
 
 fn trainer(opts: Map) -> RhaiResult<Trainer> {
     check_keys(&opts, KEYS)?;
