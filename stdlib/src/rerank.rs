@@ -1,6 +1,7 @@
 //! Re-ranking a first-stage run: the top `k` docs of each query scored again by
-//! a cross-encoder (query and doc read together) or a bi-encoder (the dot
-//! product of their vectors, as its dense index would score them).
+//! a cross-encoder (query and doc read together), a bi-encoder (the dot
+//! product of their vectors, as its dense index would score them) or a ColBERT
+//! (MaxSim of their token vectors, as its index would).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -8,6 +9,7 @@ use crate::data::negatives::TextLookup;
 use crate::data::{Run, TextRecord};
 use crate::error::{Error, Result};
 use crate::index::score_to_f64;
+use crate::model::colbert::{ColbertEncoder, Side, maxsim};
 use crate::model::cross_encoder::CrossEncoder;
 use crate::model::{EncodeOptions, SentenceEncoder};
 use crate::progress::Progress;
@@ -18,6 +20,8 @@ pub enum Reranker<'a> {
     Cross(&'a CrossEncoder),
     /// Scores by the dot product of query and doc vectors.
     Bi(&'a SentenceEncoder),
+    /// Scores by late interaction (MaxSim of query and doc token vectors).
+    Colbert(&'a ColbertEncoder),
 }
 
 /// How to re-rank.
@@ -96,7 +100,7 @@ pub fn rerank(
     stats.pairs = work.iter().map(|(_, d)| d.len()).sum();
     let scores = match reranker {
         Reranker::Cross(model) => cross_scores(model, &work, &texts, opts)?,
-        Reranker::Bi(model) => bi_scores(model, &work, &texts, opts)?,
+        other => encoder_scores(other, &work, &texts, opts)?,
     };
     let mut out = Run::new();
     for ((qid, docs), scores) in work.iter().zip(scores) {
@@ -133,37 +137,61 @@ fn cross_scores(
     Ok(out)
 }
 
-fn bi_scores(
-    model: &SentenceEncoder,
+/// The texts a bi-encoder or ColBERT encodes to re-rank `work`: each distinct
+/// doc once (however many queries rank it), with its row, and the queries.
+struct Encodable<'t> {
+    doc_texts: Vec<&'t str>,
+    row: HashMap<&'t str, usize>,
+    query_texts: Vec<&'t str>,
+}
+
+fn encodable<'t>(work: &[(&'t str, Vec<&'t str>)], texts: &TextLookup<'t>) -> Encodable<'t> {
+    let unique: BTreeSet<&str> = work.iter().flat_map(|(_, d)| d.iter().copied()).collect();
+    let doc_ids: Vec<&str> = unique.into_iter().collect();
+    Encodable {
+        row: doc_ids.iter().enumerate().map(|(i, d)| (*d, i)).collect(),
+        doc_texts: doc_ids
+            .iter()
+            .map(|d| texts.doc(d).unwrap_or_default())
+            .collect(),
+        query_texts: work
+            .iter()
+            .map(|(q, _)| texts.query(q).unwrap_or_default())
+            .collect(),
+    }
+}
+
+/// Scores by encoding: each distinct doc and each query encoded once, then a
+/// bi-encoder's dot products or a ColBERT's MaxSim.
+fn encoder_scores(
+    reranker: Reranker,
     work: &[(&str, Vec<&str>)],
     texts: &TextLookup,
     opts: &RerankOptions,
 ) -> Result<Vec<Vec<f32>>> {
-    // Each distinct doc is encoded once, however many queries rank it.
-    let unique: BTreeSet<&str> = work.iter().flat_map(|(_, d)| d.iter().copied()).collect();
-    let doc_ids: Vec<&str> = unique.into_iter().collect();
-    let row: HashMap<&str, usize> = doc_ids.iter().enumerate().map(|(i, d)| (*d, i)).collect();
-    let doc_texts: Vec<&str> = doc_ids
-        .iter()
-        .map(|d| texts.doc(d).unwrap_or_default())
-        .collect();
-    let query_texts: Vec<&str> = work
-        .iter()
-        .map(|(q, _)| texts.query(q).unwrap_or_default())
-        .collect();
+    let e = encodable(work, texts);
     let o = EncodeOptions {
         batch_size: opts.batch_size,
         ..opts.encode
     };
-    let docs = model.encode_documents(&doc_texts, &o)?;
-    let queries = model.encode_queries(&query_texts, &o)?;
+    let score: Box<dyn Fn(usize, usize) -> f32> = match reranker {
+        Reranker::Bi(model) => {
+            let docs = model.encode_documents(&e.doc_texts, &o)?;
+            let queries = model.encode_queries(&e.query_texts, &o)?;
+            Box::new(move |q, d| dot(queries.row(q), docs.row(d)))
+        }
+        Reranker::Colbert(model) => {
+            let (docs, _) = model.encode(&e.doc_texts, Side::Document, &o)?;
+            let (queries, _) = model.encode(&e.query_texts, Side::Query, &o)?;
+            let dim = model.dim();
+            Box::new(move |q, d| maxsim(queries.get(q), docs.get(d), dim))
+        }
+        Reranker::Cross(model) => return cross_scores(model, work, texts, opts),
+    };
     Ok(work
         .iter()
         .enumerate()
-        .map(|(qi, (_, ds))| {
-            let q = queries.row(qi);
-            ds.iter().map(|d| dot(q, docs.row(row[d]))).collect()
-        })
+        .map(|(qi, (_, ds))| ds.iter().map(|d| score(qi, e.row[d])).collect())
         .collect())
 }
 

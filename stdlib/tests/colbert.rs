@@ -12,6 +12,7 @@ use rankbook::model::backend::Backend;
 use rankbook::model::colbert::{
     BuildOptions, ColbertConfig, ColbertEncoder, ColbertOptions, Side, build_colbert,
 };
+use rankbook::rerank::{RerankOptions, Reranker, rerank};
 
 const MINILM: &str = "sentence-transformers/all-MiniLM-L6-v2";
 
@@ -212,4 +213,27 @@ fn exact_search_gives_brute_force_maxsim_scores() {
     }
     let run = index.search(&queries, 5, &opts).unwrap();
     assert_eq!(run.len(), 8);
+    // Re-ranking the index's own run by MaxSim gives back its scores.
+    let (again, _) = rerank(
+        Reranker::Colbert(&model),
+        &run,
+        &queries,
+        &data.corpus,
+        &RerankOptions::default(),
+    )
+    .unwrap();
+    for q in run.query_ids() {
+        let (a, b) = (run.get(q).unwrap(), again.get(q).unwrap());
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(b) {
+            assert_eq!(x.doc, y.doc);
+            assert!(
+                (x.score - y.score).abs() < 1e-4,
+                "{q} {}: {} vs {}",
+                x.doc,
+                x.score,
+                y.score
+            );
+        }
+    }
 }

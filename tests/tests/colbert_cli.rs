@@ -86,6 +86,25 @@ fn build_index_search_and_encode_a_colbert() {
     let rows = first["embedding"].as_array().unwrap();
     assert_eq!((rows.len(), rows[0].as_array().unwrap().len()), (32, 16));
 
+    // Re-ranking a run's top 10 by MaxSim.
+    let first = sample_data().join("runs/all-MiniLM-L6-v2.trec");
+    ok(&[
+        "rerank",
+        "--model",
+        &model,
+        "--run",
+        first.to_str().unwrap(),
+        "--corpus",
+        sample,
+        "--k",
+        "10",
+        "--output",
+        &p("r.trec"),
+        "--quiet",
+    ]);
+    let reranked = std::fs::read_to_string(d.path().join("r.trec")).unwrap();
+    assert_eq!(reranked.lines().count(), 50 * 10);
+
     // Another ColBERT (another seed) must not search this index.
     let other = p("other");
     ok(&[

@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::bail;
 use clap::Args;
 use rankbook::data::{Run, read_texts};
+use rankbook::model::colbert::{ColbertEncoder, ColbertOptions, is_colbert_model};
 use rankbook::model::cross_encoder::{CrossEncoder, CrossEncoderOptions, is_cross_encoder};
 use rankbook::model::{EncodeOptions, SentenceEncoder};
 use rankbook::rerank::{RerankOptions, Reranker, rerank};
@@ -18,10 +19,11 @@ use rankbook::data::beir::{queries_beside, read_corpus};
 
 #[derive(Args)]
 pub struct RerankArgs {
-    /// A cross-encoder (sequence-classification folder) or a bi-encoder: folder or hub id.
+    /// A cross-encoder (sequence-classification folder), a bi-encoder or a
+    /// ColBERT: folder or hub id.
     #[arg(long)]
     model: String,
-    /// auto (from the model's architecture), cross or bi.
+    /// auto (from the model's folder), cross, bi or colbert.
     #[arg(long, default_value = "auto")]
     kind: String,
     /// The first-stage TREC run.
@@ -50,11 +52,12 @@ pub struct RerankArgs {
 }
 
 pub fn run(a: RerankArgs) -> anyhow::Result<()> {
-    let cross = match a.kind.as_str() {
-        "auto" => is_cross_encoder(&a.model)?,
-        "cross" => true,
-        "bi" => false,
-        other => bail!("unknown --kind {other} (auto, cross or bi)"),
+    let kind = match a.kind.as_str() {
+        "auto" if is_colbert_model(&a.model)? => "colbert",
+        "auto" if is_cross_encoder(&a.model)? => "cross",
+        "auto" => "bi",
+        k @ ("cross" | "bi" | "colbert") => k,
+        other => bail!("unknown --kind {other} (auto, cross, bi or colbert)"),
     };
     let first = Run::read(&a.run)?;
     let corpus = read_corpus(&a.corpus)?;
@@ -80,19 +83,32 @@ pub fn run(a: RerankArgs) -> anyhow::Result<()> {
         },
     };
     let start = Instant::now();
-    let (out, stats) = if cross {
-        let model = CrossEncoder::load(
-            &a.model,
-            &CrossEncoderOptions {
-                device: options.device.clone(),
-                max_length: options.max_length,
-                ..Default::default()
-            },
-        )?;
-        rerank(Reranker::Cross(&model), &first, &queries, &corpus, &opts)?
-    } else {
-        let model = SentenceEncoder::load(&a.model, &options)?;
-        rerank(Reranker::Bi(&model), &first, &queries, &corpus, &opts)?
+    let (out, stats) = match kind {
+        "cross" => {
+            let model = CrossEncoder::load(
+                &a.model,
+                &CrossEncoderOptions {
+                    device: options.device.clone(),
+                    max_length: options.max_length,
+                    ..Default::default()
+                },
+            )?;
+            rerank(Reranker::Cross(&model), &first, &queries, &corpus, &opts)?
+        }
+        "colbert" => {
+            let model = ColbertEncoder::load(
+                &a.model,
+                &ColbertOptions {
+                    device: options.device.clone(),
+                    ..Default::default()
+                },
+            )?;
+            rerank(Reranker::Colbert(&model), &first, &queries, &corpus, &opts)?
+        }
+        _ => {
+            let model = SentenceEncoder::load(&a.model, &options)?;
+            rerank(Reranker::Bi(&model), &first, &queries, &corpus, &opts)?
+        }
     };
     out.write(&a.output, &a.tag)?;
     let skipped = if stats.missing_docs > 0 {
@@ -107,7 +123,11 @@ pub fn run(a: RerankArgs) -> anyhow::Result<()> {
         "re-ranked {} queries ({} pairs, {}) in {:.2} s{skipped} -> {}",
         stats.queries,
         stats.pairs,
-        if cross { "cross-encoder" } else { "bi-encoder" },
+        match kind {
+            "cross" => "cross-encoder",
+            "colbert" => "ColBERT",
+            _ => "bi-encoder",
+        },
         start.elapsed().as_secs_f64(),
         a.output.display()
     ));

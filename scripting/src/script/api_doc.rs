@@ -362,7 +362,7 @@ static DOCS_WITH_DEFAULTS: LazyLock<Vec<(&'static str, String)>> = LazyLock::new
         (
             "rerank",
             format!(
-                "Re-scores each query's top k docs of a run with a cross-encoder or a bi-encoder; options k ({}), skip_missing, batch_size ({}).",
+                "Re-scores each query's top k docs of a run with a cross-encoder, a bi-encoder or a ColBERT; options k ({}), skip_missing, batch_size ({}).",
                 rerank.k, rerank.batch_size
             ),
         ),

@@ -5,9 +5,13 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use rankbook::data::Run;
 use rankbook::index::MaxSimIndex;
 use rankbook::model::colbert::{BuildOptions, ColbertEncoder, ColbertOptions, Side, build_colbert};
+use rankbook::rerank::Reranker;
 use rhai::{Array, Dynamic, Engine, Map};
+
+use super::retrieval::rerank_with;
 
 use super::bindings::{
     Index, RhaiResult, Texts, check_keys, err, opt_usize, strings, with_default_cache,
@@ -75,6 +79,12 @@ pub fn register(engine: &mut Engine) {
                         Dynamic::from(rows)
                     })
                     .collect())
+            },
+        )
+        .register_fn(
+            "rerank",
+            |m: Colbert, run: Run, q: Texts, c: Texts, opts: Map| {
+                rerank_with(Reranker::Colbert(&m.0), &run, &q, &c, &opts)
             },
         )
         .register_get("dim", |m: &mut Colbert| m.0.dim() as i64)

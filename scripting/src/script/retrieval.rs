@@ -78,7 +78,7 @@ fn splade(spec: &str, opts: Map) -> RhaiResult<Splade> {
         .map_err(err)
 }
 
-fn rerank_with(
+pub(crate) fn rerank_with(
     r: Reranker,
     run: &Run,
     queries: &Texts,

@@ -452,6 +452,23 @@ impl ColbertEncoder {
     }
 }
 
+/// Late interaction's score of a document for a query: over the query's token
+/// vectors (rows of `dim`), the sum of each one's best dot product with the
+/// document's (an empty document scores 0).
+pub fn maxsim(query: &[f32], doc: &[f32], dim: usize) -> f32 {
+    if doc.is_empty() {
+        return 0.0;
+    }
+    query
+        .chunks_exact(dim)
+        .map(|q| {
+            doc.chunks_exact(dim)
+                .map(|d| q.iter().zip(d).map(|(a, b)| a * b).sum::<f32>())
+                .fold(f32::NEG_INFINITY, f32::max)
+        })
+        .sum()
+}
+
 /// `v` scaled to unit length (PyLate's `normalize`, eps 1e-12).
 fn normalized(v: &[f32]) -> impl Iterator<Item = f32> + '_ {
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
