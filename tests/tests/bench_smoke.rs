@@ -29,6 +29,7 @@ fn bench_scripts_run_in_smoke_mode() {
     // What each prints when its own side ran (the peers are left out).
     let expected = [
         ("bm25_scifact", "rankbook: index "),
+        ("colbert_scifact", "rankbook: nDCG@10"),
         ("cache_scifact", "ratio: "),
         ("encode_scifact", "rankbook: "),
         ("eval_scale", "max |difference| 0.00e+00"),
