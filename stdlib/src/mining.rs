@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::atomic::write_atomically;
-use crate::data::{BeirDataset, Qrels};
+use crate::data::{BeirDataset, Qrels, texts_of};
 use crate::error::{Error, Result};
 use crate::index::{DenseIndex, Metric};
 use crate::model::cross_encoder::CrossEncoder;
@@ -204,10 +204,10 @@ pub fn mine(
         )));
     }
     let queries = data.judged_queries(qrels);
-    let doc_texts: Vec<&str> = data.corpus.iter().map(|r| r.text.as_str()).collect();
+    let doc_texts = texts_of(&data.corpus);
     let (index, _) = DenseIndex::build(model, &data.corpus, "Flat", Metric::Dot, &opts.encode)?;
     // The query vectors are kept: the positives are scored with them too.
-    let query_texts: Vec<&str> = queries.iter().map(|r| r.text.as_str()).collect();
+    let query_texts = texts_of(&queries);
     let qv = index.model().encode_queries(&query_texts, &opts.encode)?;
     let docs = index.vector_index();
     let ids = docs.ids();

@@ -20,4 +20,4 @@ mod testing;
 pub use beir::BeirDataset;
 pub use qrels::{Judgements, Qrels};
 pub use run::Run;
-pub use texts::{TextRecord, read_texts};
+pub use texts::{TextRecord, read_texts, texts_of};

@@ -34,6 +34,11 @@ fn field_list(obj: &Map<String, Value>) -> String {
         .join(", ")
 }
 
+/// The texts of `records`, in order (what an encoder takes).
+pub fn texts_of(records: &[TextRecord]) -> Vec<&str> {
+    records.iter().map(|r| r.text.as_str()).collect()
+}
+
 /// Reads `{id, text}` records from a JSONL file. Blank lines are skipped; a
 /// duplicate id is an error naming both lines.
 pub fn read_texts(path: &Path) -> Result<Vec<TextRecord>> {

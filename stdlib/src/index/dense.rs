@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::data::{Run, TextRecord};
+use crate::data::{Run, TextRecord, texts_of};
 use crate::error::{Error, Result};
 use crate::index::disk::{load_index, save_index};
 use crate::index::flat::Metric;
@@ -17,10 +17,6 @@ use crate::progress::Progress;
 pub struct DenseIndex {
     model: Arc<SentenceEncoder>,
     index: Box<dyn VectorIndex>,
-}
-
-fn texts(records: &[TextRecord]) -> Vec<&str> {
-    records.iter().map(|r| r.text.as_str()).collect()
 }
 
 impl DenseIndex {
@@ -37,7 +33,7 @@ impl DenseIndex {
             prompt: opts.prompt.or(model.document_prompt()),
             ..*opts
         };
-        let (vectors, stats) = model.encode(&texts(corpus), &o)?;
+        let (vectors, stats) = model.encode(&texts_of(corpus), &o)?;
         let ids = corpus.iter().map(|r| r.id.clone()).collect();
         let index = build_index(factory, ids, vectors, metric)?;
         Ok((Self { model, index }, stats))
@@ -113,7 +109,7 @@ impl DenseIndex {
         opts: &EncodeOptions,
         progress: &dyn Progress,
     ) -> Result<Run> {
-        let vectors = self.model.encode_queries(&texts(queries), opts)?;
+        let vectors = self.model.encode_queries(&texts_of(queries), opts)?;
         let ids: Vec<String> = queries.iter().map(|q| q.id.clone()).collect();
         self.index.search(&ids, &vectors, k, progress)
     }

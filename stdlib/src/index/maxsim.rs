@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::compute::gemm::{DOT_BLOCK, dot_products, pack_rows};
-use crate::data::{Run, TextRecord};
+use crate::data::{Run, TextRecord, texts_of};
 use crate::error::{Error, Result};
 use crate::index::disk::{Manifest, verified_manifest, write_index_dir};
 use crate::index::flat::{Metric, score_to_f64};
@@ -33,10 +33,6 @@ pub struct MaxSimIndex {
     docs: MultiVectors,
 }
 
-fn texts(records: &[TextRecord]) -> Vec<&str> {
-    records.iter().map(|r| r.text.as_str()).collect()
-}
-
 impl MaxSimIndex {
     /// Encodes `corpus` as documents and keeps their token vectors.
     pub fn build(
@@ -49,7 +45,7 @@ impl MaxSimIndex {
                 "cannot index an empty corpus".into(),
             ));
         }
-        let (docs, stats) = model.encode(&texts(corpus), Side::Document, opts)?;
+        let (docs, stats) = model.encode(&texts_of(corpus), Side::Document, opts)?;
         let ids = corpus.iter().map(|r| r.id.clone()).collect();
         Ok((Self { model, ids, docs }, stats))
     }
@@ -76,7 +72,7 @@ impl MaxSimIndex {
 
     /// Encodes `queries` and returns the best `k` docs of each.
     pub fn search(&self, queries: &[TextRecord], k: usize, opts: &EncodeOptions) -> Result<Run> {
-        let (q, _) = self.model.encode(&texts(queries), Side::Query, opts)?;
+        let (q, _) = self.model.encode(&texts_of(queries), Side::Query, opts)?;
         let hits = self.search_vectors(&q, k, opts.progress)?;
         let mut run = Run::new();
         for (query, hits) in queries.iter().zip(hits) {

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::data::{Run, TextRecord};
+use crate::data::{Run, TextRecord, texts_of};
 use crate::error::{Error, Result};
 use crate::index::bm25::to_run;
 use crate::index::disk::{Manifest, verified_manifest, write_index_dir};
@@ -33,7 +33,7 @@ impl SparseIndex {
         corpus: &[TextRecord],
         progress: &dyn Progress,
     ) -> Result<Self> {
-        let texts: Vec<&str> = corpus.iter().map(|r| r.text.as_str()).collect();
+        let texts = texts_of(corpus);
         let vectors = model.encode(&texts, BATCH, progress)?;
         let ids = corpus.iter().map(|r| r.id.clone()).collect();
         let inverted = InvertedIndex::new(ids, model.vocab().to_vec(), &vectors)?;
@@ -52,7 +52,7 @@ impl SparseIndex {
 
     /// The best `k` docs per query.
     pub fn search(&self, queries: &[TextRecord], k: usize, progress: &dyn Progress) -> Result<Run> {
-        let texts: Vec<&str> = queries.iter().map(|r| r.text.as_str()).collect();
+        let texts = texts_of(queries);
         let vectors = self.model.encode(&texts, BATCH, progress)?;
         Ok(to_run(
             &self.inverted,
