@@ -237,3 +237,106 @@ fn exact_search_gives_brute_force_maxsim_scores() {
         }
     }
 }
+
+/// Cosine and largest relative difference of two gradients.
+fn compare(got: &[f32], want: &[f32]) -> (f64, f64) {
+    let scale = want.iter().fold(0f32, |m, x| m.max(x.abs())) as f64;
+    let diff = got
+        .iter()
+        .zip(want)
+        .fold(0f64, |m, (a, b)| m.max((a - b).abs() as f64));
+    (cosine(got, want), diff / scale)
+}
+
+/// PyLate's Contrastive and Distillation losses on a fixed batch, without
+/// dropout: the same loss values and the same gradients of the projection and
+/// of a transformer weight (`training_reference.safetensors`, made by
+/// `make_training_reference.py`).
+#[test]
+fn losses_and_gradients_equal_pylates() {
+    use rankbook::data::training::{Example, TrainingData};
+    use rankbook::loss::{Batch, loss_by_name};
+    use rankbook::train::Trainee;
+
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("colbert");
+    rebuild(&dir);
+    let reference = candle_core::safetensors::load(
+        fixture().join("training_reference.safetensors"),
+        &Device::Cpu,
+    )
+    .unwrap();
+    let model = ColbertEncoder::from_dir(&dir, &ColbertOptions::default())
+        .unwrap()
+        .trainable_copy()
+        .unwrap();
+    let t: Vec<String> = texts().into_iter().map(|(_, t)| t).collect();
+    let example = |q: usize, p: usize, n: &[usize], teacher: Option<Vec<f32>>| Example {
+        negatives: n.iter().map(|&i| t[i].clone()).collect(),
+        teacher,
+        ..Example::pair(t[q].clone(), t[p].clone())
+    };
+    let cases = [
+        (
+            "contrastive",
+            "colbert-contrastive",
+            TrainingData::Examples(vec![
+                example(0, 1, &[8], None),
+                example(2, 3, &[9], None),
+                example(4, 5, &[10], None),
+                example(6, 7, &[11], None),
+            ]),
+        ),
+        (
+            "distillation",
+            "colbert-distillation",
+            TrainingData::Examples(vec![
+                example(0, 1, &[8, 9], Some(vec![3.0, 1.0, 0.5])),
+                example(2, 3, &[10, 11], Some(vec![0.2, 2.0, 1.0])),
+            ]),
+        ),
+    ];
+    let vars: std::collections::HashMap<String, candle_core::Var> =
+        model.vars().into_iter().collect();
+    for (name, loss_name, data) in cases {
+        let loss = loss_by_name(loss_name).unwrap();
+        loss.check(&data).unwrap();
+        let all: Vec<usize> = (0..data.len()).collect();
+        let scoring = model.scoring(None);
+        let batch = Batch {
+            data: &data,
+            indices: &all,
+        };
+        let (value, grads) = loss.backward(scoring.as_model(), &batch, 1.0).unwrap();
+        let want_loss = reference[&format!("loss/{name}")].to_vec1::<f32>().unwrap()[0] as f64;
+        assert!(
+            (value - want_loss).abs() < 1e-4 * want_loss.abs().max(1.0),
+            "{name}: loss {value} vs PyLate's {want_loss}"
+        );
+        for (var, key) in [
+            ("1_Dense.linear.weight", "projection"),
+            ("encoder.layer.5.output.dense.bias", "layer5_output_bias"),
+        ] {
+            let got: Vec<f32> = grads
+                .get(vars[var].as_tensor())
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            let want: Vec<f32> = reference[&format!("grad/{name}/{key}")]
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            let (cos, rel) = compare(&got, &want);
+            eprintln!(
+                "{name}: loss {value:.6} (PyLate {want_loss:.6}); {key}: cosine {cos:.7}, difference {rel:.2e}"
+            );
+            assert!(
+                cos > 0.99999 && rel < 1e-4,
+                "{name}: gradient of {var}: cosine {cos}, largest difference {rel} of the largest entry"
+            );
+        }
+    }
+}

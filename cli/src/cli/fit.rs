@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use rankbook::data::BeirDataset;
 use rankbook::data::training_source::TrainingSource;
+use rankbook::model::colbert::{BuildOptions, ColbertEncoder, ColbertOptions, is_colbert_model};
 use rankbook::model::cross_encoder::{CrossEncoder, CrossEncoderOptions};
 use rankbook::model::head::HeadKind;
 use rankbook::model::{EncodeOptions, SentenceEncoder};
@@ -55,11 +56,13 @@ pub struct FitArgs {
     #[arg(long)]
     clicks: Option<PathBuf>,
     /// The loss (mnrl, cached-mnrl, triplet, batch-hard-triplet, contrastive,
-    /// online-contrastive, cosine, margin-mse, kl, ranknet, listnet, click-margin).
+    /// online-contrastive, cosine, margin-mse, kl, ranknet, listnet, click-margin;
+    /// for a ColBERT colbert-contrastive, cached-colbert-contrastive,
+    /// colbert-distillation).
     #[arg(long, default_value = DEFAULT_LOSS)]
     loss: String,
     /// A loss setting, repeatable: scale=20, symmetric=1, mini_batch=16 (cached-mnrl),
-    /// margin=0.5, cosine=1, temperature=2.
+    /// margin=0.5, cosine=1, temperature=2, normalize_scores=0.
     #[arg(long = "loss-param", value_name = "KEY=VALUE")]
     loss_params: Vec<String>,
     /// Train a cross-encoder (a *ForSequenceClassification of any supported
@@ -76,6 +79,15 @@ pub struct FitArgs {
     /// its vectors encoded once through the embedding cache.
     #[arg(long)]
     head: Option<String>,
+    /// Turn the bi-encoder into a ColBERT first, as PyLate does (markers and a
+    /// projection seeded by --seed; OUTPUT/colbert-start), then train it. A
+    /// ColBERT given as --model trains as one without this flag. A ColBERT's
+    /// default loss is colbert-contrastive (PyLate's Contrastive).
+    #[arg(long, conflicts_with_all = ["head", "cross_encoder"])]
+    colbert: bool,
+    /// Width of the token vectors of --colbert.
+    #[arg(long, default_value_t = BuildOptions::default().dim, requires = "colbert")]
+    colbert_dim: usize,
     /// Passes over the data.
     #[arg(long, default_value_t = TrainConfig::default().epochs)]
     epochs: usize,
@@ -245,6 +257,11 @@ impl FitArgs {
             loss: self.loss.clone(),
             loss_settings: loss_settings(&self.loss_params)?,
             head: self.head.as_deref().map(HeadKind::parse).transpose()?,
+            colbert: self.colbert.then(|| BuildOptions {
+                dim: self.colbert_dim,
+                seed: self.seed,
+                ..Default::default()
+            }),
             max_length: self.encoding.max_length,
             validation,
             output: Some(self.output.clone()),
@@ -260,8 +277,17 @@ pub fn run(a: FitArgs) -> anyhow::Result<()> {
     let data = source.load()?;
     request.build_loss()?.check(&data)?;
     let options = a.encoding.model_options();
-    let (encoder, cross);
-    let start = if a.cross_encoder {
+    let (encoder, cross, colbert);
+    let start = if !a.colbert && is_colbert_model(&a.model)? {
+        colbert = ColbertEncoder::load(
+            &a.model,
+            &ColbertOptions {
+                device: a.encoding.device.clone(),
+                ..Default::default()
+            },
+        )?;
+        StartModel::Colbert(&colbert)
+    } else if a.cross_encoder {
         cross = CrossEncoder::load(
             &a.model,
             &CrossEncoderOptions {
@@ -297,7 +323,7 @@ pub fn run(a: FitArgs) -> anyhow::Result<()> {
         data.len(),
         data.shape(),
         source.describe(),
-        request.loss
+        request.loss_name(prepared.trainee().token_vectors())
     ));
     // Stopping at a step boundary saves the checkpoint and the model.
     let cancel = super::progress::cancel_on_ctrl_c(

@@ -21,6 +21,7 @@ use rhai::{Array, Dynamic, Engine, FnPtr, Map, NativeCallContext};
 use super::bindings::{
     Model, RhaiResult, check_keys, err, opt_bool, opt_f64, opt_str, opt_usize, with_default_cache,
 };
+use super::late::Colbert;
 use super::live::LiveView;
 use super::retrieval::Cross;
 
@@ -193,6 +194,8 @@ fn trainer(opts: Map) -> RhaiResult<Trainer> {
             .map(|h| HeadKind::parse(&h))
             .transpose()
             .map_err(err)?,
+        // A script builds a ColBERT with `colbert_from` and trains that.
+        colbert: None,
         max_length: opt_usize(&opts, "max_length")?,
         validation,
         output: opts
@@ -330,6 +333,39 @@ fn fit_cross_encoder(
     }
 }
 
+/// Trains a copy of the ColBERT `model` and returns it (for inference, with
+/// the trained weights).
+fn fit_colbert(
+    ctx: NativeCallContext,
+    t: &mut Trainer,
+    model: Colbert,
+    data: &TrainingData,
+) -> RhaiResult<Colbert> {
+    let prepared = t
+        .request
+        .prepare(
+            StartModel::Colbert(&model.0),
+            data,
+            &EncodeOptions::default(),
+        )
+        .map_err(err)?;
+    run_fit(&ctx, t, &prepared, data)?;
+    match prepared {
+        Prepared::Colbert(c, _) => Ok(Colbert(Arc::new(c.inference_copy().map_err(err)?))),
+        _ => Err(err("a ColBERT trains as a ColBERT")),
+    }
+}
+
+/// A dataset's `train` qrels as (query, positive) pairs.
+fn train_pairs(d: &BeirDataset) -> RhaiResult<TrainingData> {
+    TrainingSource::Qrels {
+        dir: d.dir.clone(),
+        split: "train".into(),
+    }
+    .load()
+    .map_err(err)
+}
+
 /// Runs the request on what was prepared, with the script's hooks and the
 /// host's live view, progress and interrupt; keeps the history in `t`.
 fn run_fit(
@@ -452,14 +488,18 @@ pub fn register(engine: &mut Engine) {
              t: &mut Trainer,
              m: Model,
              d: BeirDataset|
-             -> RhaiResult<Model> {
-                let data = TrainingSource::Qrels {
-                    dir: d.dir.clone(),
-                    split: "train".into(),
-                }
-                .load()
-                .map_err(err)?;
-                fit_model(ctx, t, m, &data)
+             -> RhaiResult<Model> { fit_model(ctx, t, m, &train_pairs(&d)?) },
+        )
+        .register_fn(
+            "fit",
+            |ctx: NativeCallContext, t: &mut Trainer, m: Colbert, d: Data| {
+                fit_colbert(ctx, t, m, &d.0)
+            },
+        )
+        .register_fn(
+            "fit",
+            |ctx: NativeCallContext, t: &mut Trainer, m: Colbert, d: BeirDataset| {
+                fit_colbert(ctx, t, m, &train_pairs(&d)?)
             },
         )
         .register_fn("plot", |t: &mut Trainer| {

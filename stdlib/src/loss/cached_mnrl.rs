@@ -39,7 +39,10 @@ fn part(group: usize, chunk: usize) -> u64 {
 
 impl Loss for CachedMultipleNegativesRankingLoss {
     fn name(&self) -> &'static str {
-        "cached-mnrl"
+        match self.inner.similarity {
+            crate::loss::Similarity::MaxSim => "cached-colbert-contrastive",
+            _ => "cached-mnrl",
+        }
     }
     fn check(&self, data: &TrainingData) -> Result<()> {
         check_mnrl(self.name(), data)
@@ -130,6 +133,7 @@ mod tests {
             let inner = MultipleNegativesRankingLoss {
                 scale: 20.0,
                 symmetric,
+                ..Default::default()
             };
             // Loss and table gradient of a loss.
             let run = |l: &dyn Loss| {

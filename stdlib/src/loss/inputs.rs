@@ -204,20 +204,24 @@ pub(crate) fn embed_examples(model: &dyn Embedder, batch: &Batch) -> Result<Exam
     })
 }
 
-/// Each example's candidates (its positive, then its negatives) as `(b * k, dim)`,
-/// example after example; `k = 1 + negatives per example` (uniform).
+/// Each example's candidates (its positive, then its negatives) as `(b * k, dim)`
+/// (or `(b * k, tokens, dim)`), example after example; `k = 1 + negatives per
+/// example` (uniform).
 pub(crate) fn candidates(v: &ExampleVectors) -> Result<(Tensor, usize)> {
     let b = v.anchors.dim(0)?;
     let Some(n) = &v.negatives else {
         return Ok((v.positives.clone(), 1));
     };
     let per = n.dim(0)? / b;
-    let dim = v.positives.dim(1)?;
-    let joined = Tensor::cat(
-        &[v.positives.reshape((b, 1, dim))?, n.reshape((b, per, dim))?],
-        1,
-    )?;
-    Ok((joined.reshape((b * (per + 1), dim))?, per + 1))
+    // Rows of [positives; negatives] in example order: p_i, then n_i's.
+    let order: Vec<u32> = (0..b)
+        .flat_map(|i| {
+            std::iter::once(i as u32).chain((0..per).map(move |j| (b + i * per + j) as u32))
+        })
+        .collect();
+    let order = Tensor::from_vec(order, b * (per + 1), v.positives.device())?;
+    let joined = Tensor::cat(&[&v.positives, n], 0)?.index_select(&order, 0)?;
+    Ok((joined, per + 1))
 }
 
 /// The teacher scores of a batch as `(b, k)`.

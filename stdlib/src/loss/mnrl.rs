@@ -1,6 +1,8 @@
 //! MultipleNegativesRankingLoss (InfoNCE with in-batch negatives), as in
 //! sentence-transformers: for each anchor, its positive must outscore every other
 //! positive in the batch and every hard negative, by scaled cosine similarity.
+//! With MaxSim and a scale of 1 / temperature it is PyLate's `Contrastive`
+//! loss for ColBERT (`colbert-contrastive`).
 
 use candle_core::Tensor;
 
@@ -8,8 +10,7 @@ use crate::data::training::TrainingData;
 use crate::error::Result;
 use crate::loss::inputs::{ExampleNeeds, embed_examples, require_examples};
 use crate::loss::scores::diagonal_cross_entropy;
-use crate::loss::similarity::cosine_matrix;
-use crate::loss::{Batch, Loss, ModelRef};
+use crate::loss::{Batch, Loss, ModelRef, Similarity};
 
 /// The loss's settings.
 #[derive(Debug, Clone, Copy)]
@@ -18,6 +19,9 @@ pub struct MultipleNegativesRankingLoss {
     pub scale: f64,
     /// Also the reverse direction (each positive must find its anchor), averaged.
     pub symmetric: bool,
+    /// How an anchor and a candidate score (sentence-transformers: cosine;
+    /// PyLate: MaxSim).
+    pub similarity: Similarity,
 }
 
 impl Default for MultipleNegativesRankingLoss {
@@ -25,6 +29,7 @@ impl Default for MultipleNegativesRankingLoss {
         Self {
             scale: 20.0,
             symmetric: false,
+            similarity: Similarity::Cosine,
         }
     }
 }
@@ -42,7 +47,7 @@ impl MultipleNegativesRankingLoss {
             Some(n) => Tensor::cat(&[positives, n], 0)?,
             None => positives.clone(),
         };
-        let scores = (cosine_matrix(anchors, &candidates)? * self.scale)?;
+        let scores = (self.similarity.matrix(anchors, &candidates)? * self.scale)?;
         let forward = diagonal_cross_entropy(&scores)?;
         if !self.symmetric {
             return Ok(forward);
@@ -72,7 +77,10 @@ pub(crate) fn check_mnrl(name: &str, data: &TrainingData) -> Result<()> {
 
 impl Loss for MultipleNegativesRankingLoss {
     fn name(&self) -> &'static str {
-        "mnrl"
+        match self.similarity {
+            Similarity::MaxSim => "colbert-contrastive",
+            _ => "mnrl",
+        }
     }
     fn check(&self, data: &TrainingData) -> Result<()> {
         check_mnrl(self.name(), data)
@@ -95,14 +103,9 @@ mod tests {
     use crate::data::training::Example;
     use crate::loss::testing::assert_loss_gradient;
 
-    #[test]
-    fn gradient_through_the_loss_with_hard_negatives() {
-        let texts = ["q1", "q2", "d1", "d2", "n1", "n2"];
-        let values = [
-            0.3f32, -1.2, 0.8, 0.5, -0.4, 0.9, 1.1, 0.2, -0.7, 0.6, 0.1, -0.3, 0.2, 0.2, 0.9, -0.5,
-            0.4, 0.0,
-        ];
-        let data = TrainingData::Examples(vec![
+    /// (q1, d1, [n1]) and (q2, d2, [n2]).
+    fn two_with_negatives() -> TrainingData {
+        TrainingData::Examples(vec![
             Example {
                 negatives: vec!["n1".into()],
                 ..Example::pair("q1", "d1")
@@ -111,12 +114,63 @@ mod tests {
                 negatives: vec!["n2".into()],
                 ..Example::pair("q2", "d2")
             },
-        ]);
+        ])
+    }
+
+    #[test]
+    fn gradient_through_the_loss_with_hard_negatives() {
+        let texts = ["q1", "q2", "d1", "d2", "n1", "n2"];
+        let values = [
+            0.3f32, -1.2, 0.8, 0.5, -0.4, 0.9, 1.1, 0.2, -0.7, 0.6, 0.1, -0.3, 0.2, 0.2, 0.9, -0.5,
+            0.4, 0.0,
+        ];
+        let data = two_with_negatives();
         let l = MultipleNegativesRankingLoss {
             scale: 5.0,
             symmetric: false,
+            ..Default::default()
         };
         assert_loss_gradient(&l, &texts, &values, 3, &data);
+    }
+
+    /// PyLate's Contrastive: MaxSim scores, cross-entropy over every
+    /// document in the batch.
+    #[test]
+    fn colbert_contrastive_value_and_gradient() {
+        use crate::loss::loss_with;
+        use crate::loss::testing::{assert_token_loss_gradient, token_loss_value};
+        let texts = ["q1", "q2", "d1", "d2", "n1", "n2"];
+        #[rustfmt::skip]
+        let values = [
+            1.0f32, 0.0, 0.0, 1.0, // q1: e1, e2
+            1.0, 0.0, 0.0, 0.0,    // q2: e1, 0
+            1.0, 0.0, 0.0, 1.0,    // d1: e1, e2
+            0.5, 0.0, 0.0, 0.0,    // d2: e1 / 2, 0
+            0.0, 0.0, 0.0, 0.0,    // n1, n2: nothing (never read below)
+            0.0, 0.0, 0.0, 0.0,
+        ];
+        let pairs =
+            TrainingData::Examples(vec![Example::pair("q1", "d1"), Example::pair("q2", "d2")]);
+        // Scores [[2, 0.5], [1, 0.5]].
+        let want = (-(2.0 - (2f64.exp() + 0.5f64.exp()).ln())
+            - (0.5 - (1f64.exp() + 0.5f64.exp()).ln()))
+            / 2.0;
+        let l = loss_with("colbert-contrastive", &Default::default()).unwrap();
+        assert_eq!(l.name(), "colbert-contrastive");
+        let got = token_loss_value(l.as_ref(), &texts, &values, 2, 2, &pairs);
+        assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+        // With hard negatives and a temperature, against finite differences.
+        let generic: Vec<f32> = (0..values.len())
+            .map(|i| ((i * 7919 % 113) as f32 / 56.0) - 1.0)
+            .collect();
+        let data = two_with_negatives();
+        let settings = [("temperature".to_string(), 0.5)].into_iter().collect();
+        let l = loss_with("colbert-contrastive", &settings).unwrap();
+        assert_token_loss_gradient(l.as_ref(), &texts, &generic, 2, 2, &data);
+        // A single-vector loss refuses token vectors, and the reverse.
+        let mnrl = MultipleNegativesRankingLoss::default();
+        let e = std::panic::catch_unwind(|| token_loss_value(&mnrl, &texts, &values, 2, 2, &pairs));
+        assert!(e.is_err());
     }
 
     fn t(rows: &[[f32; 2]]) -> Tensor {
@@ -135,6 +189,7 @@ mod tests {
         let l = MultipleNegativesRankingLoss {
             scale: 20.0,
             symmetric: false,
+            ..Default::default()
         };
         // -log(e^20 / (e^20 + e^0)) for both rows.
         let want = (1.0 + (-20f64).exp()).ln();
@@ -151,6 +206,7 @@ mod tests {
         let l1 = MultipleNegativesRankingLoss {
             scale: 1.0,
             symmetric: true,
+            ..Default::default()
         };
         let c = std::f64::consts::FRAC_1_SQRT_2;
         // scores = [[c, 0], [c, 1]]; forward rows: -log softmax diag.
@@ -173,6 +229,7 @@ mod tests {
         let l = MultipleNegativesRankingLoss {
             scale: 5.0,
             symmetric: true,
+            ..Default::default()
         };
         let loss = l.loss(anchors.as_tensor(), &positives, None).unwrap();
         let grads = loss.backward().unwrap();

@@ -7,6 +7,7 @@ mod batch_hard_triplet;
 mod bce;
 mod cached_mnrl;
 mod click_margin;
+mod colbert_distillation;
 mod contrastive;
 mod cosine_similarity;
 mod distill_kl;
@@ -32,6 +33,7 @@ pub use batch_hard_triplet::BatchHardTripletLoss;
 pub use bce::BinaryCrossEntropyLoss;
 pub use cached_mnrl::CachedMultipleNegativesRankingLoss;
 pub use click_margin::ProbMarginRankingLoss;
+pub use colbert_distillation::ColbertDistillationLoss;
 pub use contrastive::{ContrastiveLoss, OnlineContrastiveLoss};
 pub use cosine_similarity::CosineSimilarityLoss;
 pub use distill_kl::DistillKLDivLoss;
@@ -93,6 +95,9 @@ pub fn detached(grads: GradStore) -> GradStore {
 }
 
 /// The losses `loss_by_name` knows, with what each trains on.
+///
+/// The ColBERT ones are PyLate's: `Contrastive` (MaxSim, in-batch and hard
+/// negatives, `temperature`), its GradCache form, and `Distillation`.
 pub const KNOWN_LOSSES: &[(&str, &str)] = &[
     ("mnrl", "(anchor, positive[, negatives]) examples"),
     ("cached-mnrl", "(anchor, positive[, negatives]) examples"),
@@ -120,6 +125,18 @@ pub const KNOWN_LOSSES: &[(&str, &str)] = &[
         "cross-encoder: (query, positive[, negatives]) examples or (text_a, text_b, label) pairs",
     ),
     ("lce", "cross-encoder: (query, positive, negatives) groups"),
+    (
+        "colbert-contrastive",
+        "ColBERT: (query, positive[, negatives]) examples",
+    ),
+    (
+        "cached-colbert-contrastive",
+        "ColBERT: (query, positive[, negatives]) examples",
+    ),
+    (
+        "colbert-distillation",
+        "ColBERT: (query, positive, negatives) groups with teacher scores",
+    ),
 ];
 
 /// The loss called `name`, with its default settings.
@@ -168,6 +185,13 @@ pub fn loss_with(name: &str, settings: &BTreeMap<String, f64>) -> Result<Box<dyn
     let mnrl = |p: &mut Settings| MultipleNegativesRankingLoss {
         scale: p.get("scale", 20.0),
         symmetric: p.flag("symmetric"),
+        similarity: Similarity::Cosine,
+    };
+    // PyLate's Contrastive: MaxSim scores over the temperature.
+    let colbert = |p: &mut Settings| MultipleNegativesRankingLoss {
+        scale: 1.0 / p.get("temperature", 1.0),
+        symmetric: false,
+        similarity: Similarity::MaxSim,
     };
     let loss: Box<dyn Loss> = match name.to_ascii_lowercase().replace('_', "-").as_str() {
         "mnrl" | "multiplenegativesrankingloss" | "infonce" => Box::new(mnrl(&mut p)),
@@ -209,6 +233,18 @@ pub fn loss_with(name: &str, settings: &BTreeMap<String, f64>) -> Result<Box<dyn
         "click-margin" | "probmarginrankingloss" => Box::new(ProbMarginRankingLoss {
             margin: p.get("margin", 1.0),
         }),
+        "colbert-contrastive" | "colbert" | "pylate-contrastive" => Box::new(colbert(&mut p)),
+        "cached-colbert-contrastive" | "cached-colbert" => {
+            Box::new(CachedMultipleNegativesRankingLoss {
+                inner: colbert(&mut p),
+                mini_batch: p.get("mini_batch", 32.0).max(1.0) as usize,
+            })
+        }
+        "colbert-distillation" | "colbert-kl" | "pylate-distillation" => {
+            Box::new(ColbertDistillationLoss {
+                normalize_scores: p.get("normalize_scores", 1.0) != 0.0,
+            })
+        }
         "bce" | "binarycrossentropyloss" => Box::new(BinaryCrossEntropyLoss),
         "lce" | "localized-contrastive" => Box::new(LocalizedContrastiveLoss),
         _ => {
@@ -231,6 +267,12 @@ pub fn loss_with(name: &str, settings: &BTreeMap<String, f64>) -> Result<Box<dyn
         )));
     }
     Ok(loss)
+}
+
+/// Whether `loss` scores token vectors (it trains ColBERT models only; the
+/// others train single-vector ones only).
+pub fn scores_token_vectors(loss: &dyn Loss) -> bool {
+    loss.name().contains("colbert")
 }
 
 /// The error for data of the wrong shape.

@@ -1,5 +1,6 @@
-//! How two embeddings score: cosine or dot product, as a full matrix, row by
-//! row, or per example against its own candidates; and Euclidean distance.
+//! How two embeddings score: cosine or dot product of single vectors, or
+//! late interaction's MaxSim of token vectors; as a full matrix, row by row,
+//! or per example against its own candidates; and Euclidean distance.
 
 use candle_core::{D, Tensor};
 
@@ -33,6 +34,10 @@ pub enum Similarity {
     Cosine,
     /// Dot product.
     Dot,
+    /// Late interaction over `(texts, tokens, dim)` token vectors: for each
+    /// query token its best dot product with a document token, summed. Rows
+    /// of zeros (padding, skiplist) score 0, as PyLate's masks make them.
+    MaxSim,
 }
 
 impl Similarity {
@@ -41,36 +46,67 @@ impl Similarity {
         match s {
             "cosine" | "cos" => Ok(Self::Cosine),
             "dot" | "ip" => Ok(Self::Dot),
+            "maxsim" | "MaxSim" => Ok(Self::MaxSim),
             _ => Err(Error::InvalidArgument(format!(
-                "unknown similarity `{s}`; known: cosine, dot"
+                "unknown similarity `{s}`; known: cosine, dot, maxsim"
             ))),
         }
     }
 
+    /// `x` as this similarity reads it, after checking it has the rank it
+    /// needs (one vector per text, or token vectors for MaxSim).
     fn prepare(self, x: &Tensor) -> Result<Tensor> {
-        match self {
-            Self::Cosine => unit_rows(x),
-            Self::Dot => Ok(x.clone()),
+        match (self, x.rank()) {
+            (Self::MaxSim, 3) => Ok(x.clone()),
+            (Self::MaxSim, _) => Err(Error::InvalidArgument(
+                "MaxSim scores token vectors (a ColBERT model); this model gives one vector per text: train it with mnrl, triplet, kl or another single-vector loss".into(),
+            )),
+            (_, 2) => match self {
+                Self::Cosine => unit_rows(x),
+                _ => Ok(x.clone()),
+            },
+            _ => Err(Error::InvalidArgument(
+                "this loss scores one vector per text; a ColBERT model (token vectors) trains with colbert-contrastive, cached-colbert-contrastive or colbert-distillation".into(),
+            )),
         }
     }
 
-    /// Every row of `a` against every row of `b`: `(n, m)`.
+    /// Every text of `a` against every text of `b`: `(n, m)`.
     pub fn matrix(self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
-        Ok(self.prepare(a)?.matmul(&self.prepare(b)?.t()?)?)
+        let (a, b) = (self.prepare(a)?, self.prepare(b)?);
+        if self != Self::MaxSim {
+            return Ok(a.matmul(&b.t()?)?);
+        }
+        let ((n, lq, dim), (m, ld, _)) = (a.dims3()?, b.dims3()?);
+        let tokens = a
+            .reshape((n * lq, dim))?
+            .matmul(&b.reshape((m * ld, dim))?.t()?)?;
+        Ok(tokens.reshape((n, lq, m, ld))?.max(3)?.sum(1)?)
     }
 
-    /// Row i of `a` against row i of `b`: `(n)`.
+    /// Text i of `a` against text i of `b`: `(n)`.
     pub fn rows(self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
-        Ok((self.prepare(a)? * self.prepare(b)?)?.sum(D::Minus1)?)
+        let (a, b) = (self.prepare(a)?, self.prepare(b)?);
+        if self != Self::MaxSim {
+            return Ok((a * b)?.sum(D::Minus1)?);
+        }
+        Ok(a.matmul(&b.transpose(1, 2)?)?.max(2)?.sum(1)?)
     }
 
     /// Each anchor (`(b, dim)`) against its own `k` candidates (`(b * k, dim)`,
-    /// anchor after anchor): `(b, k)`.
+    /// anchor after anchor): `(b, k)`. Token vectors alike for MaxSim.
     pub fn grouped(self, anchors: &Tensor, candidates: &Tensor, k: usize) -> Result<Tensor> {
-        let (b, dim) = anchors.dims2()?;
-        let a = self.prepare(anchors)?.reshape((b, 1, dim))?;
-        let c = self.prepare(candidates)?.reshape((b, k, dim))?;
-        Ok(a.broadcast_mul(&c)?.sum(D::Minus1)?)
+        let (a, c) = (self.prepare(anchors)?, self.prepare(candidates)?);
+        if self != Self::MaxSim {
+            let (b, dim) = a.dims2()?;
+            let a = a.reshape((b, 1, dim))?;
+            let c = c.reshape((b, k, dim))?;
+            return Ok(a.broadcast_mul(&c)?.sum(D::Minus1)?);
+        }
+        let ((b, lq, dim), (_, ld, _)) = (a.dims3()?, c.dims3()?);
+        let c = c.reshape((b, k * ld, dim))?;
+        let tokens = a.matmul(&c.transpose(1, 2)?)?;
+        Ok(tokens.reshape((b, lq, k, ld))?.max(3)?.sum(1)?)
     }
 }
 
@@ -103,5 +139,65 @@ mod tests {
             v(Similarity::Dot.grouped(&a, &c, 2).unwrap()),
             &[8.0, 7.0, 3.0, 1.0],
         );
+    }
+
+    /// PyLate's `colbert_scores` docstring example, its masks written as
+    /// zeroed token vectors.
+    #[test]
+    fn maxsim_as_pylate_scores_it() {
+        let dev = &Device::Cpu;
+        let q = Tensor::new(
+            &[
+                [[1f32], [0.0], [0.0], [0.0]],
+                [[0.0], [2.0], [0.0], [0.0]],
+                // The third token of query 2 is masked out.
+                [[0.0], [0.0], [0.0], [0.0]],
+            ],
+            dev,
+        )
+        .unwrap();
+        // Document 1's middle token is masked out.
+        let d = Tensor::new(
+            &[
+                [[10f32], [0.0], [1.0]],
+                [[0.0], [0.0], [10.0]],
+                [[1.0], [0.0], [1000.0]],
+            ],
+            dev,
+        )
+        .unwrap();
+        let v = |t: Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(
+            v(Similarity::MaxSim.matrix(&q, &d).unwrap()),
+            [10.0, 10.0, 1000.0, 20.0, 20.0, 2000.0, 0.0, 0.0, 0.0]
+        );
+        assert_eq!(
+            v(Similarity::MaxSim.rows(&q, &d).unwrap()),
+            [10.0, 20.0, 0.0]
+        );
+        // Query 0 against [d0, d1], query 1 against [d2, d0], query 2 against [d1, d2].
+        let c = Tensor::cat(
+            &[
+                d.narrow(0, 0, 2).unwrap(),
+                d.narrow(0, 2, 1).unwrap(),
+                d.narrow(0, 0, 1).unwrap(),
+                d.narrow(0, 1, 2).unwrap(),
+            ],
+            0,
+        )
+        .unwrap();
+        assert_eq!(
+            v(Similarity::MaxSim.grouped(&q, &c, 2).unwrap()),
+            [10.0, 10.0, 2000.0, 20.0, 0.0, 0.0]
+        );
+        let e = Similarity::Cosine.matrix(&q, &d).err().unwrap().to_string();
+        assert!(e.contains("colbert-contrastive"), "{e}");
+        let flat = q.flatten_from(1).unwrap();
+        let e = Similarity::MaxSim
+            .matrix(&flat, &flat)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("one vector per text"), "{e}");
     }
 }

@@ -1,5 +1,6 @@
 //! Test helpers for losses: finite-difference gradient checks and an embedder
-//! that looks texts up in a trainable table.
+//! that looks texts up in a trainable table (one vector per text, or token
+//! vectors for late interaction).
 
 use std::collections::HashMap;
 
@@ -52,6 +53,8 @@ pub struct TableEmbedder {
     /// The table, one row per text (a variable's tensor when gradients are wanted).
     pub table: Tensor,
     rows: HashMap<String, u32>,
+    /// Token vectors per text (1: a single vector, rank 2 embeddings).
+    tokens: usize,
 }
 
 impl TableEmbedder {
@@ -73,7 +76,11 @@ impl Embedder for TableEmbedder {
     fn embed(&self, texts: &[&str], _role: Role, _part: u64, track: bool) -> Result<Tensor> {
         let ids: Vec<u32> = texts.iter().map(|t| self.rows[*t]).collect();
         let ids = Tensor::from_vec(ids, texts.len(), &Device::Cpu)?;
-        let rows = self.table.index_select(&ids, 0)?;
+        let mut rows = self.table.index_select(&ids, 0)?;
+        if self.tokens > 1 {
+            let width = rows.dim(1)? / self.tokens;
+            rows = rows.reshape((texts.len(), self.tokens, width))?;
+        }
         Ok(if track { rows } else { rows.detach() })
     }
 }
@@ -86,13 +93,7 @@ pub fn loss_value(
     dim: usize,
     data: &TrainingData,
 ) -> f64 {
-    let e = TableEmbedder::new(texts, values, dim);
-    let all: Vec<usize> = (0..data.len()).collect();
-    let batch = Batch {
-        data,
-        indices: &all,
-    };
-    scalar(&loss.forward(ModelRef::Bi(&e), &batch).unwrap())
+    token_loss_value(loss, texts, values, 1, dim, data)
 }
 
 /// Checks the loss's gradient with respect to the table by central differences.
@@ -103,18 +104,7 @@ pub fn assert_loss_gradient(
     dim: usize,
     data: &TrainingData,
 ) {
-    loss.check(data).unwrap();
-    assert_gradient(values, (texts.len(), dim), |t| {
-        let e = table(texts, t.clone());
-        let all: Vec<usize> = (0..data.len()).collect();
-        loss.forward(
-            ModelRef::Bi(&e),
-            &Batch {
-                data,
-                indices: &all,
-            },
-        )
-    });
+    assert_token_loss_gradient(loss, texts, values, 1, dim, data)
 }
 
 /// Scores a pair as the dot product of its texts' rows of a table.
@@ -133,6 +123,7 @@ impl Scorer for TableEmbedder {
 fn table(texts: &[&str], table: Tensor) -> TableEmbedder {
     TableEmbedder {
         table,
+        tokens: 1,
         rows: texts
             .iter()
             .enumerate()
@@ -178,6 +169,53 @@ pub fn assert_cross_loss_gradient(
         let all: Vec<usize> = (0..data.len()).collect();
         loss.forward(
             ModelRef::Cross(&e),
+            &Batch {
+                data,
+                indices: &all,
+            },
+        )
+    });
+}
+
+/// [`loss_value`] with `tokens` token vectors of width `dim` per text.
+pub fn token_loss_value(
+    loss: &dyn Loss,
+    texts: &[&str],
+    values: &[f32],
+    tokens: usize,
+    dim: usize,
+    data: &TrainingData,
+) -> f64 {
+    let e = TableEmbedder {
+        tokens,
+        ..TableEmbedder::new(texts, values, tokens * dim)
+    };
+    let all: Vec<usize> = (0..data.len()).collect();
+    let batch = Batch {
+        data,
+        indices: &all,
+    };
+    scalar(&loss.forward(ModelRef::Bi(&e), &batch).unwrap())
+}
+
+/// [`assert_loss_gradient`] with `tokens` token vectors of width `dim` per text.
+pub fn assert_token_loss_gradient(
+    loss: &dyn Loss,
+    texts: &[&str],
+    values: &[f32],
+    tokens: usize,
+    dim: usize,
+    data: &TrainingData,
+) {
+    loss.check(data).unwrap();
+    assert_gradient(values, (texts.len(), tokens * dim), |t| {
+        let e = TableEmbedder {
+            tokens,
+            ..table(texts, t.clone())
+        };
+        let all: Vec<usize> = (0..data.len()).collect();
+        loss.forward(
+            ModelRef::Bi(&e),
             &Batch {
                 data,
                 indices: &all,

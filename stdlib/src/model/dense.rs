@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::Linear;
+use candle_nn::{Linear, VarBuilder};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
@@ -76,6 +76,12 @@ pub struct Dense {
 impl Dense {
     /// Loads `dir/config.json` and its weights (`linear.weight`, `linear.bias`).
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        Self::load_from(dir, var_builder(dir, DType::F32, device)?)
+    }
+
+    /// Loads `dir/config.json`, with the weights taken from `weights` (the
+    /// folder's, or trainable variables under the same names).
+    pub fn load_from(dir: &Path, weights: VarBuilder) -> Result<Self> {
         let path = dir.join("config.json");
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
         let f: DenseFile = serde_json::from_str(&text)
@@ -86,7 +92,7 @@ impl Dense {
                 format!("unsupported activation \"{}\"", f.activation_function),
             )
         })?;
-        let vb = var_builder(dir, DType::F32, device)?.pp("linear");
+        let vb = weights.pp("linear");
         let w = vb.get((f.out_features, f.in_features), "weight")?;
         let b = if f.bias {
             Some(vb.get(f.out_features, "bias")?)
@@ -97,8 +103,7 @@ impl Dense {
             Some(if f.in_features == f.out_features {
                 None
             } else {
-                let root = var_builder(dir, DType::F32, device)?;
-                let w = root.get((f.out_features, f.in_features), "residual.weight")?;
+                let w = weights.get((f.out_features, f.in_features), "residual.weight")?;
                 Some(Linear::new(w, None))
             })
         } else {

@@ -6,9 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, Var};
-use candle_nn::VarMap;
 
-use crate::atomic::write_dir_atomically;
 use crate::cache::{EmbeddingCache, TextHash, text_hash};
 use crate::compute::dropout::Dropout;
 use crate::error::{Error, Result};
@@ -24,7 +22,8 @@ use crate::model::resolve::resolve_model;
 use crate::model::st_folder::{Module, StFolder};
 use crate::model::tokenize::{TextTokenizer, TokenIds};
 use crate::model::weights::{
-    copy_weights, tensors_hash, trainable_weights, weight_files, weights_hash,
+    TrainableWeights, TrainedWeights, copy_weights, tensors_hash, trainable_weights, vars_of,
+    weights_hash, write_folder_with_weights,
 };
 use crate::progress::{CancelFlag, NoProgress, Progress};
 use crate::vectors::Embeddings;
@@ -54,12 +53,6 @@ impl Default for ModelOptions {
             document_prompt: None,
         }
     }
-}
-
-/// Weights trained in memory, by tensor name, with the dtypes to store them in.
-struct TrainedWeights {
-    tensors: std::collections::HashMap<String, Tensor>,
-    dtypes: std::collections::BTreeMap<String, DType>,
 }
 
 /// Per-call encoding settings.
@@ -124,7 +117,7 @@ pub struct SentenceEncoder {
     /// How it was loaded.
     options: ModelOptions,
     /// The trainable weights and their stored dtypes (Backend::Trainable).
-    trainable: Option<(VarMap, std::collections::BTreeMap<String, DType>)>,
+    trainable: Option<TrainableWeights>,
     /// Weights trained in memory (an inference copy), kept so the model can be
     /// saved or trained further; with their stored dtypes.
     trained: Option<Arc<TrainedWeights>>,
@@ -380,60 +373,22 @@ impl SentenceEncoder {
 
     /// The trainable weights by name (empty unless loaded with `Backend::Trainable`).
     pub fn trainable_vars(&self) -> Vec<(String, Var)> {
-        let Some((varmap, _)) = &self.trainable else {
-            return Vec::new();
-        };
-        let data = varmap.data().lock().unwrap_or_else(|p| p.into_inner());
-        let mut vars: Vec<(String, Var)> =
-            data.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        vars.sort_by(|a, b| a.0.cmp(&b.0));
-        vars
+        self.trainable.as_ref().map(vars_of).unwrap_or_default()
     }
 
     /// Writes the model as a sentence-transformers folder at `out`: every file of
     /// the input folder, with the weights replaced by the current ones (same
     /// tensor names and dtypes, `model.safetensors`). Atomic.
     pub fn save(&self, out: &Path) -> Result<()> {
-        // The weights to write (None: the folder's own, copied as they are).
-        let weights: Option<(std::collections::HashMap<String, Tensor>, _)> =
-            match (&self.trainable, &self.trained) {
-                (Some((varmap, dtypes)), _) => {
-                    let data = varmap.data().lock().unwrap_or_else(|p| p.into_inner());
-                    let tensors = data
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
-                        .collect();
-                    Some((tensors, dtypes))
-                }
-                (None, Some(t)) => Some((t.tensors.clone(), &t.dtypes)),
-                (None, None) => None,
-            };
-        let files: std::collections::HashSet<PathBuf> =
-            weight_files(self.folder.transformer_dir())?
-                .into_iter()
-                .collect();
-        let rel = self
-            .folder
-            .transformer_dir()
-            .strip_prefix(&self.dir)
-            .unwrap_or(Path::new(""))
-            .to_path_buf();
-        let is_model = |p: &Path| p.join("modules.json").is_file();
-        write_dir_atomically(out, "model folder", is_model, |tmp| {
-            let Some((current, dtypes)) = &weights else {
-                return copy_tree(&self.dir, tmp, &|_: &Path| false);
-            };
-            let skip = |p: &Path| files.contains(p) || p.ends_with("model.safetensors.index.json");
-            copy_tree(&self.dir, tmp, &skip)?;
-            let mut tensors = std::collections::HashMap::new();
-            for (name, t) in current {
-                let dtype = dtypes.get(name).copied().unwrap_or(DType::F32);
-                tensors.insert(name.clone(), t.to_dtype(dtype)?);
-            }
-            let path = tmp.join(&rel).join("model.safetensors");
-            candle_core::safetensors::save(&tensors, &path)
-                .map_err(|e| Error::model_config(&path, format!("cannot write weights: {e}")))
-        })
+        // The weights to write, in their stored dtypes (None: the folder's own).
+        let weights = match (&self.trainable, &self.trained) {
+            (Some(t), _) => Some(TrainedWeights::of(t)?.stored()?),
+            (None, Some(t)) => Some(t.stored()?),
+            (None, None) => None,
+        };
+        let tdir = self.folder.transformer_dir().to_path_buf();
+        let replaced: Vec<_> = weights.into_iter().map(|w| (tdir.clone(), w)).collect();
+        write_folder_with_weights(&self.dir, out, &replaced)
     }
 
     /// SHA-256 of the weight files the model was loaded from (not of weights

@@ -2,10 +2,14 @@
 
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device};
+use std::collections::HashMap;
+
+use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
+use crate::atomic::write_dir_atomically;
 use crate::error::{Error, Result};
+use crate::model::sentence::copy_tree;
 
 /// The weight files of a folder: `model.safetensors`, the shards listed in
 /// `model.safetensors.index.json`, or a PyTorch `pytorch_model.bin`.
@@ -57,12 +61,24 @@ pub fn var_builder(dir: &Path, dtype: DType, device: &Device) -> Result<VarBuild
         .map_err(|e| Error::model_config(dir, format!("cannot read weights: {e}")))
 }
 
-/// The weights of `dir` as trainable variables under their file names (f32 for
-/// training), and each tensor's stored dtype (restored on saving).
-pub fn trainable_weights(
+/// Trainable variables (f32) by name, and each tensor's stored dtype
+/// (restored on saving).
+pub type TrainableWeights = (candle_nn::VarMap, std::collections::BTreeMap<String, DType>);
+
+/// The weights of `dir` as trainable variables under their file names.
+pub fn trainable_weights(dir: &Path, device: &Device) -> Result<TrainableWeights> {
+    let mut w = (candle_nn::VarMap::new(), std::collections::BTreeMap::new());
+    add_trainable_weights(&mut w, dir, "", device)?;
+    Ok(w)
+}
+
+/// Adds the weights of `dir` to `weights`, each name after `prefix`.
+pub fn add_trainable_weights(
+    weights: &mut TrainableWeights,
     dir: &Path,
+    prefix: &str,
     device: &Device,
-) -> Result<(candle_nn::VarMap, std::collections::BTreeMap<String, DType>)> {
+) -> Result<()> {
     let mut tensors: Vec<(String, candle_core::Tensor)> = Vec::new();
     for f in weight_files(dir)? {
         let read = if f.extension().is_some_and(|e| e == "bin") {
@@ -74,17 +90,77 @@ pub fn trainable_weights(
             read.map_err(|e| Error::model_config(&f, format!("cannot read weights: {e}")))?,
         );
     }
-    let varmap = candle_nn::VarMap::new();
-    let mut dtypes = std::collections::BTreeMap::new();
-    {
-        let mut data = varmap.data().lock().unwrap_or_else(|p| p.into_inner());
-        for (name, t) in tensors {
-            dtypes.insert(name.clone(), t.dtype());
-            let v = candle_core::Var::from_tensor(&t.to_device(device)?.to_dtype(DType::F32)?)?;
-            data.insert(name, v);
-        }
+    let mut data = weights.0.data().lock().unwrap_or_else(|p| p.into_inner());
+    for (name, t) in tensors {
+        let name = format!("{prefix}{name}");
+        weights.1.insert(name.clone(), t.dtype());
+        let v = candle_core::Var::from_tensor(&t.to_device(device)?.to_dtype(DType::F32)?)?;
+        data.insert(name, v);
     }
-    Ok((varmap, dtypes))
+    Ok(())
+}
+
+/// Weights trained in memory (f32), by tensor name, with the dtypes to store them in.
+pub struct TrainedWeights {
+    /// The values.
+    pub tensors: HashMap<String, Tensor>,
+    /// Each tensor's dtype in the folder it came from.
+    pub dtypes: std::collections::BTreeMap<String, DType>,
+}
+
+impl TrainedWeights {
+    /// The current values of `weights`.
+    pub fn of(weights: &TrainableWeights) -> Result<Self> {
+        Ok(Self {
+            tensors: copy_weights(&vars_of(weights))?,
+            dtypes: weights.1.clone(),
+        })
+    }
+
+    /// Each tensor in its stored dtype, as saving writes it.
+    pub fn stored(&self) -> Result<HashMap<String, Tensor>> {
+        self.tensors
+            .iter()
+            .map(|(name, w)| {
+                let dtype = self.dtypes.get(name).copied().unwrap_or(DType::F32);
+                Ok((name.clone(), w.to_dtype(dtype)?))
+            })
+            .collect()
+    }
+}
+
+/// The variables of trainable weights, sorted by name.
+pub fn vars_of(weights: &TrainableWeights) -> Vec<(String, candle_core::Var)> {
+    let data = weights.0.data().lock().unwrap_or_else(|p| p.into_inner());
+    let mut vars: Vec<_> = data.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    vars
+}
+
+/// Writes a copy of the model folder `src` to `out`, atomically, with the
+/// weight files of each `(dir, tensors)` of `replaced` (a folder under `src`)
+/// replaced by one `model.safetensors` of `tensors`.
+pub fn write_folder_with_weights(
+    src: &Path,
+    out: &Path,
+    replaced: &[(PathBuf, HashMap<String, Tensor>)],
+) -> Result<()> {
+    let mut skip = std::collections::HashSet::new();
+    for (dir, _) in replaced {
+        skip.extend(weight_files(dir).unwrap_or_default());
+        skip.insert(dir.join("model.safetensors.index.json"));
+    }
+    let is_model = |p: &Path| p.join("modules.json").is_file();
+    write_dir_atomically(out, "model folder", is_model, |tmp| {
+        copy_tree(src, tmp, &|p: &Path| skip.contains(p))?;
+        for (dir, tensors) in replaced {
+            let rel = dir.strip_prefix(src).unwrap_or(Path::new(""));
+            let path = tmp.join(rel).join("model.safetensors");
+            candle_core::safetensors::save(tensors, &path)
+                .map_err(|e| Error::model_config(&path, format!("cannot write weights: {e}")))?;
+        }
+        Ok(())
+    })
 }
 
 /// SHA-256 of the weight files (in order), as a hex string; identifies a model's weights.

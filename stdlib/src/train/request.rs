@@ -9,7 +9,8 @@ use crate::data::BeirDataset;
 use crate::data::training::TrainingData;
 use crate::error::{Error, Result};
 use crate::eval::parse_measures;
-use crate::loss::{Loss, loss_with};
+use crate::loss::{Loss, loss_with, scores_token_vectors};
+use crate::model::colbert::{BuildOptions, ColbertEncoder, ColbertOptions, build_colbert};
 use crate::model::cross_encoder::{CrossEncoder, CrossEncoderOptions};
 use crate::model::head::HeadKind;
 use crate::model::{EncodeOptions, SentenceEncoder};
@@ -23,6 +24,8 @@ use crate::train::validation::{DEFAULT_RERANK_DEPTH, Validation};
 
 /// The loss trained with unless another is named.
 pub const DEFAULT_LOSS: &str = "mnrl";
+/// What the default loss means for a ColBERT: PyLate's contrastive loss.
+pub const DEFAULT_COLBERT_LOSS: &str = "colbert-contrastive";
 /// Validation measures unless others are named; the first is watched.
 pub const DEFAULT_MEASURES: &str = "nDCG@10,R@100";
 /// The qrels split validated on unless another is named (Rhai's `eval_split`).
@@ -64,6 +67,9 @@ pub struct FitRequest {
     pub loss_settings: BTreeMap<String, f64>,
     /// Train only this head on the frozen bi-encoder.
     pub head: Option<HeadKind>,
+    /// Turn the bi-encoder into a ColBERT first (as PyLate does: markers and
+    /// a seeded projection), then train that.
+    pub colbert: Option<BuildOptions>,
     /// Truncation length while training (default: the model's).
     pub max_length: Option<usize>,
     /// A dev collection to validate on.
@@ -81,6 +87,7 @@ impl Default for FitRequest {
             loss: DEFAULT_LOSS.to_string(),
             loss_settings: BTreeMap::new(),
             head: None,
+            colbert: None,
             max_length: None,
             validation: None,
             output: None,
@@ -97,6 +104,8 @@ pub enum StartModel<'a> {
     Encoder(&'a SentenceEncoder),
     /// A cross-encoder.
     CrossEncoder(&'a CrossEncoder),
+    /// A ColBERT.
+    Colbert(&'a ColbertEncoder),
 }
 
 /// What a run trains.
@@ -107,6 +116,9 @@ pub enum Prepared<'a> {
     Head(FrozenEncoderHead<'a>),
     /// A copy of a cross-encoder.
     CrossEncoder(CrossEncoder),
+    /// A trainable copy of a ColBERT, and the temporary folder it was built
+    /// in (when built from an encoder without an output directory).
+    Colbert(Box<ColbertEncoder>, Option<tempfile::TempDir>),
 }
 
 impl Prepared<'_> {
@@ -116,6 +128,7 @@ impl Prepared<'_> {
             Self::Encoder(m) => m,
             Self::Head(h) => h,
             Self::CrossEncoder(c) => c,
+            Self::Colbert(c, _) => c.as_ref(),
         }
     }
 }
@@ -124,6 +137,16 @@ impl FitRequest {
     /// The loss, its settings checked.
     pub fn build_loss(&self) -> Result<Box<dyn Loss>> {
         loss_with(&self.loss, &self.loss_settings)
+    }
+
+    /// The loss's name for a trainee that gives token vectors or not: the
+    /// default loss of a ColBERT is PyLate's contrastive loss.
+    pub fn loss_name(&self, token_vectors: bool) -> &str {
+        if token_vectors && self.loss == DEFAULT_LOSS && self.loss_settings.is_empty() {
+            DEFAULT_COLBERT_LOSS
+        } else {
+            &self.loss
+        }
     }
 
     /// Checks the loss and the measures before anything is loaded.
@@ -155,8 +178,41 @@ impl FitRequest {
         data: &TrainingData,
         encode: &EncodeOptions,
     ) -> Result<Prepared<'a>> {
-        Ok(match (start, self.head) {
-            (StartModel::Encoder(m), Some(kind)) => {
+        let colbert = self.colbert.is_some() || matches!(start, StartModel::Colbert(_));
+        if colbert && self.head.is_some() {
+            return Err(Error::InvalidArgument(
+                "a ColBERT trains whole: leave out `head` (heads go on a frozen bi-encoder)".into(),
+            ));
+        }
+        if colbert && self.max_length.is_some() {
+            return Err(Error::InvalidArgument(
+                "a ColBERT's lengths are its query_length and document_length (set when it is built: rankbook colbert --query-length --document-length); leave out max_length".into(),
+            ));
+        }
+        Ok(match (start, self.head, &self.colbert) {
+            (StartModel::Encoder(m), None, Some(build)) => {
+                let (dir, temp) = match &self.output {
+                    Some(out) => (out.join("colbert-start"), None),
+                    None => {
+                        let t =
+                            tempfile::tempdir().map_err(|e| Error::io("a temporary folder", e))?;
+                        (t.path().join("colbert"), Some(t))
+                    }
+                };
+                build_colbert(&m.dir().display().to_string(), &dir, build)?;
+                let start = ColbertEncoder::from_dir(&dir, &ColbertOptions::default())?;
+                Prepared::Colbert(Box::new(start.trainable_copy()?), temp)
+            }
+            (_, _, Some(_)) => {
+                return Err(Error::InvalidArgument(
+                    "`colbert` turns a bi-encoder into a ColBERT; this model is not a bi-encoder"
+                        .into(),
+                ));
+            }
+            (StartModel::Colbert(c), _, None) => {
+                Prepared::Colbert(Box::new(c.trainable_copy()?), None)
+            }
+            (StartModel::Encoder(m), Some(kind), None) => {
                 let opts = EncodeOptions {
                     batch_size: self.config.batch_size,
                     ..encode.clone()
@@ -169,14 +225,16 @@ impl FitRequest {
                     &opts,
                 )?)
             }
-            (StartModel::Encoder(m), None) => Prepared::Encoder(m.trainable_copy(self.max_length)?),
-            (StartModel::CrossEncoder(_), Some(_)) => {
+            (StartModel::Encoder(m), None, None) => {
+                Prepared::Encoder(m.trainable_copy(self.max_length)?)
+            }
+            (StartModel::CrossEncoder(_), Some(_), None) => {
                 return Err(Error::InvalidArgument(
                     "a cross-encoder trains whole: leave out `head` (heads go on a frozen bi-encoder)"
                         .into(),
                 ));
             }
-            (StartModel::CrossEncoder(c), None) => {
+            (StartModel::CrossEncoder(c), None, None) => {
                 let copy = CrossEncoder::load(
                     c.name(),
                     &CrossEncoderOptions {
@@ -201,8 +259,21 @@ impl FitRequest {
         cancel: Option<&CancelFlag>,
         callback: &mut dyn TrainCallback,
     ) -> Result<FitOutcome> {
-        let loss = self.build_loss()?;
+        let loss = loss_with(self.loss_name(trainee.token_vectors()), &self.loss_settings)?;
         loss.check(data)?;
+        if scores_token_vectors(loss.as_ref()) != trainee.token_vectors() {
+            return Err(Error::InvalidArgument(if trainee.token_vectors() {
+                format!(
+                    "the {} loss scores one vector per text; a ColBERT trains with colbert-contrastive, cached-colbert-contrastive or colbert-distillation",
+                    loss.name()
+                )
+            } else {
+                format!(
+                    "the {} loss trains ColBERT models (token vectors); this model gives one vector per text",
+                    loss.name()
+                )
+            }));
+        }
         let validation = self.build_validation()?;
         fit(
             trainee,

@@ -12,9 +12,10 @@ use crate::data::Run;
 use crate::error::Result;
 use crate::loss::{Embedder, ModelRef, Scorer};
 use crate::model::SentenceEncoder;
+use crate::model::colbert::ColbertEncoder;
 use crate::model::cross_encoder::CrossEncoder;
 use crate::model::weights::{assign_weights, copy_weights};
-use crate::train::embedder::ModelEmbedder;
+use crate::train::embedder::{ColbertEmbedder, ModelEmbedder};
 use crate::train::validation::Validation;
 
 /// A trainee as the losses see it at one step.
@@ -39,6 +40,10 @@ impl Scoring<'_> {
 pub trait Trainee {
     /// The trainable parameters by name.
     fn vars(&self) -> Vec<(String, Var)>;
+    /// Whether it embeds a text as token vectors (a ColBERT) rather than one vector.
+    fn token_vectors(&self) -> bool {
+        false
+    }
     /// The model as the losses see it at one step (dropout from `dropout_seed`).
     fn scoring(&self, dropout_seed: Option<u64>) -> Scoring<'_>;
     /// A name and the SHA-256 of the starting weights (a checkpoint must match them).
@@ -129,5 +134,34 @@ impl Trainee for CrossEncoder {
     }
     fn save(&self, dir: &Path) -> Result<()> {
         CrossEncoder::save(self, dir)
+    }
+}
+
+impl Trainee for ColbertEncoder {
+    fn vars(&self) -> Vec<(String, Var)> {
+        self.trainable_vars()
+    }
+    fn token_vectors(&self) -> bool {
+        true
+    }
+    fn scoring(&self, dropout_seed: Option<u64>) -> Scoring<'_> {
+        Scoring::Bi(Box::new(ColbertEmbedder::new(self, dropout_seed)))
+    }
+    fn identity(&self) -> Result<(String, String)> {
+        Ok((self.name().to_string(), self.weights_sha256()?))
+    }
+    fn device(&self) -> Device {
+        ColbertEncoder::device(self).clone()
+    }
+    fn inference_model(&self) -> Result<SentenceEncoder> {
+        Err(crate::Error::InvalidArgument(
+            "a ColBERT model gives token vectors, not one vector per text".into(),
+        ))
+    }
+    fn validation_run(&self, v: &Validation) -> Result<Run> {
+        v.maxsim_run(self.inference_copy()?)
+    }
+    fn save(&self, dir: &Path) -> Result<()> {
+        ColbertEncoder::save(self, dir)
     }
 }

@@ -1,7 +1,8 @@
 //! Validation during training: encode a dev collection with the current
 //! weights (the fast inference path), search it exactly, and score the run with
-//! the evaluator; optionally the loss on held-out examples. A cross-encoder
-//! instead re-ranks a BM25 run of the dev queries (built once).
+//! the evaluator; optionally the loss on held-out examples. A ColBERT searches
+//! with exact MaxSim; a cross-encoder instead re-ranks a BM25 run of the dev
+//! queries (built once).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
@@ -17,9 +18,10 @@ use crate::data::training::{TrainingData, pairs_from_qrels};
 use crate::data::{BeirDataset, Qrels, TextRecord};
 use crate::error::Result;
 use crate::eval::{EvalOptions, Measure, evaluate};
-use crate::index::{Bm25Index, Bm25Params, DenseIndex, Metric, Retriever};
+use crate::index::{Bm25Index, Bm25Params, DenseIndex, MaxSimIndex, Metric, Retriever};
 use crate::loss::{Batch, Loss};
 use crate::model::EncodeOptions;
+use crate::model::colbert::ColbertEncoder;
 use crate::progress::NoProgress;
 use crate::train::trainee::Trainee;
 
@@ -75,6 +77,17 @@ impl Validation {
         };
         let (index, _) =
             DenseIndex::build(Arc::new(model), &self.corpus, "Flat", Metric::Cosine, &opts)?;
+        Retriever::search(&index, &self.queries, self.k, &opts)
+    }
+
+    /// The run of a ColBERT: the corpus indexed for exact MaxSim and the
+    /// queries searched, as `rankbook index` and `search` do.
+    pub fn maxsim_run(&self, model: ColbertEncoder) -> Result<Run> {
+        let opts = EncodeOptions {
+            batch_size: self.batch_size,
+            ..Default::default()
+        };
+        let (index, _) = MaxSimIndex::build(Arc::new(model), &self.corpus, &opts)?;
         Retriever::search(&index, &self.queries, self.k, &opts)
     }
 

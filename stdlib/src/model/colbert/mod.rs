@@ -7,15 +7,17 @@
 //! `document_length`, and drop their punctuation (the skiplist) and padding.
 
 mod build;
+mod train;
 
 pub use build::{BuildOptions, build_colbert};
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -29,7 +31,10 @@ use crate::model::identity::EncoderIdentity;
 use crate::model::resolve::resolve_model;
 use crate::model::st_folder::{Module, StFolder};
 use crate::model::tokenize::{TextTokenizer, TokenIds};
-use crate::model::weights::weights_hash;
+use crate::model::weights::{
+    TrainableWeights, TrainedWeights, add_trainable_weights, trainable_weights, var_builder,
+    weights_hash,
+};
 use crate::model::{EncodeOptions, EncodeStats};
 use crate::vectors::MultiVectors;
 
@@ -129,10 +134,25 @@ pub struct ColbertOptions {
     pub backend: Backend,
 }
 
+/// Where a ColBERT encoder's weights come from.
+enum Weights {
+    /// Its folder's files (memory-mapped, or as variables when trainable).
+    Folder,
+    /// Weights trained in memory (an inference copy); projection weights under
+    /// their folder's name (`1_Dense.linear.weight`).
+    Trained(Arc<TrainedWeights>),
+}
+
 /// A ColBERT encoder: texts to token vectors.
 pub struct ColbertEncoder {
     name: String,
     dir: PathBuf,
+    options: ColbertOptions,
+    weights: Weights,
+    /// The trainable variables (`Backend::Trainable`), projections included.
+    trainable: Option<TrainableWeights>,
+    /// The hash of weights that are not the folder's (a trained copy).
+    weights_sha256: Option<String>,
     config: ColbertConfig,
     encoder: Box<dyn Encoder>,
     query_tokenizer: TextTokenizer,
@@ -178,6 +198,11 @@ impl ColbertEncoder {
 
     /// Loads a PyLate folder.
     pub fn from_dir(dir: &Path, options: &ColbertOptions) -> Result<Self> {
+        Self::build(dir, options, Weights::Folder)
+    }
+
+    /// Loads a PyLate folder, its weights from `weights`.
+    fn build(dir: &Path, options: &ColbertOptions, weights: Weights) -> Result<Self> {
         if !is_colbert(dir) {
             return Err(Error::model_config(
                 dir,
@@ -199,6 +224,29 @@ impl ColbertEncoder {
             &options.device
         })?;
         let tdir = folder.transformer_dir().to_path_buf();
+        let mut dense_dirs = Vec::new();
+        for m in &folder.modules[1..] {
+            match m {
+                Module::Dense(d) => dense_dirs.push(d.clone()),
+                other => {
+                    return Err(Error::model_config(
+                        dir,
+                        format!(
+                            "a ColBERT folder has only Transformer and Dense modules, found {other:?}"
+                        ),
+                    ));
+                }
+            }
+        }
+        let trainable = if options.backend.is_trainable() {
+            let mut w = trainable_weights(&tdir, &device)?;
+            for d in &dense_dirs {
+                add_trainable_weights(&mut w, d, &projection_prefix(dir, d), &device)?;
+            }
+            Some(w)
+        } else {
+            None
+        };
         let marker = |p: &str| usize::from(!p.is_empty());
         let doc_max = config.document_length - marker(&config.document_prefix);
         let backbone = load_backbone(
@@ -209,7 +257,11 @@ impl ColbertEncoder {
                 max_length: Some(doc_max),
                 default_max_length: None,
                 lowercase: folder.do_lower_case,
-                weights: WeightSource::Folder,
+                weights: match (&trainable, &weights) {
+                    (Some((varmap, _)), _) => WeightSource::Vars(varmap),
+                    (None, Weights::Trained(t)) => WeightSource::Tensors(t.tensors.clone()),
+                    (None, Weights::Folder) => WeightSource::Folder,
+                },
             },
         )?;
         let document_tokenizer = backbone.tokenizer;
@@ -221,25 +273,20 @@ impl ColbertEncoder {
             pad,
         )?;
         let mut projections = Vec::new();
-        let mut projection_dirs = Vec::new();
         let mut dim = backbone.encoder.hidden_size();
-        for m in &folder.modules[1..] {
-            match m {
-                Module::Dense(d) => {
-                    let dense = Dense::load(d, &device)?;
-                    dim = dense.out_features();
-                    projections.push(dense);
-                    projection_dirs.push(d.clone());
+        for d in &dense_dirs {
+            let from = match (&trainable, &weights) {
+                (None, Weights::Folder) => var_builder(d, DType::F32, &device)?,
+                (Some((varmap, _)), _) => VarBuilder::from_varmap(varmap, DType::F32, &device)
+                    .pp(projection_prefix(dir, d).trim_end_matches('.')),
+                (None, Weights::Trained(t)) => {
+                    VarBuilder::from_tensors(t.tensors.clone(), DType::F32, &device)
+                        .pp(projection_prefix(dir, d).trim_end_matches('.'))
                 }
-                other => {
-                    return Err(Error::model_config(
-                        dir,
-                        format!(
-                            "a ColBERT folder has only Transformer and Dense modules, found {other:?}"
-                        ),
-                    ));
-                }
-            }
+            };
+            let dense = Dense::load_from(d, from)?;
+            dim = dense.out_features();
+            projections.push(dense);
         }
         let tok = &document_tokenizer;
         let prefix_id = |p: &str| -> Result<Option<u32>> {
@@ -262,6 +309,10 @@ impl ColbertEncoder {
         Ok(Self {
             name: dir.display().to_string(),
             dir: dir.to_path_buf(),
+            options: options.clone(),
+            weights,
+            trainable,
+            weights_sha256: None,
             query_prefix_id: prefix_id(&config.query_prefix)?,
             document_prefix_id: prefix_id(&config.document_prefix)?,
             config,
@@ -270,7 +321,7 @@ impl ColbertEncoder {
             document_tokenizer,
             projections,
             transformer_dir: tdir,
-            projection_dirs,
+            projection_dirs: dense_dirs,
             device,
             dim,
             mask_id,
@@ -334,6 +385,9 @@ impl ColbertEncoder {
     /// new projection is a new model).
     pub fn weights_sha256(&self) -> Result<String> {
         use sha2::{Digest, Sha256};
+        if let Some(h) = &self.weights_sha256 {
+            return Ok(h.clone());
+        }
         let mut h = Sha256::new();
         h.update(weights_hash(&self.transformer_dir)?);
         for d in &self.projection_dirs {
@@ -450,6 +504,13 @@ impl ColbertEncoder {
         }
         Ok(x.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?)
     }
+}
+
+/// The names of a projection's weights among a ColBERT's trainable ones:
+/// its folder relative to the model's, then a dot (`1_Dense.`).
+fn projection_prefix(model_dir: &Path, dense_dir: &Path) -> String {
+    let rel = dense_dir.strip_prefix(model_dir).unwrap_or(dense_dir);
+    format!("{}.", rel.display())
 }
 
 /// Late interaction's score of a document for a query: over the query's token
