@@ -30,6 +30,7 @@ fn bench_scripts_run_in_smoke_mode() {
     let expected = [
         ("bm25_scifact", "rankbook: index "),
         ("colbert_scifact", "rankbook: nDCG@10"),
+        ("colbert_fit_scifact", "(2 steps, median"),
         ("cache_scifact", "ratio: "),
         ("encode_scifact", "rankbook: "),
         ("eval_scale", "max |difference| 0.00e+00"),
