@@ -21,7 +21,7 @@ def rankbook_side(model):
     index = os.path.join(OUT, "colbert-index")
     run = os.path.join(OUT, "colbert-rankbook.trec")
     _, build = rankbook_stats(["index", "--model", model, "--corpus", DATA, "--output", index,
-                               "--batch-size", "32", "--threads", "2", "--quiet"])
+                               "--batch-size", "32", "--threads", "2", "--no-cache", "--quiet"])
     _, search = rankbook_stats(["search", "--index", index, "--queries", os.path.join(DATA, "queries.jsonl"),
                                 "--split", "test", "--k", "100", "--output", run, "--threads", "2", "--quiet"])
     out = subprocess.run([RANKBOOK, "eval", "--qrels", os.path.join(DATA, "qrels", "test.tsv"), "--run", run,

@@ -161,6 +161,20 @@ fn any_encoder_becomes_a_colbert_with_a_seeded_projection() {
         docs.count(1) < ids[0].ids.len(),
         "punctuation dropped from documents"
     );
+    // Through the embedding cache: the second time every text comes from it,
+    // the same vectors; queries and documents are filed apart.
+    let cache = rankbook::cache::EmbeddingCache::new(d.path().join("cache"));
+    let cached = EncodeOptions {
+        cache: Some(&cache),
+        ..Default::default()
+    };
+    for (side, want) in [(Side::Query, &q), (Side::Document, &docs)] {
+        let (first, s1) = model.encode(&texts, side, &cached).unwrap();
+        let (second, s2) = model.encode(&texts, side, &cached).unwrap();
+        assert_eq!((s1.cached, s2.cached), (0, 2));
+        assert_eq!((&first, &second), (want, want));
+    }
+    assert_eq!(cache.info().unwrap().keys, 2);
     // The same seed builds the same model.
     let again = ColbertEncoder::from_dir(&b, &ColbertOptions::default()).unwrap();
     let (q2, _) = again

@@ -4,7 +4,8 @@
 //! Arrow files named by the SHA-256 of their own bytes: a file is written under a
 //! temporary name and renamed, so two processes can add entries at once, and a
 //! file whose bytes no longer match its name is detected, dropped and its texts
-//! encoded again.
+//! encoded again. An entry holds one vector per text, or (a ColBERT's) a list
+//! of token vectors per text.
 
 use std::collections::HashMap;
 use std::io::Cursor;
@@ -20,7 +21,9 @@ use sha2::{Digest, Sha256};
 use crate::atomic::write_atomically;
 use crate::checksum::sha256_hex;
 use crate::error::{Error, Result};
+use crate::vectors::MultiVectors;
 use crate::vectors::files::{embedding_column, embedding_field};
+use crate::vectors::multi_file::{token_lists_column, token_lists_field};
 
 /// A text's SHA-256.
 pub type TextHash = [u8; 32];
@@ -40,18 +43,26 @@ pub struct EmbeddingCache {
 #[derive(Debug, Default)]
 pub struct CachedVectors {
     dim: usize,
-    rows: HashMap<TextHash, usize>,
+    /// Each text's first row in `data` and its number of rows.
+    rows: HashMap<TextHash, (usize, usize)>,
     data: Vec<f32>,
     /// Files dropped because their bytes did not match their name.
     pub corrupted: usize,
 }
 
 impl CachedVectors {
-    /// The cached vector of the text with hash `h`.
+    /// The cached vector (or token vectors, row after row) of the text with hash `h`.
     pub fn get(&self, h: &TextHash) -> Option<&[f32]> {
         self.rows
             .get(h)
-            .map(|&r| &self.data[r * self.dim..(r + 1) * self.dim])
+            .map(|&(r, n)| &self.data[r * self.dim..(r + n) * self.dim])
+    }
+
+    /// Adds one text's rows.
+    fn insert(&mut self, h: TextHash, rows: &[f32]) {
+        let first = self.data.len() / self.dim;
+        self.data.extend_from_slice(rows);
+        self.rows.insert(h, (first, rows.len() / self.dim));
     }
 
     /// Number of cached vectors.
@@ -62,6 +73,47 @@ impl CachedVectors {
     /// Whether nothing is cached.
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
+    }
+}
+
+/// Which of some texts the cache holds under a key, and which it lacks.
+pub struct Lookup {
+    cached: CachedVectors,
+    hashes: Vec<TextHash>,
+    /// Positions of the texts to encode.
+    pub missing: Vec<usize>,
+}
+
+impl Lookup {
+    /// The texts to encode.
+    pub fn missing_texts<'a>(&self, texts: &[&'a str]) -> Vec<&'a str> {
+        self.missing.iter().map(|&i| texts[i]).collect()
+    }
+
+    /// The hashes of the texts to encode.
+    pub fn missing_hashes(&self) -> Vec<TextHash> {
+        self.missing.iter().map(|&i| self.hashes[i]).collect()
+    }
+
+    /// Each text's vectors in input order: the cached ones, and for the
+    /// missing ones (in their order) `fresh(j)`.
+    pub fn merged<'a>(
+        &'a self,
+        fresh: impl Fn(usize) -> &'a [f32] + 'a,
+    ) -> impl Iterator<Item = &'a [f32]> + 'a {
+        let mut next = 0;
+        self.hashes.iter().map(move |h| match self.cached.get(h) {
+            Some(v) => v,
+            None => {
+                next += 1;
+                fresh(next - 1)
+            }
+        })
+    }
+
+    /// Files dropped because they were damaged.
+    pub fn damaged_files(&self) -> usize {
+        self.cached.corrupted
     }
 }
 
@@ -76,10 +128,11 @@ pub struct CacheInfo {
     pub bytes: u64,
 }
 
-fn schema(dim: usize) -> Schema {
+/// An entry's schema: each text's hash and its `embedding`.
+fn schema(embedding: Field) -> Schema {
     Schema::new(vec![
         Field::new("text_sha256", DataType::FixedSizeBinary(32), false),
-        embedding_field(dim),
+        embedding,
     ])
 }
 
@@ -137,16 +190,54 @@ impl EmbeddingCache {
         Ok(out)
     }
 
+    /// Loads what is cached under `key` of `texts`.
+    pub fn lookup(&self, key: &str, dim: usize, texts: &[&str]) -> Result<Lookup> {
+        let cached = self.load(key, dim)?;
+        let hashes: Vec<TextHash> = texts.iter().map(|t| text_hash(t)).collect();
+        let missing = (0..texts.len())
+            .filter(|&i| cached.get(&hashes[i]).is_none())
+            .collect();
+        Ok(Lookup {
+            cached,
+            hashes,
+            missing,
+        })
+    }
+
     /// Adds vectors (rows of `dim`) for the texts with the given hashes.
     pub fn store(&self, key: &str, dim: usize, hashes: &[TextHash], vectors: &[f32]) -> Result<()> {
+        assert_eq!(hashes.len() * dim, vectors.len(), "one vector per hash");
+        let column = embedding_column(dim, vectors.to_vec())?;
+        self.write_entry(key, schema(embedding_field(dim)), hashes, Arc::new(column))
+    }
+
+    /// Adds each text's token vectors for the texts with the given hashes.
+    pub fn store_multi(
+        &self,
+        key: &str,
+        hashes: &[TextHash],
+        vectors: &MultiVectors,
+    ) -> Result<()> {
+        assert_eq!(hashes.len(), vectors.len(), "one list of vectors per hash");
+        let column = token_lists_column(vectors)?;
+        let field = token_lists_field(vectors.dim());
+        self.write_entry(key, schema(field), hashes, Arc::new(column))
+    }
+
+    /// Writes one entry file of `hashes` and their `column`.
+    fn write_entry(
+        &self,
+        key: &str,
+        schema: Schema,
+        hashes: &[TextHash],
+        column: arrow_array::ArrayRef,
+    ) -> Result<()> {
         if hashes.is_empty() {
             return Ok(());
         }
-        assert_eq!(hashes.len() * dim, vectors.len(), "one vector per hash");
-        let schema = Arc::new(schema(dim));
+        let schema = Arc::new(schema);
         let keys = FixedSizeBinaryArray::try_from_iter(hashes.iter())?;
-        let list = embedding_column(dim, vectors.to_vec())?;
-        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(keys), Arc::new(list)])?;
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(keys), column])?;
         let mut bytes = Vec::new();
         {
             let mut w = arrow_ipc::writer::FileWriter::try_new(&mut bytes, &schema)?;
@@ -212,25 +303,35 @@ impl CachedVectors {
             ) else {
                 return Err(Error::InvalidArgument("not a cache entry".into()));
             };
-            let keys = keys.as_fixed_size_binary_opt();
-            let emb = emb.as_fixed_size_list_opt();
-            let (Some(keys), Some(emb)) = (keys, emb) else {
+            let Some(keys) = keys.as_fixed_size_binary_opt() else {
                 return Err(Error::InvalidArgument("not a cache entry".into()));
             };
-            if emb.value_length() as usize != self.dim || keys.value_length() != 32 {
+            // One vector per text, or a list of token vectors per text.
+            let (rows, offsets): (_, Option<&[i32]>) = match emb.as_list_opt::<i32>() {
+                Some(lists) => (
+                    lists.values().as_fixed_size_list_opt(),
+                    Some(lists.value_offsets()),
+                ),
+                None => (emb.as_fixed_size_list_opt(), None),
+            };
+            let Some(rows) = rows else {
+                return Err(Error::InvalidArgument("not a cache entry".into()));
+            };
+            if rows.value_length() as usize != self.dim || keys.value_length() != 32 {
                 return Err(Error::InvalidArgument("wrong width".into()));
             }
-            let values = emb
+            let values = rows
                 .values()
                 .as_primitive_opt::<Float32Type>()
                 .ok_or_else(|| Error::InvalidArgument("not f32".into()))?;
+            let values = &values.values()[rows.offset() * self.dim..];
             for i in 0..keys.len() {
                 let h: TextHash = keys.value(i).try_into().expect("32 bytes");
-                let start = (emb.offset() + i) * self.dim;
-                let row = self.data.len() / self.dim;
-                self.data
-                    .extend_from_slice(&values.values()[start..start + self.dim]);
-                self.rows.insert(h, row);
+                let (a, b) = offsets.map_or((i, i + 1), |o| (o[i] as usize, o[i + 1] as usize));
+                let slice = values
+                    .get(a * self.dim..b * self.dim)
+                    .ok_or_else(|| Error::InvalidArgument("short entry".into()))?;
+                self.insert(h, slice);
             }
         }
         Ok(())
@@ -274,5 +375,30 @@ mod tests {
         assert!(!files[0].exists());
         assert_eq!(cache.clear().unwrap().files, 1);
         assert_eq!(cache.info().unwrap(), CacheInfo::default());
+    }
+
+    #[test]
+    fn token_vectors_round_trip_and_merge_with_fresh_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = EmbeddingCache::new(dir.path());
+        let mut m = MultiVectors::empty(2);
+        m.push(&[1.0, 2.0, 3.0, 4.0]);
+        m.push(&[5.0, 6.0]);
+        cache
+            .store_multi("q", &[text_hash("a"), text_hash("b")], &m)
+            .unwrap();
+        let l = cache.lookup("q", 2, &["b", "c", "a"]).unwrap();
+        assert_eq!(l.missing, [1]);
+        assert_eq!(l.missing_texts(&["b", "c", "a"]), ["c"]);
+        let fresh = [9.0f32, 9.0];
+        let merged: Vec<&[f32]> = l.merged(|_| &fresh[..]).collect();
+        assert_eq!(
+            merged,
+            [
+                &[5.0f32, 6.0][..],
+                &[9.0, 9.0][..],
+                &[1.0, 2.0, 3.0, 4.0][..]
+            ]
+        );
     }
 }

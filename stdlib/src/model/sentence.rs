@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, Var};
 
-use crate::cache::{EmbeddingCache, TextHash, text_hash};
+use crate::cache::EmbeddingCache;
 use crate::compute::dropout::Dropout;
 use crate::error::{Error, Result};
 use crate::model::backbone::{LoadOptions, WeightSource, load_backbone};
@@ -512,29 +512,13 @@ impl SentenceEncoder {
         };
         let start = Instant::now();
         let key = self.identity()?.cache_key(opts.prompt);
-        let cached = cache.load(&key, self.dim)?;
-        let hashes: Vec<TextHash> = texts.iter().map(|t| text_hash(t)).collect();
-        let missing: Vec<usize> = (0..texts.len())
-            .filter(|&i| cached.get(&hashes[i]).is_none())
-            .collect();
-        let todo: Vec<&str> = missing.iter().map(|&i| texts[i]).collect();
-        let (fresh, mut stats) = self.encode_all(&todo, opts)?;
-        let todo_hashes: Vec<TextHash> = missing.iter().map(|&i| hashes[i]).collect();
-        cache.store(&key, self.dim, &todo_hashes, fresh.as_slice())?;
-        let mut out = vec![0f32; texts.len() * self.dim];
-        let mut next_fresh = 0;
-        for (i, row) in out.chunks_exact_mut(self.dim).enumerate() {
-            match cached.get(&hashes[i]) {
-                Some(v) => row.copy_from_slice(v),
-                None => {
-                    row.copy_from_slice(fresh.row(next_fresh));
-                    next_fresh += 1;
-                }
-            }
-        }
+        let lookup = cache.lookup(&key, self.dim, texts)?;
+        let (fresh, mut stats) = self.encode_all(&lookup.missing_texts(texts), opts)?;
+        cache.store(&key, self.dim, &lookup.missing_hashes(), fresh.as_slice())?;
+        let out: Vec<f32> = lookup.merged(|j| fresh.row(j)).flatten().copied().collect();
         stats.texts = texts.len();
-        stats.cached = texts.len() - missing.len();
-        stats.damaged_cache_files = cached.corrupted;
+        stats.cached = texts.len() - lookup.missing.len();
+        stats.damaged_cache_files = lookup.damaged_files();
         stats.seconds = start.elapsed().as_secs_f64();
         Ok((Embeddings::new(self.dim, out), stats))
     }

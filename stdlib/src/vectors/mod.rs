@@ -4,7 +4,7 @@ mod arrow_file;
 mod embeddings;
 pub(crate) mod files;
 mod multi;
-mod multi_file;
+pub(crate) mod multi_file;
 pub mod pca;
 
 pub use arrow_file::VectorFile;

@@ -18,7 +18,7 @@ use crate::vectors::MultiVectors;
 use crate::vectors::files::{VectorFormat, check_ids, embedding_column, write_id_column_file};
 
 /// The `embedding` field of a multi-vector file of width `dim`.
-fn token_lists_field(dim: usize) -> Field {
+pub(crate) fn token_lists_field(dim: usize) -> Field {
     Field::new(
         "embedding",
         DataType::List(Arc::new(Field::new(
@@ -33,6 +33,22 @@ fn token_lists_field(dim: usize) -> Field {
     )
 }
 
+/// Each text's token vectors as the `embedding` column of [`token_lists_field`].
+pub(crate) fn token_lists_column(vectors: &MultiVectors) -> Result<ListArray> {
+    let dim = vectors.dim();
+    let rows = embedding_column(dim, vectors.as_slice().to_vec())?;
+    let offsets: Vec<i32> = vectors.offsets().iter().map(|&o| o as i32).collect();
+    let DataType::List(item) = token_lists_field(dim).data_type().clone() else {
+        unreachable!("a list field");
+    };
+    Ok(ListArray::try_new(
+        item,
+        OffsetBuffer::new(offsets.into()),
+        Arc::new(rows),
+        None,
+    )?)
+}
+
 /// Writes each text's token vectors with its id (atomically), as `.arrow` or `.jsonl`.
 pub fn write_multi_vectors(path: &Path, ids: &[String], vectors: &MultiVectors) -> Result<()> {
     check_ids(ids.len(), vectors.len())?;
@@ -43,22 +59,7 @@ pub fn write_multi_vectors(path: &Path, ids: &[String], vectors: &MultiVectors) 
                 Field::new("id", DataType::Utf8, false),
                 token_lists_field(dim),
             ]));
-            let rows = embedding_column(dim, vectors.as_slice().to_vec())?;
-            let offsets = vectors
-                .offsets()
-                .iter()
-                .map(|&o| o as i32)
-                .collect::<Vec<_>>();
-            let DataType::List(item) = token_lists_field(dim).data_type().clone() else {
-                unreachable!("a list field");
-            };
-            let lists = ListArray::try_new(
-                item,
-                OffsetBuffer::new(offsets.into()),
-                Arc::new(rows),
-                None,
-            )?;
-            write_id_column_file(path, schema, ids, Arc::new(lists))
+            write_id_column_file(path, schema, ids, Arc::new(token_lists_column(vectors)?))
         }
         VectorFormat::Jsonl => write_atomically(path, |w| {
             for (i, id) in ids.iter().enumerate() {

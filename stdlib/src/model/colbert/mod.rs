@@ -114,6 +114,14 @@ pub enum Side {
 
 impl Side {
     /// `query` or `document`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Query => "query",
+            Self::Document => "document",
+        }
+    }
+
+    /// `query` or `document`.
     pub fn parse(s: &str) -> Result<Self> {
         match s {
             "query" | "queries" => Ok(Self::Query),
@@ -425,8 +433,35 @@ impl ColbertEncoder {
     }
 
     /// Token vectors of `texts` as `side`, in input order, L2-normalised; a
-    /// document's skiplist tokens are dropped.
+    /// document's skiplist tokens are dropped. Taken from `opts.cache` where it
+    /// has them (filed under the model's identity and the side), and added to it.
     pub fn encode(
+        &self,
+        texts: &[&str],
+        side: Side,
+        opts: &EncodeOptions,
+    ) -> Result<(MultiVectors, EncodeStats)> {
+        let Some(cache) = opts.cache else {
+            return self.encode_all(texts, side, opts);
+        };
+        let start = Instant::now();
+        let key = self.identity()?.cache_key(Some(side.name()));
+        let lookup = cache.lookup(&key, self.dim, texts)?;
+        let (fresh, mut stats) = self.encode_all(&lookup.missing_texts(texts), side, opts)?;
+        cache.store_multi(&key, &lookup.missing_hashes(), &fresh)?;
+        let mut out = MultiVectors::empty(self.dim);
+        for v in lookup.merged(|j| fresh.get(j)) {
+            out.push(v);
+        }
+        stats.texts = texts.len();
+        stats.cached = texts.len() - lookup.missing.len();
+        stats.damaged_cache_files = lookup.damaged_files();
+        stats.seconds = start.elapsed().as_secs_f64();
+        Ok((out, stats))
+    }
+
+    /// [`ColbertEncoder::encode`] without the cache.
+    fn encode_all(
         &self,
         texts: &[&str],
         side: Side,
