@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 
-from common import DATA, MODEL, OUT, PEER, RANKBOOK, SMOKE, model_dir, rankbook_stats, smoke_note
+from common import DATA, MODEL, OUT, PEER, RANKBOOK, SMOKE, model_dir, ndcg_at_10, rankbook_stats, smoke_note
 
 PYLATE_PY = os.environ.get("PYLATE_PYTHON", "/tmp/peer/pylate-venv/bin/python")
 
@@ -24,10 +24,8 @@ def rankbook_side(model):
                                "--batch-size", "32", "--threads", "2", "--no-cache", "--quiet"])
     _, search = rankbook_stats(["search", "--index", index, "--queries", os.path.join(DATA, "queries.jsonl"),
                                 "--split", "test", "--k", "100", "--output", run, "--threads", "2", "--quiet"])
-    out = subprocess.run([RANKBOOK, "eval", "--qrels", os.path.join(DATA, "qrels", "test.tsv"), "--run", run,
-                          "--measures", "nDCG@10", "--json"], check=True, capture_output=True, text=True).stdout
     docs = build["counts"]["texts"]
-    return {"ndcg": json.loads(out)["measures"]["nDCG@10"], "docs_per_s": docs / build["seconds"]["encode"],
+    return {"ndcg": ndcg_at_10(run), "docs_per_s": docs / build["seconds"]["encode"],
             "peak_rss_mib": build["peak_rss_mib"], "search_s": search["seconds"]["search"]}
 
 

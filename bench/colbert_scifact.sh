@@ -6,9 +6,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
-PEER="${RANKBOOK_PEER:-../shared/peer}"
-PY=$(bench_python "bash $PEER/run_all.sh colbert-setup" "${PYLATE_PYTHON:-/tmp/peer/pylate-venv/bin/python}")
-export PYLATE_PYTHON="$PY"
-smoke || bash scripts/setup.sh
-bench_build --bin rankbook
-"$PY" bench/colbert_scifact.py
+run_pylate_bench colbert_scifact.py

@@ -43,3 +43,11 @@ def rankbook_stats(args, **kwargs):
             return out, json.load(f)
     finally:
         os.unlink(path)
+
+
+def ndcg_at_10(run, qrels=None):
+    """nDCG@10 of the TREC run file `run` by `rankbook eval` (qrels: DATA's test split)."""
+    qrels = qrels or os.path.join(DATA, "qrels", "test.tsv")
+    out = subprocess.run([RANKBOOK, "eval", "--qrels", qrels, "--run", run, "--measures", "nDCG@10", "--json"],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)["measures"]["nDCG@10"]

@@ -26,3 +26,14 @@ bench_python() {
     echo "$2"
   fi
 }
+
+# Runs a ColBERT bench (bench/$1) with PyLate's venv (made by the peer's
+# colbert-setup; PYLATE_PYTHON points at another one) and the binary.
+run_pylate_bench() {
+  local peer="${RANKBOOK_PEER:-../shared/peer}" py
+  py=$(bench_python "bash $peer/run_all.sh colbert-setup" "${PYLATE_PYTHON:-/tmp/peer/pylate-venv/bin/python}")
+  export PYLATE_PYTHON="$py"
+  smoke || bash scripts/setup.sh
+  bench_build --bin rankbook
+  "$py" "bench/$1"
+}

@@ -1,5 +1,6 @@
 //! Hard-negative mining: for each judged (query, positive) pair, docs the
-//! retriever ranks high that are not judged relevant. Likely false negatives
+//! retriever (a bi-encoder or a ColBERT, searched exactly) ranks high that are
+//! not judged relevant. Likely false negatives
 //! are dropped: candidates scoring too close to the positive (a margin), and,
 //! with a cross-encoder, candidates it judges relevant. Each record says how
 //! many were kept and why the others were dropped; sampling is seeded.
@@ -13,7 +14,8 @@ use serde::Serialize;
 use crate::atomic::write_atomically;
 use crate::data::{BeirDataset, Qrels, texts_of};
 use crate::error::{Error, Result};
-use crate::index::{DenseIndex, Metric};
+use crate::index::{DenseIndex, MaxSimIndex, Metric};
+use crate::model::colbert::{ColbertEncoder, Side, maxsim};
 use crate::model::cross_encoder::CrossEncoder;
 use crate::model::{EncodeOptions, SentenceEncoder};
 use crate::progress::NoProgress;
@@ -177,6 +179,79 @@ pub struct RetrieverScores {
     pub negatives: Vec<f32>,
 }
 
+/// The retriever that mines: a bi-encoder (exact dot products) or a ColBERT
+/// (exact MaxSim).
+#[derive(Clone)]
+pub enum MiningModel {
+    /// Ranks by the dot product of query and doc vectors.
+    BiEncoder(Arc<SentenceEncoder>),
+    /// Ranks by late interaction over token vectors.
+    Colbert(Arc<ColbertEncoder>),
+}
+
+impl From<Arc<SentenceEncoder>> for MiningModel {
+    fn from(m: Arc<SentenceEncoder>) -> Self {
+        Self::BiEncoder(m)
+    }
+}
+
+impl From<Arc<ColbertEncoder>> for MiningModel {
+    fn from(m: Arc<ColbertEncoder>) -> Self {
+        Self::Colbert(m)
+    }
+}
+
+/// Each query's best docs, and the retriever's score of any (query, doc).
+struct FirstStage {
+    /// Doc ids by row.
+    ids: Vec<String>,
+    /// Per query, `(doc row, score)` best first.
+    hits: Vec<Vec<(usize, f32)>>,
+    /// The score of (query number, doc row), as the search computes it.
+    score: Box<dyn Fn(usize, usize) -> f32>,
+}
+
+/// Indexes `corpus` exactly and searches `queries` for their best `k`.
+fn first_stage(
+    model: MiningModel,
+    corpus: &[crate::data::TextRecord],
+    queries: &[&str],
+    k: usize,
+    encode: &EncodeOptions,
+) -> Result<FirstStage> {
+    Ok(match model {
+        MiningModel::BiEncoder(model) => {
+            let (index, _) = DenseIndex::build(model, corpus, "Flat", Metric::Dot, encode)?;
+            // The query vectors are kept: the positives are scored with them too.
+            let qv = index.model().encode_queries(queries, encode)?;
+            let hits = index
+                .vector_index()
+                .search_vectors_with(&qv, k, &NoProgress)?;
+            FirstStage {
+                ids: index.vector_index().ids().to_vec(),
+                hits,
+                score: Box::new(move |q, d| {
+                    index
+                        .vector_index()
+                        .vector(d)
+                        .map_or(f32::NAN, |v| dot(qv.row(q), &v))
+                }),
+            }
+        }
+        MiningModel::Colbert(model) => {
+            let (index, _) = MaxSimIndex::build(model, corpus, encode)?;
+            let (qv, _) = index.model().encode(queries, Side::Query, encode)?;
+            let hits = index.search_vectors(&qv, k, &NoProgress)?;
+            let dim = qv.dim();
+            FirstStage {
+                ids: index.ids().to_vec(),
+                hits,
+                score: Box::new(move |q, d| maxsim(qv.get(q), index.docs().get(d), dim)),
+            }
+        }
+    })
+}
+
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
@@ -189,10 +264,10 @@ fn query_stream(seed: u64, qid: &str) -> SplitMix {
     SplitMix::stream(seed, h)
 }
 
-/// Mines negatives for every judged (query, positive) pair of `qrels` with the
-/// bi-encoder `model` over `data`'s corpus (indexed exactly, by dot product).
+/// Mines negatives for every judged (query, positive) pair of `qrels` with
+/// `model` (a bi-encoder or a ColBERT) over `data`'s corpus, indexed exactly.
 pub fn mine(
-    model: Arc<SentenceEncoder>,
+    model: impl Into<MiningModel>,
     data: &BeirDataset,
     qrels: &Qrels,
     opts: &MiningOptions,
@@ -205,20 +280,21 @@ pub fn mine(
     }
     let queries = data.judged_queries(qrels);
     let doc_texts = texts_of(&data.corpus);
-    let (index, _) = DenseIndex::build(model, &data.corpus, "Flat", Metric::Dot, &opts.encode)?;
-    // The query vectors are kept: the positives are scored with them too.
-    let query_texts = texts_of(&queries);
-    let qv = index.model().encode_queries(&query_texts, &opts.encode)?;
-    let docs = index.vector_index();
-    let ids = docs.ids();
+    let stage = first_stage(
+        model.into(),
+        &data.corpus,
+        &texts_of(&queries),
+        hi,
+        &opts.encode,
+    )?;
+    let ids = &stage.ids;
     let row: HashMap<&str, usize> = ids
         .iter()
         .enumerate()
         .map(|(i, d)| (d.as_str(), i))
         .collect();
-    let hits = docs.search_vectors_with(&qv, hi, &NoProgress)?;
     let mut out = Vec::new();
-    for (qi, (q, hits)) in queries.iter().zip(hits).enumerate() {
+    for (qi, (q, hits)) in queries.iter().zip(&stage.hits).enumerate() {
         if let Some(c) = opts.encode.cancel {
             c.check()?;
         }
@@ -257,9 +333,7 @@ pub fn mine(
             _ => vec![false; candidates.len()],
         };
         for (pi, p) in positives.iter().enumerate() {
-            let pos_score = docs
-                .vector(row[p])
-                .map_or(f32::NAN, |v| dot(qv.row(qi), &v));
+            let pos_score = (stage.score)(qi, row[p]);
             let bar = match opts.margin {
                 None => f32::INFINITY,
                 Some((m, MarginKind::Absolute)) => pos_score - m,

@@ -31,4 +31,20 @@ impl SplitMix {
     pub fn below(&mut self, n: usize) -> usize {
         ((self.next_u64() as u128 * n as u128) >> 64) as usize
     }
+
+    /// `take` distinct numbers of `0..n` (all of them when `take >= n`),
+    /// ascending: a partial Fisher-Yates shuffle.
+    pub fn sample_sorted(&mut self, n: usize, take: usize) -> Vec<usize> {
+        let mut rows: Vec<usize> = (0..n).collect();
+        if take >= n {
+            return rows;
+        }
+        for i in 0..take {
+            let j = i + self.below(n - i);
+            rows.swap(i, j);
+        }
+        rows.truncate(take);
+        rows.sort_unstable();
+        rows
+    }
 }

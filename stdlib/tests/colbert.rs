@@ -40,6 +40,15 @@ fn rebuild(out: &Path) {
     build_colbert(MINILM, out, &opts).unwrap();
 }
 
+/// PyLate's model rebuilt into `dir`, loaded, and the sample collection.
+fn sample_colbert(dir: &Path) -> (std::sync::Arc<ColbertEncoder>, rankbook::data::BeirDataset) {
+    rebuild(dir);
+    let model =
+        std::sync::Arc::new(ColbertEncoder::from_dir(dir, &ColbertOptions::default()).unwrap());
+    let data = rankbook::data::BeirDataset::open(&root().join("data/scifact-sample")).unwrap();
+    (model, data)
+}
+
 fn texts() -> Vec<(String, String)> {
     std::fs::read_to_string(root().join("data/reference/minilm_reference.jsonl"))
         .unwrap()
@@ -187,10 +196,7 @@ fn any_encoder_becomes_a_colbert_with_a_seeded_projection() {
 fn exact_search_gives_brute_force_maxsim_scores() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path().join("colbert");
-    rebuild(&dir);
-    let model =
-        std::sync::Arc::new(ColbertEncoder::from_dir(&dir, &ColbertOptions::default()).unwrap());
-    let data = rankbook::data::BeirDataset::open(&root().join("data/scifact-sample")).unwrap();
+    let (model, data) = sample_colbert(&dir);
     let opts = EncodeOptions::default();
     let (index, _) = MaxSimIndex::build(model.clone(), &data.corpus, &opts).unwrap();
     let queries: Vec<_> = data.queries.iter().take(8).cloned().collect();
@@ -353,4 +359,112 @@ fn losses_and_gradients_equal_pylates() {
             );
         }
     }
+}
+
+#[test]
+fn plaid_compresses_to_a_fraction_and_finds_what_exact_maxsim_finds() {
+    use rankbook::index::{PlaidBuild, PlaidIndex, Retriever, default_centroids};
+    use rankbook::progress::NoProgress;
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("colbert");
+    let (model, data) = sample_colbert(&dir);
+    let opts = EncodeOptions::default();
+    let (exact, _) = MaxSimIndex::build(model.clone(), &data.corpus, &opts).unwrap();
+    let docs = exact.docs();
+    let plaid = PlaidIndex::from_vectors(
+        model.clone(),
+        exact.ids().to_vec(),
+        docs,
+        &PlaidBuild::default(),
+    )
+    .unwrap();
+    assert_eq!(plaid.centroids(), default_centroids(docs.tokens()));
+    assert_eq!(plaid.codec().nbits, 4);
+    // Decompressed token vectors stay close to the originals.
+    let dim = docs.dim();
+    let (mut sum, mut worst, mut n) = (0.0, 1.0f64, 0);
+    for doc in 0..docs.len() {
+        let back = plaid.decompressed(doc);
+        for (a, b) in back.chunks_exact(dim).zip(docs.get(doc).chunks_exact(dim)) {
+            let c = cosine(a, b);
+            sum += c;
+            worst = worst.min(c);
+            n += 1;
+        }
+    }
+    eprintln!(
+        "{} centroids; token cosine mean {:.4}, worst {worst:.4}",
+        plaid.centroids(),
+        sum / n as f64
+    );
+    assert!(sum / n as f64 >= 0.95, "mean cosine {}", sum / n as f64);
+    // Its top 10 holds exact MaxSim's top 10, query by query.
+    let texts: Vec<&str> = data.queries.iter().map(|q| q.text.as_str()).collect();
+    let (q, _) = model.encode(&texts, Side::Query, &opts).unwrap();
+    let want = exact.search_vectors(&q, 10, &NoProgress).unwrap();
+    let got = plaid.search_vectors(&q, 10, &NoProgress).unwrap();
+    let shared: usize = want
+        .iter()
+        .zip(&got)
+        .map(|(w, g)| {
+            g.iter()
+                .filter(|(d, _)| w.iter().any(|(e, _)| e == d))
+                .count()
+        })
+        .sum();
+    let overlap = shared as f64 / (10 * want.len()) as f64;
+    eprintln!("overlap@10 with exact MaxSim: {overlap:.3}");
+    assert!(overlap >= 0.9, "overlap@10 {overlap}");
+    // Each score is MaxSim over the doc's decompressed vectors.
+    for (qi, hits) in got.iter().enumerate().take(5) {
+        for &(doc, score) in hits {
+            let back = plaid.decompressed(doc);
+            let brute: f32 = q
+                .get(qi)
+                .chunks_exact(dim)
+                .map(|qt| {
+                    back.chunks_exact(dim)
+                        .map(|dt| qt.iter().zip(dt).map(|(a, b)| a * b).sum::<f32>())
+                        .fold(f32::NEG_INFINITY, f32::max)
+                })
+                .sum();
+            assert!((score - brute).abs() < 1e-4, "{score} vs {brute}");
+        }
+    }
+    // Saved, it is a fraction of the exact index and searches the same.
+    exact.save(&d.path().join("exact")).unwrap();
+    plaid.save(&d.path().join("plaid")).unwrap();
+    let size = |name: &str| -> u64 {
+        std::fs::read_dir(d.path().join(name))
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().len())
+            .sum()
+    };
+    let ratio = size("plaid") as f64 / size("exact") as f64;
+    eprintln!("PLAID folder / exact folder: {ratio:.3}");
+    assert!(ratio <= 0.25, "{ratio}");
+    let loaded =
+        PlaidIndex::load(&d.path().join("plaid"), None, &ColbertOptions::default()).unwrap();
+    assert_eq!(loaded.search_vectors(&q, 10, &NoProgress).unwrap(), got);
+    // Search settings by name, checked.
+    loaded.set_parameter("n_ivf_probe", 1.0).unwrap();
+    assert_eq!(loaded.search_settings().n_ivf_probe, 1);
+    assert!(loaded.set_parameter("n_full_scores", 0.5).is_err());
+    assert!(loaded.set_parameter("efSearch", 16.0).is_err());
+    // Opened as the exact kind, or damaged, it is refused.
+    let err = MaxSimIndex::load(&d.path().join("plaid"), None, &ColbertOptions::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("not a ColBERT (MaxSim) one"), "{err}");
+    let codes = d.path().join("plaid/plaid.arrow");
+    let mut bytes = std::fs::read(&codes).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&codes, bytes).unwrap();
+    let err = PlaidIndex::load(&d.path().join("plaid"), None, &ColbertOptions::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("plaid.arrow"), "{err}");
 }

@@ -31,6 +31,7 @@ fn bench_scripts_run_in_smoke_mode() {
         ("bm25_scifact", "rankbook: index "),
         ("colbert_scifact", "rankbook: nDCG@10"),
         ("colbert_fit_scifact", "(2 steps, median"),
+        ("colbert_plaid_scifact", "rankbook PLAID: nDCG@10"),
         ("cache_scifact", "ratio: "),
         ("encode_scifact", "rankbook: "),
         ("eval_scale", "max |difference| 0.00e+00"),

@@ -44,7 +44,7 @@ fn notebooks_execute_without_errors() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".ipynb"))
         .collect();
-    assert_eq!(names.len(), 7, "{names:?}");
+    assert_eq!(names.len(), 8, "{names:?}");
     for n in &names {
         assert!(out.path().join(n).is_file(), "{n} was not executed");
     }

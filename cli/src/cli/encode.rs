@@ -56,10 +56,7 @@ pub fn run(a: EncodeArgs) -> anyhow::Result<()> {
         if a.prompt.is_some() {
             bail!("a ColBERT model adds its own markers; leave out --prompt and give --kind");
         }
-        let options = ColbertOptions {
-            device: a.encoding.model_options().device,
-            ..Default::default()
-        };
+        let options = ColbertOptions::from(&a.encoding.model_options());
         let model = ColbertEncoder::load(&a.model, &options)?;
         let (vectors, stats) = model.encode(&texts, side.unwrap_or(Side::Document), &encode)?;
         write_multi_vectors(&a.output, &ids, &vectors)

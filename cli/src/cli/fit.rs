@@ -279,13 +279,7 @@ pub fn run(a: FitArgs) -> anyhow::Result<()> {
     let options = a.encoding.model_options();
     let (encoder, cross, colbert);
     let start = if !a.colbert && is_colbert_model(&a.model)? {
-        colbert = ColbertEncoder::load(
-            &a.model,
-            &ColbertOptions {
-                device: a.encoding.device.clone(),
-                ..Default::default()
-            },
-        )?;
+        colbert = ColbertEncoder::load(&a.model, &ColbertOptions::from(&options))?;
         StartModel::Colbert(&colbert)
     } else if a.cross_encoder {
         cross = CrossEncoder::load(

@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use rankbook::analysis::AnalyzerSpec;
 use rankbook::index::{
-    Bm25Index, Bm25Params, DEFAULT_FACTORY, DenseIndex, MaxSimIndex, Metric, Retriever,
-    SparseIndex, build_index, save_index,
+    Bm25Index, Bm25Params, DEFAULT_FACTORY, DenseIndex, MAXSIM, MaxSimIndex, Metric, PLAID,
+    PlaidBuild, PlaidIndex, Retriever, SparseIndex, build_index, save_index,
 };
 use rankbook::model::colbert::{ColbertEncoder, ColbertOptions, is_colbert_model};
 use rankbook::model::splade::{SpladeEncoder, SpladeOptions};
@@ -60,8 +60,15 @@ pub struct IndexArgs {
     #[arg(long)]
     output: PathBuf,
     /// Index type: Flat (exact). IVF, HNSW and PQ need a build with `--features faiss`.
+    /// A ColBERT: MaxSim (exact, the default) or PLAID (compressed).
     #[arg(long, default_value = DEFAULT_FACTORY)]
     factory: String,
+    /// PLAID: bits per dimension of a stored residual (1, 2, 4 or 8).
+    #[arg(long, default_value_t = PlaidBuild::default().nbits)]
+    nbits: u32,
+    /// PLAID: number of k-means centroids (default: 2^floor(log2(16 sqrt(tokens)))).
+    #[arg(long)]
+    centroids: Option<usize>,
     /// dot, cosine or l2.
     #[arg(long, default_value = rankbook::index::Metric::default().name())]
     metric: String,
@@ -146,31 +153,58 @@ pub fn run(a: IndexArgs) -> anyhow::Result<()> {
     let cache = a.encoding.cache();
     let bar = Bar::new(a.encoding.quiet);
     if is_colbert_model(model)? {
-        if a.factory != DEFAULT_FACTORY {
-            bail!("a ColBERT index is searched exactly (MaxSim); leave out --factory");
-        }
-        let options = ColbertOptions {
-            device: a.encoding.model_options().device,
-            ..Default::default()
-        };
+        let start = Instant::now();
+        let options = ColbertOptions::from(&a.encoding.model_options());
         let model = Arc::new(ColbertEncoder::load(model, &options)?);
         let encode = EncodeOptions {
             batch_size: a.encoding.batch_size,
             progress: &bar,
+            cache: cache.as_ref(),
             ..Default::default()
         };
-        let (index, stats) = MaxSimIndex::build(model, &corpus, &encode)?;
+        let (index, stats): (Box<dyn Retriever>, _) = match a.factory.as_str() {
+            DEFAULT_FACTORY | MAXSIM => {
+                let (index, stats) = MaxSimIndex::build(model, &corpus, &encode)?;
+                log(format_args!(
+                    "{} token vectors of {} dims, searched exactly (MaxSim)",
+                    index.docs().tokens(),
+                    index.docs().dim()
+                ));
+                (Box::new(index), stats)
+            }
+            PLAID => {
+                let build = PlaidBuild {
+                    nbits: a.nbits,
+                    centroids: a.centroids,
+                    ..Default::default()
+                };
+                let (index, stats) = PlaidIndex::build(model, &corpus, &encode, &build)?;
+                log(format_args!(
+                    "compressed to {} centroids and {}-bit residuals (PLAID)",
+                    index.centroids(),
+                    index.codec().nbits
+                ));
+                (Box::new(index), stats)
+            }
+            other => bail!("a ColBERT index is {MAXSIM} (exact) or {PLAID}, not {other}"),
+        };
         log_encoded("corpus", &stats);
         index.save(&a.output)?;
         crate::cli::stats::count("docs", index.len());
+        crate::cli::stats::seconds("index", start.elapsed().as_secs_f64());
         log(format_args!(
-            "indexed {} docs ({} token vectors of {} dims, ColBERT) -> {}",
+            "indexed {} docs ({}) in {:.2} s -> {}",
             index.len(),
-            index.docs().tokens(),
-            index.docs().dim(),
+            index.kind(),
+            start.elapsed().as_secs_f64(),
             a.output.display()
         ));
         return Ok(());
+    }
+    if a.nbits != PlaidBuild::default().nbits || a.centroids.is_some() {
+        bail!(
+            "--nbits and --centroids are PLAID settings: give them with a ColBERT and --factory PLAID"
+        );
     }
     let model = Arc::new(SentenceEncoder::load(model, &a.encoding.model_options())?);
     let (index, stats) = DenseIndex::build(

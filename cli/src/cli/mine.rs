@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use clap::Args;
 use rankbook::data::BeirDataset;
-use rankbook::mining::{self, MarginKind, MiningOptions, Sampling, mine, write_mined};
+use rankbook::mining::{self, MarginKind, MiningModel, MiningOptions, Sampling, mine, write_mined};
+use rankbook::model::colbert::{ColbertEncoder, ColbertOptions, is_colbert_model};
 use rankbook::model::cross_encoder::{CrossEncoder, CrossEncoderOptions};
 use rankbook::model::{EncodeOptions, SentenceEncoder};
 
@@ -17,7 +18,7 @@ use crate::cli::style::log;
 
 #[derive(Args)]
 pub struct MineArgs {
-    /// The retriever: a bi-encoder folder or hub id.
+    /// The retriever: a bi-encoder or a ColBERT (folder or hub id).
     #[arg(long)]
     model: String,
     /// A BEIR folder (corpus, queries, qrels).
@@ -67,7 +68,15 @@ pub fn run(a: MineArgs) -> anyhow::Result<()> {
     let data = BeirDataset::open(&a.data)?;
     let qrels = data.qrels(&a.split)?;
     let options = a.encoding.model_options();
-    let model = Arc::new(SentenceEncoder::load(&a.model, &options)?);
+    let model: MiningModel = if is_colbert_model(&a.model)? {
+        Arc::new(ColbertEncoder::load(
+            &a.model,
+            &ColbertOptions::from(&options),
+        )?)
+        .into()
+    } else {
+        Arc::new(SentenceEncoder::load(&a.model, &options)?).into()
+    };
     let ce = match &a.cross_encoder {
         Some(spec) => Some(CrossEncoder::load(
             spec,

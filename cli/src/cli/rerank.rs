@@ -96,13 +96,7 @@ pub fn run(a: RerankArgs) -> anyhow::Result<()> {
             rerank(Reranker::Cross(&model), &first, &queries, &corpus, &opts)?
         }
         "colbert" => {
-            let model = ColbertEncoder::load(
-                &a.model,
-                &ColbertOptions {
-                    device: options.device.clone(),
-                    ..Default::default()
-                },
-            )?;
+            let model = ColbertEncoder::load(&a.model, &ColbertOptions::from(&options))?;
             rerank(Reranker::Colbert(&model), &first, &queries, &corpus, &opts)?
         }
         _ => {

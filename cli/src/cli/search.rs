@@ -56,9 +56,17 @@ pub struct SearchArgs {
     /// The run's tag (last column).
     #[arg(long, default_value = "rankbook")]
     tag: String,
-    /// IVF index types: inverted lists probed per query.
+    /// IVF index types: inverted lists probed per query; PLAID: centroids
+    /// probed per query token (default 8).
     #[arg(long)]
     nprobe: Option<usize>,
+    /// PLAID: candidates kept after centroid interaction; a quarter of them
+    /// are re-scored from their decompressed vectors (default 8192).
+    #[arg(long)]
+    n_full_scores: Option<usize>,
+    /// PLAID: leave out centroids no query token scores this high (default: none).
+    #[arg(long)]
+    centroid_threshold: Option<f32>,
     /// HNSW index types: candidate list size while searching.
     #[arg(long)]
     ef_search: Option<usize>,
@@ -85,8 +93,8 @@ fn selecting_qrels(a: &SearchArgs) -> anyhow::Result<Option<Qrels>> {
     })?))
 }
 
-/// Checks --metric against the index's; applies --nprobe / --ef-search.
-fn set_parameters(index: &dyn VectorIndex, a: &SearchArgs) -> anyhow::Result<()> {
+/// Checks --metric against the index's.
+fn check_metric(index: &dyn VectorIndex, a: &SearchArgs) -> anyhow::Result<()> {
     if let Some(m) = &a.metric
         && Metric::parse(m)? != index.metric()
     {
@@ -95,11 +103,28 @@ fn set_parameters(index: &dyn VectorIndex, a: &SearchArgs) -> anyhow::Result<()>
             index.metric().name()
         );
     }
-    if let Some(n) = a.nprobe {
-        index.set_parameter("nprobe", n)?;
-    }
-    if let Some(n) = a.ef_search {
-        index.set_parameter("efSearch", n)?;
+    Ok(())
+}
+
+/// Applies --nprobe, --ef-search, --n-full-scores and --centroid-threshold
+/// through `set` (name, value).
+fn set_parameters(
+    a: &SearchArgs,
+    set: impl Fn(&str, f64) -> rankbook::error::Result<()>,
+) -> anyhow::Result<()> {
+    let given = [
+        ("nprobe", a.nprobe.map(|n| n as f64)),
+        ("efSearch", a.ef_search.map(|n| n as f64)),
+        ("n_full_scores", a.n_full_scores.map(|n| n as f64)),
+        (
+            "centroid_score_threshold",
+            a.centroid_threshold.map(f64::from),
+        ),
+    ];
+    for (name, value) in given {
+        if let Some(v) = value {
+            set(name, v)?;
+        }
     }
     Ok(())
 }
@@ -109,7 +134,8 @@ fn search_vectors(index: &Path, vectors: &Path, a: &SearchArgs) -> anyhow::Resul
     a.encoding.apply_threads();
     let start = Instant::now();
     let (flat, _) = load_index(index)?;
-    set_parameters(flat.as_ref(), a)?;
+    check_metric(flat.as_ref(), a)?;
+    set_parameters(a, |name, v| flat.set_parameter(name, v as usize))?;
     let loaded = start.elapsed().as_secs_f64();
     crate::cli::stats::seconds("load", loaded);
     let queries = VectorFile::open(vectors)?;
@@ -175,17 +201,17 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
             };
             let index = rankbook::index::open(dir, &open)?;
             if let Some(v) = index.vectors() {
-                set_parameters(v, &a)?;
+                check_metric(v, &a)?;
             }
+            set_parameters(&a, |name, v| index.set_parameter(name, v))?;
             index
         }
         (None, Some(corpus), Some(model)) if is_colbert_model(model)? => {
             let corpus = read_corpus(corpus)?;
-            let options = ColbertOptions {
-                device: options.device.clone(),
-                ..Default::default()
-            };
-            let model = Arc::new(ColbertEncoder::load(model, &options)?);
+            let model = Arc::new(ColbertEncoder::load(
+                model,
+                &ColbertOptions::from(&options),
+            )?);
             let (index, stats) = MaxSimIndex::build(model, &corpus, &encode)?;
             log_encoded("corpus", &stats);
             Box::new(index)

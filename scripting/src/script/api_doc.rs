@@ -112,7 +112,7 @@ const DOCS: &[(&str, &str)] = &[
     ),
     (
         "load_index",
-        "Opens an index directory (dense, BM25 or SPLADE; checksums verified).",
+        "Opens an index directory (dense, BM25, SPLADE, ColBERT MaxSim or PLAID; checksums verified).",
     ),
     (
         "load_negatives",
@@ -149,6 +149,10 @@ const DOCS: &[(&str, &str)] = &[
         "The adjusted p-value of a system against the baseline on a measure.",
     ),
     (
+        "plaid",
+        "Compresses a corpus into a PLAID index with a ColBERT (k-means centroids, residuals in nbits); options nbits (4), centroids (2^floor(log2(16 sqrt(tokens)))), seed (42).",
+    ),
+    (
         "plot",
         "A plot: training curves of a trainer, measure bars of a comparison, or a 2-D PCA map of embeddings coloured by label.",
     ),
@@ -177,6 +181,10 @@ const DOCS: &[(&str, &str)] = &[
         "Scores of several docs for one query: a cross-encoder's logits, or a bi-encoder's dot products of query and doc vectors.",
     ),
     ("search", "The top k docs of each query, as a run."),
+    (
+        "set_parameter",
+        "Sets an index's search parameter: nprobe or efSearch (faiss types); n_ivf_probe (8), n_full_scores (8192) or centroid_score_threshold (PLAID).",
+    ),
     (
         "splade",
         "Loads a SPLADE model (BertForMaskedLM); options top_k, max_length, device.",
@@ -349,7 +357,7 @@ static DOCS_WITH_DEFAULTS: LazyLock<Vec<(&'static str, String)>> = LazyLock::new
         (
             "mine",
             format!(
-                "Mines hard negatives for a split; options split ({}), depth [from, to] ([{}, {}]), negatives ({}), margin, margin_kind ({}), cross_encoder, ce_max_score, sampling (top, random; {}), seed ({}).",
+                "Mines hard negatives for a split with a bi-encoder or a ColBERT (exact search); options split ({}), depth [from, to] ([{}, {}]), negatives ({}), margin, margin_kind ({}), cross_encoder, ce_max_score, sampling (top, random; {}), seed ({}).",
                 DEFAULT_SPLIT,
                 mine.depth.0,
                 mine.depth.1,

@@ -277,7 +277,7 @@ pub fn register(engine: &mut Engine) {
                     .map_err(err)?
                     .into();
             Ok(match index.kind() {
-                "dense" | "ColBERT" => Dynamic::from(Index(index)),
+                "dense" | "ColBERT" | "PLAID" => Dynamic::from(Index(index)),
                 _ => Dynamic::from(super::retrieval::TermIndex(index)),
             })
         })
@@ -285,6 +285,16 @@ pub fn register(engine: &mut Engine) {
             i.0.save(Path::new(path)).map_err(err)
         })
         .register_fn("len", |i: &mut Index| i.0.len() as i64)
+        .register_fn(
+            "set_parameter",
+            |i: &mut Index, name: &str, value: Dynamic| -> RhaiResult<()> {
+                let v = value
+                    .as_float()
+                    .or_else(|_| value.as_int().map(|n| n as f64))
+                    .map_err(|_| err(format!("{name}: expected a number")))?;
+                i.0.set_parameter(name, v).map_err(err)
+            },
+        )
         .register_get("encoder", |i: &mut Index| {
             super::retrieval::encoder_of(i.0.as_ref())
         })

@@ -1,17 +1,17 @@
 //! Rhai bindings for late interaction (ColBERT): load or build a model, index
-//! a corpus (exact MaxSim), encode token vectors. Conversions only: the model
+//! a corpus (exact MaxSim or PLAID), encode token vectors, re-rank, mine. Conversions only: the model
 //! and the index are `rankbook::model::colbert` and `rankbook::index`.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use rankbook::data::Run;
-use rankbook::index::MaxSimIndex;
+use rankbook::data::{BeirDataset, Run};
+use rankbook::index::{MaxSimIndex, PlaidBuild, PlaidIndex};
 use rankbook::model::colbert::{BuildOptions, ColbertEncoder, ColbertOptions, Side, build_colbert};
 use rankbook::rerank::Reranker;
 use rhai::{Array, Dynamic, Engine, Map};
 
-use super::retrieval::rerank_with;
+use super::retrieval::{mine_with, rerank_with};
 
 use super::bindings::{
     Index, RhaiResult, Texts, check_keys, err, opt_usize, strings, with_default_cache,
@@ -43,6 +43,21 @@ fn colbert_from(encoder: &str, out: &str, opts: Map) -> RhaiResult<Colbert> {
     load(out)
 }
 
+/// Compresses a corpus into a PLAID index (options nbits, centroids, seed).
+fn plaid(m: Colbert, corpus: Texts, opts: Map) -> RhaiResult<Index> {
+    check_keys(&opts, &["nbits", "centroids", "seed"])?;
+    let d = PlaidBuild::default();
+    let build = PlaidBuild {
+        nbits: opt_usize(&opts, "nbits")?.map_or(d.nbits, |n| n as u32),
+        centroids: opt_usize(&opts, "centroids")?,
+        seed: opt_usize(&opts, "seed")?.map_or(d.seed, |n| n as u64),
+        ..d
+    };
+    with_default_cache(|o| PlaidIndex::build(m.0, &corpus.0, o, &build))
+        .map(|(i, _)| Index(Arc::new(i)))
+        .map_err(err)
+}
+
 /// Registers the ColBERT type and functions.
 pub fn register(engine: &mut Engine) {
     engine
@@ -57,6 +72,10 @@ pub fn register(engine: &mut Engine) {
                 .map(|(i, _)| Index(Arc::new(i)))
                 .map_err(err)
         })
+        .register_fn("plaid", |m: Colbert, corpus: Texts| {
+            plaid(m, corpus, Map::new())
+        })
+        .register_fn("plaid", plaid)
         .register_fn(
             "encode",
             |m: &mut Colbert, texts: Array, kind: &str| -> RhaiResult<Array> {
@@ -87,6 +106,9 @@ pub fn register(engine: &mut Engine) {
                 rerank_with(Reranker::Colbert(&m.0), &run, &q, &c, &opts)
             },
         )
+        .register_fn("mine", |m: Colbert, d: BeirDataset, opts: Map| {
+            mine_with(m.0.into(), d, opts)
+        })
         .register_get("dim", |m: &mut Colbert| m.0.dim() as i64)
         .register_fn("to_string", |m: &mut Colbert| {
             let c = m.0.config();

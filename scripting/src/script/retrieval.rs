@@ -8,7 +8,9 @@ use std::sync::Arc;
 use rankbook::analysis::AnalyzerSpec;
 use rankbook::data::{BeirDataset, Run};
 use rankbook::index::{Bm25Index, Bm25Params, Retriever, SparseIndex};
-use rankbook::mining::{self, MarginKind, Mined, MiningOptions, Sampling, mine, write_mined};
+use rankbook::mining::{
+    self, MarginKind, Mined, MiningModel, MiningOptions, Sampling, mine, write_mined,
+};
 use rankbook::model::cross_encoder::{CrossEncoder, CrossEncoderOptions};
 use rankbook::model::splade::{SpladeEncoder, SpladeOptions};
 use rankbook::rerank::{RerankOptions, Reranker, rerank};
@@ -105,7 +107,8 @@ pub(crate) fn rerank_with(
     .map_err(err)
 }
 
-fn mine_with(m: Model, d: BeirDataset, opts: Map) -> RhaiResult<Negatives> {
+/// Mines with a bi-encoder or a ColBERT (options as `mine`'s doc says).
+pub(super) fn mine_with(m: MiningModel, d: BeirDataset, opts: Map) -> RhaiResult<Negatives> {
     check_keys(
         &opts,
         &[
@@ -167,7 +170,7 @@ fn mine_with(m: Model, d: BeirDataset, opts: Map) -> RhaiResult<Negatives> {
             seed,
             encode: encode.clone(),
         };
-        mine(m.0.clone(), &d, &qrels, &o)
+        mine(m.clone(), &d, &qrels, &o)
     })
     .map(|v| Negatives(Arc::new(v)))
     .map_err(err)
@@ -274,7 +277,9 @@ pub fn register(engine: &mut Engine) {
 
     engine
         .register_type_with_name::<Negatives>("Negatives")
-        .register_fn("mine", mine_with)
+        .register_fn("mine", |m: Model, d: BeirDataset, opts: Map| {
+            mine_with(m.0.into(), d, opts)
+        })
         .register_fn("len", |n: &mut Negatives| n.0.len() as i64)
         .register_fn("save", |n: &mut Negatives, p: &str| -> RhaiResult<()> {
             write_mined(Path::new(p), &n.0).map_err(err)

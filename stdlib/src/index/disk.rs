@@ -16,6 +16,7 @@ use crate::checksum::sha256_file;
 use crate::error::{Error, Result};
 use crate::index::bm25::Bm25Params;
 use crate::index::flat::{FLAT_VECTORS, FlatIndex, Metric};
+use crate::index::plaid::PlaidSpec;
 use crate::index::sparse::SPLADE;
 use crate::index::vector_index::VectorIndex;
 #[cfg(not(feature = "faiss"))]
@@ -53,6 +54,9 @@ pub struct Manifest {
     /// BM25 indexes: the parameters the stored scores were computed with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bm25: Option<Bm25Params>,
+    /// PLAID indexes: the number of centroids and the residual codec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plaid: Option<PlaidSpec>,
     /// SPLADE indexes written before the encoder identity was shared: read
     /// into `model`, never written.
     #[serde(default, rename = "sparse_model", skip_serializing)]
@@ -82,6 +86,7 @@ impl Manifest {
             files: BTreeMap::new(),
             analyzer: None,
             bm25: None,
+            plaid: None,
             legacy_sparse_model: None,
         }
     }

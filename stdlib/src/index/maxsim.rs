@@ -40,13 +40,7 @@ impl MaxSimIndex {
         corpus: &[TextRecord],
         opts: &EncodeOptions,
     ) -> Result<(Self, EncodeStats)> {
-        if corpus.is_empty() {
-            return Err(Error::InvalidArgument(
-                "cannot index an empty corpus".into(),
-            ));
-        }
-        let (docs, stats) = model.encode(&texts_of(corpus), Side::Document, opts)?;
-        let ids = corpus.iter().map(|r| r.id.clone()).collect();
+        let (ids, docs, stats) = encode_corpus(&model, corpus, opts)?;
         Ok((Self { model, ids, docs }, stats))
     }
 
@@ -65,6 +59,11 @@ impl MaxSimIndex {
         &self.model
     }
 
+    /// The doc ids, in index order.
+    pub fn ids(&self) -> &[String] {
+        &self.ids
+    }
+
     /// The documents' token vectors, in index order.
     pub fn docs(&self) -> &MultiVectors {
         &self.docs
@@ -72,15 +71,9 @@ impl MaxSimIndex {
 
     /// Encodes `queries` and returns the best `k` docs of each.
     pub fn search(&self, queries: &[TextRecord], k: usize, opts: &EncodeOptions) -> Result<Run> {
-        let (q, _) = self.model.encode(&texts_of(queries), Side::Query, opts)?;
-        let hits = self.search_vectors(&q, k, opts.progress)?;
-        let mut run = Run::new();
-        for (query, hits) in queries.iter().zip(hits) {
-            for (doc, score) in hits {
-                run.push(&query.id, &self.ids[doc], score_to_f64(score));
-            }
-        }
-        Ok(run)
+        search_texts(&self.model, &self.ids, queries, opts, |q| {
+            self.search_vectors(q, k, opts.progress)
+        })
     }
 
     /// The best `k` docs per query (as token vectors), best first, as
@@ -175,27 +168,7 @@ impl MaxSimIndex {
         options: &ColbertOptions,
     ) -> Result<Self> {
         let m = verified_manifest(dir)?;
-        let built = match m.model {
-            Some(built) if m.factory == MAXSIM => built,
-            _ => {
-                return Err(Error::InvalidArgument(format!(
-                    "{}: a {} index, not a ColBERT (MaxSim) one",
-                    dir.display(),
-                    m.factory
-                )));
-            }
-        };
-        let model = match model {
-            Some(m) => m,
-            None => Arc::new(ColbertEncoder::load(&built.model, options)?),
-        };
-        let now = model.identity()?;
-        if !now.same_vectors(&built) {
-            return Err(Error::InvalidArgument(format!(
-                "{}: index built with {built}, queries encoded with {now}",
-                dir.display()
-            )));
-        }
+        let model = index_colbert(dir, &m, MAXSIM, model, options)?;
         let (ids, docs) = read_multi_vectors(&dir.join(TOKENS_FILE))?;
         if ids.len() != m.count || docs.dim() != m.dim {
             return Err(Error::InvalidArgument(format!(
@@ -209,6 +182,74 @@ impl MaxSimIndex {
         }
         Ok(Self { model, ids, docs })
     }
+}
+
+/// The ids and document token vectors of a corpus to index (not empty).
+pub(crate) fn encode_corpus(
+    model: &ColbertEncoder,
+    corpus: &[TextRecord],
+    opts: &EncodeOptions,
+) -> Result<(Vec<String>, MultiVectors, EncodeStats)> {
+    if corpus.is_empty() {
+        return Err(Error::InvalidArgument(
+            "cannot index an empty corpus".into(),
+        ));
+    }
+    let (docs, stats) = model.encode(&texts_of(corpus), Side::Document, opts)?;
+    Ok((corpus.iter().map(|r| r.id.clone()).collect(), docs, stats))
+}
+
+/// Encodes `queries` and turns the hits `search` finds for their token
+/// vectors (doc numbers of `ids`, scores) into a run.
+pub(crate) fn search_texts(
+    model: &ColbertEncoder,
+    ids: &[String],
+    queries: &[TextRecord],
+    opts: &EncodeOptions,
+    search: impl FnOnce(&MultiVectors) -> Result<Vec<Vec<(usize, f32)>>>,
+) -> Result<Run> {
+    let (q, _) = model.encode(&texts_of(queries), Side::Query, opts)?;
+    let mut run = Run::new();
+    for (query, hits) in queries.iter().zip(search(&q)?) {
+        for (doc, score) in hits {
+            run.push(&query.id, &ids[doc], score_to_f64(score));
+        }
+    }
+    Ok(run)
+}
+
+/// The ColBERT that encodes queries for the `factory` index at `dir`: `model`
+/// or the one its manifest records (loaded with `options`); refused when its
+/// vectors differ from the index's.
+pub(crate) fn index_colbert(
+    dir: &Path,
+    manifest: &Manifest,
+    factory: &str,
+    model: Option<Arc<ColbertEncoder>>,
+    options: &ColbertOptions,
+) -> Result<Arc<ColbertEncoder>> {
+    let built = match &manifest.model {
+        Some(built) if manifest.factory == factory => built,
+        _ => {
+            return Err(Error::InvalidArgument(format!(
+                "{}: a {} index, not a ColBERT ({factory}) one",
+                dir.display(),
+                manifest.factory
+            )));
+        }
+    };
+    let model = match model {
+        Some(m) => m,
+        None => Arc::new(ColbertEncoder::load(&built.model, options)?),
+    };
+    let now = model.identity()?;
+    if !now.same_vectors(built) {
+        return Err(Error::InvalidArgument(format!(
+            "{}: index built with {built}, queries encoded with {now}",
+            dir.display()
+        )));
+    }
+    Ok(model)
 }
 
 /// Per-thread buffers of the block products.

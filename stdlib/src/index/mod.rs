@@ -9,6 +9,7 @@ mod flat;
 mod inverted;
 mod lucene_norm;
 mod maxsim;
+mod plaid;
 mod retriever;
 mod sparse;
 mod topk;
@@ -24,6 +25,9 @@ pub use disk::{
 pub use flat::{FlatIndex, Metric, score_to_f64};
 pub use inverted::{InvertedIndex, TermWeights};
 pub use maxsim::{MAXSIM, MaxSimIndex};
+pub use plaid::{
+    PLAID, PlaidBuild, PlaidIndex, PlaidSearch, PlaidSpec, ResidualCodec, default_centroids,
+};
 pub use retriever::{OpenOptions, Retriever, open};
 pub use sparse::SparseIndex;
 pub use topk::TopK;

@@ -9,15 +9,16 @@ use crate::index::bm25::Bm25Index;
 use crate::index::dense::DenseIndex;
 use crate::index::disk::read_manifest;
 use crate::index::maxsim::{MAXSIM, MaxSimIndex};
+use crate::index::plaid::{PLAID, PlaidIndex};
 use crate::index::sparse::{SPLADE, SparseIndex};
 use crate::index::vector_index::VectorIndex;
 use crate::model::colbert::{ColbertEncoder, ColbertOptions};
 use crate::model::{EncodeOptions, EncoderIdentity, ModelOptions, SentenceEncoder};
 
 /// An index that answers text queries: dense (flat or faiss), BM25, SPLADE or
-/// late interaction (ColBERT, exact MaxSim).
+/// late interaction (ColBERT: exact MaxSim or PLAID).
 pub trait Retriever: Send + Sync {
-    /// `dense`, `BM25`, `SPLADE` or `ColBERT`.
+    /// `dense`, `BM25`, `SPLADE`, `ColBERT` or `PLAID`.
     fn kind(&self) -> &'static str;
     /// Number of indexed docs.
     fn len(&self) -> usize;
@@ -36,6 +37,22 @@ pub trait Retriever: Send + Sync {
     /// The index of a dense index's vectors (search parameters, metric).
     fn vectors(&self) -> Option<&dyn VectorIndex> {
         None
+    }
+    /// Sets a search parameter: a dense index's (`nprobe`, `efSearch`) or a
+    /// PLAID index's (`n_ivf_probe`, `n_full_scores`, `centroid_score_threshold`).
+    fn set_parameter(&self, name: &str, value: f64) -> Result<()> {
+        match self.vectors() {
+            Some(v) if value >= 0.0 && value.fract() == 0.0 => {
+                v.set_parameter(name, value as usize)
+            }
+            Some(_) => Err(Error::InvalidArgument(format!(
+                "{name} must be a whole number, not {value}"
+            ))),
+            None => Err(Error::InvalidArgument(format!(
+                "a {} index has no search parameter {name}",
+                self.kind()
+            ))),
+        }
     }
 }
 
@@ -66,16 +83,17 @@ pub fn open(dir: &Path, opts: &OpenOptions) -> Result<Box<dyn Retriever>> {
             dir.display()
         )));
     }
-    if manifest.factory == MAXSIM {
-        let colbert = ColbertOptions {
-            device: opts.model_options.device.clone(),
-            ..Default::default()
-        };
+    if manifest.factory == MAXSIM || manifest.factory == PLAID {
+        let colbert = ColbertOptions::from(&opts.model_options);
         let model = match &opts.model {
             Some(name) => Some(Arc::new(ColbertEncoder::load(name, &colbert)?)),
             None => None,
         };
-        return Ok(Box::new(MaxSimIndex::load(dir, model, &colbert)?));
+        return Ok(if manifest.factory == PLAID {
+            Box::new(PlaidIndex::load(dir, model, &colbert)?)
+        } else {
+            Box::new(MaxSimIndex::load(dir, model, &colbert)?)
+        });
     }
     Ok(match lexical {
         Some("BM25") => Box::new(Bm25Index::load(dir)?),
@@ -126,6 +144,30 @@ impl Retriever for MaxSimIndex {
     }
     fn encoder(&self) -> Result<Option<EncoderIdentity>> {
         Ok(Some(self.model().identity()?.clone()))
+    }
+}
+
+impl Retriever for PlaidIndex {
+    fn kind(&self) -> &'static str {
+        "PLAID"
+    }
+    fn len(&self) -> usize {
+        PlaidIndex::len(self)
+    }
+    fn search(&self, queries: &[TextRecord], k: usize, opts: &EncodeOptions) -> Result<Run> {
+        PlaidIndex::search(self, queries, k, opts)
+    }
+    fn save(&self, dir: &Path) -> Result<()> {
+        PlaidIndex::save(self, dir)
+    }
+    fn encoder(&self) -> Result<Option<EncoderIdentity>> {
+        Ok(Some(self.model().identity()?.clone()))
+    }
+    fn set_parameter(&self, name: &str, value: f64) -> Result<()> {
+        let mut settings = self.search_settings();
+        settings.set(name, value)?;
+        self.set_search(settings);
+        Ok(())
     }
 }
 

@@ -120,20 +120,19 @@ fn write_arrow(path: &Path, ids: &[String], vectors: &Embeddings) -> Result<()> 
     let dim = vectors.dim();
     let schema = Arc::new(vector_schema(dim));
     let list = embedding_column(dim, vectors.as_slice().to_vec())?;
-    write_id_column_file(path, schema, ids, Arc::new(list))
+    write_id_column_file(path, schema, ids, vec![Arc::new(list)])
 }
 
-/// Writes an Arrow file of an `id` column and one more column (atomically).
+/// Writes an Arrow file of an `id` column and the other `columns` (atomically).
 pub(crate) fn write_id_column_file(
     path: &Path,
     schema: Arc<Schema>,
     ids: &[String],
-    column: arrow_array::ArrayRef,
+    columns: Vec<arrow_array::ArrayRef>,
 ) -> Result<()> {
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![Arc::new(StringArray::from_iter_values(ids)), column],
-    )?;
+    let mut all: Vec<arrow_array::ArrayRef> = vec![Arc::new(StringArray::from_iter_values(ids))];
+    all.extend(columns);
+    let batch = RecordBatch::try_new(schema.clone(), all)?;
     write_atomically(path, |w| {
         let mut writer = arrow_ipc::writer::FileWriter::try_new(w, &schema)?;
         writer.write(&batch)?;

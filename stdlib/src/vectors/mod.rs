@@ -3,6 +3,7 @@
 mod arrow_file;
 mod embeddings;
 pub(crate) mod files;
+pub mod kmeans;
 mod multi;
 pub(crate) mod multi_file;
 pub mod pca;

@@ -59,7 +59,12 @@ pub fn write_multi_vectors(path: &Path, ids: &[String], vectors: &MultiVectors) 
                 Field::new("id", DataType::Utf8, false),
                 token_lists_field(dim),
             ]));
-            write_id_column_file(path, schema, ids, Arc::new(token_lists_column(vectors)?))
+            write_id_column_file(
+                path,
+                schema,
+                ids,
+                vec![Arc::new(token_lists_column(vectors)?)],
+            )
         }
         VectorFormat::Jsonl => write_atomically(path, |w| {
             for (i, id) in ids.iter().enumerate() {

@@ -35,7 +35,7 @@ use crate::model::weights::{
     TrainableWeights, TrainedWeights, add_trainable_weights, trainable_weights, var_builder,
     weights_hash,
 };
-use crate::model::{EncodeOptions, EncodeStats};
+use crate::model::{EncodeOptions, EncodeStats, ModelOptions};
 use crate::vectors::MultiVectors;
 
 /// The pipeline name of a ColBERT encoder in its identity starts with this.
@@ -140,6 +140,17 @@ pub struct ColbertOptions {
     pub device: String,
     /// Which implementation runs the transformer.
     pub backend: Backend,
+}
+
+impl From<&ModelOptions> for ColbertOptions {
+    /// The device and back-end of a bi-encoder's options (a ColBERT's lengths
+    /// and prefixes come from its folder).
+    fn from(o: &ModelOptions) -> Self {
+        Self {
+            device: o.device.clone(),
+            backend: o.backend,
+        }
+    }
 }
 
 /// Where a ColBERT encoder's weights come from.
