@@ -3,6 +3,7 @@
 //! with a bad signature are refused. The interpreter runs on its own thread so
 //! the control channel can interrupt it; this module only converts messages.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
@@ -25,9 +26,9 @@ use tokio::sync::{mpsc as tmpsc, oneshot};
 use crate::interpreter::{Executed, Interpreter};
 use crate::wire::ShellSocket;
 
-/// After a failed cell, requests arriving within this window of each other
-/// were queued behind it (Run All sends them at once) and are aborted.
-const ABORT_WINDOW: Duration = Duration::from_millis(20);
+/// How long a failed cell waits for requests still in flight (sent before its
+/// reply, so queued behind it) before replying.
+const QUEUED_WAIT: Duration = Duration::from_millis(5);
 
 /// Work for the interpreter thread, each with where to send the answer.
 enum Job {
@@ -259,36 +260,34 @@ pub async fn run(info: ConnectionInfo) -> anyhow::Result<()> {
         }
     });
 
-    // After a failed cell, execute requests already queued are answered
-    // "aborted" (Run All stops at the failing cell).
-    let mut aborting = false;
+    // After a failed cell, the execute requests that had reached the kernel
+    // before its error reply was sent are answered "aborted" (Run All stops at
+    // the failing cell); a request sent after the client saw the error runs, as
+    // with ipykernel's default stop_on_error_timeout of 0 (nbclient with
+    // allow_errors sends the next cell at once).
+    let mut queued: VecDeque<(JupyterMessage, bool)> = VecDeque::new();
     let mut count = 0usize;
     loop {
-        let message = if aborting {
-            match tokio::time::timeout(ABORT_WINDOW, shell.read()).await {
-                Ok(m) => m,
-                Err(_) => {
-                    aborting = false;
-                    continue;
+        let (message, aborted) = match queued.pop_front() {
+            Some(m) => m,
+            None => {
+                let message = tokio::select! {
+                    m = shell.read() => m,
+                    _ = &mut shutdown_rx => break,
+                };
+                match message? {
+                    Ok(m) => (m, false),
+                    Err(e) => {
+                        eprintln!("rankbook-kernel: shell message refused: {e}");
+                        continue;
+                    }
                 }
-            }
-        } else {
-            tokio::select! {
-                m = shell.read() => m,
-                _ = &mut shutdown_rx => break,
-            }
-        };
-        let message = match message? {
-            Ok(m) => m,
-            Err(e) => {
-                eprintln!("rankbook-kernel: shell message refused: {e}");
-                continue;
             }
         };
         iopub.send(Status::busy().as_child_of(&message)).await?;
         let reply: JupyterMessage = match &message.content {
             JupyterMessageContent::KernelInfoRequest(_) => kernel_info().as_child_of(&message),
-            JupyterMessageContent::ExecuteRequest(_) if aborting => ExecuteReply {
+            JupyterMessageContent::ExecuteRequest(_) if aborted => ExecuteReply {
                 status: ReplyStatus::Aborted,
                 execution_count: ExecutionCount::new(0),
                 payload: vec![],
@@ -345,7 +344,9 @@ pub async fn run(info: ConnectionInfo) -> anyhow::Result<()> {
                             traceback: error.traceback(),
                         };
                         iopub.send(out.as_child_of(&message)).await?;
-                        aborting = req.stop_on_error;
+                        if req.stop_on_error {
+                            take_queued(&mut shell, &mut queued).await?;
+                        }
                         (count, Some(error))
                     }
                 };
@@ -414,6 +415,22 @@ pub async fn run(info: ConnectionInfo) -> anyhow::Result<()> {
         };
         shell.send(reply).await?;
         iopub.send(Status::idle().as_child_of(&message)).await?;
+    }
+    Ok(())
+}
+
+/// Moves the requests that have reached the shell socket into `queued`,
+/// marked to be aborted. Called before a failed cell's reply is sent, so no
+/// request sent after the client saw that reply is taken.
+async fn take_queued(
+    shell: &mut ShellSocket,
+    queued: &mut VecDeque<(JupyterMessage, bool)>,
+) -> anyhow::Result<()> {
+    while let Ok(message) = tokio::time::timeout(QUEUED_WAIT, shell.read()).await {
+        match message? {
+            Ok(m) => queued.push_back((m, true)),
+            Err(e) => eprintln!("rankbook-kernel: shell message refused: {e}"),
+        }
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use rhai::{AST, Dynamic, Engine, Scope};
 
-use crate::script::{ScriptError, doc_of, new_engine, registered};
+use crate::script::{ScriptError, describe_function, new_engine, registered};
 
 /// Whether code can run as it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -235,9 +235,23 @@ impl Session {
         self.interrupt.clone()
     }
 
-    /// The MIME bundle of a value (see [`mime_bundle`]).
+    /// The MIME bundle of a cell's value (see [`mime_bundle`]). A string or
+    /// character shows in its literal form (`"abc"`), as Rhai's REPL, IPython
+    /// and evcxr show it, so that `"42"` and `42` are told apart.
     pub fn bundle(&self, value: &Dynamic) -> Vec<(String, String)> {
+        if value.is_string() || value.is_char() {
+            return vec![("text/plain".to_string(), format!("{value:?}"))];
+        }
         mime_bundle(&self.engine, value)
+    }
+
+    /// The text a REPL prints for a cell's value (text/plain of [`Self::bundle`]).
+    pub fn result_text(&self, value: &Dynamic) -> String {
+        self.bundle(value)
+            .into_iter()
+            .find(|(m, _)| m == "text/plain")
+            .map(|(_, t)| t)
+            .unwrap_or_default()
     }
 
     /// The engine (to register display hooks, progress, limits).
@@ -415,35 +429,14 @@ impl Session {
             let ty = self.engine.map_type_name(v.type_name());
             return Some(format!("{word}: {ty}\n{v}"));
         }
-        let f = registered(&self.engine)
-            .into_iter()
-            .find(|f| f.name == word)?;
-        let sigs: Vec<String> = f
-            .signatures
-            .iter()
-            .map(|s| crate::script::friendly_signature(s))
-            .collect();
-        Some(format!(
-            "{}\n\n{}",
-            sigs.join("\n"),
-            doc_of(word).unwrap_or("")
-        ))
+        describe_function(&self.engine, word)
     }
 }
 
-/// Signatures and doc of the registered function `name`.
+/// Signatures and doc of the function `name`, or where to look.
 fn help_text(engine: &Engine, name: &str) -> String {
-    match registered(engine).into_iter().find(|f| f.name == name) {
-        Some(f) => {
-            let sigs: Vec<String> = f
-                .signatures
-                .iter()
-                .map(|s| crate::script::friendly_signature(s))
-                .collect();
-            format!("{}\n\n{}", sigs.join("\n"), doc_of(name).unwrap_or(""))
-        }
-        None => format!("no function named {name} (the reference: docs/rhai-api.md)"),
-    }
+    describe_function(engine, name)
+        .unwrap_or_else(|| format!("no function named {name} (the reference: docs/rhai-api.md)"))
 }
 
 /// Names the code declares (`let x`, `const x`, `fn f`), so completion offers
@@ -692,5 +685,19 @@ mod tests {
         );
         assert!(s.inspect("my_run", 3).unwrap().starts_with("my_run: Run"));
         assert!(s.inspect("  ", 1).is_none());
+        // Rhai's keyword functions and its standard library are inspected too.
+        let print = s.inspect("print(1)", 2).unwrap();
+        assert!(print.starts_with("print(value)\n\nPrints"), "{print}");
+        assert!(s.inspect("type_of", 3).unwrap().contains("value's type"));
+        assert!(s.inspect("is_def_var", 3).is_some());
+        let len = s.inspect("len", 1).unwrap();
+        assert!(
+            len.contains("len(Run) -> int") && len.contains("len(array: Array) -> int"),
+            "{len}"
+        );
+        assert!(s.inspect("no_such_function_anywhere", 3).is_none());
+        // A string value shows in its literal form, a number as is.
+        assert_eq!(s.result_text(&Dynamic::from("4\"2")), "\"4\\\"2\"");
+        assert_eq!(s.result_text(&Dynamic::from(42_i64)), "42");
     }
 }

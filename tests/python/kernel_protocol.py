@@ -23,7 +23,7 @@ class RankbookKernelTests(jupyter_kernel_test.KernelTests):
     invalid_code_samples = ["let = ;", "}", "1 +* 2"]
     code_execute_result = [
         {"code": "6 * 7", "result": "42"},
-        {"code": '"a" + "b"', "result": "ab"},
+        {"code": '"a" + "b"', "result": '"ab"'},
     ]
     code_display_data = [
         {"code": "display(1 + 1)", "mime": "text/plain"},

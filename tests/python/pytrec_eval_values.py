@@ -1,10 +1,18 @@
 """Per-query trec_eval values from pytrec_eval for rankbook's cross-check test.
 
 usage: pytrec_eval_values.py QRELS RUN  ->  JSON {measure_name: {qid: value}}
-Names are rankbook's (ir_measures) names; RR@10 is recip_rank on the run cut at 10.
+Names are rankbook's (ir_measures) names; RR@10 is recip_rank on the run cut at 10;
+gm_map per query is exp of trec_eval's log value (the AP floored at 1e-5). ERR@k
+comes from gdeval.pl (the copy ir_measures ships, run with perl) on the queries
+gdeval reports: those with a relevant doc; its topics must be numbers, so
+"q12" is given as 12.
 """
 import json
+import math
+import os
+import subprocess
 import sys
+import tempfile
 
 import pytrec_eval
 
@@ -55,7 +63,52 @@ def main():
     out["R(rel=2)@100"] = {q: v["recall_100"] for q, v in res2.items()}
     res3 = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}).evaluate(top(run, 10))
     out["RR@10"] = {q: v["recip_rank"] for q, v in res3.items()}
+    more = {
+        "IPrec@0": "iprec_at_recall_0.00", "IPrec@0.1": "iprec_at_recall_0.10",
+        "IPrec@0.5": "iprec_at_recall_0.50", "IPrec@1": "iprec_at_recall_1.00",
+        "infAP": "infAP", "SetP": "set_P", "SetR": "set_recall", "SetF": "set_F",
+        "SetAP": "set_map", "NumQ": "num_q", "gm_map": "gm_map", "11pt_avg": "11pt_avg",
+        "Rprec_mult_0.20": "Rprec_mult_0.20", "Rprec_mult_1.40": "Rprec_mult_1.40",
+    }
+    wanted = {"iprec_at_recall", "infAP", "set_P", "set_recall", "set_F", "set_map", "num_q",
+              "gm_map", "11pt_avg", "Rprec_mult"}
+    res4 = pytrec_eval.RelevanceEvaluator(qrels, wanted).evaluate(run)
+    for n, key in more.items():
+        out[n] = {q: math.exp(v[key]) if key == "gm_map" else v[key] for q, v in res4.items()}
+    res5 = pytrec_eval.RelevanceEvaluator(qrels, {"set_P", "infAP"}, relevance_level=2).evaluate(run)
+    out["SetP(rel=2)"] = {q: v["set_P"] for q, v in res5.items()}
+    out["infAP(rel=2)"] = {q: v["infAP"] for q, v in res5.items()}
+    out["ERR@10"] = gdeval_err(sys.argv[1], sys.argv[2], 10)
     json.dump(out, sys.stdout)
+
+
+def gdeval_err(qrels_path, run_path, k):
+    """Per-query ERR@k from gdeval.pl; its topics must be numbers, so each
+    query id is given as its number in order of appearance."""
+    import ir_measures
+
+    script = os.path.join(os.path.dirname(ir_measures.__file__), "bin", "gdeval.pl")
+    number = {}
+    with tempfile.TemporaryDirectory() as d:
+        paths = []
+        for src, name in [(qrels_path, "qrels"), (run_path, "run")]:
+            dst = os.path.join(d, name)
+            with open(src) as f, open(dst, "w") as g:
+                for line in f:
+                    fields = line.split()
+                    if fields:
+                        fields[0] = str(number.setdefault(fields[0], len(number) + 1))
+                        g.write(" ".join(fields) + "\n")
+            paths.append(dst)
+        text = subprocess.run(["perl", script, *paths, str(k)], check=True, capture_output=True,
+                              text=True).stdout
+    qid = {str(n): q for q, n in number.items()}
+    values = {}
+    for line in text.splitlines()[1:]:
+        fields = line.split(",")
+        if len(fields) == 4 and fields[1] in qid:
+            values[qid[fields[1]]] = float(fields[3])
+    return values
 
 
 main()

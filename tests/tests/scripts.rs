@@ -187,12 +187,13 @@ fn repl_keeps_state_reads_multi_line_input_and_survives_errors() {
         .stdin
         .take()
         .unwrap()
-        .write_all(b"let x = 2;\nfn f(v) {\n  v * 21\n}\nf(x)\nnope()\nx + 1\n")
+        .write_all(b"let x = 2;\nfn f(v) {\n  v * 21\n}\nf(x)\nnope()\nx + 1\n\"4\" + \"2\"\n")
         .unwrap();
     let o = child.wait_with_output().unwrap();
     let (stdout, stderr) = text(&o);
     assert!(o.status.success(), "{stderr}");
-    assert_eq!(stdout, "42\n3\n");
+    // A string shows in its literal form, told apart from a number.
+    assert_eq!(stdout, "42\n3\n\"42\"\n");
     assert!(
         stderr.contains("RuntimeError: Function not found: nope ()"),
         "{stderr}"

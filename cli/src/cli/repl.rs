@@ -103,7 +103,7 @@ pub fn run(a: ReplArgs) -> anyhow::Result<()> {
                 let result = session.borrow_mut().execute(&cell);
                 match result {
                     Ok(v) if v.is_unit() => {}
-                    Ok(v) => println!("{v}"),
+                    Ok(v) => println!("{}", session.borrow().result_text(&v)),
                     Err(e) => e.traceback().iter().for_each(|l| eprintln!("{l}")),
                 }
             }

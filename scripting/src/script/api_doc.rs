@@ -276,6 +276,100 @@ fn strip_result(sig: &str) -> String {
     ))
 }
 
+/// Rhai's keyword functions (handled by the engine, so absent from its
+/// metadata): signature and doc, for inspection and `help`.
+const KEYWORD_FUNCTIONS: &[(&str, &str, &str)] = &[
+    (
+        "print",
+        "print(value)",
+        "Prints the value as text (its to_string) on the cell's standard output.",
+    ),
+    (
+        "debug",
+        "debug(value)",
+        "Prints the value's debug form (strings quoted) on standard error.",
+    ),
+    (
+        "type_of",
+        "type_of(value) -> string",
+        "The name of the value's type: \"i64\", \"f64\", \"string\", \"array\", \"map\", or a rankbook type such as \"Index\".",
+    ),
+    (
+        "is_def_var",
+        "is_def_var(name: string) -> bool",
+        "Whether a variable with this name is defined in the current scope.",
+    ),
+    (
+        "is_def_fn",
+        "is_def_fn(name: string, arity: int) -> bool",
+        "Whether a script function with this name and number of parameters is defined.",
+    ),
+    (
+        "Fn",
+        "Fn(name: string) -> FnPtr",
+        "A pointer to the function named `name`; call it with `f.call(args...)`.",
+    ),
+    (
+        "call",
+        "call(f: FnPtr, args...)",
+        "Calls a function pointer with the given arguments.",
+    ),
+    (
+        "curry",
+        "curry(f: FnPtr, args...) -> FnPtr",
+        "A function pointer with its first arguments bound to `args`.",
+    ),
+    (
+        "eval",
+        "eval(code: string)",
+        "Runs Rhai code given as a string in the current scope and returns its value.",
+    ),
+    (
+        "is_shared",
+        "is_shared(value) -> bool",
+        "Whether the value is shared (captured by a closure).",
+    ),
+];
+
+/// Signatures and doc of the function `name`: one of Rhai's keyword functions
+/// (`print`, `type_of`, ...), or rankbook's and Rhai's standard library's
+/// overloads together (a rankbook doc first, else the library's doc comment).
+/// None when there is no such function.
+pub fn describe_function(engine: &Engine, name: &str) -> Option<String> {
+    if let Some((_, sig, doc)) = KEYWORD_FUNCTIONS.iter().find(|(n, _, _)| *n == name) {
+        return Some(format!("{sig}\n\n{doc}"));
+    }
+    let json = engine.gen_fn_metadata_to_json(true).ok()?;
+    let meta: serde_json::Value = serde_json::from_str(&json).ok()?;
+    let mut sigs: Vec<String> = Vec::new();
+    let mut library_doc = String::new();
+    for f in meta["functions"].as_array().into_iter().flatten() {
+        if f["name"].as_str() != Some(name) {
+            continue;
+        }
+        if let Some(sig) = f["signature"].as_str().map(friendly_signature)
+            && !sigs.contains(&sig)
+        {
+            sigs.push(sig);
+        }
+        if library_doc.is_empty() {
+            library_doc = f["docComments"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.as_str())
+                .flat_map(|c| c.lines())
+                .map(|l| l.trim().trim_start_matches('/').trim())
+                .take_while(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+        }
+    }
+    sigs.sort();
+    let doc = doc_of(name).unwrap_or(&library_doc);
+    (!sigs.is_empty()).then(|| format!("{}\n\n{doc}", sigs.join("\n")))
+}
+
 /// A signature as a script writer reads it: `search(Index, Texts, int) -> Run`.
 pub fn friendly_signature(sig: &str) -> String {
     let mut s = strip_result(sig)

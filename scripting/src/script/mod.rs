@@ -11,7 +11,9 @@ mod plots;
 mod retrieval;
 mod training;
 
-pub use api_doc::{ApiFunction, api_reference, doc_of, friendly_signature, registered};
+pub use api_doc::{
+    ApiFunction, api_reference, describe_function, doc_of, friendly_signature, registered,
+};
 pub use bindings::register;
 pub use engine::{Limits, new_engine, new_engine_with};
 pub use error::{ErrorKind, ScriptError, describe_error, error_message};

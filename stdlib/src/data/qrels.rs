@@ -1,5 +1,6 @@
 //! Relevance judgements: TREC qrels (`qid 0 docid rel`) and BEIR TSV
-//! (`query-id corpus-id score`, header optional).
+//! (`query-id corpus-id score`, header optional); lines starting with `#` are
+//! comments, as in trec_eval.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -45,6 +46,10 @@ impl Qrels {
         let mut columns: Option<usize> = None;
         let mut lines_of: HashMap<(String, String), usize> = HashMap::new();
         for_each_line(path, |no, line| {
+            // trec_eval skips lines that start with `#` (a `#` inside an id is kept).
+            if line.starts_with('#') {
+                return Ok(());
+            }
             let fields: Vec<&str> = line.split_whitespace().collect();
             if fields.is_empty() {
                 return Ok(());
@@ -209,6 +214,16 @@ mod tests {
         let b = read("query-id\tcorpus-id\tscore\r\n1\t31715818\t1\r\n").unwrap();
         assert_eq!(b.get("1").unwrap()["31715818"], 1);
         assert_eq!(b.judgements(), 1);
+    }
+
+    #[test]
+    fn comment_lines_are_skipped_and_hash_inside_ids_kept() {
+        // trec_eval's qrels.test.with-comments starts with "# comment here".
+        let t = read("# comment here\nq1 0 doc#4_17 1\n#q1 0 d2 1\nq1 0 d3 0\n").unwrap();
+        assert_eq!(t.get("q1").unwrap()["doc#4_17"], 1);
+        assert_eq!(t.judgements(), 2);
+        let e = read("# only a comment\n").unwrap_err().to_string();
+        assert!(e.ends_with(":1: empty file"), "{e}");
     }
 
     #[test]

@@ -83,7 +83,8 @@ impl LineError {
     }
 }
 
-/// Parses and checks a TREC run (6 columns, a numeric score, no doc twice for a
+/// Parses and checks a TREC run (6 columns, any after them ignored as trec_eval
+/// does; a numeric score, no doc twice for a
 /// query, UTF-8) and calls `f` on each query with its `(doc, score)` results in
 /// file order. Returns `f`'s values in order of the queries' first appearance.
 /// `f` may also be called on part of a query's results; that value is then
@@ -353,20 +354,14 @@ impl Line {
         };
         match n {
             0 => Ok(None),
-            6 => match f[4].parse::<f64>() {
+            // Fields after the run tag are ignored, as trec_eval does.
+            6 | 7 => match f[4].parse::<f64>() {
                 Ok(s) if !s.is_nan() => Ok(Some((f[0], f[2], s))),
                 _ => Err(format!("score \"{}\" is not a number", f[4])),
             },
-            _ => {
-                let found = if n == 7 {
-                    "more than 6".to_string()
-                } else {
-                    n.to_string()
-                };
-                Err(format!(
-                    "expected 6 columns (qid Q0 docid rank score tag), found {found}"
-                ))
-            }
+            _ => Err(format!(
+                "expected 6 columns (qid Q0 docid rank score tag), found {n}"
+            )),
         }
     }
 }
@@ -622,7 +617,12 @@ mod tests {
             error("q Q0 a 1 1 t\nq Q0 a 2 0 t\n"),
             "r:2: query q retrieves doc a twice (first at line 1)"
         );
-        assert!(error("q Q0 a 1 1 t extra\n").ends_with("found more than 6"));
+        // trec_eval's results.trunc: junk after the tag is ignored.
+        let junk = read(b"q Q0 a 1 1 t more junk at\nq Q0 b 2 0.5 t end\n").unwrap();
+        assert_eq!(
+            junk[0].1,
+            vec![("a".to_string(), 1.0), ("b".to_string(), 0.5)]
+        );
     }
 
     #[test]

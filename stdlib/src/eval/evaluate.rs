@@ -27,7 +27,8 @@ pub struct EvalOptions {
 pub struct Evaluation {
     /// The measures, in the order asked.
     pub measures: Vec<Measure>,
-    /// Mean of each measure over the evaluated queries.
+    /// Each measure over the evaluated queries: the mean, or the sum for
+    /// counts (NumQ, NumRet, NumRel, NumRelRet) and the geometric mean for gm_map.
     pub means: Vec<f64>,
     /// Per evaluated query, one value per measure.
     pub per_query: BTreeMap<String, Vec<f64>>,
@@ -125,17 +126,11 @@ fn query_values(
 
 impl Evaluation {
     fn from_rows(measures: &[Measure], rows: Vec<(String, Vec<f64>)>) -> Self {
-        let mut means = vec![0.0; measures.len()];
-        for (_, v) in &rows {
-            for (s, x) in means.iter_mut().zip(v) {
-                *s += x;
-            }
-        }
-        if !rows.is_empty() {
-            for s in &mut means {
-                *s /= rows.len() as f64;
-            }
-        }
+        let means = measures
+            .iter()
+            .enumerate()
+            .map(|(i, m)| m.aggregate().of(rows.iter().map(|(_, v)| v[i])))
+            .collect();
         Evaluation {
             measures: measures.to_vec(),
             means,
@@ -161,6 +156,7 @@ mod tests {
         let e = evaluate(&qrels, &run, &ms, EvalOptions::default());
         assert_eq!(e.num_queries(), 1);
         assert_eq!(e.means, vec![1.0, 1.0]);
+        // Counts are summed over queries, as trec_eval's `all` line and ir_measures do.
         let c = evaluate(
             &qrels,
             &run,
@@ -171,7 +167,7 @@ mod tests {
             },
         );
         assert_eq!(c.num_queries(), 2);
-        assert_eq!(c.means, vec![0.5, 1.0]);
+        assert_eq!(c.means, vec![0.5, 2.0]);
         assert_eq!(c.mean("RR"), Some(0.5));
     }
 }

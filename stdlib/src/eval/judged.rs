@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use crate::data::Judgements;
 use crate::data::run::rank_order;
-use crate::eval::measure::{Measure, MeasureKind};
+use crate::eval::measure::{MIN_GEO_MEAN, Measure, MeasureKind};
 
 /// Grade of a retrieved doc that is not in the qrels.
 const NOT_JUDGED: i32 = i32::MIN;
@@ -123,7 +123,146 @@ impl JudgedRanking {
             MeasureKind::NumRet => self.grades.len() as f64,
             MeasureKind::NumRel => self.num_rel(level) as f64,
             MeasureKind::NumRelRet => top.iter().filter(|g| is_rel(**g)).count() as f64,
+            MeasureKind::NumQ => 1.0,
+            // The value trec_eval averages geometrically (it prints its log).
+            MeasureKind::GmMap => self
+                .compute(&Measure {
+                    kind: MeasureKind::AP,
+                    ..*m
+                })
+                .max(MIN_GEO_MEAN),
+            MeasureKind::IPrec => self.interpolated_precision(level, m.param_value()),
+            MeasureKind::ElevenPtAvg => {
+                (0..=10)
+                    .map(|i| self.interpolated_precision(level, i as f64 / 10.0))
+                    .sum::<f64>()
+                    / 11.0
+            }
+            MeasureKind::RprecMult => {
+                // trec_eval's cutoff: (long) (x * R + 0.9).
+                let k = (m.param_value() * self.num_rel(level) as f64 + 0.9) as usize;
+                if k == 0 {
+                    0.0
+                } else {
+                    self.top(Some(k)).iter().filter(|g| is_rel(**g)).count() as f64 / k as f64
+                }
+            }
+            MeasureKind::InfAP => self.inferred_ap(level),
+            MeasureKind::SetP => ratio(self.rel_retrieved(level), self.grades.len()),
+            MeasureKind::SetR => ratio(self.rel_retrieved(level), self.num_rel(level)),
+            MeasureKind::SetF => {
+                let found = self.rel_retrieved(level);
+                if found == 0 {
+                    return 0.0;
+                }
+                let p = found as f64 / self.grades.len() as f64;
+                let r = found as f64 / self.num_rel(level) as f64;
+                // trec_eval weighs with beta itself, not its square.
+                let beta = m.param_value();
+                (beta + 1.0) * p * r / (beta * p + r)
+            }
+            MeasureKind::SetAP => {
+                let found = self.rel_retrieved(level) as f64;
+                let (ret, rel) = (self.grades.len(), self.num_rel(level));
+                if ret == 0 || rel == 0 {
+                    0.0
+                } else {
+                    found * found / (ret as f64 * rel as f64)
+                }
+            }
+            MeasureKind::RBP => {
+                // Binary at rel=N; graded without it, each grade over the query's
+                // highest (trec_eval's rbp scales its gains into [0, 1] so).
+                let top_grade = self.levels.first().map_or(1, |l| l.0.max(1)) as f64;
+                let gain = |g: i32| match m.rel {
+                    Some(_) => f64::from(u8::from(is_rel(g))),
+                    None => g.max(0) as f64 / top_grade,
+                };
+                let p = m.param_value();
+                let mut weight = 1.0 - p;
+                let mut sum = 0.0;
+                for &g in top {
+                    sum += weight * gain(g);
+                    weight *= p;
+                }
+                sum
+            }
+            MeasureKind::ERR => err(top.iter().copied()),
+            MeasureKind::NERR => {
+                let depth = m.cutoff.unwrap_or(usize::MAX);
+                let ideal = err(self
+                    .levels
+                    .iter()
+                    .flat_map(|&(g, n)| std::iter::repeat_n(g, n))
+                    .take(depth));
+                if ideal > 0.0 {
+                    err(top.iter().copied()) / ideal
+                } else {
+                    0.0
+                }
+            }
         }
+    }
+
+    fn rel_retrieved(&self, level: i32) -> usize {
+        self.grades.iter().filter(|g| **g >= level).count()
+    }
+
+    /// The highest precision at any rank from the one where recall first
+    /// reaches `recall` (trec_eval's iprec_at_recall: the number of relevant
+    /// docs needed is rounded, and 0 when recall is never reached).
+    fn interpolated_precision(&self, level: i32, recall: f64) -> f64 {
+        let needed = (recall * self.num_rel(level) as f64).round() as usize;
+        let mut best = 0.0f64;
+        // Scanning from the end keeps the running maximum of later precisions.
+        let total = self.rel_retrieved(level);
+        if needed > total || self.grades.is_empty() {
+            return 0.0;
+        }
+        let mut rel_left = total;
+        for (i, &g) in self.grades.iter().enumerate().rev() {
+            best = best.max(rel_left as f64 / (i + 1) as f64);
+            if g >= level {
+                if rel_left == needed {
+                    return best;
+                }
+                rel_left -= 1;
+            }
+        }
+        best
+    }
+
+    /// trec_eval's infAP: docs outside the qrels are skipped, docs judged with a
+    /// negative grade count as pooled but unjudged.
+    fn inferred_ap(&self, level: i32) -> f64 {
+        const EPSILON: f64 = 1e-5;
+        let (mut rel, mut nonrel, mut unjudged) = (0usize, 0usize, 0usize);
+        let mut sum = 0.0;
+        for (j, &g) in self.grades.iter().enumerate() {
+            if g == NOT_JUDGED {
+                continue;
+            }
+            if g == NEGATIVE {
+                unjudged += 1;
+                continue;
+            }
+            if g < level {
+                nonrel += 1;
+                continue;
+            }
+            rel += 1;
+            if j == 0 {
+                sum += 1.0;
+            } else {
+                let fj = j as f64;
+                let above = (rel - 1 + nonrel + unjudged) as f64 / fj;
+                let rel_above = (rel - 1) as f64 + EPSILON;
+                let judged_above = (rel - 1 + nonrel) as f64 + 2.0 * EPSILON;
+                sum += 1.0 / (fj + 1.0) + (fj / (fj + 1.0)) * above * (rel_above / judged_above);
+            }
+        }
+        let r = self.num_rel(level);
+        if r == 0 { sum } else { sum / r as f64 }
     }
 
     fn ndcg(&self, cutoff: Option<usize>) -> f64 {
@@ -178,6 +317,21 @@ impl JudgedRanking {
             sum
         }
     }
+}
+
+/// gdeval's ERR over grades in rank order: a doc of grade g stops the user
+/// with probability (2^g - 1) / 2^4 (grades above 4 count as 4; unjudged and
+/// negative ones as 0).
+fn err(grades: impl Iterator<Item = i32>) -> f64 {
+    const MAX_GRADE: i32 = 4;
+    let (mut sum, mut go_on) = (0.0, 1.0);
+    for (i, g) in grades.enumerate() {
+        let g = g.clamp(0, MAX_GRADE);
+        let stop = ((1u32 << g) - 1) as f64 / (1u32 << MAX_GRADE) as f64;
+        sum += go_on * stop / (i + 1) as f64;
+        go_on *= 1.0 - stop;
+    }
+    sum
 }
 
 fn order(a: &(&str, f64), b: &(&str, f64)) -> Ordering {
@@ -246,6 +400,57 @@ mod tests {
         close(r.compute(&m("nDCG@1")), 0.0);
         // Bpref: judged non-relevant d1 before both relevant docs; 1 - 1/1 = 0 each.
         close(r.compute(&m("Bpref")), 0.0);
+    }
+
+    #[test]
+    fn trec_eval_and_gdeval_measures_by_hand() {
+        let r = sample();
+        // In rank order: d1 (0), d2 (2), d3 (unjudged), d4 (1), d5 (-1); R = 3.
+        close(r.compute(&m("NumQ")), 1.0);
+        close(r.compute(&m("SetP")), 0.4);
+        close(r.compute(&m("SetR")), 2.0 / 3.0);
+        close(r.compute(&m("SetF")), 0.5);
+        close(r.compute(&m("SetAP")), 4.0 / 15.0);
+        close(r.compute(&m("RBP(p=0.5,rel=1)")), 0.5 * (0.5 + 0.125));
+        close(r.compute(&m("RBP(p=0.5,rel=1)@2")), 0.25);
+        // Graded: d2's grade 2 and d4's grade 1 over the query's top grade 3.
+        close(
+            r.compute(&m("RBP(p=0.5)")),
+            0.5 * (0.5 * 2.0 / 3.0 + 0.125 / 3.0),
+        );
+        // Precision by rank: 0, 1/2, 1/3, 1/2, 2/5.
+        close(r.compute(&m("IPrec@0")), 0.5);
+        close(r.compute(&m("IPrec@0.5")), 0.5); // 2 relevant needed: from rank 4
+        close(r.compute(&m("IPrec@1")), 0.0); // recall 1 is never reached
+        close(r.compute(&m("11pt_avg")), 9.0 * 0.5 / 11.0);
+        close(r.compute(&m("Rprec_mult_0.20")), 0.0); // (long)(0.6 + 0.9) = 1 doc
+        close(r.compute(&m("Rprec_mult_2.00")), 2.0 / 6.0);
+        close(r.compute(&m("gm_map")), r.compute(&m("AP")));
+        let none = JudgedRanking::new(&mut vec![("x", 1.0)], &judgements(&[("d", 1)]), None);
+        close(none.compute(&m("gm_map")), 1e-5);
+        // infAP: the unjudged d3 is skipped; d2 at j=1, d4 at j=3.
+        let e = 1e-5;
+        let inf = 1.0 / 2.0 + 0.5 * 1.0 * (e / (1.0 + 2.0 * e)) + 0.25 + 0.75 * (2.0 / 3.0) * 0.5;
+        close(r.compute(&m("infAP")), inf / 3.0);
+        // ERR: stop probabilities 0, 3/16, 0, 1/16, 0; ideal grades 3, 2, 1, 0.
+        let err = (3.0 / 16.0) / 2.0 + (13.0 / 16.0) * (1.0 / 16.0) / 4.0;
+        close(r.compute(&m("ERR@5")), err);
+        close(r.compute(&m("ERR@1")), 0.0);
+        let ideal = 7.0 / 16.0
+            + (9.0 / 16.0) * (3.0 / 16.0) / 2.0
+            + (9.0 / 16.0) * (13.0 / 16.0) * (1.0 / 16.0) / 3.0;
+        close(r.compute(&m("nERR@5")), err / ideal);
+        // An empty ranking scores 0 everywhere but NumQ.
+        let empty = JudgedRanking::empty(&judgements(&[("d2", 2)]));
+        for name in [
+            "IPrec@0", "SetP", "SetF", "SetAP", "RBP", "ERR@10", "nERR@10", "infAP",
+        ] {
+            assert_eq!(empty.compute(&m(name)), 0.0, "{name}");
+        }
+        // Grades above gdeval's 4 count as 4: one doc of grade 6 stops with 15/16.
+        let high = JudgedRanking::new(&mut vec![("a", 1.0)], &judgements(&[("a", 6)]), None);
+        close(high.compute(&m("ERR@10")), 15.0 / 16.0);
+        close(high.compute(&m("nERR@10")), 1.0);
     }
 
     #[test]

@@ -13,6 +13,6 @@ pub use compare::{
 };
 pub use evaluate::{EvalOptions, Evaluation, evaluate, evaluate_file};
 pub use judged::JudgedRanking;
-pub use measure::{Measure, MeasureKind, measure_names, parse_measures};
+pub use measure::{Aggregate, Measure, MeasureKind, Param, measure_names, parse_measures};
 pub use report::{format_json, format_per_query, format_table};
 pub use stats::{Correction, Test};

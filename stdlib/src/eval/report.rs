@@ -17,7 +17,7 @@ pub fn format_table(e: &Evaluation) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{:<width$}  value", "measure");
     for (m, v) in e.measures.iter().zip(&e.means) {
-        let _ = writeln!(s, "{:<width$}  {v:.4}", m.to_string());
+        let _ = writeln!(s, "{:<width$}  {}", m.to_string(), m.format_value(*v));
     }
     let _ = writeln!(s, "{:<width$}  {}", "queries", e.num_queries());
     s
@@ -51,11 +51,11 @@ pub fn format_per_query(e: &Evaluation) -> String {
     let mut s = String::new();
     for (i, m) in e.measures.iter().enumerate() {
         for (q, vals) in &e.per_query {
-            let _ = writeln!(s, "{m}\t{q}\t{:.4}", vals[i]);
+            let _ = writeln!(s, "{m}\t{q}\t{}", m.format_value(vals[i]));
         }
     }
     for (m, v) in e.measures.iter().zip(&e.means) {
-        let _ = writeln!(s, "{m}\tall\t{v:.4}");
+        let _ = writeln!(s, "{m}\tall\t{}", m.format_value(*v));
     }
     s
 }
@@ -75,7 +75,7 @@ mod tests {
         evaluate(
             &qrels,
             &run,
-            &parse_measures("RR,P@2").unwrap(),
+            &parse_measures("RR,P@2,NumRel").unwrap(),
             EvalOptions::default(),
         )
     }
@@ -88,7 +88,14 @@ mod tests {
         assert_eq!(j["measures"]["RR"], 0.5);
         assert_eq!(j["per_query"]["q1"]["P@2"], 0.5);
         assert!(
-            format_per_query(&e).contains("RR\tq1\t0.5000\nP@2\tq1\t0.5000\nRR\tall\t0.5000\n")
+            format_per_query(&e)
+                .contains("RR\tq1\t0.5000\nP@2\tq1\t0.5000\nNumRel\tq1\t1\nRR\tall\t0.5000\n")
+        );
+        // Counts print as integers, as trec_eval prints them.
+        assert!(
+            format_table(&e).contains("NumRel   1\n"),
+            "{}",
+            format_table(&e)
         );
     }
 }

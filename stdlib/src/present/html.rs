@@ -24,8 +24,9 @@ pub fn means_html(means: &[(Measure, f64)], queries: Option<usize>) -> String {
     for (m, v) in means {
         let _ = write!(
             s,
-            "<tr><td>{}</td><td>{v:.4}</td></tr>",
-            html_escape(&m.to_string())
+            "<tr><td>{}</td><td>{}</td></tr>",
+            html_escape(&m.to_string()),
+            m.format_value(*v)
         );
     }
     s.push_str("</tbody>");
