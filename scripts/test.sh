@@ -17,6 +17,19 @@ if ! .venv/bin/python -m pip install --quiet --disable-pip-version-check -r test
   exit 1
 fi
 
+# The browser test opens a notebook in JupyterLab in headless Chromium, which
+# comes from apt (a downloaded browser build does not install here); as root the
+# packages are installed, elsewhere the test says it is skipped.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null \
+      || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; } \
+      || echo "test: could not install chromium; the browser test will be skipped" >&2
+  else
+    echo "test: chromium not installed (apt-get install chromium chromium-driver); the browser test will be skipped" >&2
+  fi
+fi
+
 FEATURES=()
 faiss="${RANKBOOK_FAISS:-auto}"
 if [ "$faiss" = auto ]; then

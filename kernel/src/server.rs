@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, OnceLock, mpsc};
 use std::time::Duration;
 
 use jupyter_protocol::{
@@ -196,19 +196,24 @@ pub async fn run(info: ConnectionInfo) -> anyhow::Result<()> {
     let _stdin = create_kernel_stdin_connection(&info, &session_id).await?;
     let mut iopub = create_kernel_iopub_connection(&info, &session_id).await?;
 
-    // The interpreter thread: outputs flow back through `out_tx`.
+    // The interpreter thread builds the session (registering every function
+    // takes most of a cold start) while the sockets already answer
+    // kernel_info, so the client sees the kernel ready sooner; jobs sent
+    // meanwhile wait in the channel. Outputs flow back through `out_tx`.
     let (out_tx, mut out_rx) = tmpsc::unbounded_channel::<Output>();
     let (job_tx, job_rx) = mpsc::channel::<Job>();
-    let interrupt: Arc<AtomicBool>;
+    // Set once the session exists; an interrupt before then has nothing to stop.
+    let interrupt: Arc<OnceLock<Arc<AtomicBool>>> = Arc::default();
     {
-        let session = Session::new();
-        interrupt = session.interrupt_flag();
-        session.set_output(Some(Arc::new(move |o| {
-            let _ = out_tx.send(o);
-        })));
+        let interrupt = interrupt.clone();
         std::thread::Builder::new()
             .name("rankbook-interpreter".into())
             .spawn(move || {
+                let session = Session::new();
+                let _ = interrupt.set(session.interrupt_flag());
+                session.set_output(Some(Arc::new(move |o| {
+                    let _ = out_tx.send(o);
+                })));
                 let mut interp = Interpreter::new(session);
                 while let Ok(job) = job_rx.recv() {
                     answer(&mut interp, job);
@@ -219,7 +224,11 @@ pub async fn run(info: ConnectionInfo) -> anyhow::Result<()> {
     tokio::spawn(async move { while heartbeat.single_heartbeat().await.is_ok() {} });
 
     let (shutdown_tx, mut shutdown_rx) = oneshot::channel::<()>();
-    let control_interrupt = interrupt.clone();
+    let control_interrupt = move || {
+        if let Some(flag) = interrupt.get() {
+            flag.store(true, Ordering::Relaxed);
+        }
+    };
     tokio::spawn(async move {
         let mut shutdown_tx = Some(shutdown_tx);
         loop {
@@ -236,7 +245,7 @@ pub async fn run(info: ConnectionInfo) -> anyhow::Result<()> {
                     Some(kernel_info().as_child_of(&message))
                 }
                 JupyterMessageContent::InterruptRequest(_) => {
-                    control_interrupt.store(true, Ordering::Relaxed);
+                    control_interrupt();
                     Some(InterruptReply::new().as_child_of(&message))
                 }
                 JupyterMessageContent::ShutdownRequest(req) => {
@@ -246,7 +255,7 @@ pub async fn run(info: ConnectionInfo) -> anyhow::Result<()> {
                         error: None,
                     };
                     let _ = control.send(reply.as_child_of(&message)).await;
-                    control_interrupt.store(true, Ordering::Relaxed);
+                    control_interrupt();
                     if let Some(tx) = shutdown_tx.take() {
                         let _ = tx.send(());
                     }
