@@ -223,3 +223,74 @@ fn real_run_every_query_equals_pytrec_eval() {
         }
     }
 }
+
+/// Diversity qrels (`qid subtopic docid rel`, ndeval's numeric ids) and a run
+/// with distinct scores (ndeval ranks by the run's order, not by doc id on ties).
+fn generate_diversity(seed: u64) -> (String, String) {
+    let mut rng = Rng(seed.wrapping_mul(0x2545F4914F6CDD1D) | 1);
+    let (mut qrels, mut run) = (String::new(), String::new());
+    for q in 1..=25u64 {
+        let subtopics = 1 + rng.below(5);
+        for s in 1..=subtopics {
+            for d in 0..40u64 {
+                if rng.below(4) == 0 {
+                    let grade = rng.below(3); // 0..=2
+                    let _ = writeln!(qrels, "{q} {s} d{d} {grade}");
+                }
+            }
+        }
+        let n = rng.below(30);
+        let mut used = std::collections::HashSet::new();
+        for r in 0..n {
+            let d = rng.below(50);
+            if used.insert(d) {
+                let _ = writeln!(run, "{q} Q0 d{d} {} {} gen", r + 1, 100.0 - r as f64);
+            }
+        }
+    }
+    (qrels, run)
+}
+
+#[test]
+fn alpha_ndcg_equals_ndeval() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut compared = 0;
+    for seed in 1..=10u64 {
+        let (q, r) = generate_diversity(seed);
+        let qp = dir.path().join(format!("{seed}.qrels"));
+        let rp = dir.path().join(format!("{seed}.run"));
+        std::fs::write(&qp, &q).unwrap();
+        std::fs::write(&rp, &r).unwrap();
+        let o = std::process::Command::new(rankbook_tests::python())
+            .arg(repo_root().join("tests/python/ndeval_values.py"))
+            .args([&qp, &rp])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", rankbook_tests::text(&o).1);
+        let want: std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>> =
+            serde_json::from_slice(&o.stdout).unwrap();
+        let qrels = Qrels::read(&qp).unwrap();
+        let names: Vec<&str> = want.keys().map(String::as_str).collect();
+        let measures = parse_measures(&names.join(",")).unwrap();
+        let got = evaluate(
+            &qrels,
+            &Run::read(&rp).unwrap(),
+            &measures,
+            EvalOptions::default(),
+        );
+        for (i, m) in measures.iter().enumerate() {
+            for (qid, w) in &want[&m.to_string()] {
+                let Some(values) = got.per_query.get(qid) else {
+                    // A query the run does not retrieve for: 0, not averaged here.
+                    assert_eq!(*w, 0.0, "seed {seed} {m} {qid}");
+                    continue;
+                };
+                // ndeval prints 6 decimals.
+                let g = values[i];
+                assert!((g - w).abs() <= 5.1e-7, "seed {seed} {m} {qid}: {g} != {w}");
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 500, "compared {compared}");
+}

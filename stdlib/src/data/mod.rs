@@ -18,6 +18,6 @@ pub mod training_source;
 mod testing;
 
 pub use beir::BeirDataset;
-pub use qrels::{Judgements, Qrels};
+pub use qrels::{Intents, Judgements, Qrels};
 pub use run::Run;
 pub use texts::{TextRecord, read_texts, texts_of};

@@ -12,10 +12,17 @@ use crate::error::{Error, Result};
 /// The judgements of one query: docid -> grade.
 pub type Judgements = foldhash::HashMap<String, i32>;
 
+/// A query's judgements by subtopic (diversity qrels): docid -> (subtopic, grade) pairs.
+pub type Intents = foldhash::HashMap<String, Vec<(u32, i32)>>;
+
 /// Graded judgements per query: `qid -> docid -> grade` (grades may be negative).
+/// Diversity qrels (TREC layout with subtopics in the second column, as ndeval
+/// reads them) also keep each doc's grade per subtopic; its grade for the
+/// query is the highest of them.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Qrels {
     map: BTreeMap<String, Judgements>,
+    intents: BTreeMap<String, Intents>,
 }
 
 /// Parses a relevance grade: an integer, or a float with no fractional part.
@@ -40,11 +47,13 @@ impl Qrels {
             .insert(doc.to_string(), grade);
     }
 
-    /// Reads TREC or BEIR qrels, detected from the first line.
+    /// Reads TREC or BEIR qrels, detected from the first line. In TREC layout a
+    /// second column with more than one value names subtopics (diversity qrels).
     pub fn read(path: &Path) -> Result<Self> {
         let mut qrels = Qrels::new();
         let mut columns: Option<usize> = None;
-        let mut lines_of: HashMap<(String, String), usize> = HashMap::new();
+        let mut lines_of: HashMap<(String, String, String), usize> = HashMap::new();
+        let mut subtopics: HashMap<String, u32> = HashMap::new();
         for_each_line(path, |no, line| {
             // trec_eval skips lines that start with `#` (a `#` inside an id is kept).
             if line.starts_with('#') {
@@ -88,10 +97,10 @@ impl Qrels {
                     format!("expected {layout}, found {}", fields.len()),
                 ));
             }
-            let (qid, doc, grade) = if expected == 4 {
-                (fields[0], fields[2], fields[3])
+            let (qid, subtopic, doc, grade) = if expected == 4 {
+                (fields[0], fields[1], fields[2], fields[3])
             } else {
-                (fields[0], fields[1], fields[2])
+                (fields[0], "", fields[1], fields[2])
             };
             let grade = parse_grade(grade).ok_or_else(|| {
                 Error::parse(
@@ -101,7 +110,8 @@ impl Qrels {
                     format!("relevance \"{grade}\" is not an integer"),
                 )
             })?;
-            if let Some(first) = lines_of.insert((qid.to_string(), doc.to_string()), no) {
+            let key = (qid.to_string(), subtopic.to_string(), doc.to_string());
+            if let Some(first) = lines_of.insert(key, no) {
                 return Err(Error::parse(
                     path,
                     no,
@@ -109,13 +119,32 @@ impl Qrels {
                     format!("query {qid} judges doc {doc} twice (first at line {first})"),
                 ));
             }
-            qrels.insert(qid, doc, grade);
+            let next = subtopics.len() as u32;
+            let subtopic = *subtopics.entry(subtopic.to_string()).or_insert(next);
+            qrels
+                .intents
+                .entry(qid.to_string())
+                .or_default()
+                .entry(doc.to_string())
+                .or_default()
+                .push((subtopic, grade));
+            let best = qrels.get(qid).and_then(|j| j.get(doc)).copied();
+            qrels.insert(qid, doc, best.map_or(grade, |b| b.max(grade)));
             Ok(())
         })?;
         if columns.is_none() {
             return Err(Error::parse(path, 1, None, "empty file"));
         }
+        // One value in the second column (trec_eval's unused "iteration"): no subtopics.
+        if subtopics.len() < 2 {
+            qrels.intents.clear();
+        }
         Ok(qrels)
+    }
+
+    /// The subtopic judgements of a query, when the qrels are diversity qrels.
+    pub fn intents(&self, qid: &str) -> Option<&Intents> {
+        self.intents.get(qid)
     }
 
     /// Judgements of one query.
@@ -157,10 +186,17 @@ impl Qrels {
                 .filter(|(q, _)| keep(q))
                 .map(|(q, j)| (q.clone(), j.clone()))
                 .collect(),
+            intents: self
+                .intents
+                .iter()
+                .filter(|(q, _)| keep(q))
+                .map(|(q, i)| (q.clone(), i.clone()))
+                .collect(),
         }
     }
 
-    /// Writes TREC qrels (`qid 0 docid grade`, queries and docs sorted), atomically.
+    /// Writes TREC qrels (`qid 0 docid grade`, queries and docs sorted), atomically;
+    /// subtopics are not written (each doc keeps its highest grade).
     pub fn write(&self, path: &Path) -> Result<()> {
         crate::atomic::write_atomically(path, |w| {
             for (qid, judged) in &self.map {
@@ -224,6 +260,23 @@ mod tests {
         assert_eq!(t.judgements(), 2);
         let e = read("# only a comment\n").unwrap_err().to_string();
         assert!(e.ends_with(":1: empty file"), "{e}");
+    }
+
+    #[test]
+    fn diversity_qrels_keep_subtopics() {
+        let t = read("1 1 a 1\n1 2 a 0\n1 2 b 2\n1 3 c 0\n").unwrap();
+        assert_eq!(t.get("1").unwrap()["a"], 1);
+        assert_eq!(t.get("1").unwrap()["b"], 2);
+        let intents = t.intents("1").unwrap();
+        assert_eq!(intents["a"], vec![(0, 1), (1, 0)]);
+        assert_eq!(intents["b"], vec![(1, 2)]);
+        // trec_eval's layout (one value in the second column) has none.
+        assert!(read("1 0 a 1\n1 0 b 0\n").unwrap().intents("1").is_none());
+        let e = read("1 1 a 1\n1 1 a 0\n").unwrap_err().to_string();
+        assert!(
+            e.contains(":2: query 1 judges doc a twice (first at line 1)"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::data::run_file::{RunText, map_run};
 use crate::data::{Qrels, Run};
 use crate::error::Result;
 use crate::eval::judged::JudgedRanking;
-use crate::eval::measure::Measure;
+use crate::eval::measure::{Measure, MeasureKind};
 
 /// Which queries count and how ids are treated.
 #[derive(Debug, Clone, Copy, Default)]
@@ -110,17 +110,25 @@ pub fn evaluate_file(
 fn query_values(
     qrels: &Qrels,
     q: &str,
-    results: Option<&mut Vec<(&str, f64)>>,
+    mut results: Option<&mut Vec<(&str, f64)>>,
     measures: &[Measure],
     opts: EvalOptions,
 ) -> Option<Vec<f64>> {
     let judgements = qrels.get(q)?;
-    let ranking = match results {
+    let mut ranking = match results.as_deref_mut() {
         Some(results) => {
             JudgedRanking::new(results, judgements, opts.ignore_identical_ids.then_some(q))
         }
         None => JudgedRanking::empty(judgements),
     };
+    // Diversity measures need each retrieved doc's subtopics (the results are
+    // in rank order now).
+    if let Some(intents) = qrels.intents(q)
+        && measures.iter().any(|m| m.kind == MeasureKind::AlphaNDCG)
+    {
+        let docs = results.iter().flat_map(|r| r.iter().map(|(d, _)| *d));
+        ranking = ranking.with_intents(docs, intents);
+    }
     Some(measures.iter().map(|m| ranking.compute(m)).collect())
 }
 

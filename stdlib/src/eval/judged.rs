@@ -20,6 +20,16 @@ pub struct JudgedRanking {
     grades: Vec<i32>,
     /// `(grade, count)` over the query's judgements with grade >= 0, grade descending.
     levels: Vec<(i32, usize)>,
+    /// Subtopic judgements, for the diversity measures (see [`Self::with_intents`]).
+    intents: Option<Box<RankedIntents>>,
+}
+
+/// Per retrieved doc in rank order its (subtopic, grade) pairs, and every
+/// judged doc's, for the ideal ranking.
+#[derive(Debug, Clone)]
+struct RankedIntents {
+    ranked: Vec<Vec<(u32, i32)>>,
+    judged: Vec<(String, Vec<(u32, i32)>)>,
 }
 
 impl JudgedRanking {
@@ -51,7 +61,30 @@ impl JudgedRanking {
         }
         let mut levels: Vec<(i32, usize)> = counts.into_iter().collect();
         levels.sort_by_key(|l| std::cmp::Reverse(l.0));
-        Self { grades, levels }
+        Self {
+            grades,
+            levels,
+            intents: None,
+        }
+    }
+
+    /// Adds the query's subtopic judgements; `ranked_docs` are the retrieved
+    /// docs in rank order (the results [`Self::new`] sorted). Without them the
+    /// diversity measures see one subtopic, judged by the grades.
+    pub fn with_intents<'a>(
+        mut self,
+        ranked_docs: impl Iterator<Item = &'a str>,
+        intents: &crate::data::Intents,
+    ) -> Self {
+        let ranked = ranked_docs
+            .map(|d| intents.get(d).cloned().unwrap_or_default())
+            .collect();
+        let judged = intents
+            .iter()
+            .map(|(d, j)| (d.clone(), j.clone()))
+            .collect();
+        self.intents = Some(Box::new(RankedIntents { ranked, judged }));
+        self
     }
 
     /// A query with judgements but nothing retrieved (trec_eval -c).
@@ -187,6 +220,7 @@ impl JudgedRanking {
                 }
                 sum
             }
+            MeasureKind::AlphaNDCG => self.alpha_ndcg(level, m.param_value(), m.cutoff),
             MeasureKind::ERR => err(top.iter().copied()),
             MeasureKind::NERR => {
                 let depth = m.cutoff.unwrap_or(usize::MAX);
@@ -202,6 +236,65 @@ impl JudgedRanking {
                 }
             }
         }
+    }
+
+    /// ndeval's alpha-nDCG: a doc gains, per subtopic it is relevant to,
+    /// (1 - alpha) to the number of earlier docs relevant to that subtopic; log2
+    /// discount; the ideal ranking is built greedily as ndeval builds it (ties to
+    /// the greater doc id).
+    fn alpha_ndcg(&self, level: i32, alpha: f64, cutoff: Option<usize>) -> f64 {
+        let depth = cutoff.unwrap_or(usize::MAX);
+        let relevant = |j: &[(u32, i32)]| -> Vec<u32> {
+            j.iter()
+                .filter(|(_, g)| *g >= level)
+                .map(|(s, _)| *s)
+                .collect()
+        };
+        // Per doc the subtopics it is relevant to: the run's, and the judged
+        // docs' (with their ids, for the ideal's ties).
+        type Judged<'a> = Vec<(&'a str, Vec<u32>)>;
+        let (run, mut pool): (Vec<Vec<u32>>, Judged) = match &self.intents {
+            Some(i) => (
+                i.ranked.iter().take(depth).map(|j| relevant(j)).collect(),
+                i.judged
+                    .iter()
+                    .map(|(d, j)| (d.as_str(), relevant(j)))
+                    .collect(),
+            ),
+            None => (
+                self.top(cutoff)
+                    .iter()
+                    .map(|&g| if g >= level { vec![0] } else { vec![] })
+                    .collect(),
+                (0..self.num_rel(level)).map(|_| ("", vec![0])).collect(),
+            ),
+        };
+        pool.retain(|(_, s)| !s.is_empty());
+        let dcg = alpha_dcg(run.iter().map(Vec::as_slice), alpha);
+        // Greedy ideal: at each rank the doc with the most novel gain.
+        let mut gain: HashMap<u32, f64> = HashMap::new();
+        let mut ideal_order: Vec<Vec<u32>> = Vec::new();
+        while ideal_order.len() < depth && !pool.is_empty() {
+            let score = |s: &[u32]| {
+                s.iter()
+                    .map(|t| gain.get(t).copied().unwrap_or(1.0))
+                    .sum::<f64>()
+            };
+            let mut best = 0;
+            for i in 1..pool.len() {
+                let (a, b) = (score(&pool[i].1), score(&pool[best].1));
+                if a > b || (a == b && pool[i].0 > pool[best].0) {
+                    best = i;
+                }
+            }
+            let (_, subtopics) = pool.swap_remove(best);
+            for t in &subtopics {
+                *gain.entry(*t).or_insert(1.0) *= 1.0 - alpha;
+            }
+            ideal_order.push(subtopics);
+        }
+        let ideal = alpha_dcg(ideal_order.iter().map(Vec::as_slice), alpha);
+        if ideal > 0.0 { dcg / ideal } else { 0.0 }
     }
 
     fn rel_retrieved(&self, level: i32) -> usize {
@@ -317,6 +410,22 @@ impl JudgedRanking {
             sum
         }
     }
+}
+
+/// alpha-DCG of docs in rank order, each given as the subtopics it is relevant to.
+fn alpha_dcg<'a>(ranked: impl Iterator<Item = &'a [u32]>, alpha: f64) -> f64 {
+    let mut seen: HashMap<u32, i32> = HashMap::new();
+    let mut dcg = 0.0;
+    for (i, subtopics) in ranked.enumerate() {
+        let mut g = 0.0;
+        for t in subtopics {
+            let n = seen.entry(*t).or_insert(0);
+            g += (1.0 - alpha).powi(*n);
+            *n += 1;
+        }
+        dcg += g / ((i + 2) as f64).log2();
+    }
+    dcg
 }
 
 /// gdeval's ERR over grades in rank order: a doc of grade g stops the user
@@ -451,6 +560,40 @@ mod tests {
         let high = JudgedRanking::new(&mut vec![("a", 1.0)], &judgements(&[("a", 6)]), None);
         close(high.compute(&m("ERR@10")), 15.0 / 16.0);
         close(high.compute(&m("nERR@10")), 1.0);
+    }
+
+    #[test]
+    fn alpha_ndcg_by_hand() {
+        // Subtopics 0 and 1: a covers both, b only 0, c only 1, d neither.
+        let intents: crate::data::Intents = [
+            ("a", vec![(0, 1), (1, 1)]),
+            ("b", vec![(0, 1)]),
+            ("c", vec![(1, 1)]),
+            ("d", vec![(0, 0)]),
+        ]
+        .into_iter()
+        .map(|(d, j)| (d.to_string(), j))
+        .collect();
+        let j = judgements(&[("a", 1), ("b", 1), ("c", 1), ("d", 0)]);
+        let mut results = vec![("b", 4.0), ("c", 3.0), ("a", 2.0), ("x", 1.0)];
+        let r = JudgedRanking::new(&mut results, &j, None);
+        let r = r.with_intents(results.iter().map(|(d, _)| *d), &intents);
+        // Gains 1, 1, 0.5 + 0.5; ideal (greedy): a (2), then c before b (tie,
+        // greater id), each 0.5.
+        let dcg = 1.0 + 1.0 / 3f64.log2() + 1.0 / 2.0;
+        let ideal = 2.0 + 0.5 / 3f64.log2() + 0.5 / 2.0;
+        close(r.compute(&m("alpha_nDCG@3")), dcg / ideal);
+        close(r.compute(&m("alpha_nDCG@1")), 1.0 / 2.0);
+        // alpha = 0: every covered subtopic counts in full.
+        close(
+            r.compute(&m("alpha_nDCG(alpha=0)@3")),
+            (1.0 + 1.0 / 3f64.log2() + 2.0 / 2.0) / (2.0 + 1.0 / 3f64.log2() + 1.0 / 2.0),
+        );
+        // Without subtopics: one, judged by the grades (relevant at ranks 2 and 4, R = 3).
+        let s = sample();
+        let dcg = 1.0 / 3f64.log2() + 0.5 / 5f64.log2();
+        let ideal = 1.0 + 0.5 / 3f64.log2() + 0.25 / 2.0;
+        close(s.compute(&m("alpha_nDCG@5")), dcg / ideal);
     }
 
     #[test]

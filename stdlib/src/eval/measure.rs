@@ -58,6 +58,8 @@ pub enum MeasureKind {
     ElevenPtAvg,
     /// Precision at x times R docs (`Rprec_mult_x`).
     RprecMult,
+    /// ndeval's alpha-nDCG over subtopics (diversity qrels; otherwise one subtopic).
+    AlphaNDCG,
 }
 
 /// How per-query values become the one value of a run.
@@ -99,7 +101,7 @@ pub fn measure_names() -> Vec<&'static str> {
     KINDS.iter().map(|(n, _)| *n).collect()
 }
 
-const KINDS: [(&str, MeasureKind); 25] = [
+const KINDS: [(&str, MeasureKind); 26] = [
     ("AP", MeasureKind::AP),
     ("nDCG", MeasureKind::NDCG),
     ("RR", MeasureKind::RR),
@@ -125,6 +127,7 @@ const KINDS: [(&str, MeasureKind); 25] = [
     ("gm_map", MeasureKind::GmMap),
     ("11pt_avg", MeasureKind::ElevenPtAvg),
     ("Rprec_mult", MeasureKind::RprecMult),
+    ("alpha_nDCG", MeasureKind::AlphaNDCG),
 ];
 
 /// trec_eval's name for a multiple of R: `Rprec_mult_0.20`.
@@ -159,6 +162,7 @@ impl MeasureKind {
                 | Self::RBP
                 | Self::ERR
                 | Self::NERR
+                | Self::AlphaNDCG
         )
     }
     fn allows_rel(self) -> bool {
@@ -172,6 +176,7 @@ impl MeasureKind {
         match self {
             Self::RBP => Some(("p", 0.8)),
             Self::SetF => Some(("beta", 1.0)),
+            Self::AlphaNDCG => Some(("alpha", 0.5)),
             _ => None,
         }
     }
@@ -337,6 +342,7 @@ impl Measure {
                         .map_err(|_| bad(&format!("{name}= needs a number")))?;
                     let ok = match kind {
                         MeasureKind::RBP => v > 0.0 && v < 1.0,
+                        MeasureKind::AlphaNDCG => (0.0..=1.0).contains(&v),
                         _ => v.is_finite() && v >= 0.0,
                     };
                     if !ok {
@@ -470,6 +476,8 @@ mod tests {
             "11pt_avg",
             "Rprec_mult_0.20",
             "Rprec_mult_2.00",
+            "alpha_nDCG@10",
+            "alpha_nDCG(alpha=0.8,rel=2)@20",
         ] {
             assert_eq!(Measure::parse(n).unwrap().to_string(), n);
         }
