@@ -12,7 +12,7 @@ use arrow_array::types::Float32Type;
 use arrow_array::{Array, RecordBatch};
 use arrow_buffer::Buffer;
 use arrow_ipc::reader::{FileDecoder, read_footer_length};
-use arrow_schema::DataType;
+use arrow_schema::{DataType, Schema};
 
 use crate::error::{Error, Result};
 use crate::vectors::Embeddings;
@@ -26,6 +26,160 @@ pub struct VectorFile {
     batches: Vec<RecordBatch>,
 }
 
+/// An Arrow IPC file, memory-mapped, with its schema read from the footer.
+pub(crate) struct IpcFile {
+    buffer: Buffer,
+    footer_at: usize,
+    footer_len: usize,
+    /// The file's schema.
+    pub(crate) schema: Schema,
+}
+
+impl IpcFile {
+    /// Maps `file` and reads its footer and schema; errors say what is wrong
+    /// (the caller adds the path).
+    pub(crate) fn map(file: &std::fs::File) -> std::result::Result<Self, String> {
+        // SAFETY: read-only mapping; files are replaced by rename, never rewritten
+        // in place, so the mapped bytes do not change under us.
+        let map = unsafe { memmap2::Mmap::map(file) }.map_err(|e| e.to_string())?;
+        let len = map.len();
+        if len < 16 {
+            return Err("too short".into());
+        }
+        let ptr = NonNull::new(map.as_ptr() as *mut u8).ok_or("empty")?;
+        // SAFETY: the pointer and length describe the mapping, which the Arc keeps
+        // alive for as long as any buffer refers to it.
+        let buffer = unsafe { Buffer::from_custom_allocation(ptr, len, Arc::new(map)) };
+        let trailer = len - 10;
+        let footer_len = read_footer_length(buffer[trailer..].try_into().expect("10 bytes"))
+            .map_err(|e| e.to_string())?;
+        if footer_len > trailer {
+            return Err("footer longer than the file".into());
+        }
+        let footer_at = trailer - footer_len;
+        let footer =
+            arrow_ipc::root_as_footer(&buffer[footer_at..trailer]).map_err(|e| e.to_string())?;
+        let schema = footer
+            .schema()
+            .map(arrow_ipc::convert::try_fb_to_schema)
+            .ok_or("no schema")?
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            buffer,
+            footer_at,
+            footer_len,
+            schema,
+        })
+    }
+
+    /// The record batches, pointing into the mapping. Each batch's buffers are
+    /// checked to lie inside it first: arrow's decoder panics on one that does
+    /// not (found by the fuzz tests).
+    pub(crate) fn batches(&self) -> std::result::Result<Vec<RecordBatch>, String> {
+        let footer_bytes = &self.buffer[self.footer_at..self.footer_at + self.footer_len];
+        let footer = arrow_ipc::root_as_footer(footer_bytes).map_err(|e| e.to_string())?;
+        let decoder = FileDecoder::new(Arc::new(self.schema.clone()), footer.version());
+        let mut widths = Vec::new();
+        for field in self.schema.fields() {
+            buffer_widths(field.data_type(), &mut widths)?;
+        }
+        let mut batches = Vec::new();
+        for block in footer.recordBatches().iter().flatten() {
+            let (meta, body) = (block.metaDataLength(), block.bodyLength());
+            if block.offset() < 0 || meta < 8 || body < 0 {
+                return Err("a batch with a negative offset or length".into());
+            }
+            let (start, meta, body) = (block.offset() as usize, meta as usize, body as usize);
+            let size = meta
+                .checked_add(body)
+                .ok_or("a batch larger than the file")?;
+            if start
+                .checked_add(size)
+                .is_none_or(|end| end > self.buffer.len())
+            {
+                return Err("a batch lies outside the file".into());
+            }
+            // The format aligns batches and buffers to 8 bytes; arrow's typed
+            // views panic on a misaligned one.
+            if start % 8 != 0 || meta % 8 != 0 {
+                return Err("a batch not aligned to 8 bytes".into());
+            }
+            check_buffers(&self.buffer[start..start + meta], body, &widths)?;
+            let data = self.buffer.slice_with_length(start, size);
+            if let Some(batch) = decoder
+                .read_record_batch(block, &data)
+                .map_err(|e| e.to_string())?
+            {
+                batches.push(batch);
+            }
+        }
+        Ok(batches)
+    }
+}
+
+/// The element width of each buffer a column of `ty` has in a record batch, in
+/// IPC order (validity bitmaps count 1), for the types rankbook's files use.
+fn buffer_widths(ty: &DataType, out: &mut Vec<usize>) -> std::result::Result<(), String> {
+    match ty {
+        DataType::Utf8 | DataType::Binary => out.extend([1, 4, 1]),
+        DataType::Float32 | DataType::UInt32 | DataType::Int32 => out.extend([1, 4]),
+        DataType::List(item) => {
+            out.extend([1, 4]);
+            buffer_widths(item.data_type(), out)?;
+        }
+        DataType::FixedSizeList(item, _) => {
+            out.push(1);
+            buffer_widths(item.data_type(), out)?;
+        }
+        other => {
+            return Err(format!(
+                "a column of type {other}, which rankbook does not write"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Every buffer a record batch's metadata names lies within its body of `body`
+/// bytes, 8-byte aligned, a whole number of its elements (`widths`) long.
+fn check_buffers(meta: &[u8], body: usize, widths: &[usize]) -> std::result::Result<(), String> {
+    // An optional continuation marker (0xFFFFFFFF), the metadata's length, the message.
+    let skip = if meta.starts_with(&[0xff; 4]) { 8 } else { 4 };
+    let message = arrow_ipc::root_as_message(&meta[skip.min(meta.len())..])
+        .map_err(|e| format!("batch metadata: {e}"))?;
+    let batch = message
+        .header_as_record_batch()
+        .ok_or("a block that is not a record batch")?;
+    // No column of rankbook's types has more rows than its batch has bytes;
+    // arrow overflows (and panics) on absurd lengths.
+    let body_i64 = body as i64;
+    let rows_ok = |n: i64| (0..=body_i64).contains(&n);
+    let nodes_ok = batch.nodes().is_some_and(|n| {
+        n.iter()
+            .all(|f| rows_ok(f.length()) && (0..=f.length()).contains(&f.null_count()))
+    });
+    if !rows_ok(batch.length()) || !nodes_ok {
+        return Err("a batch with impossible row counts".into());
+    }
+    let buffers = batch.buffers().ok_or("a batch without buffers")?;
+    if buffers.len() != widths.len() {
+        return Err("a batch whose buffers do not match the schema".into());
+    }
+    for (b, width) in buffers.iter().zip(widths) {
+        let inside = b.offset() >= 0
+            && b.offset() % 8 == 0
+            && b.length() >= 0
+            && (b.length() as usize).is_multiple_of(*width)
+            && (b.offset() as usize)
+                .checked_add(b.length() as usize)
+                .is_some_and(|end| end <= body);
+        if !inside {
+            return Err("a buffer lies outside its batch or is misaligned".into());
+        }
+    }
+    Ok(())
+}
+
 fn bad(path: &Path, msg: impl std::fmt::Display) -> Error {
     Error::InvalidArgument(format!(
         "{}: not a rankbook vector file: {msg}",
@@ -37,31 +191,12 @@ impl VectorFile {
     /// Maps `path` and checks its layout.
     pub fn open(path: &Path) -> Result<Self> {
         let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        // SAFETY: read-only mapping; files are replaced by rename, never rewritten
-        // in place, so the mapped bytes do not change under us.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
-        let len = map.len();
-        if len < 16 {
-            return Err(bad(path, "too short"));
-        }
-        let ptr = NonNull::new(map.as_ptr() as *mut u8).ok_or_else(|| bad(path, "empty"))?;
-        // SAFETY: the pointer and length describe the mapping, which the Arc keeps
-        // alive for as long as any buffer refers to it.
-        let buffer = unsafe { Buffer::from_custom_allocation(ptr, len, Arc::new(map)) };
-        let trailer = len - 10;
-        let footer_len = read_footer_length(buffer[trailer..].try_into().expect("10 bytes"))
-            .map_err(|e| bad(path, e))?;
-        if footer_len > trailer {
-            return Err(bad(path, "footer longer than the file"));
-        }
-        let footer_bytes = &buffer[trailer - footer_len..trailer];
-        let footer = arrow_ipc::root_as_footer(footer_bytes).map_err(|e| bad(path, e))?;
-        let schema = footer
-            .schema()
-            .map(arrow_ipc::convert::try_fb_to_schema)
-            .ok_or_else(|| bad(path, "no schema"))?
-            .map_err(|e| bad(path, e))?;
-        let dim = match schema.field_with_name("embedding").map(|f| f.data_type()) {
+        let ipc = IpcFile::map(&file).map_err(|e| bad(path, e))?;
+        let dim = match ipc
+            .schema
+            .field_with_name("embedding")
+            .map(|f| f.data_type())
+        {
             Ok(DataType::FixedSizeList(item, dim))
                 if item.data_type() == &DataType::Float32 && *dim > 0 =>
             {
@@ -70,27 +205,14 @@ impl VectorFile {
             _ => return Err(bad(path, "no `embedding` column of f32 lists")),
         };
         if !matches!(
-            schema.field_with_name("id").map(|f| f.data_type()),
+            ipc.schema.field_with_name("id").map(|f| f.data_type()),
             Ok(DataType::Utf8)
         ) {
             return Err(bad(path, "no `id` column of strings"));
         }
-        let decoder = FileDecoder::new(Arc::new(schema), footer.version());
-        let mut batches = Vec::new();
+        let batches = ipc.batches().map_err(|e| bad(path, e))?;
         let mut ids = Vec::new();
-        for block in footer.recordBatches().iter().flatten() {
-            let size = block.bodyLength() as usize + block.metaDataLength() as usize;
-            let start = block.offset() as usize;
-            if start.checked_add(size).is_none_or(|end| end > len) {
-                return Err(bad(path, "a batch lies outside the file"));
-            }
-            let data = buffer.slice_with_length(start, size);
-            let Some(batch) = decoder
-                .read_record_batch(block, &data)
-                .map_err(|e| bad(path, e))?
-            else {
-                continue;
-            };
+        for batch in &batches {
             let id = batch
                 .column_by_name("id")
                 .expect("checked above")
@@ -100,7 +222,6 @@ impl VectorFile {
                 return Err(bad(path, "null ids or vectors"));
             }
             ids.extend(id.iter().map(|s| s.unwrap_or_default().to_string()));
-            batches.push(batch);
         }
         Ok(Self {
             path: path.to_path_buf(),

@@ -15,6 +15,7 @@ use arrow_schema::{DataType, Field, Schema};
 use crate::atomic::write_atomically;
 use crate::error::{Error, Result};
 use crate::vectors::MultiVectors;
+use crate::vectors::arrow_file::IpcFile;
 use crate::vectors::files::{VectorFormat, check_ids, embedding_column, write_id_column_file};
 
 /// The `embedding` field of a multi-vector file of width `dim`.
@@ -92,11 +93,12 @@ fn bad(path: &Path, msg: impl std::fmt::Display) -> Error {
 /// Reads an Arrow multi-vector file: the ids and each text's token vectors.
 pub fn read_multi_vectors(path: &Path) -> Result<(Vec<String>, MultiVectors)> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let reader = arrow_ipc::reader::FileReader::try_new(file, None).map_err(|e| bad(path, e))?;
+    let batches = IpcFile::map(&file)
+        .and_then(|f| f.batches())
+        .map_err(|e| bad(path, e))?;
     let mut ids = Vec::new();
     let mut out: Option<MultiVectors> = None;
-    for batch in reader {
-        let batch = batch.map_err(|e| bad(path, e))?;
+    for batch in batches {
         let (Some(id), Some(emb)) = (
             batch.column_by_name("id"),
             batch.column_by_name("embedding"),
