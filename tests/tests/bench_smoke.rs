@@ -36,7 +36,7 @@ fn bench_scripts_run_in_smoke_mode() {
         ("encode_scifact", "rankbook: "),
         ("eval_scale", "max |difference| 0.00e+00"),
         ("fit_scifact", "after 2 steps"),
-        ("kernel_roundtrip", "rankbook-kernel: start to ready"),
+        ("kernel_roundtrip", "rankbook-kernel: exec to port open"),
         ("repro", "| scifact-sample | bm25 |"),
         ("search_scale", "identical top-10 lists: 50/50"),
     ];
