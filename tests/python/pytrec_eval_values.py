@@ -79,7 +79,27 @@ def main():
     out["SetP(rel=2)"] = {q: v["set_P"] for q, v in res5.items()}
     out["infAP(rel=2)"] = {q: v["infAP"] for q, v in res5.items()}
     out["ERR@10"] = gdeval_err(sys.argv[1], sys.argv[2], 10)
+    out.update(cwl_rbp(sys.argv[1], sys.argv[2]))
     json.dump(out, sys.stdout)
+
+
+def cwl_rbp(qrels_path, run_path):
+    """Binary RBP from cwl_eval (as ir_measures runs it). The run is given in
+    trec_eval's order (score descending, ties by doc id descending) with distinct
+    scores, as cwl_eval breaks ties its own way."""
+    import ir_measures
+    from ir_measures import RBP
+
+    measures = {"RBP(p=0.8,rel=1)": RBP(rel=1), "RBP(p=0.5,rel=1)": RBP(rel=1, p=0.5),
+                "RBP(p=0.8,rel=2)": RBP(rel=2)}
+    qrels = list(ir_measures.read_trec_qrels(qrels_path))
+    run = [ir_measures.ScoredDoc(q, d, float(len(docs) - i))
+           for q, docs in read_run(run_path).items()
+           for i, (d, _) in enumerate(sorted(docs.items(), key=lambda x: (x[1], x[0]), reverse=True))]
+    out = {}
+    for name, measure in measures.items():
+        out[name] = {m.query_id: float(m.value) for m in ir_measures.cwl_eval.iter_calc([measure], qrels, run)}
+    return out
 
 
 def gdeval_err(qrels_path, run_path, k):
