@@ -1,6 +1,7 @@
 //! Downloading a model from the Hugging Face hub into its cache layout (the
 //! `hub` feature): only the files rankbook reads, each written atomically.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -109,8 +110,12 @@ pub fn download(cache: &Path, id: &HubId) -> Result<PathBuf> {
     // The revision asked for gets a ref, so later offline look-ups find it.
     let refs = repo_dir.join("refs");
     std::fs::create_dir_all(&refs).map_err(|e| Error::io(&refs, e))?;
-    std::fs::write(refs.join(&id.revision), info.sha.as_bytes())
-        .map_err(|e| Error::io(&refs, e))?;
+    // Atomically: a truncated ref would send later offline look-ups astray.
+    let ref_path = refs.join(&id.revision);
+    crate::atomic::write_atomically(&ref_path, |w| {
+        w.write_all(info.sha.as_bytes())
+            .map_err(|e| Error::io(&ref_path, e))
+    })?;
     Ok(snapshot)
 }
 
