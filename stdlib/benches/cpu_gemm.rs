@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use rankbook::compute::Precision;
 use rankbook::compute::gemm::bench_linear;
 
 fn main() {
@@ -14,13 +15,26 @@ fn main() {
         .num_threads(threads)
         .build_global()
         .ok();
-    for (m, k, n) in [
-        (8192, 384, 1536),
-        (8192, 1536, 384),
-        (8192, 384, 384),
-        (8192, 384, 1152),
-    ] {
-        let run = bench_linear(m, k, n);
+    for precision in Precision::ALL {
+        if let Err(e) = precision.check_supported() {
+            println!("{precision}: skipped ({e})");
+            continue;
+        }
+        for (m, k, n) in [
+            (8192, 384, 1536),
+            (8192, 1536, 384),
+            (8192, 384, 384),
+            (8192, 384, 1152),
+        ] {
+            shape(precision, m, k, n, threads);
+        }
+    }
+}
+
+/// Times one shape and prints its rate.
+fn shape(precision: Precision, m: usize, k: usize, n: usize, threads: usize) {
+    {
+        let run = bench_linear(m, k, n, precision);
         run();
         let reps = 5;
         let t = Instant::now();
@@ -29,7 +43,7 @@ fn main() {
         }
         let secs = t.elapsed().as_secs_f64() / reps as f64;
         println!(
-            "{m}x{k} by {k}x{n}: {:.0} GFLOP/s ({threads} threads)",
+            "{precision} {m}x{k} by {k}x{n}: {:.0} GOP/s ({threads} threads)",
             2.0 * (m * k * n) as f64 / secs / 1e9
         );
     }

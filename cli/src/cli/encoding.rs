@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use rankbook::cache::EmbeddingCache;
+use rankbook::compute::Precision;
 use rankbook::model::device::set_threads;
 use rankbook::model::{EncodeStats, ModelOptions};
 
@@ -21,6 +22,10 @@ pub struct EncodingArgs {
     /// cpu, or cuda[:N] with a `cuda` build.
     #[arg(long, default_value_t = ModelOptions::default().device)]
     pub device: String,
+    /// Number format of the linear layers: f32, bf16 (AVX512-BF16) or int8
+    /// (AVX512-VNNI) [default: f32, or the index's own].
+    #[arg(long)]
+    pub precision: Option<Precision>,
     /// CPU threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -49,6 +54,7 @@ impl EncodingArgs {
         ModelOptions {
             device: self.device.clone(),
             max_length: self.max_length,
+            precision: self.precision,
             ..Default::default()
         }
     }

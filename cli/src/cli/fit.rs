@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Args;
+use rankbook::compute::Precision;
 use rankbook::data::BeirDataset;
 use rankbook::data::training_source::TrainingSource;
 use rankbook::model::colbert::{BuildOptions, ColbertEncoder, ColbertOptions, is_colbert_model};
@@ -276,6 +277,11 @@ pub fn run(a: FitArgs) -> anyhow::Result<()> {
     let source = a.source()?;
     let data = source.load()?;
     request.build_loss()?.check(&data)?;
+    if let Some(p) = a.encoding.precision.filter(|p| *p != Precision::F32) {
+        bail!(
+            "fit trains in f32 (got --precision {p}); encode or index the saved model with --precision {p}"
+        );
+    }
     let options = a.encoding.model_options();
     let (encoder, cross, colbert);
     let start = if !a.colbert && is_colbert_model(&a.model)? {

@@ -90,6 +90,7 @@ pub fn run(a: RerankArgs) -> anyhow::Result<()> {
                 &CrossEncoderOptions {
                     device: options.device.clone(),
                     max_length: options.max_length,
+                    precision: options.precision.unwrap_or_default(),
                     ..Default::default()
                 },
             )?;

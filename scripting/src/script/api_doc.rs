@@ -46,7 +46,7 @@ const DOCS: &[(&str, &str)] = &[
     ),
     (
         "cross_encoder",
-        "Loads a cross-encoder (sequence-classification folder or hub id; a plain encoder of any family gets a seeded new head).",
+        "Loads a cross-encoder (sequence-classification folder or hub id; a plain encoder of any family gets a seeded new head); option precision (f32, bf16, int8: scoring only).",
     ),
     (
         "deltas",
@@ -58,7 +58,7 @@ const DOCS: &[(&str, &str)] = &[
     ),
     (
         "colbert",
-        "Loads a ColBERT (late interaction) model: a PyLate folder or hub id.",
+        "Loads a ColBERT (late interaction) model: a PyLate folder or hub id; option precision (f32, bf16, int8).",
     ),
     (
         "colbert_from",
@@ -81,6 +81,10 @@ const DOCS: &[(&str, &str)] = &[
         "A number as text with a fixed number of decimals: fixed(0.93114, 4) is \"0.9311\".",
     ),
     ("get$dim", "The vector width."),
+    (
+        "get$precision",
+        "The number format of the model's linear layers: f32, bf16 or int8.",
+    ),
     (
         "get$encoder",
         "The encoder an index's queries go through (model, weights, pipeline, max length, dim, prompts), as the index records it; () for BM25.",
@@ -130,7 +134,7 @@ const DOCS: &[(&str, &str)] = &[
     ),
     (
         "model",
-        "Loads a bi-encoder (sentence-transformers folder or hub id).",
+        "Loads a bi-encoder (sentence-transformers folder or hub id); options: precision (\"f32\", \"bf16\" on AVX512-BF16, \"int8\" on AVX512-VNNI), max_length, device.",
     ),
     (
         "on_epoch_end",

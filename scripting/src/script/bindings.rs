@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rankbook::cache::EmbeddingCache;
+use rankbook::compute::Precision;
 use rankbook::data::{BeirDataset, Qrels, Run, TextRecord};
 use rankbook::eval::{
     CompareOptions, Comparison, Correction, EvalOptions, Evaluation, Test, compare, evaluate,
@@ -101,6 +102,27 @@ pub(crate) fn opt_str(opts: &Map, key: &str, default: &str) -> RhaiResult<String
     }
 }
 
+/// The `precision` option (f32, bf16, int8), if given.
+pub(crate) fn opt_precision(opts: &Map) -> RhaiResult<Option<Precision>> {
+    opts.contains_key("precision")
+        .then(|| opt_str(opts, "precision", "f32")?.parse().map_err(err))
+        .transpose()
+}
+
+/// Loads a bi-encoder with the options `model(spec, #{...})` takes.
+fn model_with(spec: &str, opts: Map) -> RhaiResult<Model> {
+    check_keys(&opts, &["precision", "max_length", "device"])?;
+    let options = ModelOptions {
+        device: opt_str(&opts, "device", &ModelOptions::default().device)?,
+        max_length: opt_usize(&opts, "max_length")?,
+        precision: opt_precision(&opts)?,
+        ..Default::default()
+    };
+    SentenceEncoder::load(spec, &options)
+        .map(|m| Model(Arc::new(m)))
+        .map_err(err)
+}
+
 pub(crate) fn opt_f64(opts: &Map, key: &str, default: f64) -> RhaiResult<f64> {
     match opts.get(key) {
         None => Ok(default),
@@ -176,11 +198,9 @@ pub fn register(engine: &mut Engine) {
     super::late::register(engine);
     engine
         .register_type_with_name::<Model>("Model")
-        .register_fn("model", |spec: &str| -> RhaiResult<Model> {
-            SentenceEncoder::load(spec, &ModelOptions::default())
-                .map(|m| Model(Arc::new(m)))
-                .map_err(err)
-        })
+        .register_fn("model", |spec: &str| model_with(spec, Map::new()))
+        .register_fn("model", model_with)
+        .register_get("precision", |m: &mut Model| m.0.precision().to_string())
         .register_fn(
             "encode",
             |m: &mut Model, texts: Array| -> RhaiResult<Embeddings> {

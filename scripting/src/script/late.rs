@@ -14,15 +14,21 @@ use rhai::{Array, Dynamic, Engine, Map};
 use super::retrieval::{mine_with, rerank_with};
 
 use super::bindings::{
-    Index, RhaiResult, Texts, check_keys, err, opt_usize, strings, with_default_cache,
+    Index, RhaiResult, Texts, check_keys, err, opt_precision, opt_usize, strings,
+    with_default_cache,
 };
 
 /// A ColBERT model in a script.
 #[derive(Clone)]
 pub struct Colbert(pub Arc<ColbertEncoder>);
 
-fn load(spec: &str) -> RhaiResult<Colbert> {
-    ColbertEncoder::load(spec, &ColbertOptions::default())
+fn load(spec: &str, opts: Map) -> RhaiResult<Colbert> {
+    check_keys(&opts, &["precision"])?;
+    let options = ColbertOptions {
+        precision: opt_precision(&opts)?,
+        ..Default::default()
+    };
+    ColbertEncoder::load(spec, &options)
         .map(|m| Colbert(Arc::new(m)))
         .map_err(err)
 }
@@ -40,7 +46,7 @@ fn colbert_from(encoder: &str, out: &str, opts: Map) -> RhaiResult<Colbert> {
         ..d
     };
     build_colbert(encoder, Path::new(out), &build).map_err(err)?;
-    load(out)
+    load(out, Map::new())
 }
 
 /// Compresses a corpus into a PLAID index (options nbits, centroids, seed).
@@ -62,6 +68,7 @@ fn plaid(m: Colbert, corpus: Texts, opts: Map) -> RhaiResult<Index> {
 pub fn register(engine: &mut Engine) {
     engine
         .register_type_with_name::<Colbert>("ColBERT")
+        .register_fn("colbert", |spec: &str| load(spec, Map::new()))
         .register_fn("colbert", load)
         .register_fn("colbert_from", |e: &str, out: &str| {
             colbert_from(e, out, Map::new())

@@ -17,7 +17,8 @@ use rankbook::rerank::{RerankOptions, Reranker, rerank};
 use rhai::{Array, Dynamic, Engine, Map};
 
 use super::bindings::{
-    Model, RhaiResult, Texts, check_keys, err, opt_bool, opt_f64, opt_str, with_default_cache,
+    Model, RhaiResult, Texts, check_keys, err, opt_bool, opt_f64, opt_precision, opt_str,
+    with_default_cache,
 };
 
 /// A BM25 or SPLADE index.
@@ -77,6 +78,18 @@ fn splade(spec: &str, opts: Map) -> RhaiResult<Splade> {
     };
     SpladeEncoder::load(spec, &o)
         .map(|m| Splade(Arc::new(m)))
+        .map_err(err)
+}
+
+/// Loads a cross-encoder (option `precision`).
+fn cross_encoder(spec: &str, opts: Map) -> RhaiResult<Cross> {
+    check_keys(&opts, &["precision"])?;
+    let options = CrossEncoderOptions {
+        precision: opt_precision(&opts)?.unwrap_or_default(),
+        ..Default::default()
+    };
+    CrossEncoder::load(spec, &options)
+        .map(|c| Cross(Arc::new(c)))
         .map_err(err)
 }
 
@@ -238,11 +251,8 @@ pub fn register(engine: &mut Engine) {
 
     engine
         .register_type_with_name::<Cross>("CrossEncoder")
-        .register_fn("cross_encoder", |s: &str| -> RhaiResult<Cross> {
-            CrossEncoder::load(s, &CrossEncoderOptions::default())
-                .map(|c| Cross(Arc::new(c)))
-                .map_err(err)
-        })
+        .register_fn("cross_encoder", |s: &str| cross_encoder(s, Map::new()))
+        .register_fn("cross_encoder", cross_encoder)
         .register_fn(
             "score",
             |c: &mut Cross, query: &str, docs: Array| -> RhaiResult<Array> {

@@ -494,12 +494,17 @@ mod avx512 {
     }
 }
 
-/// A linear layer of the given shape with arbitrary weights, returned as a closure
-/// that runs `m` rows through it (for the GEMM benchmark).
+/// A linear layer of the given shape and precision with arbitrary weights,
+/// returned as a closure that runs `m` rows through it (for the GEMM benchmark).
 #[doc(hidden)]
-pub fn bench_linear(m: usize, k: usize, n: usize) -> impl Fn() {
+pub fn bench_linear(
+    m: usize,
+    k: usize,
+    n: usize,
+    precision: crate::compute::Precision,
+) -> impl Fn() {
     let w: Vec<f32> = (0..n * k).map(|i| (i % 17) as f32 / 17.0).collect();
-    let l = PackedLinear::new(w, vec![0.0; n], k, n);
+    let l = crate::compute::linear::LinearLayer::new(w, vec![0.0; n], k, n, precision);
     let x: Vec<f32> = (0..m * k).map(|i| (i % 13) as f32 / 13.0).collect();
     let y = std::sync::Mutex::new(vec![0f32; m * n]);
     move || l.forward(&x, m, &mut y.lock().unwrap(), &|_| {})

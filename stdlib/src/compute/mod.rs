@@ -5,9 +5,15 @@
 pub mod dropout;
 #[doc(hidden)]
 pub mod gemm;
+pub(crate) mod gemm_bf16;
+pub(crate) mod gemm_int8;
 pub(crate) mod kernels;
+pub(crate) mod linear;
+pub mod precision;
+mod tile;
 pub(crate) mod train_attention;
 pub(crate) mod train_linear;
 pub(crate) mod train_ops;
 
 pub use kernels::HiddenAct;
+pub use precision::Precision;

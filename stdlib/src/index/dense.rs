@@ -66,6 +66,7 @@ impl DenseIndex {
                     max_length: Some(built.max_length),
                     query_prompt: built.query_prompt.clone(),
                     document_prompt: built.document_prompt.clone(),
+                    precision: options.precision.or(Some(built.precision)),
                     ..options.clone()
                 },
             )?),

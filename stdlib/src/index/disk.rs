@@ -109,6 +109,7 @@ impl Manifest {
                 document_prompt: None,
                 dim: self.dim,
                 top_k: old.top_k,
+                precision: Default::default(),
             });
         }
         self

@@ -240,7 +240,13 @@ pub(crate) fn index_colbert(
     };
     let model = match model {
         Some(m) => m,
-        None => Arc::new(ColbertEncoder::load(&built.model, options)?),
+        None => Arc::new(ColbertEncoder::load(
+            &built.model,
+            &ColbertOptions {
+                precision: options.precision.or(Some(built.precision)),
+                ..options.clone()
+            },
+        )?),
     };
     let now = model.identity()?;
     if !now.same_vectors(built) {

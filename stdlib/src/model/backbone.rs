@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 
+use crate::compute::Precision;
 use crate::error::{Error, Result};
 use crate::model::arch::{Arch, detect};
 use crate::model::backend::{Backend, build_encoder};
@@ -29,6 +30,8 @@ pub enum WeightSource<'a> {
 pub struct LoadOptions<'a> {
     /// Which implementation runs the encoder.
     pub backend: Backend,
+    /// The number format of its linear layers (not f32: the packed CPU path only).
+    pub precision: Precision,
     /// Where it runs.
     pub device: Device,
     /// Truncation length asked for; longer than the model's positions is an error.
@@ -106,7 +109,7 @@ pub fn load_backbone_of(arch: Arch, dir: &Path, opts: LoadOptions) -> Result<Bac
     } else {
         weights.pp(prefix)
     };
-    let encoder = build_encoder(&arch, opts.backend, vb)?;
+    let encoder = build_encoder(&arch, opts.backend, opts.precision, vb)?;
     let max_length = resolve_max_length(
         opts.max_length,
         opts.default_max_length,

@@ -12,6 +12,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarMap;
 
 use crate::atomic::write_dir_atomically;
+use crate::compute::Precision;
 use crate::compute::dropout::Dropout;
 use crate::error::{Error, Result};
 use crate::model::arch::{Arch, detect};
@@ -36,6 +37,9 @@ pub struct CrossEncoderOptions {
     pub num_labels: usize,
     /// Seeds a new classifier (and pooler) head.
     pub seed: u64,
+    /// The number format of the encoder's linear layers; not f32: inference
+    /// only, on the packed CPU path.
+    pub precision: Precision,
 }
 
 impl Default for CrossEncoderOptions {
@@ -45,6 +49,7 @@ impl Default for CrossEncoderOptions {
             max_length: None,
             num_labels: 1,
             seed: 42,
+            precision: Precision::F32,
         }
     }
 }
@@ -116,7 +121,13 @@ impl CrossEncoder {
             arch,
             &dir,
             LoadOptions {
-                backend: Backend::Trainable,
+                // Another precision has no backward pass: the packed path.
+                backend: if opts.precision == Precision::F32 {
+                    Backend::Trainable
+                } else {
+                    Backend::Packed
+                },
+                precision: opts.precision,
                 device: device.clone(),
                 max_length: opts.max_length,
                 default_max_length: None,
@@ -178,6 +189,12 @@ impl CrossEncoder {
 
     /// Logits `(pairs, labels)` of one padded batch; dropout from `train`.
     pub fn forward_t(&self, pairs: &[(&str, &str)], train: Option<&Dropout>) -> Result<Tensor> {
+        if train.is_some() && self.options.precision != Precision::F32 {
+            return Err(Error::InvalidArgument(format!(
+                "a cross-encoder loaded in {} does not train; load it in f32",
+                self.options.precision
+            )));
+        }
         let ids = self.tokenize(pairs)?;
         let rows: Vec<&TokenIds> = ids.iter().collect();
         let batch = TokenBatch::pad(&rows, self.backbone.tokenizer.pad_id());

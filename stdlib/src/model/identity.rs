@@ -6,6 +6,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::compute::Precision;
+
 /// The settings that decide an encoder's output for a given text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EncoderIdentity {
@@ -26,6 +28,14 @@ pub struct EncoderIdentity {
     /// Weights kept per sparse vector (None: all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_k: Option<usize>,
+    /// The number format of the linear layers (f32 unless asked; left out of
+    /// the record and the cache key when f32, so older indexes still match).
+    #[serde(default, skip_serializing_if = "is_f32")]
+    pub precision: Precision,
+}
+
+fn is_f32(p: &Precision) -> bool {
+    *p == Precision::F32
 }
 
 impl EncoderIdentity {
@@ -48,6 +58,7 @@ impl EncoderIdentity {
         let mut h = Sha256::new();
         // A top-k only where there is one: bi-encoder keys stay as they were.
         let top_k = self.top_k.map(|k| k.to_string());
+        let precision = (self.precision != Precision::F32).then(|| self.precision.name());
         for part in [
             self.weights_sha256.as_str(),
             self.pipeline.as_str(),
@@ -57,6 +68,7 @@ impl EncoderIdentity {
         ]
         .into_iter()
         .chain(top_k.as_deref())
+        .chain(precision)
         {
             // Length-prefixed so that no two different settings hash alike.
             h.update((part.len() as u64).to_le_bytes());
@@ -84,6 +96,9 @@ impl fmt::Display for EncoderIdentity {
         if let Some(k) = self.top_k {
             write!(f, ", top-k {k}")?;
         }
+        if self.precision != Precision::F32 {
+            write!(f, ", precision {}", self.precision)?;
+        }
         write!(
             f,
             ", query prompt {}, document prompt {})",
@@ -107,6 +122,7 @@ mod tests {
             document_prompt: None,
             dim: 384,
             top_k: None,
+            precision: Precision::F32,
         }
     }
 
@@ -146,5 +162,21 @@ mod tests {
                 .to_string()
                 .contains("splade, max length 256, dim 384, top-k 64")
         );
+        // Another precision is other vectors: another key, not comparable.
+        let int8 = EncoderIdentity {
+            precision: Precision::Int8,
+            ..sample()
+        };
+        assert!(!a.same_vectors(&int8));
+        assert_ne!(a.cache_key(None), int8.cache_key(None));
+        assert!(int8.to_string().contains("dim 384, precision int8"));
+        let json = serde_json::to_string(&a).unwrap();
+        assert!(
+            !json.contains("precision"),
+            "f32 records stay as they were: {json}"
+        );
+        let back: EncoderIdentity =
+            serde_json::from_str(&serde_json::to_string(&int8).unwrap()).unwrap();
+        assert_eq!(back.precision, Precision::Int8);
     }
 }

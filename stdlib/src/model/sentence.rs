@@ -8,6 +8,7 @@ use std::time::Instant;
 use candle_core::{DType, Device, Tensor, Var};
 
 use crate::cache::EmbeddingCache;
+use crate::compute::Precision;
 use crate::compute::dropout::Dropout;
 use crate::error::{Error, Result};
 use crate::model::backbone::{LoadOptions, WeightSource, load_backbone};
@@ -41,6 +42,9 @@ pub struct ModelOptions {
     pub query_prompt: Option<String>,
     /// Prefix for documents (default: the folder's "document" or "passage" prompt).
     pub document_prompt: Option<String>,
+    /// The number format of the linear layers (default f32; an index's own
+    /// precision when it loads its model).
+    pub precision: Option<Precision>,
 }
 
 impl Default for ModelOptions {
@@ -51,6 +55,7 @@ impl Default for ModelOptions {
             max_length: None,
             query_prompt: None,
             document_prompt: None,
+            precision: None,
         }
     }
 }
@@ -195,6 +200,7 @@ impl SentenceEncoder {
             &tdir,
             LoadOptions {
                 backend: options.backend,
+                precision: options.precision.unwrap_or_default(),
                 device: device.clone(),
                 max_length: options.max_length,
                 default_max_length: folder.max_seq_length,
@@ -267,6 +273,11 @@ impl SentenceEncoder {
         &self.name
     }
 
+    /// The number format of its linear layers.
+    pub fn precision(&self) -> Precision {
+        self.options.precision.unwrap_or_default()
+    }
+
     /// The settings that decide this model's vectors. A model being trained has
     /// no fixed fingerprint: its weights change at every step.
     pub fn identity(&self) -> Result<&EncoderIdentity> {
@@ -304,6 +315,7 @@ impl SentenceEncoder {
             document_prompt: self.document_prompt.clone(),
             dim: self.dim,
             top_k: None,
+            precision: self.precision(),
         };
         Ok(self.identity.get_or_init(|| f))
     }
@@ -352,6 +364,7 @@ impl SentenceEncoder {
     pub fn trainable_copy(&self, max_length: Option<usize>) -> Result<SentenceEncoder> {
         let options = ModelOptions {
             backend: Backend::Trainable,
+            precision: None,
             max_length: max_length.or(Some(self.max_length())),
             query_prompt: self.query_prompt.clone(),
             document_prompt: self.document_prompt.clone(),

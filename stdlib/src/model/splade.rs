@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use candle_core::{D, Device, Tensor};
 
+use crate::compute::Precision;
 use crate::error::{Error, Result};
 use crate::model::backbone::{Backbone, LoadOptions, WeightSource, encoder_dir, load_backbone};
 use crate::model::backend::Backend;
@@ -66,6 +67,7 @@ impl SpladeEncoder {
             &dir,
             LoadOptions {
                 backend: Backend::Candle,
+                precision: Precision::F32,
                 device: device.clone(),
                 max_length: opts.max_length,
                 default_max_length: None,
@@ -140,6 +142,7 @@ impl SpladeEncoder {
             document_prompt: None,
             dim: self.vocab.len(),
             top_k: self.top_k,
+            precision: Precision::F32,
         })
     }
 

@@ -240,6 +240,7 @@ impl FitRequest {
                     &CrossEncoderOptions {
                         max_length: self.max_length.or(Some(c.max_length())),
                         seed: self.config.seed,
+                        precision: Default::default(),
                         ..c.options().clone()
                     },
                 )?;

@@ -7,6 +7,7 @@ pub mod packed;
 use candle_core::Device;
 use candle_nn::VarBuilder;
 
+use crate::compute::Precision;
 use crate::error::{Error, Result};
 use crate::model::arch::Arch;
 use crate::model::encoder::Encoder;
@@ -52,14 +53,29 @@ impl Backend {
     }
 }
 
-/// Builds `arch`'s encoder on `backend` (resolved) from `vb` (prefix applied).
+/// Builds `arch`'s encoder on `backend` (resolved) from `vb` (prefix applied),
+/// its linear layers in `precision` (bf16 and int8 only on the packed CPU path,
+/// and only where the CPU has the instructions).
 pub(crate) fn build_encoder(
     arch: &Arch,
     backend: Backend,
+    precision: Precision,
     vb: VarBuilder,
 ) -> Result<Box<dyn Encoder>> {
-    Ok(match backend.resolve(vb.device())? {
-        Backend::Packed => Box::new(packed::PackedEncoder::load(vb, &arch.spec, arch.names)?),
+    let backend = backend.resolve(vb.device())?;
+    if precision != Precision::F32 {
+        if backend != Backend::Packed {
+            return Err(Error::InvalidArgument(format!(
+                "precision {precision} runs on the packed CPU back-end only (inference); \
+                 training and GPUs use f32"
+            )));
+        }
+        precision.check_supported()?;
+    }
+    Ok(match backend {
+        Backend::Packed => Box::new(packed::PackedEncoder::load(
+            vb, &arch.spec, arch.names, precision,
+        )?),
         b => {
             let ops = match b {
                 Backend::Trainable => candle::Ops::FusedTraining,

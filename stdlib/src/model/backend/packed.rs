@@ -10,10 +10,12 @@ use candle_core::{Device, Tensor};
 use candle_nn::VarBuilder;
 use rayon::prelude::*;
 
-use crate::compute::gemm::{PackedLinear, SendPtr, gemm_single, has_avx512};
+use crate::compute::Precision;
+use crate::compute::gemm::{SendPtr, gemm_single, has_avx512};
 #[cfg(target_arch = "x86_64")]
 use crate::compute::gemm::{pack, pack_transposed, product};
 use crate::compute::kernels::{Norm, activate, layer_norm, sized, softmax_unnormalized};
+use crate::compute::linear::LinearLayer;
 use crate::error::Result;
 use crate::model::arch::{EncoderSpec, WeightNames};
 use crate::model::batch::TokenBatch;
@@ -29,21 +31,21 @@ struct Linear {
 }
 
 impl Linear {
-    fn pack(self) -> PackedLinear {
-        PackedLinear::new(self.weight, self.bias, self.inputs, self.outputs)
+    fn pack(self, precision: Precision) -> LinearLayer {
+        LinearLayer::new(self.weight, self.bias, self.inputs, self.outputs, precision)
     }
 }
 
 struct Layer {
-    qkv: PackedLinear,
-    attn_out: PackedLinear,
+    qkv: LinearLayer,
+    attn_out: LinearLayer,
     attn_norm: Norm,
-    inter: PackedLinear,
-    out: PackedLinear,
+    inter: LinearLayer,
+    out: LinearLayer,
     out_norm: Norm,
 }
 
-/// An encoder for fast CPU inference (f32, packed tokens).
+/// An encoder for fast CPU inference (packed tokens; linear layers in f32, bf16 or int8).
 pub struct PackedEncoder {
     spec: EncoderSpec,
     word: Vec<f32>,
@@ -111,8 +113,14 @@ fn stack(parts: Vec<Linear>) -> Linear {
 }
 
 impl PackedEncoder {
-    /// Loads the weights from `vb` (prefix already applied) into plain arrays.
-    pub fn load(vb: VarBuilder, spec: &EncoderSpec, names: &WeightNames) -> Result<Self> {
+    /// Loads the weights from `vb` (prefix already applied) into plain arrays,
+    /// the linear layers laid out (rounded, quantised) for `precision`.
+    pub fn load(
+        vb: VarBuilder,
+        spec: &EncoderSpec,
+        names: &WeightNames,
+        precision: Precision,
+    ) -> Result<Self> {
         let c = spec;
         let h = c.hidden_size;
         let eps = c.layer_norm_eps;
@@ -125,11 +133,12 @@ impl PackedEncoder {
                     load_linear(l.pp(names.key), h, h)?,
                     load_linear(l.pp(names.value), h, h)?,
                 ])
-                .pack(),
-                attn_out: load_linear(l.pp(names.attention_out), h, h)?.pack(),
+                .pack(precision),
+                attn_out: load_linear(l.pp(names.attention_out), h, h)?.pack(precision),
                 attn_norm: load_norm(l.pp(names.attention_norm), h, eps)?,
-                inter: load_linear(l.pp(names.intermediate), h, c.intermediate_size)?.pack(),
-                out: load_linear(l.pp(names.output), c.intermediate_size, h)?.pack(),
+                inter: load_linear(l.pp(names.intermediate), h, c.intermediate_size)?
+                    .pack(precision),
+                out: load_linear(l.pp(names.output), c.intermediate_size, h)?.pack(precision),
                 out_norm: load_norm(l.pp(names.output_norm), h, eps)?,
             });
         }

@@ -20,6 +20,7 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
+use crate::compute::Precision;
 use crate::error::{Error, Result};
 use crate::model::backbone::{LoadOptions, WeightSource, load_backbone};
 use crate::model::backend::Backend;
@@ -140,6 +141,8 @@ pub struct ColbertOptions {
     pub device: String,
     /// Which implementation runs the transformer.
     pub backend: Backend,
+    /// The number format of the transformer's linear layers (default f32).
+    pub precision: Option<Precision>,
 }
 
 impl From<&ModelOptions> for ColbertOptions {
@@ -149,6 +152,7 @@ impl From<&ModelOptions> for ColbertOptions {
         Self {
             device: o.device.clone(),
             backend: o.backend,
+            precision: o.precision,
         }
     }
 }
@@ -272,6 +276,7 @@ impl ColbertEncoder {
             &tdir,
             LoadOptions {
                 backend: options.backend,
+                precision: options.precision.unwrap_or_default(),
                 device: device.clone(),
                 max_length: Some(doc_max),
                 default_max_length: None,
@@ -396,6 +401,7 @@ impl ColbertEncoder {
             document_prompt: Some(c.document_prefix.clone()),
             dim: self.dim,
             top_k: None,
+            precision: self.options.precision.unwrap_or_default(),
         };
         Ok(self.identity.get_or_init(|| id))
     }

@@ -26,6 +26,7 @@ impl ColbertEncoder {
     pub fn trainable_copy(&self) -> Result<ColbertEncoder> {
         let options = ColbertOptions {
             backend: Backend::Trainable,
+            precision: None,
             ..self.options.clone()
         };
         let mut copy = Self::build(&self.dir, &options, Weights::Folder)?;
