@@ -3,14 +3,7 @@
 //! products per 32-bit lane). Rounding is to nearest even, as the instruction's
 //! own conversion and PyTorch's `.to(torch.bfloat16)` do.
 
-use rayon::prelude::*;
-
-/// Rows per micro-tile.
-const MR: usize = 12;
-/// Output columns per panel.
-const NR: usize = 32;
-/// Rows per parallel job.
-const MC: usize = 4 * MR;
+use crate::compute::tile::{NR, Words, row_blocks};
 
 /// `v` rounded to the nearest bfloat16 (ties to even), as its 16 bits.
 #[inline]
@@ -68,20 +61,20 @@ impl Bf16Linear {
         y: &mut [f32],
         then: &(dyn Fn(&mut [f32]) + Sync),
     ) {
-        let (k, n) = (self.inputs, self.outputs);
-        let x = &x[..rows * k];
-        let y = &mut y[..rows * n];
-        y.par_chunks_mut(MC * n)
-            .zip(x.par_chunks(MC * k))
-            .for_each_init(Vec::new, |rounded: &mut Vec<u16>, (yb, xb)| {
+        row_blocks(
+            (x, self.inputs),
+            (y, self.outputs),
+            rows,
+            then,
+            |words: &mut Words, xb, yb| {
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: a Bf16Linear exists only after the AVX512-BF16 check; xb is
                 // whole rows of k, yb the same rows of n.
                 unsafe {
-                    dpbf16::product(self, xb, rounded, yb)
+                    dpbf16::product(self, xb, words, yb)
                 };
-                then(yb);
-            });
+            },
+        );
     }
 }
 
@@ -89,39 +82,32 @@ impl Bf16Linear {
 mod dpbf16 {
     use std::arch::x86_64::*;
 
-    use super::{Bf16Linear, MR, NR, to_bf16};
-    use crate::compute::tile::half_mask;
+    use super::{Bf16Linear, to_bf16};
+    use crate::compute::tile::{MR, NR, Words, broadcast4, for_each_tile};
 
     /// All panels over the rows of one job.
     #[target_feature(enable = "avx512f,avx512bf16")]
-    pub(super) unsafe fn product(l: &Bf16Linear, xf: &[f32], x: &mut Vec<u16>, y: &mut [f32]) {
+    pub(super) unsafe fn product(l: &Bf16Linear, xf: &[f32], words: &mut Words, y: &mut [f32]) {
         let (k, n) = (l.inputs, l.outputs);
         let rows = xf.len() / k;
         // Rounded here, inside the AVX-512 function, so that the loop is vectorised.
-        x.clear();
-        x.resize(rows * l.depth, 0);
+        let x: &mut [u16] = words.zeroed(rows * l.depth);
         for (src, dst) in xf.chunks_exact(k).zip(x.chunks_exact_mut(l.depth)) {
             dst.iter_mut().zip(src).for_each(|(d, &s)| *d = to_bf16(s));
         }
-        for panel in 0..n.div_ceil(NR) {
-            let cols = (n - panel * NR).min(NR);
-            let mut r = 0;
-            while r < rows {
-                let take = (rows - r).min(MR);
-                let t = Tile {
-                    x: unsafe { x.as_ptr().add(r * l.depth) },
-                    depth: l.depth,
-                    w: unsafe { l.panels.as_ptr().add(panel * l.depth * NR) },
-                    bias: unsafe { l.bias.as_ptr().add(panel * NR) },
-                    y: unsafe { y.as_mut_ptr().add(r * n + panel * NR) },
-                    ldy: n,
-                    masks: (half_mask(cols.min(16)), half_mask(cols.saturating_sub(16))),
-                };
-                // SAFETY: as for `product`; the tile stays inside x, the panel and y.
-                unsafe { crate::by_row_count!(take, MR, tile, (&t)) };
-                r += take;
-            }
-        }
+        for_each_tile(rows, n, |at| {
+            let t = Tile {
+                x: x[at.row * l.depth..].as_ptr(),
+                depth: l.depth,
+                w: l.panels[at.panel * l.depth * NR..].as_ptr(),
+                bias: l.bias[at.panel * NR..].as_ptr(),
+                y: y[at.row * n + at.panel * NR..].as_mut_ptr(),
+                ldy: n,
+                masks: at.masks,
+            };
+            // SAFETY: as for `product`; the tile stays inside x, the panel and y.
+            unsafe { crate::by_row_count!(at.rows, MR, tile, (&t)) };
+        });
     }
 
     /// Where one micro-tile reads and writes.
@@ -155,9 +141,7 @@ mod dpbf16 {
                 let w1: __m512bh = std::mem::transmute(_mm512_loadu_si512(wp.add(32) as *const _));
                 wp = wp.add(NR * 2);
                 for r in 0..R {
-                    let a: __m512bh = std::mem::transmute(_mm512_set1_epi32(
-                        (rows[r] as *const i32).read_unaligned(),
-                    ));
+                    let a: __m512bh = std::mem::transmute(broadcast4(rows[r]));
                     rows[r] = rows[r].add(2);
                     lo[r] = _mm512_dpbf16_ps(lo[r], a, w0);
                     hi[r] = _mm512_dpbf16_ps(hi[r], a, w1);
@@ -203,7 +187,7 @@ mod tests {
         for (rows, k, n) in [
             (1, 2, 32),
             (13, 5, 33),
-            (MC + 7, 40, 96),
+            (crate::compute::tile::MC + 7, 40, 96),
             (3, 7, 17),
             (29, 1536, 48),
         ] {

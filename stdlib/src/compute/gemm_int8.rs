@@ -7,14 +7,7 @@
 //! Why asymmetric rows: the inputs of the FFN output layer come out of GELU,
 //! almost all >= -0.17, and a symmetric scale would waste half of the 256 levels.
 
-use rayon::prelude::*;
-
-/// Rows per micro-tile (as the f32 kernel: 12 x 2 accumulators fit the registers).
-const MR: usize = 12;
-/// Output columns per panel.
-const NR: usize = 32;
-/// Rows per parallel job; their quantised copy stays in L2.
-const MC: usize = 4 * MR;
+use crate::compute::tile::{NR, Words, row_blocks};
 
 /// A linear layer quantised for VNNI; build only after
 /// [`crate::compute::precision::Precision::check_supported`] passed.
@@ -109,23 +102,20 @@ impl Int8Linear {
         y: &mut [f32],
         then: &(dyn Fn(&mut [f32]) + Sync),
     ) {
-        let (k, n) = (self.inputs, self.outputs);
-        let x = &x[..rows * k];
-        let y = &mut y[..rows * n];
-        y.par_chunks_mut(MC * n)
-            .zip(x.par_chunks(MC * k))
-            .for_each_init(
-                || (Vec::new(), Vec::new()),
-                |scratch: &mut (Vec<u8>, Vec<RowScale>), (yb, xb)| {
-                    #[cfg(target_arch = "x86_64")]
-                    // SAFETY: an Int8Linear exists only after the VNNI check; xb is
-                    // whole rows of k, yb the same rows of n.
-                    unsafe {
-                        vnni::product(self, xb, scratch, yb)
-                    };
-                    then(yb);
-                },
-            );
+        row_blocks(
+            (x, self.inputs),
+            (y, self.outputs),
+            rows,
+            then,
+            |scratch: &mut (Words, Vec<RowScale>), xb, yb| {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: an Int8Linear exists only after the VNNI check; xb is
+                // whole rows of k, yb the same rows of n.
+                unsafe {
+                    vnni::product(self, xb, scratch, yb)
+                };
+            },
+        );
     }
 }
 
@@ -133,47 +123,39 @@ impl Int8Linear {
 mod vnni {
     use std::arch::x86_64::*;
 
-    use super::{Int8Linear, MR, NR, RowScale, quantize_row};
-    use crate::compute::tile::half_mask;
+    use super::{Int8Linear, RowScale, quantize_row};
+    use crate::compute::tile::{MR, NR, Words, broadcast4, for_each_tile};
 
     /// All panels over the rows of one job.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     pub(super) unsafe fn product(
         l: &Int8Linear,
         xf: &[f32],
-        (x, scales): &mut (Vec<u8>, Vec<RowScale>),
+        (words, scales): &mut (Words, Vec<RowScale>),
         y: &mut [f32],
     ) {
         let (k, n) = (l.inputs, l.outputs);
         let rows = xf.len() / k;
         // Quantised here, inside the AVX-512 function, so that the loop is vectorised.
-        x.clear();
-        x.resize(rows * l.depth, 0);
+        let x: &mut [u8] = words.zeroed(rows * l.depth);
         scales.clear();
         for (src, dst) in xf.chunks_exact(k).zip(x.chunks_exact_mut(l.depth)) {
             scales.push(quantize_row(src, &mut dst[..k]));
         }
-        for panel in 0..n.div_ceil(NR) {
-            let cols = (n - panel * NR).min(NR);
-            let masks = (half_mask(cols.min(16)), half_mask(cols.saturating_sub(16)));
-            let mut r = 0;
-            while r < rows {
-                let take = (rows - r).min(MR);
-                let t = Tile {
-                    x: unsafe { x.as_ptr().add(r * l.depth) },
-                    depth: l.depth,
-                    w: unsafe { l.panels.as_ptr().add(panel * l.depth * NR) },
-                    col: panel * NR,
-                    y: unsafe { y.as_mut_ptr().add(r * n + panel * NR) },
-                    ldy: n,
-                    masks,
-                };
-                let s = &scales[r..r + take];
-                // SAFETY: as for `product`; the tile stays inside x, the panel and y.
-                unsafe { crate::by_row_count!(take, MR, tile, (l, &t, s)) };
-                r += take;
-            }
-        }
+        for_each_tile(rows, n, |at| {
+            let t = Tile {
+                x: x[at.row * l.depth..].as_ptr(),
+                depth: l.depth,
+                w: l.panels[at.panel * l.depth * NR..].as_ptr(),
+                col: at.panel * NR,
+                y: y[at.row * n + at.panel * NR..].as_mut_ptr(),
+                ldy: n,
+                masks: at.masks,
+            };
+            let s = &scales[at.row..at.row + at.rows];
+            // SAFETY: as for `product`; the tile stays inside x, the panel and y.
+            unsafe { crate::by_row_count!(at.rows, MR, tile, (l, &t, s)) };
+        });
     }
 
     /// Where one micro-tile reads and writes.
@@ -205,7 +187,7 @@ mod vnni {
                 let w1 = _mm512_loadu_si512(wp.add(64) as *const _);
                 wp = wp.add(NR * 4);
                 for r in 0..R {
-                    let a = _mm512_set1_epi32((rows[r] as *const i32).read_unaligned());
+                    let a = broadcast4(rows[r]);
                     rows[r] = rows[r].add(4);
                     lo[r] = _mm512_dpbusd_epi32(lo[r], a, w0);
                     hi[r] = _mm512_dpbusd_epi32(hi[r], a, w1);
@@ -266,7 +248,7 @@ mod tests {
         for (rows, k, n) in [
             (1, 4, 32),
             (13, 5, 33),
-            (MC + 7, 40, 96),
+            (crate::compute::tile::MC + 7, 40, 96),
             (3, 7, 17),
             (50, 384, 64),
             (29, 1536, 48),
