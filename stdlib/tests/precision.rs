@@ -144,3 +144,121 @@ fn a_cpu_without_the_instructions_gets_an_error_naming_them() {
     assert!(out.status.success(), "{text}");
     assert!(text.contains("1 passed"), "{text}");
 }
+
+fn pearson(a: &[f32], b: &[f32]) -> f64 {
+    let n = a.len() as f64;
+    let (ma, mb) = (
+        a.iter().map(|x| *x as f64).sum::<f64>() / n,
+        b.iter().map(|x| *x as f64).sum::<f64>() / n,
+    );
+    let cov: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - ma) * (*y as f64 - mb))
+        .sum();
+    let va: f64 = a.iter().map(|x| (*x as f64 - ma).powi(2)).sum();
+    let vb: f64 = b.iter().map(|y| (*y as f64 - mb).powi(2)).sum();
+    cov / (va * vb).sqrt()
+}
+
+/// Sparse cosine of two SPLADE vectors (both sorted by term id).
+fn sparse_cosine(a: &[(u32, f32)], b: &[(u32, f32)]) -> f64 {
+    use rankbook::model::splade::sparse_dot;
+    let n = |v: &[(u32, f32)]| (sparse_dot(&v.to_vec(), &v.to_vec()) as f64).sqrt();
+    sparse_dot(&a.to_vec(), &b.to_vec()) as f64 / (n(a) * n(b))
+}
+
+#[test]
+fn splade_in_bf16_and_int8_keeps_its_terms() {
+    use rankbook::model::splade::{SpladeEncoder, SpladeOptions};
+    let texts: Vec<String> = references().into_iter().map(|(t, _)| t).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let load = |precision| {
+        SpladeEncoder::load(
+            "rasyosef/splade-tiny",
+            &SpladeOptions {
+                precision,
+                ..Default::default()
+            },
+        )
+    };
+    let want = load(Precision::F32)
+        .unwrap()
+        .encode(&refs, 8, &rankbook::progress::NoProgress)
+        .unwrap();
+    for (precision, floor) in [(Precision::Bf16, 0.999), (Precision::Int8, 0.98)] {
+        if let Err(e) = precision.check_supported() {
+            eprintln!("skipped {precision}: {e}");
+            continue;
+        }
+        let model = load(precision).unwrap();
+        assert!(
+            model
+                .identity()
+                .unwrap()
+                .to_string()
+                .contains(&format!("precision {precision}"))
+        );
+        let got = model
+            .encode(&refs, 8, &rankbook::progress::NoProgress)
+            .unwrap();
+        let cos: Vec<f64> = want
+            .iter()
+            .zip(&got)
+            .map(|(a, b)| sparse_cosine(a, b))
+            .collect();
+        let min = cos.iter().copied().fold(1.0, f64::min);
+        eprintln!("SPLADE {precision}: min sparse cosine {min:.5}");
+        assert!(min >= floor, "{precision}: min sparse cosine {min}");
+        // The heaviest term of every text is the same.
+        for (a, b) in want.iter().zip(&got) {
+            let top = |v: &[(u32, f32)]| v.iter().max_by(|x, y| x.1.total_cmp(&y.1)).map(|e| e.0);
+            assert_eq!(top(a), top(b), "{precision}: heaviest term");
+        }
+    }
+}
+
+#[test]
+fn cross_encoder_scores_in_int8_follow_f32_and_it_does_not_train() {
+    use rankbook::compute::dropout::Dropout;
+    use rankbook::model::cross_encoder::{CrossEncoder, CrossEncoderOptions};
+    if Precision::Int8.check_supported().is_err() {
+        eprintln!("skipped: no AVX512-VNNI here");
+        return;
+    }
+    let texts: Vec<String> = references().into_iter().map(|(t, _)| t).collect();
+    let pairs: Vec<(&str, &str)> = texts
+        .windows(2)
+        .map(|w| (w[0].as_str(), w[1].as_str()))
+        .collect();
+    let load = |precision| {
+        CrossEncoder::load(
+            MODEL,
+            &CrossEncoderOptions {
+                precision,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    };
+    let want = load(Precision::F32).predict(&pairs, 8).unwrap();
+    let int8 = load(Precision::Int8);
+    let got = int8.predict(&pairs, 8).unwrap();
+    // A seeded head on an untrained encoder scores every pair near 0.01, so
+    // the check is that int8 orders and spaces the pairs as f32 does.
+    let corr = pearson(&want, &got);
+    eprintln!(
+        "cross-encoder int8: Pearson correlation to f32 scores {corr:.4} over {} pairs",
+        want.len()
+    );
+    assert!(corr >= 0.95, "correlation {corr}: {want:?} vs {got:?}");
+    assert!(
+        want != got,
+        "int8 scores equal f32: the quantised path did not run"
+    );
+    let e = int8
+        .forward_t(&pairs[..1], Some(&Dropout::seeded(1, 0)))
+        .expect_err("no training in int8")
+        .to_string();
+    assert!(e.contains("does not train"), "{e}");
+}

@@ -33,6 +33,7 @@ fn bench_scripts_run_in_smoke_mode() {
         ("colbert_fit_scifact", "(2 steps, median"),
         ("colbert_plaid_scifact", "rankbook PLAID: nDCG@10"),
         ("cache_scifact", "ratio: "),
+        ("encode_precision", "rankbook int8: "),
         ("encode_scifact", "rankbook: "),
         ("eval_scale", "max |difference| 0.00e+00"),
         ("fit_scifact", "after 2 steps"),

@@ -302,3 +302,88 @@ fn two_processes_fill_one_cache_at_once() {
     let read = |n: &str| std::fs::read(d.path().join(n)).unwrap();
     assert!(read("a.npy") == read("c.npy") && read("b.npy") == read("c.npy"));
 }
+
+/// An index built in int8 searches in int8 without being told, refuses f32
+/// queries, and the cache keeps int8 vectors apart from f32 ones.
+#[test]
+fn an_int8_index_keeps_its_precision() {
+    if rankbook::compute::Precision::Int8
+        .check_supported()
+        .is_err()
+    {
+        eprintln!("skipped: this CPU has no AVX512-VNNI");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = |name: &str| d.path().join(name).to_str().unwrap().to_string();
+    let (cache, idx) = (p("cache"), p("idx"));
+    let queries = format!("{SAMPLE}/queries.jsonl");
+    let index = |precision: &str, out: &str| {
+        ok(&[
+            "index",
+            "--model",
+            MODEL,
+            "--corpus",
+            SAMPLE,
+            "--output",
+            out,
+            "--cache-dir",
+            &cache,
+            "--quiet",
+            "--precision",
+            precision,
+        ])
+    };
+    let built = index("int8", &idx);
+    assert!(built.contains("201 encoded"), "{built}");
+    let search = |extra: &[&str], out: &str| {
+        let mut args = vec![
+            "search",
+            "--index",
+            &idx,
+            "--queries",
+            &queries,
+            "--split",
+            "test",
+            "--output",
+            out,
+            "--cache-dir",
+            &cache,
+            "--quiet",
+        ];
+        args.extend_from_slice(extra);
+        rankbook(&args)
+    };
+    let o = search(&[], &p("int8.trec"));
+    assert!(o.status.success(), "{}", text(&o).1);
+    let o = search(&["--precision", "int8"], &p("int8b.trec"));
+    assert!(o.status.success(), "{}", text(&o).1);
+    assert_eq!(
+        std::fs::read_to_string(p("int8.trec")).unwrap(),
+        std::fs::read_to_string(p("int8b.trec")).unwrap()
+    );
+    let e = text(&search(&["--precision", "f32"], &p("f32.trec"))).1;
+    assert!(
+        e.contains("precision int8") && e.contains("queries encoded with"),
+        "{e}"
+    );
+    assert!(!e.contains("panicked"), "{e}");
+    // int8 vectors are not f32 vectors: an f32 index encodes everything again.
+    let f32_built = index("f32", &p("idx32"));
+    assert!(
+        f32_built.contains("0 from the cache, 201 encoded"),
+        "{f32_built}"
+    );
+    let e = fails(&[
+        "fit",
+        "--model",
+        MODEL,
+        "--data",
+        SAMPLE,
+        "--output",
+        &p("m"),
+        "--precision",
+        "int8",
+    ]);
+    assert!(e.contains("fit trains in f32"), "{e}");
+}

@@ -272,16 +272,16 @@ impl FitArgs {
 }
 
 pub fn run(a: FitArgs) -> anyhow::Result<()> {
-    let request = a.request()?;
-    request.check()?;
-    let source = a.source()?;
-    let data = source.load()?;
-    request.build_loss()?.check(&data)?;
     if let Some(p) = a.encoding.precision.filter(|p| *p != Precision::F32) {
         bail!(
             "fit trains in f32 (got --precision {p}); encode or index the saved model with --precision {p}"
         );
     }
+    let request = a.request()?;
+    request.check()?;
+    let source = a.source()?;
+    let data = source.load()?;
+    request.build_loss()?.check(&data)?;
     let options = a.encoding.model_options();
     let (encoder, cross, colbert);
     let start = if !a.colbert && is_colbert_model(&a.model)? {

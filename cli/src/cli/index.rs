@@ -99,6 +99,7 @@ fn run_lexical(a: &IndexArgs, corpus_path: &std::path::Path) -> anyhow::Result<(
             device: a.encoding.device.clone(),
             max_length: a.encoding.max_length,
             top_k: a.prune,
+            precision: a.encoding.precision.unwrap_or_default(),
         };
         let model = Arc::new(SpladeEncoder::load(model, &options)?);
         Box::new(SparseIndex::build(model, &corpus, &bar)?)

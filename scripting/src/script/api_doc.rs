@@ -137,6 +137,10 @@ const DOCS: &[(&str, &str)] = &[
         "Loads a bi-encoder (sentence-transformers folder or hub id); options: precision (\"f32\", \"bf16\" on AVX512-BF16, \"int8\" on AVX512-VNNI), max_length, device.",
     ),
     (
+        "precisions",
+        "The precisions this CPU runs a model in: \"f32\", and \"bf16\" / \"int8\" where it has AVX512-BF16 / AVX512-VNNI.",
+    ),
+    (
         "on_epoch_end",
         "Calls the closure after each epoch with the epoch number.",
     ),

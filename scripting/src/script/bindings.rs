@@ -200,6 +200,12 @@ pub fn register(engine: &mut Engine) {
         .register_type_with_name::<Model>("Model")
         .register_fn("model", |spec: &str| model_with(spec, Map::new()))
         .register_fn("model", model_with)
+        .register_fn("precisions", || -> Array {
+            Precision::supported()
+                .into_iter()
+                .map(|p| Dynamic::from(p.to_string()))
+                .collect()
+        })
         .register_get("precision", |m: &mut Model| m.0.precision().to_string())
         .register_fn(
             "encode",

@@ -64,7 +64,7 @@ fn bm25(corpus: Texts, opts: Map) -> RhaiResult<TermIndex> {
 }
 
 fn splade(spec: &str, opts: Map) -> RhaiResult<Splade> {
-    check_keys(&opts, &["top_k", "max_length", "device"])?;
+    check_keys(&opts, &["top_k", "max_length", "device", "precision"])?;
     let o = SpladeOptions {
         device: opt_str(&opts, "device", "cpu")?,
         max_length: opts
@@ -75,6 +75,7 @@ fn splade(spec: &str, opts: Map) -> RhaiResult<Splade> {
             .contains_key("top_k")
             .then(|| count(&opts, "top_k", 0))
             .transpose()?,
+        precision: opt_precision(&opts)?.unwrap_or_default(),
     };
     SpladeEncoder::load(spec, &o)
         .map(|m| Splade(Arc::new(m)))

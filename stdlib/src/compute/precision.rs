@@ -46,6 +46,14 @@ impl Precision {
         }
     }
 
+    /// The precisions this CPU runs, f32 first.
+    pub fn supported() -> Vec<Precision> {
+        Self::ALL
+            .into_iter()
+            .filter(|p| p.check_supported().is_ok())
+            .collect()
+    }
+
     /// An error naming what is missing when this CPU (or `RANKBOOK_NO_AVX512=1`,
     /// which simulates a CPU without AVX-512) cannot run the precision.
     pub fn check_supported(self) -> Result<()> {

@@ -97,6 +97,7 @@ impl SparseIndex {
                     device: device.to_string(),
                     max_length: Some(built.max_length),
                     top_k: built.top_k,
+                    precision: built.precision,
                 },
             )?),
         };

@@ -15,7 +15,7 @@ use crate::model::batch::{BatchOptions, for_each_batch};
 use crate::model::device::open_device;
 use crate::model::identity::EncoderIdentity;
 use crate::model::resolve::resolve_model;
-use crate::model::task_head::MlmHead;
+use crate::model::task_head::{MlmHead, PackedMlmHead};
 use crate::model::weights::weights_hash;
 use crate::progress::Progress;
 
@@ -34,6 +34,10 @@ pub struct SpladeOptions {
     pub max_length: Option<usize>,
     /// Keep only the `top_k` largest weights of each vector (default: all).
     pub top_k: Option<usize>,
+    /// The number format of the linear layers (f32: candle's reference path,
+    /// which SPLADE's pinned numbers were measured on; bf16 and int8: the
+    /// packed CPU path, head included).
+    pub precision: Precision,
 }
 
 impl Default for SpladeOptions {
@@ -42,6 +46,7 @@ impl Default for SpladeOptions {
             device: "cpu".into(),
             max_length: None,
             top_k: None,
+            precision: Precision::F32,
         }
     }
 }
@@ -52,6 +57,9 @@ pub struct SpladeEncoder {
     dir: PathBuf,
     backbone: Backbone,
     head: MlmHead,
+    /// The head on the packed path (bf16, int8).
+    packed_head: Option<PackedMlmHead>,
+    precision: Precision,
     vocab: Vec<String>,
     top_k: Option<usize>,
     device: Device,
@@ -66,8 +74,12 @@ impl SpladeEncoder {
         let backbone = load_backbone(
             &dir,
             LoadOptions {
-                backend: Backend::Candle,
-                precision: Precision::F32,
+                backend: if opts.precision == Precision::F32 {
+                    Backend::Candle
+                } else {
+                    Backend::Packed
+                },
+                precision: opts.precision,
                 device: device.clone(),
                 max_length: opts.max_length,
                 default_max_length: None,
@@ -95,11 +107,16 @@ impl SpladeEncoder {
         let vocab = (0..v as u32)
             .map(|i| inner.id_to_token(i).unwrap_or_else(|| format!("[{i}]")))
             .collect();
+        let packed_head = (opts.precision != Precision::F32)
+            .then(|| head.packed(opts.precision))
+            .transpose()?;
         Ok(Self {
             name: spec.to_string(),
             dir,
             backbone,
             head,
+            packed_head,
+            precision: opts.precision,
             vocab,
             top_k: opts.top_k,
             device,
@@ -142,7 +159,7 @@ impl SpladeEncoder {
             document_prompt: None,
             dim: self.vocab.len(),
             top_k: self.top_k,
-            precision: Precision::F32,
+            precision: self.precision,
         })
     }
 
@@ -163,7 +180,22 @@ impl SpladeEncoder {
             progress,
             cancel: None,
         };
+        let h = self.backbone.arch.spec.hidden_size;
         for_each_batch(texts, &tokenize, &batches, |batch, rows| {
+            if let (Some(head), Some(packed)) = (
+                &self.packed_head,
+                self.backbone.encoder.forward_packed(batch),
+            ) {
+                let packed = packed?;
+                let mut start = 0;
+                for (row, &i) in rows.iter().enumerate() {
+                    let len = batch.lengths[row];
+                    let max = head.max_logits(&packed[start * h..(start + len) * h], len);
+                    out[i] = self.sparse_of_max(&max);
+                    start += len;
+                }
+                return Ok(());
+            }
             let hidden = self.backbone.encoder.forward(batch)?;
             for (row, &i) in rows.iter().enumerate() {
                 let len = batch.lengths[row];
@@ -181,6 +213,11 @@ impl SpladeEncoder {
     fn sparse_of(&self, tokens: &Tensor) -> Result<SparseVector> {
         let logits = self.head.forward(tokens)?;
         let max = logits.max(D::Minus2)?.to_vec1::<f32>()?;
+        Ok(self.sparse_of_max(&max))
+    }
+
+    /// The sparse vector of a text from its largest logit per term.
+    fn sparse_of_max(&self, max: &[f32]) -> SparseVector {
         let mut v: SparseVector = max
             .iter()
             .enumerate()
@@ -192,7 +229,7 @@ impl SpladeEncoder {
             v.truncate(k);
             v.sort_by_key(|e| e.0);
         }
-        Ok(v)
+        v
     }
 
     /// The `n` heaviest terms of a vector, heaviest first.

@@ -5,8 +5,10 @@
 use candle_core::{Module, Tensor};
 use candle_nn::{Linear, VarBuilder};
 
-use crate::compute::HiddenAct;
 use crate::compute::dropout::Dropout;
+use crate::compute::kernels::Norm;
+use crate::compute::linear::LinearLayer;
+use crate::compute::{HiddenAct, Precision};
 use crate::error::{Error, Result};
 use crate::model::arch::{Arch, HeadAct};
 use crate::model::backend::candle::{LayerNorm, Ops, activate, dropout, layer_norm};
@@ -101,5 +103,71 @@ impl MlmHead {
         let h = activate(&self.transform.forward(tokens)?, self.act)?;
         let h = self.norm.forward(&h)?;
         Ok(self.decoder.forward(&h)?)
+    }
+}
+
+/// The MLM head on plain arrays for the packed CPU path, its two linear layers
+/// in the encoder's precision (the vocabulary product is most of SPLADE-tiny's
+/// time).
+pub(crate) struct PackedMlmHead {
+    transform: LinearLayer,
+    act: HiddenAct,
+    norm: Norm,
+    decoder: LinearLayer,
+    hidden: usize,
+    vocab: usize,
+}
+
+/// A candle linear layer's weight `(out, in)` and bias as plain arrays.
+fn plain_linear(l: &Linear) -> Result<(Vec<f32>, Vec<f32>, usize, usize)> {
+    let (outputs, inputs) = l.weight().dims2()?;
+    let bias = match l.bias() {
+        Some(b) => b.to_vec1::<f32>()?,
+        None => vec![0.0; outputs],
+    };
+    Ok((
+        l.weight().flatten_all()?.to_vec1::<f32>()?,
+        bias,
+        inputs,
+        outputs,
+    ))
+}
+
+impl MlmHead {
+    /// This head laid out for the packed path in `precision` (checked by the caller).
+    pub(crate) fn packed(&self, precision: Precision) -> Result<PackedMlmHead> {
+        let layer = |l: &Linear| -> Result<LinearLayer> {
+            let (w, b, inputs, outputs) = plain_linear(l)?;
+            Ok(LinearLayer::new(w, b, inputs, outputs, precision))
+        };
+        let (_, _, hidden, vocab) = plain_linear(&self.decoder)?;
+        Ok(PackedMlmHead {
+            transform: layer(&self.transform)?,
+            act: self.act,
+            norm: self.norm.plain()?,
+            decoder: layer(&self.decoder)?,
+            hidden,
+            vocab,
+        })
+    }
+}
+
+impl PackedMlmHead {
+    /// For each vocabulary entry, the largest logit over the `rows` token
+    /// embeddings in `tokens` (`rows x hidden`).
+    pub(crate) fn max_logits(&self, tokens: &[f32], rows: usize) -> Vec<f32> {
+        let mut x = vec![0f32; rows * self.hidden];
+        let act = self.act;
+        self.transform.forward(tokens, rows, &mut x, &|block| {
+            crate::compute::kernels::activate(block, act)
+        });
+        crate::compute::kernels::layer_norm(&mut x, None, &self.norm);
+        let mut logits = vec![0f32; rows * self.vocab];
+        self.decoder.forward(&x, rows, &mut logits, &|_| {});
+        let mut max = vec![f32::NEG_INFINITY; self.vocab];
+        for row in logits.chunks_exact(self.vocab) {
+            max.iter_mut().zip(row).for_each(|(m, v)| *m = m.max(*v));
+        }
+        max
     }
 }

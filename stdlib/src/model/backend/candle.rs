@@ -52,6 +52,15 @@ pub(crate) struct LayerNorm {
 }
 
 impl LayerNorm {
+    /// Its weight, bias and epsilon as plain arrays (for the packed path).
+    pub(crate) fn plain(&self) -> candle_core::Result<crate::compute::kernels::Norm> {
+        Ok(crate::compute::kernels::Norm {
+            weight: self.w.to_vec1::<f32>()?,
+            bias: self.b.to_vec1::<f32>()?,
+            eps: self.eps as f32,
+        })
+    }
+
     pub(crate) fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         match self.ops {
             Ops::FusedTraining => return train_ops::layer_norm_t(x, &self.w, &self.b, self.eps),
