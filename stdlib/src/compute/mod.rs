@@ -9,6 +9,8 @@ pub(crate) mod gemm_bf16;
 pub(crate) mod gemm_int8;
 pub(crate) mod kernels;
 pub(crate) mod linear;
+#[doc(hidden)]
+pub mod peak;
 pub mod precision;
 mod tile;
 pub(crate) mod train_attention;
