@@ -468,3 +468,69 @@ fn plaid_compresses_to_a_fraction_and_finds_what_exact_maxsim_finds() {
         .to_string();
     assert!(err.contains("plaid.arrow"), "{err}");
 }
+
+/// In bf16 and int8 the token vectors stay close to PyLate's f32 ones (same
+/// token counts), and the index records the precision.
+#[test]
+fn token_embeddings_in_bf16_and_int8_stay_close_to_pylates() {
+    use rankbook::compute::Precision;
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("colbert");
+    rebuild(&dir);
+    let reference =
+        candle_core::safetensors::load(fixture().join("reference.safetensors"), &Device::Cpu)
+            .unwrap();
+    let texts = texts();
+    let refs: Vec<&str> = texts.iter().map(|(_, t)| t.as_str()).collect();
+    for (precision, floor) in [(Precision::Bf16, 0.999), (Precision::Int8, 0.99)] {
+        if let Err(e) = precision.check_supported() {
+            eprintln!("skipped {precision}: {e}");
+            continue;
+        }
+        let model = ColbertEncoder::from_dir(
+            &dir,
+            &ColbertOptions {
+                precision: Some(precision),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(
+            model
+                .identity()
+                .unwrap()
+                .to_string()
+                .contains(&format!("precision {precision}"))
+        );
+        let (got, _) = model
+            .encode(&refs, Side::Document, &EncodeOptions::default())
+            .unwrap();
+        let (mut worst, mut sum, mut count) = (1.0f64, 0.0, 0);
+        for (i, (id, _)) in texts.iter().enumerate() {
+            let want = &reference[&format!("document/{id}")];
+            let (n, dim) = want.dims2().unwrap();
+            assert_eq!(got.count(i), n, "{precision} {id}: token count");
+            let want: Vec<f32> = want
+                .to_dtype(candle_core::DType::F32)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            for t in 0..n {
+                let c = cosine(
+                    &got.get(i)[t * dim..(t + 1) * dim],
+                    &want[t * dim..(t + 1) * dim],
+                );
+                worst = worst.min(c);
+                sum += c;
+                count += 1;
+            }
+        }
+        eprintln!(
+            "ColBERT {precision}: token cosine min {worst:.5}, mean {:.5}",
+            sum / count as f64
+        );
+        assert!(worst >= floor, "{precision}: worst token cosine {worst}");
+    }
+}

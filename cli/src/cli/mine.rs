@@ -82,6 +82,7 @@ pub fn run(a: MineArgs) -> anyhow::Result<()> {
             spec,
             &CrossEncoderOptions {
                 device: options.device.clone(),
+                precision: options.precision.unwrap_or_default(),
                 ..Default::default()
             },
         )?),
