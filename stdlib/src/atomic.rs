@@ -79,19 +79,84 @@ pub fn write_dir_atomically(
         let tmp = tmp.keep();
         return std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e));
     }
-    // Swap: the old directory moves aside, the new one in, then the old one goes.
+    // Swap in one step where the OS can: a kill at any moment leaves either the
+    // old directory or the new one at `path`, never neither. The old one ends up
+    // at the temporary path, removed when `tmp` drops.
+    match exchange(tmp.path(), path) {
+        Ok(()) => {
+            crash_point("dir-swapped");
+            return Ok(());
+        }
+        Err(e) if e.raw_os_error() != Some(EXCHANGE_UNSUPPORTED) => {
+            return Err(Error::io(path, e));
+        }
+        Err(_) => {}
+    }
+    // Elsewhere: the old directory moves aside, the new one in, then the old one goes.
     let old = tempfile::Builder::new()
         .prefix(".rankbook-old-")
         .tempdir_in(parent)
         .map_err(|e| Error::io(parent, e))?;
     let aside = old.path().join("index");
     std::fs::rename(path, &aside).map_err(|e| Error::io(path, e))?;
+    crash_point("dir-swapped");
     if let Err(e) = std::fs::rename(tmp.path(), path) {
         let _ = std::fs::rename(&aside, path);
         return Err(Error::io(path, e));
     }
     let _ = tmp.keep();
     Ok(())
+}
+
+/// The error of an exchange the file system or kernel cannot do.
+#[cfg(target_os = "linux")]
+const EXCHANGE_UNSUPPORTED: i32 = libc::EINVAL;
+#[cfg(not(target_os = "linux"))]
+const EXCHANGE_UNSUPPORTED: i32 = -1;
+
+/// Exchanges the directories `a` and `b` atomically (Linux `renameat2` with
+/// `RENAME_EXCHANGE`).
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+    };
+    let (ca, cb) = (c(a)?, c(b)?);
+    // SAFETY: two NUL-terminated paths relative to the working directory.
+    let r = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            ca.as_ptr(),
+            libc::AT_FDCWD,
+            cb.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if r == 0 {
+        return Ok(());
+    }
+    let e = std::io::Error::last_os_error();
+    // ENOSYS (old kernel) is handled as EINVAL (a file system without it).
+    match e.raw_os_error() {
+        Some(libc::ENOSYS) => Err(std::io::Error::from_raw_os_error(libc::EINVAL)),
+        _ => Err(e),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_: &Path, _: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::from_raw_os_error(EXCHANGE_UNSUPPORTED))
+}
+
+/// Aborts the process here when `RANKBOOK_CRASH_AT` names this point: the
+/// crash-consistency tests kill a write at its most delicate moment instead of
+/// hoping a random kill lands there.
+fn crash_point(name: &str) {
+    if std::env::var_os("RANKBOOK_CRASH_AT").is_some_and(|v| v == name) {
+        std::process::abort();
+    }
 }
 
 #[cfg(test)]
@@ -124,6 +189,39 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.to_string().contains("refusing to replace it"), "{e}");
+    }
+
+    /// A process killed in the middle of swapping an index folder leaves one at
+    /// its path (run in a child that aborts at the swap).
+    #[test]
+    fn a_kill_during_the_swap_leaves_a_whole_directory() {
+        let dir = std::env::var_os("RANKBOOK_SWAP_CHILD");
+        if let Some(dir) = dir {
+            let path = Path::new(&dir).join("idx");
+            let ours = |p: &Path| p.join("m").exists();
+            write_dir_atomically(&path, "test dir", ours, |d| {
+                std::fs::write(d.join("m"), "two").map_err(|e| Error::io(d, e))
+            })
+            .unwrap();
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("idx");
+        std::fs::create_dir(&path).unwrap();
+        std::fs::write(path.join("m"), "one").unwrap();
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "atomic::tests::a_kill_during_the_swap_leaves_a_whole_directory",
+                "--exact",
+            ])
+            .env("RANKBOOK_SWAP_CHILD", dir.path())
+            .env("RANKBOOK_CRASH_AT", "dir-swapped")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "the child was to abort at the swap");
+        let m = std::fs::read_to_string(path.join("m"))
+            .expect("a directory with its file at the path after the kill");
+        assert!(m == "one" || m == "two", "{m}");
     }
 
     #[test]

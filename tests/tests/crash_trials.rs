@@ -1,0 +1,213 @@
+//! Crash-consistency trials (issue 22): the real command writes over an existing
+//! artefact and is killed with SIGKILL at a random moment; after each kill the
+//! artefact at the path must load (checksums verified) and be the old one or the
+//! new one, whole. The commands alternate between two corpora (201 and 100
+//! documents) so that old and new differ. CI runs a few trials per kind;
+//! `RANKBOOK_KILL_TRIALS=200` runs the full size (`scripts/crash_trials.sh`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rankbook_tests::{rankbook, rankbook_bin, repo_root, text};
+
+const MODEL: &str = "sentence-transformers/all-MiniLM-L6-v2";
+
+fn trials() -> usize {
+    std::env::var("RANKBOOK_KILL_TRIALS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4)
+}
+
+/// A small deterministic generator (no dependency for one random number).
+struct Lcg(u64);
+impl Lcg {
+    fn unit(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// The two corpora: the sample's 201 documents, and its first 100.
+fn corpora(dir: &Path) -> [(PathBuf, usize); 2] {
+    let full = repo_root().join("data/scifact-sample/corpus.jsonl");
+    let text = std::fs::read_to_string(&full).unwrap();
+    let half = dir.join("half.jsonl");
+    let lines: Vec<&str> = text.lines().take(100).collect();
+    std::fs::write(&half, lines.join("\n") + "\n").unwrap();
+    [(full, 201), (half, 100)]
+}
+
+/// One artefact kind: the command that writes `out` from a corpus, and the
+/// check that returns the document count of what is at `out` (None: unreadable).
+struct Kind {
+    name: &'static str,
+    write: fn(&Path, &Path, &Path) -> Vec<String>,
+    count: fn(&Path, &Path) -> Option<usize>,
+}
+
+fn index_args(extra: &[&str], corpus: &Path, out: &Path, cache: &Path) -> Vec<String> {
+    let mut a: Vec<String> = ["index", "--corpus"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    a.push(corpus.display().to_string());
+    a.extend(["--output".into(), out.display().to_string()]);
+    a.extend([
+        "--cache-dir".into(),
+        cache.display().to_string(),
+        "--quiet".into(),
+    ]);
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
+}
+
+/// Loads the index (a search verifies every checksum) and reads its count.
+fn index_count(out: &Path, scratch: &Path) -> Option<usize> {
+    let queries = repo_root().join("data/scifact-sample/queries.jsonl");
+    let o = rankbook(&[
+        "search",
+        "--index",
+        out.to_str()?,
+        "--queries",
+        queries.to_str()?,
+        "--k",
+        "5",
+        "--output",
+        scratch.join("run.trec").to_str()?,
+        "--quiet",
+        "--no-cache",
+    ]);
+    if !o.status.success() {
+        eprintln!("unreadable: {}", text(&o).1);
+        return None;
+    }
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).ok()?).ok()?;
+    m["count"].as_u64().map(|c| c as usize)
+}
+
+/// Rows of an `.npy` of vectors, if its ids file agrees.
+fn npy_count(out: &Path, _: &Path) -> Option<usize> {
+    let ids: Vec<String> =
+        serde_json::from_str(&std::fs::read_to_string(out.with_extension("ids.json")).ok()?)
+            .ok()?;
+    let bytes = std::fs::read(out).ok()?;
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let rows = (bytes.len() - 10 - header_len) / (384 * 4);
+    (rows == ids.len()).then_some(rows)
+}
+
+fn kinds() -> Vec<Kind> {
+    vec![
+        Kind {
+            name: "BM25 index",
+            write: |c, o, cache| index_args(&["--bm25"], c, o, cache),
+            count: index_count,
+        },
+        Kind {
+            name: "dense index",
+            write: |c, o, cache| index_args(&["--model", MODEL], c, o, cache),
+            count: index_count,
+        },
+        Kind {
+            name: "encode .npy",
+            write: |c, o, cache| {
+                vec![
+                    "encode".into(),
+                    "--model".into(),
+                    MODEL.into(),
+                    "--input".into(),
+                    c.display().to_string(),
+                    "--output".into(),
+                    o.display().to_string(),
+                    "--cache-dir".into(),
+                    cache.display().to_string(),
+                    "--quiet".into(),
+                ]
+            },
+            count: npy_count,
+        },
+    ]
+}
+
+/// Temporary entries rankbook left beside `out`.
+fn leftovers(out: &Path) -> usize {
+    std::fs::read_dir(out.parent().unwrap())
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy().starts_with(".rankbook-")
+        })
+        .count()
+}
+
+#[test]
+fn killed_writes_leave_the_old_or_the_new_artefact() {
+    let mut rng = Lcg(42);
+    let mut report = Vec::new();
+    for kind in kinds() {
+        let d = tempfile::tempdir().unwrap();
+        let corpora = corpora(d.path());
+        let (cache, scratch) = (d.path().join("cache"), d.path().join("scratch"));
+        std::fs::create_dir_all(&scratch).unwrap();
+        let out = d.path().join(if kind.name.starts_with("encode") {
+            "vectors.npy"
+        } else {
+            "idx"
+        });
+        // The first build, and how long a whole write takes (cache warm).
+        let run = |corpus: &Path| {
+            let args = (kind.write)(corpus, &out, &cache);
+            let o = Command::new(rankbook_bin()).args(&args).output().unwrap();
+            assert!(o.status.success(), "{}: {}", kind.name, text(&o).1);
+        };
+        run(&corpora[0].0);
+        let t = Instant::now();
+        run(&corpora[1].0);
+        let span = t.elapsed().as_secs_f64() * 1.2;
+        let (mut killed, mut bad, mut finished) = (0, 0, 0);
+        for trial in 0..trials() {
+            let (corpus, _) = &corpora[trial % 2];
+            let mut child = Command::new(rankbook_bin())
+                .args((kind.write)(corpus, &out, &cache))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(Duration::from_secs_f64(rng.unit() * span));
+            // Child::kill sends SIGKILL on Unix.
+            if child.try_wait().unwrap().is_none() {
+                child.kill().unwrap();
+                killed += 1;
+            } else {
+                finished += 1;
+            }
+            child.wait().unwrap();
+            match (kind.count)(&out, &scratch) {
+                Some(n) if n == 201 || n == 100 => {}
+                other => {
+                    bad += 1;
+                    eprintln!("{}: trial {trial}: after the kill {other:?}", kind.name);
+                }
+            }
+        }
+        // A later run is not tripped by anything a kill left.
+        run(&corpora[0].0);
+        assert_eq!((kind.count)(&out, &scratch), Some(201), "{}", kind.name);
+        let left = leftovers(&out);
+        report.push(format!(
+            "{}: {} trials, {killed} killed mid-write, {finished} finished first, {bad} corrupted or unreadable, {left} temporary entries left beside it",
+            kind.name,
+            trials()
+        ));
+        assert_eq!(bad, 0, "{}", report.last().unwrap());
+    }
+    for line in &report {
+        eprintln!("{line}");
+    }
+}
