@@ -68,8 +68,9 @@ pub fn write_dir_atomically(
             path.display()
         )));
     }
+    remove_stale_temporaries(parent);
     let tmp = tempfile::Builder::new()
-        .prefix(".rankbook-")
+        .prefix(&own_prefix())
         .suffix(".tmp")
         .tempdir_in(parent)
         .map_err(|e| Error::io(parent, e))?;
@@ -94,7 +95,7 @@ pub fn write_dir_atomically(
     }
     // Elsewhere: the old directory moves aside, the new one in, then the old one goes.
     let old = tempfile::Builder::new()
-        .prefix(".rankbook-old-")
+        .prefix(&own_prefix())
         .tempdir_in(parent)
         .map_err(|e| Error::io(parent, e))?;
     let aside = old.path().join("index");
@@ -106,6 +107,44 @@ pub fn write_dir_atomically(
     }
     let _ = tmp.keep();
     Ok(())
+}
+
+/// The prefix of this process's temporary directories: `.rankbook-<pid>-`, so
+/// that a later run can tell a killed writer's leftovers from a live one's.
+fn own_prefix() -> String {
+    format!(".rankbook-{}-", std::process::id())
+}
+
+/// Removes the temporary directories beside an index that a killed process
+/// left (its pid no longer runs); best effort, errors ignored.
+fn remove_stale_temporaries(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(".rankbook-"))
+            .and_then(|n| n.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !process_alive(pid) && e.path().is_dir() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// Whether process `pid` runs (Linux: its /proc entry); elsewhere assumed so,
+/// which only leaves leftovers in place.
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
 }
 
 /// The error of an exchange the file system or kernel cannot do.
@@ -222,6 +261,29 @@ mod tests {
         let m = std::fs::read_to_string(path.join("m"))
             .expect("a directory with its file at the path after the kill");
         assert!(m == "one" || m == "two", "{m}");
+    }
+
+    #[test]
+    fn a_killed_writers_temporary_directory_is_removed_by_the_next_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("idx");
+        // pid 0 never runs a writer; a live pid's directory stays.
+        let dead = dir.path().join(".rankbook-0-abc.tmp");
+        let live = dir
+            .path()
+            .join(format!(".rankbook-{}-abc.tmp", std::process::id()));
+        for d in [&dead, &live] {
+            std::fs::create_dir(d).unwrap();
+            std::fs::write(d.join("postings.bin"), "half").unwrap();
+        }
+        write_dir_atomically(
+            &path,
+            "test dir",
+            |_| true,
+            |d| std::fs::write(d.join("m"), "one").map_err(|e| Error::io(d, e)),
+        )
+        .unwrap();
+        assert!(!dead.exists() && live.exists());
     }
 
     #[test]
