@@ -74,7 +74,17 @@ pub fn write_dir_atomically(
         .suffix(".tmp")
         .tempdir_in(parent)
         .map_err(|e| Error::io(parent, e))?;
-    fill(tmp.path())?;
+    // An error inside the temporary directory names the file it was to become.
+    fill(tmp.path()).map_err(|e| match e {
+        Error::Io { path: p, source } => Error::Io {
+            path: p
+                .strip_prefix(tmp.path())
+                .map(|rel| path.join(rel))
+                .unwrap_or(p),
+            source,
+        },
+        e => e,
+    })?;
     readable_by_all(tmp.path(), 0o755)?;
     if !path.exists() {
         let tmp = tmp.keep();
