@@ -63,6 +63,23 @@ fn texts() -> Vec<(String, String)> {
         .collect()
 }
 
+/// PyLate's token vectors of `key` (`side/id`) in the reference file: (tokens, dim, values).
+fn reference_tokens(
+    reference: &std::collections::HashMap<String, candle_core::Tensor>,
+    key: &str,
+) -> (usize, usize, Vec<f32>) {
+    let t = &reference[key];
+    let (n, dim) = t.dims2().unwrap();
+    let v = t
+        .to_dtype(candle_core::DType::F32)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    (n, dim, v)
+}
+
 fn cosine(a: &[f32], b: &[f32]) -> f64 {
     let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
     let n = |v: &[f32]| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
@@ -102,16 +119,8 @@ fn token_embeddings_equal_pylates_on_both_back_ends() {
             let (got, _) = model.encode(&refs, side, &opts).unwrap();
             let mut worst = 1.0f64;
             for (i, (id, _)) in texts.iter().enumerate() {
-                let want = &reference[&format!("{kind}/{id}")];
-                let (n, dim) = want.dims2().unwrap();
+                let (n, dim, want) = reference_tokens(&reference, &format!("{kind}/{id}"));
                 assert_eq!(got.count(i), n, "{backend:?} {kind} {id}: token count");
-                let want: Vec<f32> = want
-                    .to_dtype(candle_core::DType::F32)
-                    .unwrap()
-                    .flatten_all()
-                    .unwrap()
-                    .to_vec1()
-                    .unwrap();
                 for t in 0..n {
                     let g = &got.get(i)[t * dim..(t + 1) * dim];
                     worst = worst.min(cosine(g, &want[t * dim..(t + 1) * dim]));
@@ -507,16 +516,8 @@ fn token_embeddings_in_bf16_and_int8_stay_close_to_pylates() {
             .unwrap();
         let (mut worst, mut sum, mut count) = (1.0f64, 0.0, 0);
         for (i, (id, _)) in texts.iter().enumerate() {
-            let want = &reference[&format!("document/{id}")];
-            let (n, dim) = want.dims2().unwrap();
+            let (n, dim, want) = reference_tokens(&reference, &format!("document/{id}"));
             assert_eq!(got.count(i), n, "{precision} {id}: token count");
-            let want: Vec<f32> = want
-                .to_dtype(candle_core::DType::F32)
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1()
-                .unwrap();
             for t in 0..n {
                 let c = cosine(
                     &got.get(i)[t * dim..(t + 1) * dim],
