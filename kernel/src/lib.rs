@@ -6,4 +6,4 @@ pub mod interpreter;
 pub mod kernelspec;
 mod logo;
 pub mod server;
-mod wire;
+pub mod wire;

@@ -72,48 +72,7 @@ impl ShellSocket {
     /// Socket failures are errors of the outer result.
     pub async fn read(&mut self) -> anyhow::Result<Result<JupyterMessage, Refused>> {
         let parts = self.socket.recv().await?.into_vec();
-        Ok(self.decode(parts))
-    }
-
-    fn decode(&self, mut parts: Vec<Bytes>) -> Result<JupyterMessage, Refused> {
-        let at = parts
-            .iter()
-            .position(|p| p.as_ref() == DELIMITER)
-            .ok_or_else(|| refused("no <IDS|MSG> delimiter"))?;
-        if parts.len() < at + 6 {
-            return Err(refused("too few message parts"));
-        }
-        let jparts = parts.split_off(at + 2);
-        let signature = parts.pop().unwrap_or_default();
-        parts.pop();
-        if let Some(key) = &self.key {
-            let sig =
-                hex::decode(signature.as_ref()).map_err(|_| refused("signature is not hex"))?;
-            let mut signed = Vec::new();
-            for p in &jparts[..4] {
-                signed.extend_from_slice(p);
-            }
-            hmac::verify(key, &signed, &sig).map_err(|_| refused("bad signature"))?;
-        }
-        let header: Header =
-            serde_json::from_slice(&jparts[0]).map_err(|e| refused(format!("header: {e}")))?;
-        let content: Value =
-            serde_json::from_slice(&jparts[3]).map_err(|e| refused(format!("content: {e}")))?;
-        let content = JupyterMessageContent::from_type_and_content(
-            &header.msg_type,
-            with_defaults(&header.msg_type, content),
-        )
-        .map_err(|e| refused(format!("{}: {e}", header.msg_type)))?;
-        Ok(JupyterMessage {
-            zmq_identities: parts,
-            // `{}` when there is no parent.
-            parent_header: serde_json::from_slice(&jparts[1]).ok(),
-            header,
-            metadata: serde_json::from_slice(&jparts[2]).unwrap_or_default(),
-            content,
-            buffers: jparts[4..].to_vec(),
-            channel: None,
-        })
+        Ok(decode(self.key.as_ref(), parts))
     }
 
     /// Sends a reply (routed to the identities it carries), signed.
@@ -146,4 +105,47 @@ impl ShellSocket {
         self.socket.send(zmq).await?;
         Ok(())
     }
+}
+
+/// Decodes the frames of one shell request (identities, delimiter,
+/// signature, header, parent, metadata, content, buffers), checking the
+/// signature when there is a key.
+pub fn decode(key: Option<&hmac::Key>, mut parts: Vec<Bytes>) -> Result<JupyterMessage, Refused> {
+    let at = parts
+        .iter()
+        .position(|p| p.as_ref() == DELIMITER)
+        .ok_or_else(|| refused("no <IDS|MSG> delimiter"))?;
+    if parts.len() < at + 6 {
+        return Err(refused("too few message parts"));
+    }
+    let jparts = parts.split_off(at + 2);
+    let signature = parts.pop().unwrap_or_default();
+    parts.pop();
+    if let Some(key) = key {
+        let sig = hex::decode(signature.as_ref()).map_err(|_| refused("signature is not hex"))?;
+        let mut signed = Vec::new();
+        for p in &jparts[..4] {
+            signed.extend_from_slice(p);
+        }
+        hmac::verify(key, &signed, &sig).map_err(|_| refused("bad signature"))?;
+    }
+    let header: Header =
+        serde_json::from_slice(&jparts[0]).map_err(|e| refused(format!("header: {e}")))?;
+    let content: Value =
+        serde_json::from_slice(&jparts[3]).map_err(|e| refused(format!("content: {e}")))?;
+    let content = JupyterMessageContent::from_type_and_content(
+        &header.msg_type,
+        with_defaults(&header.msg_type, content),
+    )
+    .map_err(|e| refused(format!("{}: {e}", header.msg_type)))?;
+    Ok(JupyterMessage {
+        zmq_identities: parts,
+        // `{}` when there is no parent.
+        parent_header: serde_json::from_slice(&jparts[1]).ok(),
+        header,
+        metadata: serde_json::from_slice(&jparts[2]).unwrap_or_default(),
+        content,
+        buffers: jparts[4..].to_vec(),
+        channel: None,
+    })
 }

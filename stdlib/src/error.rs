@@ -24,7 +24,7 @@ pub enum Error {
     #[error("model `{spec}` not found: {reason}")]
     ModelNotFound { spec: String, reason: String },
     /// A model folder whose configuration is missing or not understood.
-    #[error("model at {}: {message}", path.display())]
+    #[error("{}: {message}", path.display())]
     ModelConfig { path: PathBuf, message: String },
     /// A tensor operation failed.
     #[error("tensor error: {0}")]

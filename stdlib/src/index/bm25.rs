@@ -217,7 +217,9 @@ impl Bm25Index {
             )));
         };
         Ok(Self {
-            analyzer: Analyzer::new(spec)?,
+            analyzer: Analyzer::new(spec).map_err(|e| {
+                Error::InvalidArgument(format!("{}: its analyser: {e}", dir.display()))
+            })?,
             params,
             inverted: InvertedIndex::read_files(dir)?,
         })

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::data::{Run, TextRecord, texts_of};
 use crate::error::{Error, Result};
-use crate::index::disk::{load_index, save_index};
+use crate::index::disk::{load_index, recorded_model_error, save_index};
 use crate::index::flat::Metric;
 use crate::index::vector_index::{VectorIndex, build_index};
 use crate::model::{EncodeOptions, EncodeStats, ModelOptions, SentenceEncoder};
@@ -60,16 +60,19 @@ impl DenseIndex {
         };
         let model = match model {
             Some(m) => m,
-            None => Arc::new(SentenceEncoder::load(
-                &built.model,
-                &ModelOptions {
-                    max_length: Some(built.max_length),
-                    query_prompt: built.query_prompt.clone(),
-                    document_prompt: built.document_prompt.clone(),
-                    precision: options.precision.or(Some(built.precision)),
-                    ..options.clone()
-                },
-            )?),
+            None => Arc::new(
+                SentenceEncoder::load(
+                    &built.model,
+                    &ModelOptions {
+                        max_length: Some(built.max_length),
+                        query_prompt: built.query_prompt.clone(),
+                        document_prompt: built.document_prompt.clone(),
+                        precision: options.precision.or(Some(built.precision)),
+                        ..options.clone()
+                    },
+                )
+                .map_err(|e| recorded_model_error(dir, &built.model, e))?,
+            ),
         };
         let now = model.identity()?;
         if !now.same_vectors(&built) {

@@ -116,6 +116,15 @@ impl Manifest {
     }
 }
 
+/// A failure to load the model an index folder records, naming the folder
+/// (the model may have moved since the index was built).
+pub(crate) fn recorded_model_error(dir: &Path, model: &str, e: Error) -> Error {
+    invalid(
+        dir,
+        format!("the model it was built with ({model}) cannot be loaded: {e}"),
+    )
+}
+
 fn invalid(dir: &Path, msg: impl std::fmt::Display) -> Error {
     Error::InvalidArgument(format!("{}: {msg}", dir.display()))
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::compute::gemm::{DOT_BLOCK, dot_products, pack_rows};
 use crate::data::{Run, TextRecord, texts_of};
 use crate::error::{Error, Result};
-use crate::index::disk::{Manifest, verified_manifest, write_index_dir};
+use crate::index::disk::{Manifest, recorded_model_error, verified_manifest, write_index_dir};
 use crate::index::flat::{Metric, score_to_f64};
 use crate::index::topk::par_top_k;
 use crate::model::colbert::{ColbertEncoder, ColbertOptions, Side};
@@ -240,13 +240,16 @@ pub(crate) fn index_colbert(
     };
     let model = match model {
         Some(m) => m,
-        None => Arc::new(ColbertEncoder::load(
-            &built.model,
-            &ColbertOptions {
-                precision: options.precision.or(Some(built.precision)),
-                ..options.clone()
-            },
-        )?),
+        None => Arc::new(
+            ColbertEncoder::load(
+                &built.model,
+                &ColbertOptions {
+                    precision: options.precision.or(Some(built.precision)),
+                    ..options.clone()
+                },
+            )
+            .map_err(|e| recorded_model_error(dir, &built.model, e))?,
+        ),
     };
     let now = model.identity()?;
     if !now.same_vectors(built) {

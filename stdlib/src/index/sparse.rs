@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::data::{Run, TextRecord, texts_of};
 use crate::error::{Error, Result};
 use crate::index::bm25::to_run;
-use crate::index::disk::{Manifest, verified_manifest, write_index_dir};
+use crate::index::disk::{Manifest, recorded_model_error, verified_manifest, write_index_dir};
 use crate::index::flat::Metric;
 use crate::index::inverted::InvertedIndex;
 use crate::model::splade::{SpladeEncoder, SpladeOptions};
@@ -91,15 +91,18 @@ impl SparseIndex {
         };
         let model = match model {
             Some(m) => m,
-            None => Arc::new(SpladeEncoder::load(
-                &built.model,
-                &SpladeOptions {
-                    device: device.to_string(),
-                    max_length: Some(built.max_length),
-                    top_k: built.top_k,
-                    precision: built.precision,
-                },
-            )?),
+            None => Arc::new(
+                SpladeEncoder::load(
+                    &built.model,
+                    &SpladeOptions {
+                        device: device.to_string(),
+                        max_length: Some(built.max_length),
+                        top_k: built.top_k,
+                        precision: built.precision,
+                    },
+                )
+                .map_err(|e| recorded_model_error(dir, &built.model, e))?,
+            ),
         };
         let now = model.identity()?;
         if !now.same_vectors(&built) {

@@ -15,6 +15,7 @@ use crate::model::backend::{Backend, build_encoder};
 use crate::model::encoder::Encoder;
 use crate::model::tokenize::TextTokenizer;
 use crate::model::weights::var_builder;
+use crate::model::weights::weights_named;
 
 /// Where the weights come from.
 pub enum WeightSource<'a> {
@@ -84,6 +85,7 @@ pub fn load_backbone(dir: &Path, opts: LoadOptions) -> Result<Backbone> {
 /// needed it first, e.g. to name the weights of a new head).
 pub fn load_backbone_of(arch: Arch, dir: &Path, opts: LoadOptions) -> Result<Backbone> {
     let device = &opts.device;
+    let source = weights_named(dir);
     let weights = match opts.weights {
         WeightSource::Folder => var_builder(dir, DType::F32, device)?,
         WeightSource::Tensors(t) => VarBuilder::from_tensors(t, DType::F32, device),
@@ -99,7 +101,7 @@ pub fn load_backbone_of(arch: Arch, dir: &Path, opts: LoadOptions) -> Result<Bac
         return Err(Error::model_config(
             dir,
             format!(
-                "no {} weights found (neither `{}.weight` nor `{word}`)",
+                "no {} weights in {source} (neither `{}.weight` nor `{word}`)",
                 arch.model_type, arch.names.word
             ),
         ));
@@ -109,7 +111,15 @@ pub fn load_backbone_of(arch: Arch, dir: &Path, opts: LoadOptions) -> Result<Bac
     } else {
         weights.pp(prefix)
     };
-    let encoder = build_encoder(&arch, opts.backend, opts.precision, vb)?;
+    // A config.json that disagrees with the weights (a layer count, a width)
+    // shows as a tensor of the wrong shape.
+    let encoder = build_encoder(&arch, opts.backend, opts.precision, vb).map_err(|e| match e {
+        Error::Candle(e) => Error::model_config(
+            dir.join("config.json"),
+            format!("does not match {source}: {e}"),
+        ),
+        e => e,
+    })?;
     let max_length = resolve_max_length(
         opts.max_length,
         opts.default_max_length,
@@ -117,6 +127,7 @@ pub fn load_backbone_of(arch: Arch, dir: &Path, opts: LoadOptions) -> Result<Bac
     )?;
     let tokenizer =
         TextTokenizer::from_dir(dir, max_length, opts.lowercase, arch.spec.pad_token_id)?;
+    tokenizer.check_fits(dir, arch.spec.vocab_size, arch.spec.type_vocab_size)?;
     Ok(Backbone {
         arch,
         encoder,

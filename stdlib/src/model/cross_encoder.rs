@@ -23,7 +23,7 @@ use crate::model::device::open_device;
 use crate::model::resolve::resolve_model;
 use crate::model::task_head::ClassifierHead;
 use crate::model::tokenize::TokenIds;
-use crate::model::weights::{trainable_weights, weights_hash};
+use crate::model::weights::{in_weights, trainable_weights, weights_hash};
 use crate::random::SplitMix;
 
 /// How to load a cross-encoder.
@@ -135,7 +135,10 @@ impl CrossEncoder {
                 weights: WeightSource::Vars(&varmap),
             },
         )?;
-        let head = ClassifierHead::load(&backbone.arch, &backbone.weights, num_labels)?;
+        let head = in_weights(
+            &dir,
+            ClassifierHead::load(&backbone.arch, &backbone.weights, num_labels),
+        )?;
         Ok(Self {
             name: spec.to_string(),
             dir,

@@ -16,7 +16,7 @@ use crate::model::device::open_device;
 use crate::model::identity::EncoderIdentity;
 use crate::model::resolve::resolve_model;
 use crate::model::task_head::{MlmHead, PackedMlmHead};
-use crate::model::weights::weights_hash;
+use crate::model::weights::{in_weights, weights_hash, weights_named};
 use crate::progress::Progress;
 
 /// The pipeline name of a SPLADE encoder in its identity.
@@ -93,13 +93,14 @@ impl SpladeEncoder {
             "" => format!("{}.weight", arch.names.word),
             p => format!("{p}.{}.weight", arch.names.word),
         };
-        let word = backbone.weights.get((v, h), &word_name)?;
-        let head = MlmHead::load(arch, &backbone.weights, &word)?.ok_or_else(|| {
+        let word = in_weights(&dir, Ok(backbone.weights.get((v, h), &word_name)?))?;
+        let head = in_weights(&dir, MlmHead::load(arch, &backbone.weights, &word))?.ok_or_else(|| {
             Error::model_config(
                 &dir,
                 format!(
-                    "no masked-language-model head ({}.*): SPLADE needs a *ForMaskedLM checkpoint",
-                    arch.mlm.transform
+                    "no masked-language-model head ({}.*) in {}: SPLADE needs a *ForMaskedLM checkpoint",
+                    arch.mlm.transform,
+                    weights_named(&dir)
                 ),
             )
         })?;

@@ -110,7 +110,18 @@ impl StFolder {
         let mut sbert = SbertConfig::default();
         for e in &entries {
             let dir = root.join(&e.path);
+            // A Pooling module's settings are in its folder (a Normalize
+            // module's folder is empty, and the hub drops empty folders).
             let kind = e.kind.rsplit('.').next().unwrap_or(&e.kind);
+            if kind == "Pooling" && !dir.is_dir() {
+                return Err(Error::model_config(
+                    &modules_path,
+                    format!(
+                        "module \"{}\" is in the folder \"{}\", which does not exist",
+                        e.kind, e.path
+                    ),
+                ));
+            }
             let module = match kind {
                 "Transformer" => {
                     let cfg = dir.join("sentence_bert_config.json");
@@ -124,9 +135,9 @@ impl StFolder {
                 "Normalize" => Module::Normalize,
                 _ => {
                     return Err(Error::model_config(
-                        root,
+                        &modules_path,
                         format!(
-                            "module type \"{}\" in modules.json is not supported (supported: Transformer, Pooling, Dense, Normalize)",
+                            "module type \"{}\" is not supported (supported: Transformer, Pooling, Dense, Normalize)",
                             e.kind
                         ),
                     ));
@@ -136,8 +147,8 @@ impl StFolder {
         }
         if !matches!(modules.first(), Some(Module::Transformer(_))) {
             return Err(Error::model_config(
-                root,
-                "modules.json must start with a Transformer module",
+                &modules_path,
+                "the first module must be a Transformer",
             ));
         }
         let st_cfg_path = root.join("config_sentence_transformers.json");

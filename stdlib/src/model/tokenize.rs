@@ -44,6 +44,14 @@ impl TextTokenizer {
                 "no tokenizer.json (tokenizers saved with `save_pretrained` by a fast tokenizer are needed)",
             ));
         }
+        // The tokenizers library panics on some syntax errors (inside its
+        // decoder section); a plain JSON parse first reports them with line
+        // and column.
+        let json: serde_json::Value = crate::model::arch::read_json(&path)?;
+        // Nor does it check, when reading a template, that the special tokens
+        // it names exist: encoding would panic.
+        check_post_processor(&json["post_processor"])
+            .map_err(|e| Error::model_config(&path, format!("post_processor: {e}")))?;
         let mut inner = Tokenizer::from_file(&path)
             .map_err(|e| Error::Tokenizer(format!("{}: {e}", path.display())))?;
         let pad_id = inner.get_padding().map_or(pad_id, |p| p.pad_id);
@@ -95,6 +103,45 @@ impl TextTokenizer {
     /// The id used for padding.
     pub fn pad_id(&self) -> u32 {
         self.pad_id
+    }
+
+    /// Refuses a tokenizer whose ids (vocabulary, padding, special tokens,
+    /// segments) do not all fit the model's embedding tables: reading past
+    /// them would fail mid-encoding, or give garbage. `dir` is the folder of
+    /// its tokenizer.json.
+    pub fn check_fits(&self, dir: &Path, vocab_size: usize, type_vocab_size: usize) -> Result<()> {
+        let path = dir.join("tokenizer.json");
+        let too_big = |what: &str, id: u32, limit: usize| {
+            Error::model_config(
+                &path,
+                format!("{what} {id} is outside the model's {limit} embeddings (config.json)"),
+            )
+        };
+        let vocab = self.inner.get_vocab(true);
+        if let Some((token, id)) = vocab.iter().max_by_key(|(_, id)| **id)
+            && *id as usize >= vocab_size
+        {
+            return Err(too_big(&format!("token {token:?} has id"), *id, vocab_size));
+        }
+        if self.pad_id as usize >= vocab_size {
+            return Err(too_big("the padding id", self.pad_id, vocab_size));
+        }
+        // Special tokens and segment ids come from the post-processor's
+        // templates: one pair shows them all.
+        for t in self.encode_pairs(&[("a", "b")])? {
+            if let Some(id) = t.ids.iter().find(|id| **id as usize >= vocab_size) {
+                return Err(too_big("the special token id", *id, vocab_size));
+            }
+            if type_vocab_size > 0
+                && let Some(id) = t
+                    .type_ids
+                    .iter()
+                    .find(|id| **id as usize >= type_vocab_size)
+            {
+                return Err(too_big("the segment id", *id, type_vocab_size));
+            }
+        }
+        Ok(())
     }
 
     /// The wrapped `tokenizers` tokenizer.
@@ -165,4 +212,41 @@ fn token_ids(encodings: Vec<tokenizers::Encoding>) -> Vec<TokenIds> {
             keys: None,
         })
         .collect()
+}
+
+/// What the tokenizers library assumes of a template post-processor without
+/// checking when it reads one: every special token a template names is
+/// defined, with as many ids as tokens.
+fn check_post_processor(p: &serde_json::Value) -> std::result::Result<(), String> {
+    match p["type"].as_str() {
+        Some("Sequence") => p["processors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .try_for_each(check_post_processor),
+        Some("TemplateProcessing") => {
+            let tokens = p["special_tokens"].as_object();
+            for (id, t) in tokens.into_iter().flatten() {
+                let (ids, names) = (t["ids"].as_array(), t["tokens"].as_array());
+                if ids.map(Vec::len) != names.map(Vec::len) {
+                    return Err(format!(
+                        "special token {id:?} has not as many ids as tokens"
+                    ));
+                }
+            }
+            for template in ["single", "pair"] {
+                for piece in p[template].as_array().into_iter().flatten() {
+                    if let Some(id) = piece["SpecialToken"]["id"].as_str()
+                        && !tokens.is_some_and(|t| t.contains_key(id))
+                    {
+                        return Err(format!(
+                            "the {template} template names the special token {id:?}, which is not defined"
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }

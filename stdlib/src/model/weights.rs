@@ -11,6 +11,29 @@ use crate::atomic::write_dir_atomically;
 use crate::error::{Error, Result};
 use crate::model::sentence::copy_tree;
 
+/// The weight files of `dir` as an error message names them (tensors and
+/// variables a caller gives were read from there too).
+pub fn weights_named(dir: &Path) -> String {
+    weight_files(dir).map_or_else(
+        |_| "the weights given".to_string(),
+        |files| {
+            let names: Vec<_> = files.iter().map(|f| f.display().to_string()).collect();
+            names.join(", ")
+        },
+    )
+}
+
+/// A head's or table's failure to load from the weights of `dir` (a tensor
+/// missing or of the wrong shape), naming the weight files.
+pub fn in_weights<T>(dir: &Path, loaded: Result<T>) -> Result<T> {
+    loaded.map_err(|e| match e {
+        Error::Candle(_) | Error::InvalidArgument(_) => {
+            Error::model_config(weights_named(dir), e.to_string())
+        }
+        e => e,
+    })
+}
+
 /// The weight files of a folder: `model.safetensors`, the shards listed in
 /// `model.safetensors.index.json`, or a PyTorch `pytorch_model.bin`.
 pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {

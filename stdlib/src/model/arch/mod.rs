@@ -214,7 +214,7 @@ pub fn detect(dir: &Path) -> Result<Arch> {
         "xlm-roberta" | "roberta" | "xlmroberta" => xlm_roberta::arch(&path),
         "mpnet" => mpnet::arch(&path),
         other => Err(Error::model_config(
-            dir,
+            &path,
             format!("model_type \"{other}\" is not supported (supported: {SUPPORTED})"),
         )),
     }
