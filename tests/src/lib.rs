@@ -68,6 +68,22 @@ pub fn rankbook(args: &[&str]) -> Output {
         .expect("rankbook runs")
 }
 
+/// The arguments of `rankbook encode` with all-MiniLM-L6-v2, quiet, and `extra`.
+pub fn encode_args(input: &Path, output: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args = vec![
+        "encode",
+        "--model",
+        "sentence-transformers/all-MiniLM-L6-v2",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    args.iter().map(|s| s.to_string()).collect()
+}
+
 /// stdout and stderr as strings.
 pub fn text(o: &Output) -> (String, String) {
     (

@@ -4,23 +4,12 @@
 use std::path::Path;
 use std::process::Command;
 
-use rankbook_tests::{python, rankbook, sample_data, text};
+use rankbook_tests::{encode_args, python, rankbook, sample_data, text};
 
-const MODEL: &str = "sentence-transformers/all-MiniLM-L6-v2";
 
 fn encode(input: &Path, output: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "encode",
-        "--model",
-        MODEL,
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        output.to_str().unwrap(),
-        "--quiet",
-    ];
-    args.extend_from_slice(extra);
-    rankbook(&args)
+    let args = encode_args(input, output, extra);
+    rankbook(&args.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 #[test]

@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rankbook_tests::{rankbook, rankbook_bin, repo_root, text};
+use rankbook_tests::{encode_args, rankbook, rankbook_bin, repo_root, text};
 
 const MODEL: &str = "sentence-transformers/all-MiniLM-L6-v2";
+const SPLADE: &str = "rasyosef/splade-tiny";
 
 fn trials() -> usize {
     std::env::var("RANKBOOK_KILL_TRIALS")
@@ -115,6 +116,11 @@ fn kinds() -> Vec<Kind> {
             count: index_count,
         },
         Kind {
+            name: "SPLADE index",
+            write: |c, o, cache| index_args(&["--model", SPLADE, "--sparse"], c, o, cache),
+            count: index_count,
+        },
+        Kind {
             name: "encode .npy",
             write: |c, o, cache| {
                 vec![
@@ -133,6 +139,25 @@ fn kinds() -> Vec<Kind> {
             count: npy_count,
         },
     ]
+}
+
+/// Starts `rankbook ARGS` and sends it SIGKILL after a random part of
+/// `span` seconds; whether it was still running then.
+fn kill_at_random(args: &[String], rng: &mut Lcg, span: f64) -> bool {
+    let mut child = Command::new(rankbook_bin())
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs_f64(rng.unit() * span));
+    // Child::kill sends SIGKILL on Unix.
+    let running = child.try_wait().unwrap().is_none();
+    if running {
+        child.kill().unwrap();
+    }
+    child.wait().unwrap();
+    running
 }
 
 /// Temporary entries rankbook left beside `out`.
@@ -173,21 +198,11 @@ fn killed_writes_leave_the_old_or_the_new_artefact() {
         let (mut killed, mut bad, mut finished) = (0, 0, 0);
         for trial in 0..trials() {
             let (corpus, _) = &corpora[trial % 2];
-            let mut child = Command::new(rankbook_bin())
-                .args((kind.write)(corpus, &out, &cache))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            std::thread::sleep(Duration::from_secs_f64(rng.unit() * span));
-            // Child::kill sends SIGKILL on Unix.
-            if child.try_wait().unwrap().is_none() {
-                child.kill().unwrap();
+            if kill_at_random(&(kind.write)(corpus, &out, &cache), &mut rng, span) {
                 killed += 1;
             } else {
                 finished += 1;
             }
-            child.wait().unwrap();
             match (kind.count)(&out, &scratch) {
                 Some(n) if n == 201 || n == 100 => {}
                 other => {
@@ -214,4 +229,174 @@ fn killed_writes_leave_the_old_or_the_new_artefact() {
     for line in &report {
         eprintln!("{line}");
     }
+}
+
+/// `encode` into an embedding cache that already holds other entries, killed
+/// at a random moment: afterwards the old entries give the same vectors, and
+/// the texts the killed run was encoding give, through the cache, exactly the
+/// vectors of an encode without it (a damaged entry is never served).
+#[test]
+fn killed_cache_writes_never_serve_a_damaged_entry() {
+    let mut rng = Lcg(7);
+    let d = tempfile::tempdir().unwrap();
+    let [(full, _), _] = corpora(d.path());
+    let cache = d.path().join("cache");
+    let encode = encode_args;
+    let cached = ["--cache-dir", cache.to_str().unwrap()];
+    let run = |args: Vec<String>| {
+        let o = Command::new(rankbook_bin()).args(&args).output().unwrap();
+        assert!(o.status.success(), "{}", text(&o).1);
+    };
+    // The old entries: the 201 documents.
+    let want_old = d.path().join("old.npy");
+    run(encode(&full, &want_old, &cached));
+    // Texts new to the cache for each trial: the first 100 with a suffix.
+    let lines: Vec<String> = std::fs::read_to_string(&full)
+        .unwrap()
+        .lines()
+        .take(100)
+        .map(String::from)
+        .collect();
+    let fresh_corpus = |trial: usize| {
+        let path = d.path().join(format!("fresh-{trial}.jsonl"));
+        let text: Vec<String> = lines
+            .iter()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                let t = format!("{} (trial {trial})", v["text"].as_str().unwrap());
+                v["text"] = t.into();
+                v.to_string()
+            })
+            .collect();
+        std::fs::write(&path, text.join("\n") + "\n").unwrap();
+        path
+    };
+    let t = Instant::now();
+    run(encode(
+        &fresh_corpus(usize::MAX),
+        &d.path().join("x.npy"),
+        &cached,
+    ));
+    let span = t.elapsed().as_secs_f64() * 1.2;
+    let (mut killed, mut bad) = (0, 0);
+    let same = |a: &Path, b: &Path| std::fs::read(a).unwrap() == std::fs::read(b).unwrap();
+    for trial in 0..trials() {
+        let corpus = fresh_corpus(trial);
+        let args = encode(&corpus, &d.path().join("killed.npy"), &cached);
+        killed += usize::from(kill_at_random(&args, &mut rng, span));
+        let (got_old, got_new, want_new) = (
+            d.path().join("got-old.npy"),
+            d.path().join("got-new.npy"),
+            d.path().join("want-new.npy"),
+        );
+        run(encode(&full, &got_old, &cached));
+        run(encode(&corpus, &got_new, &cached));
+        run(encode(&corpus, &want_new, &["--no-cache"]));
+        if !same(&got_old, &want_old) || !same(&got_new, &want_new) {
+            bad += 1;
+            eprintln!("embedding cache: trial {trial}: vectors differ after the kill");
+        }
+    }
+    let line = format!(
+        "embedding cache: {} trials, {killed} killed mid-write, {bad} with vectors differing from an uncached encode",
+        trials()
+    );
+    eprintln!("{line}");
+    assert_eq!(bad, 0, "{line}");
+}
+
+/// `fit` killed at a random moment while it writes checkpoints and its final
+/// model: every checkpoint left loads, and resuming from the last one ends
+/// with weights bit-identical to an uninterrupted run's (a final model the
+/// killed run had written is already those).
+#[test]
+fn killed_fit_resumes_bit_exactly() {
+    let mut rng = Lcg(11);
+    let d = tempfile::tempdir().unwrap();
+    let data = repo_root().join("data/scifact-sample");
+    let model = repo_root().join("stdlib/tests/fixtures/tiny/distilbert-st");
+    let fit = |out: &Path, resume: Option<&Path>| {
+        let mut args: Vec<String> = [
+            "fit",
+            "--model",
+            model.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--split",
+            "test",
+            "--batch-size",
+            "8",
+            "--epochs",
+            "3",
+            "--checkpoint-every",
+            "2",
+            "--keep-checkpoints",
+            "100",
+            "--quiet",
+            "--output",
+            out.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if let Some(r) = resume {
+            args.extend(["--resume".into(), r.display().to_string()]);
+        }
+        args
+    };
+    let run = |args: Vec<String>| {
+        let o = Command::new(rankbook_bin()).args(&args).output().unwrap();
+        assert!(o.status.success(), "{}", text(&o).1);
+    };
+    let whole = d.path().join("whole");
+    let t = Instant::now();
+    run(fit(&whole, None));
+    let span = t.elapsed().as_secs_f64() * 1.2;
+    let want = std::fs::read(whole.join("model/model.safetensors")).unwrap();
+    let (mut killed, mut resumed, mut bad) = (0, 0, 0);
+    for trial in 0..trials() {
+        let out = d.path().join(format!("run-{trial}"));
+        killed += usize::from(kill_at_random(&fit(&out, None), &mut rng, span));
+        let final_model = out.join("model/model.safetensors");
+        // A final model is whole or absent.
+        if final_model.exists() && std::fs::read(&final_model).unwrap() != want {
+            bad += 1;
+            eprintln!("fit: trial {trial}: a final model differing from the whole run's");
+        }
+        let last = std::fs::read_dir(out.join("checkpoints"))
+            .into_iter()
+            .flatten()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("step-")
+            })
+            .max();
+        let o = Command::new(rankbook_bin())
+            .args(fit(&out, last.as_deref()))
+            .output()
+            .unwrap();
+        if !o.status.success() {
+            bad += 1;
+            eprintln!(
+                "fit: trial {trial}: resume from {last:?} failed: {}",
+                text(&o).1
+            );
+            continue;
+        }
+        resumed += usize::from(last.is_some());
+        if std::fs::read(&final_model).unwrap() != want {
+            bad += 1;
+            eprintln!("fit: trial {trial}: resumed from {last:?}, other weights");
+        }
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+    let line = format!(
+        "fit: {} trials, {killed} killed mid-run, {resumed} resumed from a checkpoint, {bad} unreadable or not bit-exact",
+        trials()
+    );
+    eprintln!("{line}");
+    assert_eq!(bad, 0, "{line}");
 }
