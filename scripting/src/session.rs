@@ -87,6 +87,29 @@ fn script_value(v: &str) -> Dynamic {
     }
 }
 
+/// Drops the variables a later `let` of the same name hides. Rhai's `let`
+/// pushes a new entry even when the name exists, so a notebook cell re-run
+/// (`let index = bm25(...)`) kept every earlier value alive: the kernel's
+/// memory grew with each run. Values are moved, never cloned.
+fn drop_shadowed(scope: &mut Scope<'static>) {
+    // (`iter_raw` walks from the newest entry; this walks in push order, as
+    // `into_iter` below does.)
+    let mut last = std::collections::HashMap::new();
+    for (i, (name, _, _)) in (&*scope).into_iter().enumerate() {
+        last.insert(name.to_string(), i);
+    }
+    if last.len() == scope.len() {
+        return;
+    }
+    let entries = std::mem::take(scope);
+    for (i, (name, value, _)) in entries.into_iter().enumerate() {
+        if last.get(&name) == Some(&i) {
+            // The value carries its access mode: a constant stays one.
+            scope.push_dynamic(name, value);
+        }
+    }
+}
+
 /// Queries and hits per query shown in a notebook table.
 const TABLE_QUERIES: usize = 5;
 const TABLE_HITS: usize = 10;
@@ -300,6 +323,7 @@ impl Session {
             engine.eval_ast_with_scope::<Dynamic>(scope, &program)
         });
         self.functions = self.functions.merge(&ast.clone_functions_only());
+        drop_shadowed(&mut self.scope);
         result.map_err(|e| ScriptError::runtime(&e, code, file))
     }
 
@@ -583,6 +607,27 @@ mod tests {
         // Variables defined before the error survive it.
         assert_eq!(s.execute("y").unwrap().as_int().unwrap(), 1);
         assert_eq!(s.execute("let = ;").unwrap_err().name(), "ParseError");
+    }
+
+    #[test]
+    fn a_cell_run_again_replaces_its_variables() {
+        let mut s = Session::new();
+        let _ = s
+            .execute("const k = 1; let a = [1, 2]; let b = 0;")
+            .unwrap();
+        let value = s.scope().get("a").unwrap().clone();
+        for n in 0..50 {
+            let _ = s
+                .execute(&format!("let a = [{n}]; let b = b + 1;"))
+                .unwrap();
+        }
+        // One entry per name, each the latest value; the first `a` is freed.
+        assert_eq!(s.scope().len(), 3);
+        assert_eq!(s.execute("b").unwrap().as_int().unwrap(), 50);
+        assert_eq!(s.execute("a[0]").unwrap().as_int().unwrap(), 49);
+        assert_eq!(s.scope().is_constant("k"), Some(true));
+        assert!(s.execute("k = 2").is_err());
+        drop(value);
     }
 
     #[test]

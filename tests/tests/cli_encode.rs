@@ -6,7 +6,6 @@ use std::process::Command;
 
 use rankbook_tests::{encode_args, python, rankbook, sample_data, text};
 
-
 fn encode(input: &Path, output: &Path, extra: &[&str]) -> std::process::Output {
     let args = encode_args(input, output, extra);
     rankbook(&args.iter().map(String::as_str).collect::<Vec<_>>())

@@ -222,7 +222,7 @@ pub fn load_index(dir: &Path) -> Result<(Box<dyn VectorIndex>, Manifest)> {
             format!("a {} index holds terms, not vectors", m.factory),
         ));
     }
-    let metric = Metric::parse(&m.metric)?;
+    let metric = Metric::parse(&m.metric).map_err(|e| invalid(dir, e))?;
     let index: Box<dyn VectorIndex> = if m.factory == "Flat" {
         Box::new(FlatIndex::mapped(
             VectorFile::open(&dir.join(FLAT_VECTORS))?,
