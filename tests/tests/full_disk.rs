@@ -81,6 +81,9 @@ fn refused(o: &std::process::Output, path: &Path) {
         path.display()
     );
     assert!(err.to_lowercase().contains("no space left"), "{err}");
+    // The file it was writing, not the temporary folder it was writing in.
+    assert!(!err.contains(".rankbook-"), "{err}");
+    eprintln!("{}", err.trim());
 }
 
 #[test]
@@ -168,4 +171,102 @@ fn writers_on_a_full_disk_fail_cleanly_and_keep_the_old_artefact() {
         .filter(|n| n.starts_with(".rankbook-"))
         .collect();
     assert!(stray.is_empty(), "{stray:?}");
+}
+
+/// The embedding cache, `fit`'s checkpoints and model, and a script cell
+/// saving an index (the kernel runs cells through the same session): on a
+/// full disk each fails with one line naming what it was writing, and what
+/// was there before still loads.
+#[test]
+fn the_cache_fit_and_cells_on_a_full_disk() {
+    let Some(disk) = Tmpfs::mount("16m") else {
+        eprintln!("skipped: cannot mount a tmpfs here (not root?)");
+        return;
+    };
+    let sample = repo_root().join("data/scifact-sample");
+    let p = |x: &Path| x.to_str().unwrap().to_string();
+    let (cache, fit_out, idx) = (
+        disk.path().join("cache"),
+        disk.path().join("fit"),
+        disk.path().join("idx"),
+    );
+    let half = disk.path().join("half.jsonl");
+    let corpus = std::fs::read_to_string(sample.join("corpus.jsonl")).unwrap();
+    std::fs::write(
+        &half,
+        corpus.lines().take(100).collect::<Vec<_>>().join("\n") + "\n",
+    )
+    .unwrap();
+    let encode = |input: &Path, out: &Path| {
+        rankbook(&[
+            "encode",
+            "--model",
+            MODEL,
+            "--input",
+            &p(input),
+            "--output",
+            &p(out),
+            "--cache-dir",
+            &p(&cache),
+            "--quiet",
+        ])
+    };
+    let model = repo_root().join("stdlib/tests/fixtures/tiny/distilbert-st");
+    let fit = |max_steps: &str| {
+        rankbook(&[
+            "fit",
+            "--model",
+            &p(&model),
+            "--data",
+            &p(&sample),
+            "--split",
+            "test",
+            "--batch-size",
+            "8",
+            "--checkpoint-every",
+            "2",
+            "--max-steps",
+            max_steps,
+            "--quiet",
+            "--output",
+            &p(&fit_out),
+        ])
+    };
+    let script = disk.path().join("save.rhai");
+    std::fs::write(
+        &script,
+        format!(
+            "let ds = beir(\"{}\");\nsave(bm25(corpus(ds)), \"{}\");\n",
+            p(&sample),
+            p(&idx)
+        ),
+    )
+    .unwrap();
+    let cell = || rankbook(&["run", &p(&script)]);
+    // What is there before the disk fills.
+    let first = disk.path().join("first.npy");
+    for o in [encode(&half, &first), fit("2"), cell()] {
+        assert!(o.status.success(), "{}", text(&o).1);
+    }
+    let checkpoints = files_of(&fit_out.join("checkpoints"));
+    let index = files_of(&idx);
+    disk.fill(4096);
+    // The cache: the full corpus has 101 texts it does not hold.
+    let o = encode(&sample.join("corpus.jsonl"), &disk.path().join("all.npy"));
+    refused(&o, disk.path());
+    assert!(
+        text(&o).1.contains(&p(&cache)) || text(&o).1.contains("all.npy"),
+        "{}",
+        text(&o).1
+    );
+    // A second fit over the first one's output: its checkpoints stay.
+    refused(&fit("6"), &fit_out);
+    assert!(files_of(&fit_out.join("checkpoints")) == checkpoints);
+    refused(&cell(), &idx);
+    assert!(files_of(&idx) == index, "the index changed");
+    // Room again: the old cache entries give the old vectors.
+    std::fs::remove_file(disk.path().join("filler")).unwrap();
+    let again = disk.path().join("again.npy");
+    assert!(encode(&half, &again).status.success());
+    assert!(std::fs::read(&again).unwrap() == std::fs::read(&first).unwrap());
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Args;
 use rankbook::data::read_texts;
 use rankbook::model::colbert::{ColbertEncoder, ColbertOptions, Side, is_colbert_model};
@@ -59,8 +59,8 @@ pub fn run(a: EncodeArgs) -> anyhow::Result<()> {
         let options = ColbertOptions::from(&a.encoding.model_options());
         let model = ColbertEncoder::load(&a.model, &options)?;
         let (vectors, stats) = model.encode(&texts, side.unwrap_or(Side::Document), &encode)?;
-        write_multi_vectors(&a.output, &ids, &vectors)
-            .with_context(|| format!("writing {}", a.output.display()))?;
+        // The writers' errors name the file.
+        write_multi_vectors(&a.output, &ids, &vectors)?;
         stats
     } else {
         let model = SentenceEncoder::load(&a.model, &a.encoding.model_options())?;
@@ -70,8 +70,7 @@ pub fn run(a: EncodeArgs) -> anyhow::Result<()> {
             None => None,
         });
         let (vectors, stats) = model.encode(&texts, &EncodeOptions { prompt, ..encode })?;
-        write_vectors(&a.output, &ids, &vectors)
-            .with_context(|| format!("writing {}", a.output.display()))?;
+        write_vectors(&a.output, &ids, &vectors)?;
         stats
     };
     let cached = if stats.cached > 0 {

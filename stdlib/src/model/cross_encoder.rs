@@ -23,7 +23,7 @@ use crate::model::device::open_device;
 use crate::model::resolve::resolve_model;
 use crate::model::task_head::ClassifierHead;
 use crate::model::tokenize::TokenIds;
-use crate::model::weights::{in_weights, trainable_weights, weights_hash};
+use crate::model::weights::{in_weights, save_tensors, trainable_weights, weights_hash};
 use crate::random::SplitMix;
 
 /// How to load a cross-encoder.
@@ -266,8 +266,7 @@ impl CrossEncoder {
                 tensors.insert(name, var.as_tensor().to_dtype(dtype)?);
             }
             let path = tmp.join("model.safetensors");
-            candle_core::safetensors::save(&tensors, &path)
-                .map_err(|e| Error::model_config(&path, format!("cannot write weights: {e}")))
+            save_tensors(&tensors, &path)
         })
     }
 }

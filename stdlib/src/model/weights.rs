@@ -23,6 +23,21 @@ pub fn weights_named(dir: &Path) -> String {
     )
 }
 
+/// Writes `tensors` to the safetensors file `path`. A failure to write (a
+/// full disk) is an I/O error on `path`, so that inside a temporary folder it
+/// names the file it was to become.
+pub fn save_tensors<K: AsRef<str> + Ord + std::fmt::Display>(
+    tensors: &HashMap<K, Tensor>,
+    path: &Path,
+) -> Result<()> {
+    use candle_core::Error as Candle;
+    use safetensors::SafeTensorError;
+    candle_core::safetensors::save(tensors, path).map_err(|e| match e {
+        Candle::Io(io) | Candle::SafeTensor(SafeTensorError::IoError(io)) => Error::io(path, io),
+        e => Error::model_config(path, format!("cannot write weights: {e}")),
+    })
+}
+
 /// A head's or table's failure to load from the weights of `dir` (a tensor
 /// missing or of the wrong shape), naming the weight files.
 pub fn in_weights<T>(dir: &Path, loaded: Result<T>) -> Result<T> {
@@ -179,8 +194,7 @@ pub fn write_folder_with_weights(
         for (dir, tensors) in replaced {
             let rel = dir.strip_prefix(src).unwrap_or(Path::new(""));
             let path = tmp.join(rel).join("model.safetensors");
-            candle_core::safetensors::save(tensors, &path)
-                .map_err(|e| Error::model_config(&path, format!("cannot write weights: {e}")))?;
+            save_tensors(tensors, &path)?;
         }
         Ok(())
     })

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::atomic::write_dir_atomically;
 use crate::error::{Error, Result};
+use crate::model::weights::save_tensors;
 use crate::train::config::TrainConfig;
 use crate::train::history::HistoryRecord;
 
@@ -85,9 +86,7 @@ pub fn save_checkpoint(
     write_dir_atomically(dir, "checkpoint", is_checkpoint, |tmp| {
         for (name, tensors) in [(WEIGHTS, weights), (OPTIMIZER, optimizer)] {
             let path = tmp.join(name);
-            candle_core::safetensors::save(tensors, &path).map_err(|e| {
-                Error::InvalidArgument(format!("{}: cannot write: {e}", path.display()))
-            })?;
+            save_tensors(tensors, &path)?;
         }
         let path = tmp.join(STATE);
         let json = serde_json::to_string_pretty(state)

@@ -204,8 +204,7 @@ impl Trainee for FrozenEncoderHead<'_> {
             ]
             .into();
             let path = d.join("model.safetensors");
-            candle_core::safetensors::save(&tensors, &path)
-                .map_err(|e| Error::model_config(&path, format!("cannot write weights: {e}")))
+            crate::model::weights::save_tensors(&tensors, &path)
         })
     }
 }

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::model::colbert::ColbertConfig;
 use crate::model::resolve::resolve_model;
 use crate::model::st_folder::{Module, StFolder};
-use crate::model::weights::weight_files;
+use crate::model::weights::{save_tensors, weight_files};
 use crate::random::SplitMix;
 
 /// How to build.
@@ -179,8 +179,7 @@ pub fn build_colbert(spec: &str, out: &Path, opts: &BuildOptions) -> Result<()> 
         };
         write_json(&tmp.join("config.json"), &config)?;
         let weights = tmp.join("model.safetensors");
-        candle_core::safetensors::save(&tensors, &weights)
-            .map_err(|e| fail(&weights, format!("cannot write weights: {e}")))?;
+        save_tensors(&tensors, &weights)?;
         tokenizer
             .save(tmp.join("tokenizer.json"), true)
             .map_err(|e| fail(tmp, format!("cannot write tokenizer.json: {e}")))?;
@@ -204,8 +203,7 @@ pub fn build_colbert(spec: &str, out: &Path, opts: &BuildOptions) -> Result<()> 
                     )?;
                     let w = Tensor::from_vec(projection.clone(), (opts.dim, width), &Device::Cpu)?;
                     let path = to.join("model.safetensors");
-                    candle_core::safetensors::save(&HashMap::from([("linear.weight", w)]), &path)
-                        .map_err(|e| fail(&path, format!("cannot write weights: {e}")))?;
+                    save_tensors(&HashMap::from([("linear.weight", w)]), &path)?;
                 }
             }
             modules.push(serde_json::json!({
