@@ -62,12 +62,8 @@ pub fn write(path: &Path, command: &str, total: f64) -> anyhow::Result<()> {
     });
     json.insert("peak_rss_mib".into(), peak_rss_mib().into());
     let text = serde_json::to_string_pretty(&serde_json::Value::Object(json))?;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut tmp, text.as_bytes())?;
-    tmp.persist(path)?;
+    rankbook::atomic::write_atomically(path, |w| {
+        std::io::Write::write_all(w, text.as_bytes()).map_err(|e| rankbook::Error::io(path, e))
+    })?;
     Ok(())
 }

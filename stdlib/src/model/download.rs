@@ -99,13 +99,12 @@ pub fn download(cache: &Path, id: &HubId) -> Result<PathBuf> {
         }
         let url = format!("{base}/{}/resolve/{}/{f}", id.repo, info.sha);
         let response = get(&url).map_err(|e| fail(&format!("{f}: {e}")))?;
-        let dir = target.parent().unwrap_or(&snapshot);
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
-        std::io::copy(&mut response.into_reader(), &mut tmp)
-            .map_err(|e| fail(&format!("{f}: {e}")))?;
-        tmp.persist(&target)
-            .map_err(|e| Error::io(&target, e.error))?;
+        // Whole or absent: a cut download is never taken for the file.
+        crate::atomic::write_atomically(&target, |w| {
+            std::io::copy(&mut response.into_reader(), w)
+                .map(|_| ())
+                .map_err(|e| fail(&format!("{f}: {e}")))
+        })?;
     }
     // The revision asked for gets a ref, so later offline look-ups find it.
     let refs = repo_dir.join("refs");
