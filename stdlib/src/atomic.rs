@@ -14,8 +14,9 @@ where
 {
     let dir = parent_of(path);
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    remove_stale_temporaries(dir);
     let mut tmp = tempfile::Builder::new()
-        .prefix(".rankbook-")
+        .prefix(&own_prefix())
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(|e| Error::io(dir, e))?;
@@ -125,8 +126,8 @@ fn own_prefix() -> String {
     format!(".rankbook-{}-", std::process::id())
 }
 
-/// Removes the temporary directories beside an index that a killed process
-/// left (its pid no longer runs); best effort, errors ignored.
+/// Removes the temporary files and directories in `parent` that a killed
+/// process left (its pid no longer runs); best effort, errors ignored.
 fn remove_stale_temporaries(parent: &Path) {
     let Ok(entries) = std::fs::read_dir(parent) else {
         return;
@@ -141,8 +142,11 @@ fn remove_stale_temporaries(parent: &Path) {
         else {
             continue;
         };
-        if pid != std::process::id() && !process_alive(pid) && e.path().is_dir() {
-            let _ = std::fs::remove_dir_all(e.path());
+        if pid != std::process::id() && !process_alive(pid) {
+            let _ = match e.path().is_dir() {
+                true => std::fs::remove_dir_all(e.path()),
+                false => std::fs::remove_file(e.path()),
+            };
         }
     }
 }
@@ -292,6 +296,25 @@ mod tests {
             |_| true,
             |d| std::fs::write(d.join("m"), "one").map_err(|e| Error::io(d, e)),
         )
+        .unwrap();
+        assert!(!dead.exists() && live.exists());
+    }
+
+    #[test]
+    fn a_killed_writers_temporary_file_is_removed_by_the_next_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let dead = dir.path().join(".rankbook-0-abc.tmp");
+        let live = dir
+            .path()
+            .join(format!(".rankbook-{}-abc.tmp", std::process::id()));
+        for f in [&dead, &live] {
+            std::fs::write(f, "half a run").unwrap();
+        }
+        let path = dir.path().join("run.trec");
+        write_atomically(&path, |w| {
+            w.write_all(b"q 0 d 1 1 r\n")
+                .map_err(|e| Error::io(&path, e))
+        })
         .unwrap();
         assert!(!dead.exists() && live.exists());
     }
