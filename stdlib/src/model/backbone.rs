@@ -14,8 +14,7 @@ use crate::model::arch::{Arch, detect};
 use crate::model::backend::{Backend, build_encoder};
 use crate::model::encoder::Encoder;
 use crate::model::tokenize::TextTokenizer;
-use crate::model::weights::var_builder;
-use crate::model::weights::weights_named;
+use crate::model::weights::{var_builder, weights_named};
 
 /// Where the weights come from.
 pub enum WeightSource<'a> {
@@ -85,7 +84,6 @@ pub fn load_backbone(dir: &Path, opts: LoadOptions) -> Result<Backbone> {
 /// needed it first, e.g. to name the weights of a new head).
 pub fn load_backbone_of(arch: Arch, dir: &Path, opts: LoadOptions) -> Result<Backbone> {
     let device = &opts.device;
-    let source = weights_named(dir);
     let weights = match opts.weights {
         WeightSource::Folder => var_builder(dir, DType::F32, device)?,
         WeightSource::Tensors(t) => VarBuilder::from_tensors(t, DType::F32, device),
@@ -101,8 +99,10 @@ pub fn load_backbone_of(arch: Arch, dir: &Path, opts: LoadOptions) -> Result<Bac
         return Err(Error::model_config(
             dir,
             format!(
-                "no {} weights in {source} (neither `{}.weight` nor `{word}`)",
-                arch.model_type, arch.names.word
+                "no {} weights in {} (neither `{}.weight` nor `{word}`)",
+                arch.model_type,
+                weights_named(dir),
+                arch.names.word
             ),
         ));
     }
@@ -116,7 +116,7 @@ pub fn load_backbone_of(arch: Arch, dir: &Path, opts: LoadOptions) -> Result<Bac
     let encoder = build_encoder(&arch, opts.backend, opts.precision, vb).map_err(|e| match e {
         Error::Candle(e) => Error::model_config(
             dir.join("config.json"),
-            format!("does not match {source}: {e}"),
+            format!("does not match {}: {e}", weights_named(dir)),
         ),
         e => e,
     })?;

@@ -93,7 +93,13 @@ impl SpladeEncoder {
             "" => format!("{}.weight", arch.names.word),
             p => format!("{p}.{}.weight", arch.names.word),
         };
-        let word = in_weights(&dir, Ok(backbone.weights.get((v, h), &word_name)?))?;
+        let word = in_weights(
+            &dir,
+            backbone
+                .weights
+                .get((v, h), &word_name)
+                .map_err(Error::from),
+        )?;
         let head = in_weights(&dir, MlmHead::load(arch, &backbone.weights, &word))?.ok_or_else(|| {
             Error::model_config(
                 &dir,

@@ -47,12 +47,14 @@ impl TextTokenizer {
         // The tokenizers library panics on some syntax errors (inside its
         // decoder section); a plain JSON parse first reports them with line
         // and column.
-        let json: serde_json::Value = crate::model::arch::read_json(&path)?;
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let json: serde_json::Value = crate::model::arch::parse_json(&path, &text)?;
         // Nor does it check, when reading a template, that the special tokens
         // it names exist: encoding would panic.
         check_post_processor(&json["post_processor"])
             .map_err(|e| Error::model_config(&path, format!("post_processor: {e}")))?;
-        let mut inner = Tokenizer::from_file(&path)
+        let mut inner: Tokenizer = text
+            .parse()
             .map_err(|e| Error::Tokenizer(format!("{}: {e}", path.display())))?;
         let pad_id = inner.get_padding().map_or(pad_id, |p| p.pad_id);
         inner.with_padding(None);

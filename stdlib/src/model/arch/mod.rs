@@ -223,7 +223,12 @@ pub fn detect(dir: &Path) -> Result<Arch> {
 /// Parses a JSON file, naming it, its line and column on error.
 pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text)
+    parse_json(path, &text)
+}
+
+/// Parses `text`, read from `path`, naming the file, line and column on error.
+pub(crate) fn parse_json<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T> {
+    serde_json::from_str(text)
         .map_err(|e| Error::parse(path, e.line(), Some(e.column()), e.to_string()))
 }
 
