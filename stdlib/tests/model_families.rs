@@ -10,7 +10,7 @@ use rankbook::model::splade::{SpladeEncoder, SpladeOptions};
 use rankbook::model::{Backend, EncodeOptions, ModelOptions, SentenceEncoder};
 use serde_json::Value;
 
-const FAMILIES: [&str; 3] = ["distilbert", "xlm-roberta", "mpnet"];
+const FAMILIES: [&str; 4] = ["distilbert", "xlm-roberta", "mpnet", "modernbert"];
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -137,7 +137,7 @@ fn cross_encoder_logits_equal_transformers() {
 
 #[test]
 fn splade_vectors_equal_transformers_masked_lm() {
-    for family in ["distilbert", "xlm-roberta"] {
+    for family in ["distilbert", "xlm-roberta", "modernbert"] {
         let name = format!("{family}-mlm");
         let r = reference(&name);
         let texts = strings(&r["texts"]);

@@ -12,6 +12,7 @@ pub(crate) mod linear;
 #[doc(hidden)]
 pub mod peak;
 pub mod precision;
+pub(crate) mod rotary;
 mod tile;
 pub(crate) mod train_attention;
 pub(crate) mod train_linear;

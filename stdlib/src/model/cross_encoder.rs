@@ -286,8 +286,9 @@ fn head_weights(
     let prefix = format!("{}.", arch.task_prefix);
     let names = arch.classifier;
     let is_head = |k: &str| {
-        [names.pre, names.out]
+        [Some(names.pre), names.norm, Some(names.out)]
             .iter()
+            .flatten()
             .any(|n| k.strip_prefix(n).is_some_and(|rest| rest.starts_with('.')))
     };
     let num_labels;
@@ -321,7 +322,17 @@ fn head_weights(
                     w,
                     Var::from_vec(normal(&mut rng, out * h, std), (out, h), device)?,
                 );
-                data.insert(format!("{name}.bias"), Var::zeros(out, DType::F32, device)?);
+                if name != names.pre || arch.head_bias {
+                    data.insert(format!("{name}.bias"), Var::zeros(out, DType::F32, device)?);
+                }
+            }
+        }
+        if let Some(norm) = names.norm
+            && !data.contains_key(&format!("{norm}.weight"))
+        {
+            data.insert(format!("{norm}.weight"), Var::ones(h, DType::F32, device)?);
+            if arch.spec.norm_bias() {
+                data.insert(format!("{norm}.bias"), Var::zeros(h, DType::F32, device)?);
             }
         }
     }

@@ -212,7 +212,8 @@ impl SentenceEncoder {
                 },
             },
         )?;
-        let (encoder, tokenizer) = (backbone.encoder, backbone.tokenizer);
+        let (encoder, mut tokenizer) = (backbone.encoder, backbone.tokenizer);
+        tokenizer.keep_surrounding_spaces();
 
         let mut stages = Vec::new();
         let mut dim = encoder.hidden_size();

@@ -14,10 +14,12 @@ use crate::model::arch::{Arch, HeadAct};
 use crate::model::backend::candle::{LayerNorm, Ops, activate, dropout, layer_norm};
 
 /// `out(act(pre(first token)))`: BERT's pooler + classifier, RoBERTa's and
-/// MPNet's classification head, DistilBERT's pre-classifier + classifier.
+/// MPNet's classification head, DistilBERT's pre-classifier + classifier;
+/// `out(norm(act(pre(first token))))`: ModernBERT's.
 pub struct ClassifierHead {
     pre: Linear,
     act: HeadAct,
+    norm: Option<LayerNorm>,
     out: Linear,
     dropout: f64,
 }
@@ -27,9 +29,20 @@ impl ClassifierHead {
     pub fn load(arch: &Arch, weights: &VarBuilder, labels: usize) -> Result<Self> {
         let h = arch.spec.hidden_size;
         let names = arch.classifier;
+        let norm = match names.norm {
+            Some(n) => Some(layer_norm(
+                h,
+                arch.spec.layer_norm_eps,
+                arch.spec.norm_bias(),
+                weights.pp(n),
+                Ops::Differentiable,
+            )?),
+            None => None,
+        };
         Ok(Self {
-            pre: candle_nn::linear(h, h, weights.pp(names.pre))?,
+            pre: candle_nn::linear_b(h, h, arch.head_bias, weights.pp(names.pre))?,
             act: names.act,
+            norm,
             out: candle_nn::linear(h, labels, weights.pp(names.out))?,
             dropout: arch.spec.hidden_dropout,
         })
@@ -47,6 +60,11 @@ impl ClassifierHead {
         let x = match self.act {
             HeadAct::Tanh => x.tanh()?,
             HeadAct::Relu => x.relu()?,
+            HeadAct::Gelu => x.gelu_erf()?,
+        };
+        let x = match &self.norm {
+            Some(n) => n.forward(&x)?,
+            None => x,
         };
         let x = dropout(&x, self.dropout, train)?;
         Ok(self.out.forward(&x)?)
@@ -81,8 +99,10 @@ impl MlmHead {
             .iter()
             .find(|n| weights.contains_tensor(n))
             .ok_or_else(|| Error::InvalidArgument(format!("no `{}` bias", names.bias[0])))?;
+        let transform = weights.pp(names.transform);
+        let transform_bias = transform.contains_tensor("bias");
         Ok(Some(Self {
-            transform: candle_nn::linear(h, h, weights.pp(names.transform))?,
+            transform: candle_nn::linear_b(h, h, transform_bias, transform)?,
             act: if names.always_gelu {
                 HiddenAct::Gelu
             } else {
@@ -91,6 +111,7 @@ impl MlmHead {
             norm: layer_norm(
                 h,
                 arch.spec.layer_norm_eps,
+                arch.spec.norm_bias(),
                 weights.pp(names.norm),
                 Ops::Inference,
             )?,

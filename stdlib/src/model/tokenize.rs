@@ -30,6 +30,8 @@ pub struct TextTokenizer {
     pairs: Tokenizer,
     max_length: usize,
     lowercase: bool,
+    /// Whether texts are stripped of surrounding white space first.
+    strip: bool,
     pad_id: u32,
 }
 
@@ -63,6 +65,7 @@ impl TextTokenizer {
             inner,
             max_length,
             lowercase,
+            strip: true,
             pad_id,
         };
         t.set_max_length(max_length)?;
@@ -151,9 +154,16 @@ impl TextTokenizer {
         &self.inner
     }
 
+    /// Keeps the white space around texts (sentence-transformers 6's sentence
+    /// encoders no longer strip it; a byte-level BPE such as ModernBERT's
+    /// tokenises it). Cross-encoders, SPLADE and ColBERT strip, as their
+    /// references do.
+    pub fn keep_surrounding_spaces(&mut self) {
+        self.strip = false;
+    }
+
     fn prepare(&self, text: &str) -> String {
-        // sentence-transformers strips each text, then lower-cases if configured.
-        let t = text.trim();
+        let t = if self.strip { text.trim() } else { text };
         if self.lowercase {
             t.to_lowercase()
         } else {

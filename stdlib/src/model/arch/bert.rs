@@ -8,8 +8,8 @@ use serde::Deserialize;
 use crate::compute::HiddenAct;
 use crate::error::{Error, Result};
 use crate::model::arch::{
-    Arch, ClassifierNames, EncoderSpec, HeadAct, MlmNames, WeightNames, default_act,
-    default_dropout, default_eps, default_init, read_json,
+    Arch, ClassifierNames, EncoderSpec, HeadAct, Layout, MlmNames, QkvNames, WeightNames,
+    default_act, default_dropout, default_eps, default_init, read_json,
 };
 
 /// `config.json` of BERT and of the families that kept its keys.
@@ -78,6 +78,7 @@ impl BertConfig {
             relative_attention: None,
             initializer_range: self.initializer_range,
             pad_token_id: self.pad_token_id.unwrap_or(pad),
+            layout: Layout::PostNorm,
         }
     }
 }
@@ -85,25 +86,29 @@ impl BertConfig {
 /// BERT's weight names (also RoBERTa's and XLM-R's).
 pub(crate) static NAMES: WeightNames = WeightNames {
     word: "embeddings.word_embeddings",
-    position: "embeddings.position_embeddings",
+    position: Some("embeddings.position_embeddings"),
     token_type: Some("embeddings.token_type_embeddings"),
     embedding_norm: "embeddings.LayerNorm",
     layers: "encoder.layer",
-    query: "attention.self.query",
-    key: "attention.self.key",
-    value: "attention.self.value",
+    qkv: QkvNames::Separate {
+        query: "attention.self.query",
+        key: "attention.self.key",
+        value: "attention.self.value",
+    },
     attention_out: "attention.output.dense",
     attention_norm: "attention.output.LayerNorm",
     intermediate: "intermediate.dense",
     output: "output.dense",
     output_norm: "output.LayerNorm",
     relative_bias: None,
+    final_norm: None,
 };
 
 static CLASSIFIER: ClassifierNames = ClassifierNames {
     architecture: "BertForSequenceClassification",
     pre: "bert.pooler.dense",
     act: HeadAct::Tanh,
+    norm: None,
     out: "classifier",
 };
 
@@ -125,5 +130,6 @@ pub fn arch(path: &Path) -> Result<Arch> {
         task_prefix: "bert",
         classifier: &CLASSIFIER,
         mlm: &MLM,
+        head_bias: true,
     })
 }

@@ -8,8 +8,8 @@ use serde::Deserialize;
 use crate::compute::HiddenAct;
 use crate::error::Result;
 use crate::model::arch::{
-    Arch, ClassifierNames, EncoderSpec, HeadAct, MlmNames, WeightNames, default_act,
-    default_dropout, default_init, read_json,
+    Arch, ClassifierNames, EncoderSpec, HeadAct, Layout, MlmNames, QkvNames, WeightNames,
+    default_act, default_dropout, default_init, read_json,
 };
 
 #[derive(Deserialize)]
@@ -34,25 +34,29 @@ struct DistilBertConfig {
 
 static NAMES: WeightNames = WeightNames {
     word: "embeddings.word_embeddings",
-    position: "embeddings.position_embeddings",
+    position: Some("embeddings.position_embeddings"),
     token_type: None,
     embedding_norm: "embeddings.LayerNorm",
     layers: "transformer.layer",
-    query: "attention.q_lin",
-    key: "attention.k_lin",
-    value: "attention.v_lin",
+    qkv: QkvNames::Separate {
+        query: "attention.q_lin",
+        key: "attention.k_lin",
+        value: "attention.v_lin",
+    },
     attention_out: "attention.out_lin",
     attention_norm: "sa_layer_norm",
     intermediate: "ffn.lin1",
     output: "ffn.lin2",
     output_norm: "output_layer_norm",
     relative_bias: None,
+    final_norm: None,
 };
 
 static CLASSIFIER: ClassifierNames = ClassifierNames {
     architecture: "DistilBertForSequenceClassification",
     pre: "pre_classifier",
     act: HeadAct::Relu,
+    norm: None,
     out: "classifier",
 };
 
@@ -83,6 +87,7 @@ pub fn arch(path: &Path) -> Result<Arch> {
         relative_attention: None,
         initializer_range: c.initializer_range,
         pad_token_id: c.pad_token_id.unwrap_or(0),
+        layout: Layout::PostNorm,
     };
     Ok(Arch {
         model_type: "distilbert",
@@ -91,5 +96,6 @@ pub fn arch(path: &Path) -> Result<Arch> {
         task_prefix: "distilbert",
         classifier: &CLASSIFIER,
         mlm: &MLM,
+        head_bias: true,
     })
 }

@@ -5,6 +5,7 @@
 
 pub mod bert;
 pub mod distilbert;
+pub mod modernbert;
 pub mod mpnet;
 pub mod xlm_roberta;
 
@@ -15,7 +16,7 @@ use serde::de::DeserializeOwned;
 use crate::compute::HiddenAct;
 use crate::error::{Error, Result};
 
-/// The maths of a post-LayerNorm transformer encoder, as the back-ends need it.
+/// The maths of a transformer encoder, as the back-ends need it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EncoderSpec {
     /// Vocabulary size (rows of the word embeddings).
@@ -48,12 +49,75 @@ pub struct EncoderSpec {
     pub initializer_range: f64,
     /// The padding token's id.
     pub pad_token_id: u32,
+    /// How a block is put together: BERT's post-norm block or a pre-norm one.
+    pub layout: Layout,
+}
+
+/// Where a block's norms sit, and what comes with each choice.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Layout {
+    /// BERT's block: position embeddings, a LayerNorm after each residual sum,
+    /// biases everywhere, one activation in the feed-forward layer.
+    PostNorm,
+    /// ModernBERT's block: a norm before attention and before the feed-forward
+    /// layer, a final norm, rotary positions, a gated feed-forward layer.
+    PreNorm(PreNorm),
+}
+
+/// The parts of a pre-norm block that vary between families and checkpoints.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreNorm {
+    /// Rotary base of the layers that see every token.
+    pub rope_theta: f64,
+    /// Rotary base of the sliding-window layers.
+    pub local_rope_theta: f64,
+    /// Per layer: `Some(w)` when a query sees only keys within `w` positions.
+    pub windows: Vec<Option<usize>>,
+    /// Whether Q/K/V and the attention output have biases.
+    pub attention_bias: bool,
+    /// Whether the feed-forward layers have biases.
+    pub mlp_bias: bool,
+    /// Whether the norms have biases.
+    pub norm_bias: bool,
+}
+
+impl PreNorm {
+    /// Layer `i`'s window (`None`: global attention) and rotary base.
+    pub fn attention_of(&self, i: usize) -> (Option<usize>, f64) {
+        match self.windows.get(i).copied().flatten() {
+            Some(w) => (Some(w), self.local_rope_theta),
+            None => (None, self.rope_theta),
+        }
+    }
 }
 
 impl EncoderSpec {
     /// Width of one attention head.
     pub fn head_dim(&self) -> usize {
         self.hidden_size / self.num_heads
+    }
+
+    /// The pre-norm parts, when the block is pre-norm.
+    pub fn pre_norm(&self) -> Option<&PreNorm> {
+        match &self.layout {
+            Layout::PreNorm(p) => Some(p),
+            Layout::PostNorm => None,
+        }
+    }
+
+    /// Whether a linear layer of the attention (`true`) or of the feed-forward
+    /// layer has a bias.
+    pub fn linear_bias(&self, attention: bool) -> bool {
+        match &self.layout {
+            Layout::PostNorm => true,
+            Layout::PreNorm(p) if attention => p.attention_bias,
+            Layout::PreNorm(p) => p.mlp_bias,
+        }
+    }
+
+    /// Whether the norms have biases.
+    pub fn norm_bias(&self) -> bool {
+        self.pre_norm().is_none_or(|p| p.norm_bias)
     }
 
     /// The longest input the position embeddings allow.
@@ -110,22 +174,20 @@ impl RelativeAttention {
 pub struct WeightNames {
     /// Word embeddings.
     pub word: &'static str,
-    /// Absolute position embeddings.
-    pub position: &'static str,
+    /// Absolute position embeddings (none with rotary positions).
+    pub position: Option<&'static str>,
     /// Token-type embeddings, when the family has them.
     pub token_type: Option<&'static str>,
     /// LayerNorm after the embeddings.
     pub embedding_norm: &'static str,
     /// Blocks are `{layers}.{i}`.
     pub layers: &'static str,
-    /// Inside a block: query, key, value, attention output, its LayerNorm,
-    /// feed-forward in, out, and its LayerNorm.
-    pub query: &'static str,
-    /// See [`WeightNames::query`].
-    pub key: &'static str,
-    /// See [`WeightNames::query`].
-    pub value: &'static str,
-    /// See [`WeightNames::query`].
+    /// Inside a block: query, key and value, attention output, its norm,
+    /// feed-forward in, out, and its norm (pre-norm: the norms before
+    /// attention and before the feed-forward layer; the first block's
+    /// attention norm may be absent).
+    pub qkv: QkvNames,
+    /// See [`WeightNames::qkv`].
     pub attention_out: &'static str,
     /// See [`WeightNames::query`].
     pub attention_norm: &'static str,
@@ -137,6 +199,24 @@ pub struct WeightNames {
     pub output_norm: &'static str,
     /// The relative attention bias table `(buckets, heads)`, shared by all blocks.
     pub relative_bias: Option<&'static str>,
+    /// The norm after the last block (pre-norm families).
+    pub final_norm: Option<&'static str>,
+}
+
+/// Where a block's query, key and value projections are stored.
+#[derive(Debug, Clone, Copy)]
+pub enum QkvNames {
+    /// Three layers.
+    Separate {
+        /// The query projection.
+        query: &'static str,
+        /// The key projection.
+        key: &'static str,
+        /// The value projection.
+        value: &'static str,
+    },
+    /// One layer with Q, K and V stacked as its output rows.
+    Fused(&'static str),
 }
 
 /// Activation inside a classification head.
@@ -146,6 +226,8 @@ pub enum HeadAct {
     Tanh,
     /// DistilBERT's pre-classifier.
     Relu,
+    /// ModernBERT's prediction head.
+    Gelu,
 }
 
 /// A sequence-classification head on the first token: `out(act(pre(x)))`.
@@ -157,6 +239,8 @@ pub struct ClassifierNames {
     pub pre: &'static str,
     /// Its activation.
     pub act: HeadAct,
+    /// A norm after the activation (ModernBERT's prediction head).
+    pub norm: Option<&'static str>,
     /// The hidden-to-labels layer.
     pub out: &'static str,
 }
@@ -191,10 +275,12 @@ pub struct Arch {
     pub classifier: &'static ClassifierNames,
     /// The masked-language-model head.
     pub mlm: &'static MlmNames,
+    /// Whether the classification head's hidden-to-hidden layer has a bias.
+    pub head_bias: bool,
 }
 
 /// The families rankbook runs, as `model_type` names.
-pub const SUPPORTED: &str = "bert, distilbert, mpnet, roberta, xlm-roberta";
+pub const SUPPORTED: &str = "bert, distilbert, modernbert, mpnet, roberta, xlm-roberta";
 
 /// Reads `dir/config.json` and returns its family.
 pub fn detect(dir: &Path) -> Result<Arch> {
@@ -213,6 +299,7 @@ pub fn detect(dir: &Path) -> Result<Arch> {
         "distilbert" => distilbert::arch(&path),
         "xlm-roberta" | "roberta" | "xlmroberta" => xlm_roberta::arch(&path),
         "mpnet" => mpnet::arch(&path),
+        "modernbert" => modernbert::arch(&path),
         other => Err(Error::model_config(
             &path,
             format!("model_type \"{other}\" is not supported (supported: {SUPPORTED})"),

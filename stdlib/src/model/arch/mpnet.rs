@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::model::arch::bert::BertConfig;
 use crate::model::arch::xlm_roberta;
 use crate::model::arch::{
-    Arch, ClassifierNames, HeadAct, RelativeAttention, WeightNames, read_json,
+    Arch, ClassifierNames, HeadAct, QkvNames, RelativeAttention, WeightNames, read_json,
 };
 
 /// MPNet's own `config.json` key beside BERT's.
@@ -26,25 +26,29 @@ fn default_buckets() -> usize {
 
 static NAMES: WeightNames = WeightNames {
     word: "embeddings.word_embeddings",
-    position: "embeddings.position_embeddings",
+    position: Some("embeddings.position_embeddings"),
     token_type: None,
     embedding_norm: "embeddings.LayerNorm",
     layers: "encoder.layer",
-    query: "attention.attn.q",
-    key: "attention.attn.k",
-    value: "attention.attn.v",
+    qkv: QkvNames::Separate {
+        query: "attention.attn.q",
+        key: "attention.attn.k",
+        value: "attention.attn.v",
+    },
     attention_out: "attention.attn.o",
     attention_norm: "attention.LayerNorm",
     intermediate: "intermediate.dense",
     output: "output.dense",
     output_norm: "output.LayerNorm",
     relative_bias: Some("encoder.relative_attention_bias"),
+    final_norm: None,
 };
 
 static CLASSIFIER: ClassifierNames = ClassifierNames {
     architecture: "MPNetForSequenceClassification",
     pre: "classifier.dense",
     act: HeadAct::Tanh,
+    norm: None,
     out: "classifier.out_proj",
 };
 
@@ -67,5 +71,6 @@ pub fn arch(path: &Path) -> Result<Arch> {
         task_prefix: "mpnet",
         classifier: &CLASSIFIER,
         mlm: &xlm_roberta::MLM,
+        head_bias: true,
     })
 }

@@ -11,6 +11,7 @@ static CLASSIFIER: ClassifierNames = ClassifierNames {
     architecture: "XLMRobertaForSequenceClassification",
     pre: "classifier.dense",
     act: HeadAct::Tanh,
+    norm: None,
     out: "classifier.out_proj",
 };
 
@@ -34,5 +35,6 @@ pub fn arch(path: &Path) -> Result<Arch> {
         task_prefix: "roberta",
         classifier: &CLASSIFIER,
         mlm: &MLM,
+        head_bias: true,
     })
 }

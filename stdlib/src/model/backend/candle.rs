@@ -12,7 +12,7 @@ use crate::compute::train_attention::attention_t;
 use crate::compute::train_linear::{LinearOp, linear_t};
 use crate::compute::train_ops;
 use crate::error::Result;
-use crate::model::arch::{EncoderSpec, WeightNames};
+use crate::model::arch::{EncoderSpec, QkvNames, WeightNames};
 use crate::model::batch::TokenBatch;
 use crate::model::encoder::Encoder;
 
@@ -33,12 +33,25 @@ pub enum Ops {
 }
 
 /// Loads a LayerNorm under either the current (`weight`/`bias`) or the old
-/// TensorFlow-era names (`gamma`/`beta`) that some checkpoints still use.
-pub(crate) fn layer_norm(size: usize, eps: f64, vb: VarBuilder, ops: Ops) -> Result<LayerNorm> {
-    let (w, b) = if vb.contains_tensor("weight") {
-        (vb.get(size, "weight")?, vb.get(size, "bias")?)
+/// TensorFlow-era names (`gamma`/`beta`) that some checkpoints still use; a
+/// norm without `bias` (ModernBERT's) gets a zero one.
+pub(crate) fn layer_norm(
+    size: usize,
+    eps: f64,
+    bias: bool,
+    vb: VarBuilder,
+    ops: Ops,
+) -> Result<LayerNorm> {
+    let (w, b) = if vb.contains_tensor("weight") || !vb.contains_tensor("gamma") {
+        ("weight", "bias")
     } else {
-        (vb.get(size, "gamma")?, vb.get(size, "beta")?)
+        ("gamma", "beta")
+    };
+    let w = vb.get(size, w)?;
+    let b = if bias {
+        vb.get(size, b)?
+    } else {
+        Tensor::zeros(size, w.dtype(), w.device())?
     };
     Ok(LayerNorm { w, b, eps, ops })
 }
@@ -87,23 +100,63 @@ fn softmax(x: &Tensor, ops: Ops) -> candle_core::Result<Tensor> {
     }
 }
 
-fn linear(in_dim: usize, out_dim: usize, vb: VarBuilder) -> Result<Linear> {
-    Ok(candle_nn::linear(in_dim, out_dim, vb)?)
+fn linear(in_dim: usize, out_dim: usize, bias: bool, vb: VarBuilder) -> Result<Linear> {
+    Ok(candle_nn::linear_b(in_dim, out_dim, bias, vb)?)
 }
 
 struct Embeddings {
     word: Embedding,
-    position: Embedding,
+    position: Option<Embedding>,
     token_type: Option<Embedding>,
     norm: LayerNorm,
 }
 
+/// A block's query, key and value projections, as the checkpoint stores them.
+enum Qkv {
+    Separate(Linear, Linear, Linear),
+    Fused(Linear),
+}
+
+impl Qkv {
+    fn load(names: &QkvNames, h: usize, bias: bool, vb: &VarBuilder) -> Result<Self> {
+        Ok(match *names {
+            QkvNames::Separate { query, key, value } => Self::Separate(
+                linear(h, h, bias, vb.pp(query))?,
+                linear(h, h, bias, vb.pp(key))?,
+                linear(h, h, bias, vb.pp(value))?,
+            ),
+            QkvNames::Fused(n) => Self::Fused(linear(h, 3 * h, bias, vb.pp(n))?),
+        })
+    }
+
+    /// `(tokens.., 3 * hidden)`: Q, K and V side by side.
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Self::Separate(q, k, v) => {
+                Tensor::cat(&[q.forward(x)?, k.forward(x)?, v.forward(x)?], D::Minus1)
+            }
+            Self::Fused(l) => l.forward(x),
+        }
+    }
+
+    /// The stacked weight `(3 * hidden, hidden)` and bias (zero when absent).
+    /// Stacked on every call: the variables change between training steps.
+    fn stacked(&self) -> candle_core::Result<(Tensor, Tensor)> {
+        match self {
+            Self::Separate(q, k, v) => Ok((
+                Tensor::cat(&[q.weight(), k.weight(), v.weight()], 0)?,
+                Tensor::cat(&[bias_of(q)?, bias_of(k)?, bias_of(v)?], 0)?,
+            )),
+            Self::Fused(l) => Ok((l.weight().clone(), bias_of(l)?)),
+        }
+    }
+}
+
 struct Layer {
-    query: Linear,
-    key: Linear,
-    value: Linear,
+    qkv: Qkv,
     attn_out: Linear,
-    attn_norm: LayerNorm,
+    /// Absent in ModernBERT's first block (its input is the embedding norm's output).
+    attn_norm: Option<LayerNorm>,
     inter: Linear,
     out: Linear,
     out_norm: LayerNorm,
@@ -116,6 +169,8 @@ pub struct CandleEncoder {
     layers: Vec<Layer>,
     /// The relative attention bias table `(buckets, heads)`.
     relative_bias: Option<Embedding>,
+    /// The norm after the last block (pre-norm families).
+    final_norm: Option<LayerNorm>,
     /// The operations it runs.
     ops: Ops,
     device: Device,
@@ -134,41 +189,59 @@ impl CandleEncoder {
             }
             o => o,
         };
+        let norm_bias = c.norm_bias();
+        let eps = c.layer_norm_eps;
         let embeddings = Embeddings {
             word: candle_nn::embedding(c.vocab_size, h, vb.pp(names.word))?,
-            position: candle_nn::embedding(c.max_positions, h, vb.pp(names.position))?,
+            position: match names.position {
+                Some(n) => Some(candle_nn::embedding(c.max_positions, h, vb.pp(n))?),
+                None => None,
+            },
             token_type: match names.token_type {
                 Some(n) if c.type_vocab_size > 0 => {
                     Some(candle_nn::embedding(c.type_vocab_size, h, vb.pp(n))?)
                 }
                 _ => None,
             },
-            norm: layer_norm(h, c.layer_norm_eps, vb.pp(names.embedding_norm), ops)?,
+            norm: layer_norm(h, eps, norm_bias, vb.pp(names.embedding_norm), ops)?,
         };
+        let (attention_bias, mlp_bias) = (c.linear_bias(true), c.linear_bias(false));
+        // A gated feed-forward layer computes its input and its gate in one product.
+        let inter_width = c.intermediate_size * if c.pre_norm().is_some() { 2 } else { 1 };
         let mut layers = Vec::with_capacity(c.num_layers);
         for i in 0..c.num_layers {
             let l = vb.pp(format!("{}.{i}", names.layers));
-            let eps = c.layer_norm_eps;
+            let attn_norm = l.pp(names.attention_norm);
+            // Pre-norm: the first block may have no attention norm (ModernBERT).
+            let attn_norm =
+                if c.pre_norm().is_some() && i == 0 && !attn_norm.contains_tensor("weight") {
+                    None
+                } else {
+                    Some(layer_norm(h, eps, norm_bias, attn_norm, ops)?)
+                };
             layers.push(Layer {
-                query: linear(h, h, l.pp(names.query))?,
-                key: linear(h, h, l.pp(names.key))?,
-                value: linear(h, h, l.pp(names.value))?,
-                attn_out: linear(h, h, l.pp(names.attention_out))?,
-                attn_norm: layer_norm(h, eps, l.pp(names.attention_norm), ops)?,
-                inter: linear(h, c.intermediate_size, l.pp(names.intermediate))?,
-                out: linear(c.intermediate_size, h, l.pp(names.output))?,
-                out_norm: layer_norm(h, eps, l.pp(names.output_norm), ops)?,
+                qkv: Qkv::load(&names.qkv, h, attention_bias, &l)?,
+                attn_out: linear(h, h, attention_bias, l.pp(names.attention_out))?,
+                attn_norm,
+                inter: linear(h, inter_width, mlp_bias, l.pp(names.intermediate))?,
+                out: linear(c.intermediate_size, h, mlp_bias, l.pp(names.output))?,
+                out_norm: layer_norm(h, eps, norm_bias, l.pp(names.output_norm), ops)?,
             });
         }
         let relative_bias = match (names.relative_bias, &c.relative_attention) {
             (Some(n), Some(r)) => Some(candle_nn::embedding(r.num_buckets, c.num_heads, vb.pp(n))?),
             _ => None,
         };
+        let final_norm = match names.final_norm {
+            Some(n) => Some(layer_norm(h, eps, norm_bias, vb.pp(n), ops)?),
+            None => None,
+        };
         Ok(Self {
             spec: spec.clone(),
             embeddings,
             layers,
             relative_bias,
+            final_norm,
             ops,
             device: vb.device().clone(),
         })
@@ -202,13 +275,13 @@ impl CandleEncoder {
         let c = &self.spec;
         let (b, l) = (batch.batch, batch.seq_len);
         let ids = batch.ids_tensor(&self.device)?;
-        let offset = c.position_offset as u32;
-        let positions = Tensor::arange(offset, offset + l as u32, &self.device)?;
         let e = &self.embeddings;
-        let mut x = e
-            .word
-            .forward(&ids)?
-            .broadcast_add(&e.position.forward(&positions)?)?;
+        let mut x = e.word.forward(&ids)?;
+        if let Some(p) = &e.position {
+            let offset = c.position_offset as u32;
+            let positions = Tensor::arange(offset, offset + l as u32, &self.device)?;
+            x = x.broadcast_add(&p.forward(&positions)?)?;
+        }
         if let Some(t) = &e.token_type {
             x = x.add(&t.forward(&batch.type_ids_tensor(&self.device)?)?)?;
         }
@@ -219,6 +292,23 @@ impl CandleEncoder {
         let bias = ((batch.mask_tensor(&self.device)? - 1.0)? * (-MASK_BIAS as f64))?
             .to_dtype(dtype)?
             .reshape((b, 1, 1, l))?;
+        if let Some(p) = c.pre_norm() {
+            for (i, layer) in self.layers.iter().enumerate() {
+                let (window, theta) = p.attention_of(i);
+                let bias = match window {
+                    Some(w) => {
+                        bias.broadcast_add(&window_bias(l, w, &self.device)?.to_dtype(dtype)?)?
+                    }
+                    None => bias.clone(),
+                };
+                let rotary = Rotary::new(theta, l, c.head_dim(), &self.device, dtype)?;
+                x = layer.forward_pre_norm(&x, c, &bias, &rotary, self.ops, train)?;
+            }
+            if let Some(n) = &self.final_norm {
+                x = n.forward(&x)?;
+            }
+            return Ok(x.to_dtype(DType::F32)?);
+        }
         let position_bias = self.position_bias(l)?;
         // The fused attention op knows only the padding mask.
         let fused = self.ops == Ops::FusedTraining;
@@ -241,41 +331,83 @@ impl CandleEncoder {
                     if fused_attention {
                         return Ok(attention_t(qkv, heads, scale, bias_rows.clone(), mask)?);
                     }
-                    let part = |i: usize| -> candle_core::Result<Tensor> {
-                        qkv.narrow(2, i * c.hidden_size, c.hidden_size)?
-                            .reshape((b, l, heads, hd))?
-                            .transpose(1, 2)?
-                            .contiguous()
-                    };
-                    plain_attention(
-                        &part(0)?,
-                        &part(1)?,
-                        &part(2)?,
-                        &bias,
-                        scale,
-                        c,
-                        self.ops,
-                        train,
-                    )
+                    let (q, k, v) = split_heads(qkv, c)?;
+                    plain_attention(&q, &k, &v, &bias, scale, c, self.ops, train)
                 };
                 x = layer.forward_fused(&x, c, &attention, train)?;
                 continue;
             }
-            let split = |t: Tensor| -> candle_core::Result<Tensor> {
-                t.reshape((b, l, heads, hd))?.transpose(1, 2)?.contiguous()
-            };
-            let q = split(layer.query.forward(&x)?)?;
-            let k = split(layer.key.forward(&x)?)?;
-            let v = split(layer.value.forward(&x)?)?;
+            let (q, k, v) = split_heads(&layer.qkv.forward(&x)?, c)?;
             let ctx = plain_attention(&q, &k, &v, &bias, scale, c, self.ops, train)?;
             let a = dropout(&layer.attn_out.forward(&ctx)?, c.hidden_dropout, train)?;
-            x = layer.attn_norm.forward(&(a + &x)?)?;
+            let norm = layer
+                .attn_norm
+                .as_ref()
+                .expect("post-norm blocks have an attention norm");
+            x = norm.forward(&(a + &x)?)?;
             let h = layer.inter.forward(&x)?;
             let h = activate(&h, c.act)?;
             let h = dropout(&layer.out.forward(&h)?, c.hidden_dropout, train)?;
             x = layer.out_norm.forward(&(h + &x)?)?;
         }
         Ok(x.to_dtype(DType::F32)?)
+    }
+}
+
+/// Splits `(b, l, 3 * hidden)` into Q, K and V of shape `(b, heads, l, d)`.
+fn split_heads(qkv: &Tensor, c: &EncoderSpec) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
+    let (b, l, _) = qkv.dims3()?;
+    let part = |i: usize| -> candle_core::Result<Tensor> {
+        qkv.narrow(2, i * c.hidden_size, c.hidden_size)?
+            .reshape((b, l, c.num_heads, c.head_dim()))?
+            .transpose(1, 2)?
+            .contiguous()
+    };
+    Ok((part(0)?, part(1)?, part(2)?))
+}
+
+/// `(1, 1, l, l)`: 0 where a query and a key are at most `w` positions apart,
+/// MASK_BIAS elsewhere (sliding-window attention).
+fn window_bias(l: usize, w: usize, device: &Device) -> candle_core::Result<Tensor> {
+    let v: Vec<f32> = (0..l)
+        .flat_map(|q| (0..l).map(move |k| if q.abs_diff(k) <= w { 0.0 } else { MASK_BIAS }))
+        .collect();
+    Tensor::from_vec(v, (1, 1, l, l), device)
+}
+
+/// Rotary position embeddings for positions `0..l`, Hugging Face's layout
+/// (the two halves of a head rotated together).
+struct Rotary {
+    /// `(l, d)`: the angles' cosines, each frequency twice.
+    cos: Tensor,
+    /// `(l, d)`: their sines.
+    sin: Tensor,
+}
+
+impl Rotary {
+    fn new(theta: f64, l: usize, d: usize, device: &Device, dtype: DType) -> Result<Self> {
+        let angles = crate::compute::rotary::angles(theta, l, d);
+        let cos: Vec<f32> = angles.iter().map(|a| a.cos()).collect();
+        let sin: Vec<f32> = angles.iter().map(|a| a.sin()).collect();
+        Ok(Self {
+            cos: Tensor::from_vec(cos, (l, d), device)?.to_dtype(dtype)?,
+            sin: Tensor::from_vec(sin, (l, d), device)?.to_dtype(dtype)?,
+        })
+    }
+
+    /// `x * cos + rotate_half(x) * sin` for `x` of shape `(b, heads, l, d)`.
+    fn apply(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let d = x.dim(D::Minus1)?;
+        let half = d / 2;
+        let rotated = Tensor::cat(
+            &[
+                &x.narrow(D::Minus1, half, half)?.neg()?,
+                &x.narrow(D::Minus1, 0, half)?,
+            ],
+            D::Minus1,
+        )?;
+        x.broadcast_mul(&self.cos)?
+            .add(&rotated.broadcast_mul(&self.sin)?)
     }
 }
 
@@ -302,6 +434,50 @@ fn plain_attention(
 }
 
 impl Layer {
+    /// A pre-norm block: `x + attn(norm(x))`, then `x + ffn(norm(x))` with a
+    /// gated feed-forward layer; rotary positions on Q and K. On the fused
+    /// training operations the linear layers and norms are fused, attention is
+    /// plain.
+    fn forward_pre_norm(
+        &self,
+        x: &Tensor,
+        c: &EncoderSpec,
+        bias: &Tensor,
+        rotary: &Rotary,
+        ops: Ops,
+        train: Option<&Dropout>,
+    ) -> Result<Tensor> {
+        let fused = ops == Ops::FusedTraining;
+        // Dropout outside the products on both paths, so they draw the same masks.
+        let lin = |l: &Linear, x: &Tensor| -> Result<Tensor> {
+            if fused {
+                return Ok(linear_t(x, l.weight(), &bias_of(l)?, LinearOp::default())?);
+            }
+            Ok(l.forward(x)?)
+        };
+        let h = match &self.attn_norm {
+            Some(n) => n.forward(x)?,
+            None => x.clone(),
+        };
+        let qkv = if fused {
+            let (w, b) = self.qkv.stacked()?;
+            linear_t(&h, &w, &b, LinearOp::default())?
+        } else {
+            self.qkv.forward(&h)?
+        };
+        let (q, k, v) = split_heads(&qkv, c)?;
+        let (q, k) = (rotary.apply(&q)?, rotary.apply(&k)?);
+        let scale = 1.0 / (c.head_dim() as f64).sqrt();
+        let ctx = plain_attention(&q, &k, &v, bias, scale, c, ops, train)?;
+        let a = dropout(&lin(&self.attn_out, &ctx)?, c.attention_dropout, train)?;
+        let x = (x + a)?;
+        let h = lin(&self.inter, &self.out_norm.forward(&x)?)?;
+        let i = c.intermediate_size;
+        let gated = (activate(&h.narrow(D::Minus1, 0, i)?, c.act)? * h.narrow(D::Minus1, i, i)?)?;
+        let out = lin(&self.out, &dropout(&gated, c.hidden_dropout, train)?)?;
+        Ok((x + out)?)
+    }
+
     /// The block on the fused CPU training operations: one product for Q, K and
     /// V, `attention` on it, linear layers with the bias inside.
     fn forward_fused(
@@ -312,11 +488,9 @@ impl Layer {
         train: Option<&Dropout>,
     ) -> Result<Tensor> {
         let lin = |l: &Linear, x: &Tensor, op: LinearOp| -> Result<Tensor> {
-            Ok(linear_t(x, l.weight(), bias_of(l)?, op)?)
+            Ok(linear_t(x, l.weight(), &bias_of(l)?, op)?)
         };
-        let (q, k, v) = (&self.query, &self.key, &self.value);
-        let w = Tensor::cat(&[q.weight(), k.weight(), v.weight()], 0)?;
-        let b = Tensor::cat(&[bias_of(q)?, bias_of(k)?, bias_of(v)?], 0)?;
+        let (w, b) = self.qkv.stacked()?;
         let qkv = linear_t(x, &w, &b, LinearOp::default())?;
         let ctx = attention(&qkv, next_mask(train, c.attention_dropout))?;
         let p = c.hidden_dropout;
@@ -328,7 +502,11 @@ impl Layer {
                 dropout: next_mask(train, p),
             },
         )?;
-        let x = self.attn_norm.forward(&(a + x)?)?;
+        let norm = self
+            .attn_norm
+            .as_ref()
+            .expect("post-norm blocks have an attention norm");
+        let x = norm.forward(&(a + x)?)?;
         let h = lin(&self.inter, &x, LinearOp::default())?;
         // GELU inside the next product: the graph keeps the pre-activation only.
         let gelu_input = c.act == HiddenAct::Gelu;
@@ -345,10 +523,12 @@ impl Layer {
     }
 }
 
-/// A linear layer's bias (every encoder linear layer here has one).
-fn bias_of(l: &Linear) -> candle_core::Result<&Tensor> {
-    l.bias()
-        .ok_or_else(|| candle_core::Error::Msg("an encoder linear layer without bias".into()))
+/// A linear layer's bias, zero when it has none (the fused product takes one).
+fn bias_of(l: &Linear) -> candle_core::Result<Tensor> {
+    match l.bias() {
+        Some(b) => Ok(b.clone()),
+        None => Tensor::zeros(l.weight().dim(0)?, l.weight().dtype(), l.weight().device()),
+    }
 }
 
 /// The configured activation.

@@ -10,14 +10,16 @@ use candle_core::{Device, Tensor};
 use candle_nn::VarBuilder;
 use rayon::prelude::*;
 
+use crate::compute::HiddenAct;
 use crate::compute::Precision;
 use crate::compute::gemm::{SendPtr, gemm_single, has_avx512};
 #[cfg(target_arch = "x86_64")]
 use crate::compute::gemm::{pack, pack_transposed, product};
 use crate::compute::kernels::{Norm, activate, layer_norm, sized, softmax_unnormalized};
 use crate::compute::linear::LinearLayer;
+use crate::compute::rotary::RotaryTable;
 use crate::error::Result;
-use crate::model::arch::{EncoderSpec, WeightNames};
+use crate::model::arch::{EncoderSpec, QkvNames, WeightNames};
 use crate::model::batch::TokenBatch;
 use crate::model::encoder::Encoder;
 
@@ -39,7 +41,8 @@ impl Linear {
 struct Layer {
     qkv: LinearLayer,
     attn_out: LinearLayer,
-    attn_norm: Norm,
+    /// Absent in ModernBERT's first block.
+    attn_norm: Option<Norm>,
     inter: LinearLayer,
     out: LinearLayer,
     out_norm: Norm,
@@ -49,6 +52,7 @@ struct Layer {
 pub struct PackedEncoder {
     spec: EncoderSpec,
     word: Vec<f32>,
+    /// Empty with rotary positions.
     position: Vec<f32>,
     /// Empty when the family has no token types.
     token_type: Vec<f32>,
@@ -56,6 +60,8 @@ pub struct PackedEncoder {
     layers: Vec<Layer>,
     /// The relative attention bias table `(buckets, heads)`, row-major.
     relative_bias: Vec<f32>,
+    /// The norm after the last block (pre-norm families).
+    final_norm: Option<Norm>,
     /// Activation buffers kept from batch to batch: fresh ones cost page faults
     /// and zeroing (about 5% of a forward pass, measured).
     buffers: std::sync::Mutex<Buffers>,
@@ -67,29 +73,42 @@ struct Buffers {
     ctx: Vec<f32>,
     tmp: Vec<f32>,
     inter: Vec<f32>,
+    /// Pre-norm: the normalised copy of the residual stream.
+    normed: Vec<f32>,
+    /// Pre-norm: the gated feed-forward activations.
+    gated: Vec<f32>,
 }
 
 fn flat(vb: &VarBuilder, shape: &[usize], name: &str) -> Result<Vec<f32>> {
     Ok(vb.get(shape, name)?.flatten_all()?.to_vec1::<f32>()?)
 }
 
-fn load_norm(vb: VarBuilder, size: usize, eps: f64) -> Result<Norm> {
-    let (w, b) = if vb.contains_tensor("weight") {
+/// A norm as plain arrays; `bias: false` (ModernBERT) gives a zero bias.
+fn load_norm(vb: VarBuilder, size: usize, eps: f64, bias: bool) -> Result<Norm> {
+    let (w, b) = if vb.contains_tensor("weight") || !vb.contains_tensor("gamma") {
         ("weight", "bias")
     } else {
         ("gamma", "beta")
     };
     Ok(Norm {
         weight: flat(&vb, &[size], w)?,
-        bias: flat(&vb, &[size], b)?,
+        bias: if bias {
+            flat(&vb, &[size], b)?
+        } else {
+            vec![0.0; size]
+        },
         eps: eps as f32,
     })
 }
 
-fn load_linear(vb: VarBuilder, inputs: usize, outputs: usize) -> Result<Linear> {
+fn load_linear(vb: VarBuilder, inputs: usize, outputs: usize, bias: bool) -> Result<Linear> {
     Ok(Linear {
         weight: flat(&vb, &[outputs, inputs], "weight")?,
-        bias: flat(&vb, &[outputs], "bias")?,
+        bias: if bias {
+            flat(&vb, &[outputs], "bias")?
+        } else {
+            vec![0.0; outputs]
+        },
         inputs,
         outputs,
     })
@@ -124,22 +143,37 @@ impl PackedEncoder {
         let c = spec;
         let h = c.hidden_size;
         let eps = c.layer_norm_eps;
+        let norm_bias = c.norm_bias();
+        let (attention_bias, mlp_bias) = (c.linear_bias(true), c.linear_bias(false));
+        let inter_width = c.intermediate_size * if c.pre_norm().is_some() { 2 } else { 1 };
         let mut layers = Vec::with_capacity(c.num_layers);
         for i in 0..c.num_layers {
             let l = vb.pp(format!("{}.{i}", names.layers));
+            let qkv = match names.qkv {
+                QkvNames::Separate { query, key, value } => stack(vec![
+                    load_linear(l.pp(query), h, h, attention_bias)?,
+                    load_linear(l.pp(key), h, h, attention_bias)?,
+                    load_linear(l.pp(value), h, h, attention_bias)?,
+                ]),
+                QkvNames::Fused(n) => load_linear(l.pp(n), h, 3 * h, attention_bias)?,
+            };
+            let attn_norm = l.pp(names.attention_norm);
+            let attn_norm =
+                if c.pre_norm().is_some() && i == 0 && !attn_norm.contains_tensor("weight") {
+                    None
+                } else {
+                    Some(load_norm(attn_norm, h, eps, norm_bias)?)
+                };
             layers.push(Layer {
-                qkv: stack(vec![
-                    load_linear(l.pp(names.query), h, h)?,
-                    load_linear(l.pp(names.key), h, h)?,
-                    load_linear(l.pp(names.value), h, h)?,
-                ])
-                .pack(precision),
-                attn_out: load_linear(l.pp(names.attention_out), h, h)?.pack(precision),
-                attn_norm: load_norm(l.pp(names.attention_norm), h, eps)?,
-                inter: load_linear(l.pp(names.intermediate), h, c.intermediate_size)?
+                qkv: qkv.pack(precision),
+                attn_out: load_linear(l.pp(names.attention_out), h, h, attention_bias)?
                     .pack(precision),
-                out: load_linear(l.pp(names.output), c.intermediate_size, h)?.pack(precision),
-                out_norm: load_norm(l.pp(names.output_norm), h, eps)?,
+                attn_norm,
+                inter: load_linear(l.pp(names.intermediate), h, inter_width, mlp_bias)?
+                    .pack(precision),
+                out: load_linear(l.pp(names.output), c.intermediate_size, h, mlp_bias)?
+                    .pack(precision),
+                out_norm: load_norm(l.pp(names.output_norm), h, eps, norm_bias)?,
             });
         }
         let token_type = match names.token_type {
@@ -150,14 +184,23 @@ impl PackedEncoder {
             (Some(n), Some(r)) => flat(&vb.pp(n), &[r.num_buckets, c.num_heads], "weight")?,
             _ => Vec::new(),
         };
+        let position = match names.position {
+            Some(n) => flat(&vb.pp(n), &[c.max_positions, h], "weight")?,
+            None => Vec::new(),
+        };
+        let final_norm = match names.final_norm {
+            Some(n) => Some(load_norm(vb.pp(n), h, eps, norm_bias)?),
+            None => None,
+        };
         Ok(Self {
             spec: spec.clone(),
             word: flat(&vb.pp(names.word), &[c.vocab_size, h], "weight")?,
-            position: flat(&vb.pp(names.position), &[c.max_positions, h], "weight")?,
+            position,
             token_type,
-            emb_norm: load_norm(vb.pp(names.embedding_norm), h, eps)?,
+            emb_norm: load_norm(vb.pp(names.embedding_norm), h, eps, norm_bias)?,
             layers,
             relative_bias,
+            final_norm,
             buffers: Default::default(),
         })
     }
@@ -189,12 +232,10 @@ impl PackedEncoder {
                     )));
                 }
                 let dst = &mut x[row * h..(row + 1) * h];
-                let (w, ps) = (
-                    &self.word[id * h..],
-                    &self.position[(p + c.position_offset) * h..],
-                );
-                for j in 0..h {
-                    dst[j] = w[j] + ps[j];
+                dst.copy_from_slice(&self.word[id * h..(id + 1) * h]);
+                if !self.position.is_empty() {
+                    let ps = &self.position[(p + c.position_offset) * h..];
+                    dst.iter_mut().zip(ps).for_each(|(d, p)| *d += p);
                 }
                 if !self.token_type.is_empty() {
                     let t = &self.token_type[ty * h..];
@@ -212,14 +253,49 @@ impl PackedEncoder {
         let qkv = sized(&mut b.qkv, tokens * 3 * h);
         let ctx = sized(&mut b.ctx, tokens * h);
         let tmp = sized(&mut b.tmp, tokens * h);
-        let inter = sized(&mut b.inter, tokens * c.intermediate_size);
         let act = c.act;
+        if let Some(p) = c.pre_norm() {
+            let normed = sized(&mut b.normed, tokens * h);
+            let i_size = c.intermediate_size;
+            let gated = sized(&mut b.gated, tokens * i_size);
+            let inter = sized(&mut b.inter, tokens * 2 * i_size);
+            // Each token's position in its text, for the rotary embeddings.
+            let positions: Vec<usize> = batch.lengths.iter().flat_map(|&len| 0..len).collect();
+            for (i, layer) in self.layers.iter().enumerate() {
+                let (window, theta) = p.attention_of(i);
+                normed.copy_from_slice(&x);
+                if let Some(n) = &layer.attn_norm {
+                    layer_norm(normed, None, n);
+                }
+                layer.qkv.forward(normed, tokens, qkv, &|_| {});
+                let table = RotaryTable::new(theta, batch.seq_len, c.head_dim());
+                rotate_queries_and_keys(qkv, &positions, &table, h);
+                self.attention(qkv, &offsets, batch, &[], window, ctx);
+                layer.attn_out.forward(ctx, tokens, tmp, &|_| {});
+                add(&mut x, tmp);
+                normed.copy_from_slice(&x);
+                layer_norm(normed, None, &layer.out_norm);
+                layer.inter.forward(normed, tokens, inter, &|_| {});
+                gate(inter, gated, i_size, act);
+                layer.out.forward(gated, tokens, tmp, &|_| {});
+                add(&mut x, tmp);
+            }
+            if let Some(n) = &self.final_norm {
+                layer_norm(&mut x, None, n);
+            }
+            return Ok(x);
+        }
+        let inter = sized(&mut b.inter, tokens * c.intermediate_size);
         let buckets = self.buckets(batch.seq_len);
         for layer in &self.layers {
             layer.qkv.forward(&x, tokens, qkv, &|_| {});
-            self.attention(qkv, &offsets, batch, &buckets, ctx);
+            self.attention(qkv, &offsets, batch, &buckets, None, ctx);
             layer.attn_out.forward(ctx, tokens, tmp, &|_| {});
-            layer_norm(&mut x, Some(tmp), &layer.attn_norm);
+            let attn_norm = layer
+                .attn_norm
+                .as_ref()
+                .expect("post-norm blocks have an attention norm");
+            layer_norm(&mut x, Some(tmp), attn_norm);
             // The activation runs on each block of rows right after it is computed.
             layer
                 .inter
@@ -260,13 +336,15 @@ impl PackedEncoder {
     }
 
     /// Self-attention of every (text, head) pair in parallel; writes `ctx`.
-    /// Every token of a text is a query; its first `batch.keys[text]` are keys.
+    /// Every token of a text is a query; its first `batch.keys[text]` are keys;
+    /// with a `window`, only the keys at most that many positions away.
     fn attention(
         &self,
         qkv: &[f32],
         offsets: &[usize],
         batch: &TokenBatch,
         buckets: &[u16],
+        window: Option<usize>,
         ctx: &mut [f32],
     ) {
         let lengths = &batch.lengths;
@@ -307,6 +385,9 @@ impl PackedEncoder {
                         buf.inv.clear();
                         for (i, r) in buf.scores.chunks_exact_mut(width).enumerate() {
                             let r = &mut r[..keys];
+                            if let Some(w) = window {
+                                mask_outside(r, i, w);
+                            }
                             if relative {
                                 self.add_position_bias(r, i, l, hd, buckets, scale);
                                 buf.inv.push(softmax_unnormalized(r, 1.0));
@@ -348,6 +429,9 @@ impl PackedEncoder {
                 };
                 buf.inv.clear();
                 for (i, r) in buf.scores.chunks_exact_mut(keys).enumerate() {
+                    if let Some(w) = window {
+                        mask_outside(r, i, w);
+                    }
                     if relative {
                         self.add_position_bias(r, i, l, hd, buckets, scale);
                         buf.inv.push(softmax_unnormalized(r, 1.0));
@@ -373,6 +457,49 @@ impl PackedEncoder {
                 }
             });
     }
+}
+
+/// Sets the scores of keys more than `w` positions from query `i` to a value
+/// whose exponential is 0 (finite: the softmax subtracts the row's maximum).
+fn mask_outside(r: &mut [f32], i: usize, w: usize) {
+    for (j, v) in r.iter_mut().enumerate() {
+        if i.abs_diff(j) > w {
+            *v = -1e30;
+        }
+    }
+}
+
+/// `x += y`, element by element.
+fn add(x: &mut [f32], y: &[f32]) {
+    x.iter_mut().zip(y).for_each(|(a, b)| *a += b);
+}
+
+/// Rotates the query and the key of every head of every token (rows of
+/// `3 * h`: Q, K, V) by the token's position in its text.
+fn rotate_queries_and_keys(qkv: &mut [f32], positions: &[usize], table: &RotaryTable, h: usize) {
+    let d = table.d;
+    qkv.par_chunks_exact_mut(3 * h)
+        .zip(positions)
+        .for_each(|(row, &p)| {
+            for head in row[..2 * h].chunks_exact_mut(d) {
+                table.rotate(head, p);
+            }
+        });
+}
+
+/// A gated feed-forward layer's activations: for rows of `2 * width` (input,
+/// gate), `act(input) * gate` into rows of `width`.
+fn gate(inter: &mut [f32], gated: &mut [f32], width: usize, act: HiddenAct) {
+    inter
+        .par_chunks_exact_mut(2 * width)
+        .zip(gated.par_chunks_exact_mut(width))
+        .for_each(|(row, out)| {
+            let (input, g) = row.split_at_mut(width);
+            activate(input, act);
+            out.iter_mut()
+                .zip(input.iter().zip(g.iter()))
+                .for_each(|(o, (a, b))| *o = a * b);
+        });
 }
 
 /// Per-thread buffers of the attention jobs, reused from job to job.
