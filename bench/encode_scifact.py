@@ -12,9 +12,9 @@ import sys
 from common import DATA, MODEL, OUT, PEER, PEER_PY, SMOKE, model_dir, rankbook_stats, smoke_note
 
 
-def run_rankbook(out_path):
+def run_rankbook(out_path, model=MODEL):
     _, stats = rankbook_stats(
-        ["encode", "--model", MODEL, "--input", os.path.join(DATA, "corpus.jsonl"), "--output", out_path,
+        ["encode", "--model", model, "--input", os.path.join(DATA, "corpus.jsonl"), "--output", out_path,
          "--batch-size", "32", "--max-length", "256", "--threads", "2", "--quiet", "--no-cache"])
     n, tokens, secs = stats["counts"]["texts"], stats["counts"]["tokens"], stats["seconds"]["encode"]
     return {"docs": n, "tokens": tokens, "seconds": secs, "docs_per_s": n / secs,
@@ -22,11 +22,16 @@ def run_rankbook(out_path):
 
 
 def run_st(model_path):
+    return run_st_model(model_path, "rankbook_bench")
+
+
+def run_st_model(model_path, tag):
+    """sentence-transformers through the peer's encode_eval.py; its summary."""
     env = dict(os.environ, PEER_MODEL_DIR=model_path, PEER_DATA_DIR=DATA, PEER_OUT_DIR=OUT)
     subprocess.run([PEER_PY, os.path.join(PEER, "encode_eval.py"), "--batch-size", "32",
-                    "--max-seq-length", "256", "--threads", "2", "--tag", "rankbook_bench"],
+                    "--max-seq-length", "256", "--threads", "2", "--tag", tag],
                    env=env, check=True, capture_output=True, text=True)
-    with open(os.path.join(OUT, "encode_eval_rankbook_bench.json")) as f:
+    with open(os.path.join(OUT, f"encode_eval_{tag}.json")) as f:
         return json.load(f)
 
 

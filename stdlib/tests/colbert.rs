@@ -535,3 +535,49 @@ fn token_embeddings_in_bf16_and_int8_stay_close_to_pylates() {
         assert!(worst >= floor, "{precision}: worst token cosine {worst}");
     }
 }
+
+#[test]
+fn a_pylate_colbert_on_modernbert_equals_pylate_on_both_back_ends() {
+    // PyLate's own folder (make_tiny_colbert.py): the tiny ModernBERT with its
+    // "[Q] "/"[D] " markers and a 16-d projection.
+    let dir = root().join("stdlib/tests/fixtures/tiny/modernbert-colbert");
+    let text = std::fs::read_to_string(dir.join("reference.json")).unwrap();
+    let reference: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let texts: Vec<&str> = reference["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    for backend in [Backend::Packed, Backend::Candle] {
+        let opts = ColbertOptions {
+            backend,
+            ..Default::default()
+        };
+        let model = ColbertEncoder::from_dir(&dir, &opts).unwrap();
+        assert_eq!(model.dim(), 16);
+        for (side, kind) in [(Side::Query, "queries"), (Side::Document, "documents")] {
+            let (got, _) = model
+                .encode(&texts, side, &EncodeOptions::default())
+                .unwrap();
+            for (i, want) in reference[kind].as_array().unwrap().iter().enumerate() {
+                let want = want.as_array().unwrap();
+                assert_eq!(got.count(i), want.len(), "{backend:?} {kind} {i}: tokens");
+                for (t, row) in want.iter().enumerate() {
+                    let row: Vec<f32> = row
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|x| x.as_f64().unwrap() as f32)
+                        .collect();
+                    let g = &got.get(i)[t * 16..(t + 1) * 16];
+                    let cos = cosine(g, &row);
+                    assert!(
+                        cos >= 0.99999,
+                        "{backend:?} {kind} {i} token {t}: cos {cos}"
+                    );
+                }
+            }
+        }
+    }
+}

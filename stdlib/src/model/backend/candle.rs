@@ -13,6 +13,7 @@ use crate::compute::train_linear::{LinearOp, linear_t};
 use crate::compute::train_ops;
 use crate::error::Result;
 use crate::model::arch::{EncoderSpec, QkvNames, WeightNames};
+use crate::model::backend::packed::sees_a_key;
 use crate::model::batch::TokenBatch;
 use crate::model::encoder::Encoder;
 
@@ -295,14 +296,32 @@ impl CandleEncoder {
         if let Some(p) = c.pre_norm() {
             for (i, layer) in self.layers.iter().enumerate() {
                 let (window, theta) = p.attention_of(i);
-                let bias = match window {
+                let (bias, alive) = match window {
                     Some(w) => {
-                        bias.broadcast_add(&window_bias(l, w, &self.device)?.to_dtype(dtype)?)?
+                        let alive: Vec<f32> = batch
+                            .keys
+                            .iter()
+                            .flat_map(|&k| {
+                                (0..l).map(move |q| sees_a_key(q, k, Some(w)) as u8 as f32)
+                            })
+                            .collect();
+                        (
+                            bias.broadcast_add(&window_bias(l, w, &self.device)?.to_dtype(dtype)?)?,
+                            Some(
+                                Tensor::from_vec(alive, (b, 1, l, 1), &self.device)?
+                                    .to_dtype(dtype)?,
+                            ),
+                        )
                     }
-                    None => bias.clone(),
+                    None => (bias.clone(), None),
                 };
                 let rotary = Rotary::new(theta, l, c.head_dim(), &self.device, dtype)?;
-                x = layer.forward_pre_norm(&x, c, &bias, &rotary, self.ops, train)?;
+                let attention = Attention {
+                    bias: &bias,
+                    alive: alive.as_ref(),
+                    rotary: &rotary,
+                };
+                x = layer.forward_pre_norm(&x, c, &attention, self.ops, train)?;
             }
             if let Some(n) = &self.final_norm {
                 x = n.forward(&x)?;
@@ -332,13 +351,13 @@ impl CandleEncoder {
                         return Ok(attention_t(qkv, heads, scale, bias_rows.clone(), mask)?);
                     }
                     let (q, k, v) = split_heads(qkv, c)?;
-                    plain_attention(&q, &k, &v, &bias, scale, c, self.ops, train)
+                    plain_attention(&q, &k, &v, &bias, None, scale, c, self.ops, train)
                 };
                 x = layer.forward_fused(&x, c, &attention, train)?;
                 continue;
             }
             let (q, k, v) = split_heads(&layer.qkv.forward(&x)?, c)?;
-            let ctx = plain_attention(&q, &k, &v, &bias, scale, c, self.ops, train)?;
+            let ctx = plain_attention(&q, &k, &v, &bias, None, scale, c, self.ops, train)?;
             let a = dropout(&layer.attn_out.forward(&ctx)?, c.hidden_dropout, train)?;
             let norm = layer
                 .attn_norm
@@ -411,14 +430,26 @@ impl Rotary {
     }
 }
 
+/// What a pre-norm block's attention needs besides Q, K and V.
+struct Attention<'a> {
+    /// `(b, 1, 1 or l, l)`: padding and window.
+    bias: &'a Tensor,
+    /// `(b, 1, l, 1)`: 0 for queries without a key in their window.
+    alive: Option<&'a Tensor>,
+    rotary: &'a Rotary,
+}
+
 /// Attention of `(b, heads, l, d)` queries, keys and values with an additive
-/// bias; returns the context `(b, l, hidden)`.
+/// bias; queries whose `alive` is 0 get a zero context (PyTorch's
+/// scaled-dot-product attention on a fully masked row); returns the context
+/// `(b, l, hidden)`.
 #[allow(clippy::too_many_arguments)]
 fn plain_attention(
     q: &Tensor,
     k: &Tensor,
     v: &Tensor,
     bias: &Tensor,
+    alive: Option<&Tensor>,
     scale: f64,
     c: &EncoderSpec,
     ops: Ops,
@@ -427,6 +458,10 @@ fn plain_attention(
     let (b, _, l, _) = q.dims4()?;
     let probs = softmax(&(q.matmul(&k.t()?)? * scale)?.broadcast_add(bias)?, ops)?;
     let probs = dropout(&probs, c.attention_dropout, train)?;
+    let probs = match alive {
+        Some(a) => probs.broadcast_mul(a)?,
+        None => probs,
+    };
     Ok(probs
         .matmul(v)?
         .transpose(1, 2)?
@@ -442,8 +477,7 @@ impl Layer {
         &self,
         x: &Tensor,
         c: &EncoderSpec,
-        bias: &Tensor,
-        rotary: &Rotary,
+        att: &Attention,
         ops: Ops,
         train: Option<&Dropout>,
     ) -> Result<Tensor> {
@@ -466,9 +500,9 @@ impl Layer {
             self.qkv.forward(&h)?
         };
         let (q, k, v) = split_heads(&qkv, c)?;
-        let (q, k) = (rotary.apply(&q)?, rotary.apply(&k)?);
+        let (q, k) = (att.rotary.apply(&q)?, att.rotary.apply(&k)?);
         let scale = 1.0 / (c.head_dim() as f64).sqrt();
-        let ctx = plain_attention(&q, &k, &v, bias, scale, c, ops, train)?;
+        let ctx = plain_attention(&q, &k, &v, att.bias, att.alive, scale, c, ops, train)?;
         let a = dropout(&lin(&self.attn_out, &ctx)?, c.attention_dropout, train)?;
         let x = (x + a)?;
         let h = lin(&self.inter, &self.out_norm.forward(&x)?)?;

@@ -394,6 +394,9 @@ impl PackedEncoder {
                             } else {
                                 buf.inv.push(softmax_unnormalized(r, scale));
                             }
+                            if !sees_a_key(i, keys, window) {
+                                *buf.inv.last_mut().expect("pushed above") = 0.0;
+                            }
                         }
                         // ctx rows = P V, V packed as panels of its d columns.
                         pack(&qkv[v..], row, keys, d, &mut buf.panels);
@@ -438,6 +441,9 @@ impl PackedEncoder {
                     } else {
                         buf.inv.push(softmax_unnormalized(r, scale));
                     }
+                    if !sees_a_key(i, keys, window) {
+                        *buf.inv.last_mut().expect("pushed above") = 0.0;
+                    }
                 }
                 unsafe {
                     // ctx rows = P V.
@@ -467,6 +473,14 @@ fn mask_outside(r: &mut [f32], i: usize, w: usize) {
             *v = -1e30;
         }
     }
+}
+
+/// Whether query `i` has a key within its window among the first `keys`
+/// tokens. A query with none (a ColBERT query's expansion token far from the
+/// text) gets a zero context, as PyTorch's scaled-dot-product attention gives
+/// a fully masked row.
+pub(crate) fn sees_a_key(i: usize, keys: usize, window: Option<usize>) -> bool {
+    window.is_none_or(|w| keys > 0 && i <= keys - 1 + w)
 }
 
 /// `x += y`, element by element.
