@@ -7,6 +7,7 @@ two sets of embeddings are. Run through bench/encode_scifact.sh.
 """
 import json
 import os
+import subprocess
 import sys
 
 from common import DATA, MODEL, OUT, PEER, PEER_PY, SMOKE, model_dir, rankbook_stats, smoke_note

@@ -10,7 +10,10 @@ use rankbook::model::splade::{SpladeEncoder, SpladeOptions};
 use rankbook::model::{Backend, EncodeOptions, ModelOptions, SentenceEncoder};
 use serde_json::Value;
 
+/// Families with a cross-encoder fixture.
 const FAMILIES: [&str; 4] = ["distilbert", "xlm-roberta", "mpnet", "modernbert"];
+/// Families with a sentence-encoder fixture (Qwen3 is an embedder only).
+const SENTENCE_FAMILIES: [&str; 5] = ["distilbert", "xlm-roberta", "mpnet", "modernbert", "qwen3"];
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -48,7 +51,7 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 
 #[test]
 fn sentence_encoders_equal_sentence_transformers_on_both_back_ends() {
-    for family in FAMILIES {
+    for family in SENTENCE_FAMILIES {
         let name = format!("{family}-st");
         let r = reference(&name);
         let texts = strings(&r["texts"]);
@@ -95,6 +98,48 @@ fn sentence_encoders_equal_sentence_transformers_on_both_back_ends() {
                     "{name} {backend:?} batched text {i}: cos {c}, max diff {d}"
                 );
             }
+        }
+    }
+}
+
+#[test]
+fn a_decoder_embedder_takes_its_query_prompt_and_pools_the_last_token() {
+    // Qwen3-Embedding's way: an instruction before each query (from
+    // config_sentence_transformers.json), the end-of-text token appended,
+    // left padding in sentence-transformers' batch, the last token pooled.
+    let name = "qwen3-st";
+    let r = reference(name);
+    let texts = strings(&r["texts"]);
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let prompt = r["query_prompt"].as_str().unwrap();
+    for backend in [Backend::Packed, Backend::Candle] {
+        let opts = ModelOptions {
+            backend,
+            ..Default::default()
+        };
+        let m = SentenceEncoder::from_dir(&fixture(name), &opts).unwrap();
+        assert_eq!(m.query_prompt(), Some(prompt));
+        let ids: Vec<Vec<u32>> = m
+            .tokenize(&refs, Some(prompt))
+            .unwrap()
+            .into_iter()
+            .map(|t| t.ids)
+            .collect();
+        let want: Vec<Vec<u32>> = serde_json::from_value(r["query_token_ids"].clone()).unwrap();
+        assert_eq!(ids, want, "{name}: query token ids");
+        let opts = EncodeOptions {
+            batch_size: refs.len(),
+            prompt: Some(prompt),
+            ..Default::default()
+        };
+        let (got, _) = m.encode(&refs, &opts).unwrap();
+        for i in 0..refs.len() {
+            let want = floats(&r["query_embeddings"][i]);
+            let (c, d) = (cosine(got.row(i), &want), max_abs_diff(got.row(i), &want));
+            assert!(
+                c >= 0.99999 && d <= 1e-5,
+                "{name} {backend:?} query {i}: cos {c}, max diff {d}"
+            );
         }
     }
 }
@@ -230,7 +275,7 @@ fn three_steps(dir: &std::path::Path, backend: Backend) -> (Vec<f32>, SentenceEn
 
 #[test]
 fn fused_training_equals_the_candle_reference_and_saved_folders_reload() {
-    for family in FAMILIES {
+    for family in SENTENCE_FAMILIES {
         let dir = fixture(&format!("{family}-st"));
         let (fused, m) = three_steps(&dir, Backend::Trainable);
         let (reference, _) = three_steps(&dir, Backend::TrainableReference);

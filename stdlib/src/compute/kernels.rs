@@ -21,13 +21,18 @@ pub enum HiddenAct {
     GeluNew,
     /// Rectified linear unit.
     Relu,
+    /// `x * sigmoid(x)` (SwiGLU's activation).
+    #[serde(alias = "swish")]
+    Silu,
 }
 
-/// A LayerNorm's parameters as plain arrays.
+/// A LayerNorm's (or an RMSNorm's) parameters as plain arrays.
 pub(crate) struct Norm {
     pub(crate) weight: Vec<f32>,
     pub(crate) bias: Vec<f32>,
     pub(crate) eps: f32,
+    /// RMSNorm: no centring (the bias is then zero).
+    pub(crate) rms: bool,
 }
 
 /// Makes `v` hold `n` floats, reusing its memory (contents are overwritten by the caller).
@@ -146,7 +151,7 @@ fn norm_body(row: &mut [f32], residual: Option<&[f32]>, n: &Norm) {
         }
     }
     let h = row.len() as f32;
-    let mean = lane_sum(row) / h;
+    let mean = if n.rms { 0.0 } else { lane_sum(row) / h };
     let mut sq = [0f32; LANES];
     let chunks = row.chunks_exact(LANES);
     let mut tail = 0.0;
@@ -371,6 +376,7 @@ pub(crate) fn activate(x: &mut [f32], act: HiddenAct) {
             }
         }
         HiddenAct::Relu => x.iter_mut().for_each(|v| *v = v.max(0.0)),
+        HiddenAct::Silu => x.iter_mut().for_each(|v| *v /= 1.0 + fast_exp(-*v)),
     }
 }
 
@@ -429,6 +435,7 @@ mod tests {
             weight: vec![2.0; 19],
             bias: vec![1.0; 19],
             eps: 1e-12,
+            rms: false,
         };
         let mut x: Vec<f32> = (0..19).map(|i| i as f32).collect();
         layer_norm(&mut x, None, &n);
@@ -438,6 +445,26 @@ mod tests {
             "{}",
             x[0]
         );
+        // RMSNorm of (3, 4): rms sqrt(12.5), no centring, no bias.
+        let rms = Norm {
+            weight: vec![2.0; 2],
+            bias: vec![0.0; 2],
+            eps: 0.0,
+            rms: true,
+        };
+        let mut y = vec![3.0f32, 4.0];
+        layer_norm(&mut y, None, &rms);
+        let r = 12.5f32.sqrt();
+        assert!(
+            (y[0] - 6.0 / r).abs() < 1e-6 && (y[1] - 8.0 / r).abs() < 1e-6,
+            "{y:?}"
+        );
+        // SiLU: x / (1 + e^-x).
+        let mut s = vec![-2.0f32, 0.0, 1.5];
+        activate(&mut s, HiddenAct::Silu);
+        for (got, x) in s.iter().zip([-2.0f32, 0.0, 1.5]) {
+            assert!((got - x / (1.0 + (-x).exp())).abs() < 1e-6, "{got} for {x}");
+        }
         let mut g = vec![-1.0f32, 0.0, 1.0];
         activate(&mut g, HiddenAct::Gelu);
         assert!(

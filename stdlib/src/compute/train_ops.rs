@@ -69,6 +69,7 @@ impl CustomOp3 for LayerNormOp {
             weight: slice(s2, l2)?.to_vec(),
             bias: slice(s3, l3)?.to_vec(),
             eps: self.0,
+            rms: false,
         };
         let mut out = slice(s1, l1)?.to_vec();
         layer_norm(&mut out, None, &norm);

@@ -88,7 +88,7 @@ pub(crate) static NAMES: WeightNames = WeightNames {
     word: "embeddings.word_embeddings",
     position: Some("embeddings.position_embeddings"),
     token_type: Some("embeddings.token_type_embeddings"),
-    embedding_norm: "embeddings.LayerNorm",
+    embedding_norm: Some("embeddings.LayerNorm"),
     layers: "encoder.layer",
     qkv: QkvNames::Separate {
         query: "attention.self.query",
@@ -98,10 +98,12 @@ pub(crate) static NAMES: WeightNames = WeightNames {
     attention_out: "attention.output.dense",
     attention_norm: "attention.output.LayerNorm",
     intermediate: "intermediate.dense",
+    up: None,
     output: "output.dense",
     output_norm: "output.LayerNorm",
     relative_bias: None,
     final_norm: None,
+    qk_norm: None,
 };
 
 static CLASSIFIER: ClassifierNames = ClassifierNames {

@@ -36,7 +36,7 @@ static NAMES: WeightNames = WeightNames {
     word: "embeddings.word_embeddings",
     position: Some("embeddings.position_embeddings"),
     token_type: None,
-    embedding_norm: "embeddings.LayerNorm",
+    embedding_norm: Some("embeddings.LayerNorm"),
     layers: "transformer.layer",
     qkv: QkvNames::Separate {
         query: "attention.q_lin",
@@ -46,10 +46,12 @@ static NAMES: WeightNames = WeightNames {
     attention_out: "attention.out_lin",
     attention_norm: "sa_layer_norm",
     intermediate: "ffn.lin1",
+    up: None,
     output: "ffn.lin2",
     output_norm: "output_layer_norm",
     relative_bias: None,
     final_norm: None,
+    qk_norm: None,
 };
 
 static CLASSIFIER: ClassifierNames = ClassifierNames {

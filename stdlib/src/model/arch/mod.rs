@@ -7,6 +7,7 @@ pub mod bert;
 pub mod distilbert;
 pub mod modernbert;
 pub mod mpnet;
+pub mod qwen3;
 pub mod xlm_roberta;
 
 use std::path::Path;
@@ -79,9 +80,33 @@ pub struct PreNorm {
     pub mlp_bias: bool,
     /// Whether the norms have biases.
     pub norm_bias: bool,
+    /// LayerNorm or RMSNorm.
+    pub norm: NormKind,
+    /// Key and value heads (fewer than the query heads: grouped-query attention).
+    pub kv_heads: usize,
+    /// Width of one head (not always hidden / heads).
+    pub head_dim: usize,
+    /// Whether each query and key head is RMS-normalised before the rotation (Qwen3).
+    pub qk_norm: bool,
+    /// Whether a token sees only the tokens before it (decoders).
+    pub causal: bool,
+}
+
+/// The kind of normalisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NormKind {
+    /// `(x - mean) / std * w + b`.
+    LayerNorm,
+    /// `x / rms(x) * w` (LLaMA, Qwen).
+    Rms,
 }
 
 impl PreNorm {
+    /// Whether the norms are RMSNorms.
+    pub fn rms(&self) -> bool {
+        self.norm == NormKind::Rms
+    }
+
     /// Layer `i`'s window (`None`: global attention) and rotary base.
     pub fn attention_of(&self, i: usize) -> (Option<usize>, f64) {
         match self.windows.get(i).copied().flatten() {
@@ -94,7 +119,26 @@ impl PreNorm {
 impl EncoderSpec {
     /// Width of one attention head.
     pub fn head_dim(&self) -> usize {
-        self.hidden_size / self.num_heads
+        match &self.layout {
+            Layout::PreNorm(p) => p.head_dim,
+            Layout::PostNorm => self.hidden_size / self.num_heads,
+        }
+    }
+
+    /// Key and value heads (as many as query heads, but for grouped-query attention).
+    pub fn kv_heads(&self) -> usize {
+        self.pre_norm().map_or(self.num_heads, |p| p.kv_heads)
+    }
+
+    /// Widths of the query projection and of the key (and value) projection.
+    pub fn qkv_widths(&self) -> (usize, usize) {
+        let d = self.head_dim();
+        (self.num_heads * d, self.kv_heads() * d)
+    }
+
+    /// Whether the norms are RMSNorms.
+    pub fn rms_norm(&self) -> bool {
+        self.pre_norm().is_some_and(PreNorm::rms)
     }
 
     /// The pre-norm parts, when the block is pre-norm.
@@ -127,17 +171,73 @@ impl EncoderSpec {
 
     /// Checks the shapes fit together.
     fn check(self, dir: &Path) -> Result<Self> {
-        if self.num_heads == 0 || !self.hidden_size.is_multiple_of(self.num_heads) {
-            return Err(Error::model_config(
-                dir,
-                format!(
-                    "hidden size {} is not a multiple of the {} attention heads",
-                    self.hidden_size, self.num_heads
-                ),
-            ));
+        if let Some(p) = self.pre_norm() {
+            if p.kv_heads == 0 || !self.num_heads.is_multiple_of(p.kv_heads) || p.head_dim % 2 != 0
+            {
+                return Err(Error::model_config(
+                    dir,
+                    format!(
+                        "{} attention heads do not share {} key/value heads evenly, or the head \
+                         width {} is odd",
+                        self.num_heads, p.kv_heads, p.head_dim
+                    ),
+                ));
+            }
+            return Ok(self);
         }
+        heads_divide(dir, self.hidden_size, self.num_heads)?;
         Ok(self)
     }
+}
+
+/// One entry of `config.json`'s `rope_parameters` (transformers 5).
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct RopeParameters {
+    #[serde(default)]
+    pub rope_type: Option<String>,
+    #[serde(default)]
+    pub rope_theta: Option<f64>,
+}
+
+/// Checks `hidden` splits into `heads` equal heads.
+pub(crate) fn heads_divide(dir: &Path, hidden: usize, heads: usize) -> Result<()> {
+    if heads == 0 || !hidden.is_multiple_of(heads) {
+        return Err(Error::model_config(
+            dir,
+            format!("hidden size {hidden} is not a multiple of the {heads} attention heads"),
+        ));
+    }
+    Ok(())
+}
+
+/// Each layer's window from `config.json`'s `layer_types`: `None` for
+/// `full_attention`, `sliding` for `sliding_attention`.
+pub(crate) fn layer_windows(
+    path: &Path,
+    types: &[String],
+    layers: usize,
+    sliding: Option<usize>,
+) -> Result<Vec<Option<usize>>> {
+    if types.len() != layers {
+        return Err(Error::model_config(
+            path,
+            format!(
+                "layer_types has {} entries for {layers} layers",
+                types.len()
+            ),
+        ));
+    }
+    types
+        .iter()
+        .map(|t| match t.as_str() {
+            "full_attention" => Ok(None),
+            "sliding_attention" => Ok(sliding),
+            other => Err(Error::model_config(
+                path,
+                format!("layer type \"{other}\" is not supported"),
+            )),
+        })
+        .collect()
 }
 
 /// Bucketed relative positions, as T5 and MPNet compute them.
@@ -178,8 +278,8 @@ pub struct WeightNames {
     pub position: Option<&'static str>,
     /// Token-type embeddings, when the family has them.
     pub token_type: Option<&'static str>,
-    /// LayerNorm after the embeddings.
-    pub embedding_norm: &'static str,
+    /// The norm after the embeddings (decoders have none).
+    pub embedding_norm: Option<&'static str>,
     /// Blocks are `{layers}.{i}`.
     pub layers: &'static str,
     /// Inside a block: query, key and value, attention output, its norm,
@@ -189,18 +289,23 @@ pub struct WeightNames {
     pub qkv: QkvNames,
     /// See [`WeightNames::qkv`].
     pub attention_out: &'static str,
-    /// See [`WeightNames::query`].
+    /// See [`WeightNames::qkv`].
     pub attention_norm: &'static str,
-    /// See [`WeightNames::query`].
+    /// See [`WeightNames::qkv`]; with `up`, the gate of a gated feed-forward layer.
     pub intermediate: &'static str,
-    /// See [`WeightNames::query`].
+    /// The up projection of a gated feed-forward layer stored apart from its gate
+    /// (Qwen3: `down(act(gate(x)) * up(x))`).
+    pub up: Option<&'static str>,
+    /// See [`WeightNames::qkv`].
     pub output: &'static str,
-    /// See [`WeightNames::query`].
+    /// See [`WeightNames::qkv`].
     pub output_norm: &'static str,
     /// The relative attention bias table `(buckets, heads)`, shared by all blocks.
     pub relative_bias: Option<&'static str>,
     /// The norm after the last block (pre-norm families).
     pub final_norm: Option<&'static str>,
+    /// The per-head query and key norms inside a block (Qwen3).
+    pub qk_norm: Option<(&'static str, &'static str)>,
 }
 
 /// Where a block's query, key and value projections are stored.
@@ -280,7 +385,7 @@ pub struct Arch {
 }
 
 /// The families rankbook runs, as `model_type` names.
-pub const SUPPORTED: &str = "bert, distilbert, modernbert, mpnet, roberta, xlm-roberta";
+pub const SUPPORTED: &str = "bert, distilbert, modernbert, mpnet, qwen3, roberta, xlm-roberta";
 
 /// Reads `dir/config.json` and returns its family.
 pub fn detect(dir: &Path) -> Result<Arch> {
@@ -300,6 +405,7 @@ pub fn detect(dir: &Path) -> Result<Arch> {
         "xlm-roberta" | "roberta" | "xlmroberta" => xlm_roberta::arch(&path),
         "mpnet" => mpnet::arch(&path),
         "modernbert" => modernbert::arch(&path),
+        "qwen3" => qwen3::arch(&path),
         other => Err(Error::model_config(
             &path,
             format!("model_type \"{other}\" is not supported (supported: {SUPPORTED})"),
@@ -330,6 +436,14 @@ fn default_init() -> f64 {
 }
 fn default_act() -> HiddenAct {
     HiddenAct::Gelu
+}
+
+/// The family of a `config.json` holding `json` (tests).
+#[cfg(test)]
+pub(crate) fn arch_from_config(json: &str) -> Result<Arch> {
+    let d = tempfile::tempdir().expect("a temporary folder");
+    std::fs::write(d.path().join("config.json"), json).expect("config.json written");
+    detect(d.path())
 }
 
 #[cfg(test)]

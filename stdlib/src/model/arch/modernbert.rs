@@ -12,8 +12,8 @@ use serde::Deserialize;
 use crate::compute::HiddenAct;
 use crate::error::{Error, Result};
 use crate::model::arch::{
-    Arch, ClassifierNames, EncoderSpec, HeadAct, Layout, MlmNames, PreNorm, QkvNames, WeightNames,
-    default_act, default_init, read_json,
+    Arch, ClassifierNames, EncoderSpec, HeadAct, Layout, MlmNames, NormKind, PreNorm, QkvNames,
+    RopeParameters, WeightNames, default_act, default_init, heads_divide, layer_windows, read_json,
 };
 
 /// ModernBERT's `config.json`, old (`global_attn_every_n_layers`,
@@ -64,14 +64,6 @@ struct ModernBertConfig {
     classifier_activation: HiddenAct,
 }
 
-#[derive(Debug, Deserialize)]
-struct RopeParameters {
-    #[serde(default)]
-    rope_type: Option<String>,
-    #[serde(default)]
-    rope_theta: Option<f64>,
-}
-
 fn default_eps() -> f64 {
     1e-5
 }
@@ -89,16 +81,18 @@ static NAMES: WeightNames = WeightNames {
     word: "embeddings.tok_embeddings",
     position: None,
     token_type: None,
-    embedding_norm: "embeddings.norm",
+    embedding_norm: Some("embeddings.norm"),
     layers: "layers",
     qkv: QkvNames::Fused("attn.Wqkv"),
     attention_out: "attn.Wo",
     attention_norm: "attn_norm",
     intermediate: "mlp.Wi",
+    up: None,
     output: "mlp.Wo",
     output_norm: "mlp_norm",
     relative_bias: None,
     final_norm: Some("final_norm"),
+    qk_norm: None,
 };
 
 static CLASSIFIER: ClassifierNames = ClassifierNames {
@@ -138,29 +132,7 @@ impl ModernBertConfig {
     fn windows(&self, path: &Path) -> Result<Vec<Option<usize>>> {
         let half = self.local_attention / 2;
         match &self.layer_types {
-            Some(types) => {
-                if types.len() != self.num_hidden_layers {
-                    return Err(Error::model_config(
-                        path,
-                        format!(
-                            "layer_types has {} entries for {} layers",
-                            types.len(),
-                            self.num_hidden_layers
-                        ),
-                    ));
-                }
-                types
-                    .iter()
-                    .map(|t| match t.as_str() {
-                        "full_attention" => Ok(None),
-                        "sliding_attention" => Ok(Some(half)),
-                        other => Err(Error::model_config(
-                            path,
-                            format!("layer type \"{other}\" is not supported"),
-                        )),
-                    })
-                    .collect()
-            }
+            Some(types) => layer_windows(path, types, self.num_hidden_layers, Some(half)),
             None => {
                 let every = self.global_attn_every_n_layers.max(1);
                 Ok((0..self.num_hidden_layers)
@@ -196,7 +168,13 @@ pub fn arch(path: &Path) -> Result<Arch> {
         attention_bias: c.attention_bias,
         mlp_bias: c.mlp_bias,
         norm_bias: c.norm_bias,
+        norm: NormKind::LayerNorm,
+        kv_heads: c.num_attention_heads,
+        head_dim: c.hidden_size / c.num_attention_heads.max(1),
+        qk_norm: false,
+        causal: false,
     });
+    heads_divide(path, c.hidden_size, c.num_attention_heads)?;
     let spec = EncoderSpec {
         vocab_size: c.vocab_size,
         hidden_size: c.hidden_size,
@@ -228,14 +206,8 @@ pub fn arch(path: &Path) -> Result<Arch> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
 
-    fn arch_of(json: &str) -> Result<Arch> {
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("config.json");
-        std::fs::write(&p, json).unwrap();
-        arch(&p)
-    }
+    use crate::model::arch::arch_from_config as arch_of;
 
     const SIZES: &str = r#""model_type": "modernbert", "vocab_size": 10, "hidden_size": 8,
         "num_hidden_layers": 4, "num_attention_heads": 2, "intermediate_size": 12,

@@ -28,7 +28,7 @@ static NAMES: WeightNames = WeightNames {
     word: "embeddings.word_embeddings",
     position: Some("embeddings.position_embeddings"),
     token_type: None,
-    embedding_norm: "embeddings.LayerNorm",
+    embedding_norm: Some("embeddings.LayerNorm"),
     layers: "encoder.layer",
     qkv: QkvNames::Separate {
         query: "attention.attn.q",
@@ -38,10 +38,12 @@ static NAMES: WeightNames = WeightNames {
     attention_out: "attention.attn.o",
     attention_norm: "attention.LayerNorm",
     intermediate: "intermediate.dense",
+    up: None,
     output: "output.dense",
     output_norm: "output.LayerNorm",
     relative_bias: Some("encoder.relative_attention_bias"),
     final_norm: None,
+    qk_norm: None,
 };
 
 static CLASSIFIER: ClassifierNames = ClassifierNames {

@@ -54,15 +54,40 @@ pub(crate) fn layer_norm(
     } else {
         Tensor::zeros(size, w.dtype(), w.device())?
     };
-    Ok(LayerNorm { w, b, eps, ops })
+    Ok(LayerNorm {
+        w,
+        b,
+        eps,
+        ops,
+        rms: false,
+    })
 }
 
-/// LayerNorm over the last dimension, on the operations chosen at load.
+/// The family's norm at `vb`: an RMSNorm or a LayerNorm (with or without bias).
+fn norm_of(c: &EncoderSpec, size: usize, vb: VarBuilder, ops: Ops) -> Result<LayerNorm> {
+    let eps = c.layer_norm_eps;
+    if c.rms_norm() {
+        let w = vb.get(size, "weight")?;
+        let b = Tensor::zeros(size, w.dtype(), w.device())?;
+        return Ok(LayerNorm {
+            w,
+            b,
+            eps,
+            ops,
+            rms: true,
+        });
+    }
+    layer_norm(size, eps, c.norm_bias(), vb, ops)
+}
+
+/// LayerNorm (or RMSNorm) over the last dimension, on the operations chosen at load.
 pub(crate) struct LayerNorm {
     w: Tensor,
     b: Tensor,
     eps: f64,
     ops: Ops,
+    /// RMSNorm: no centring, no bias.
+    rms: bool,
 }
 
 impl LayerNorm {
@@ -72,10 +97,20 @@ impl LayerNorm {
             weight: self.w.to_vec1::<f32>()?,
             bias: self.b.to_vec1::<f32>()?,
             eps: self.eps as f32,
+            rms: self.rms,
         })
     }
 
     pub(crate) fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        if self.rms {
+            if self.ops == Ops::Inference {
+                return candle_nn::ops::rms_norm(x, &self.w, self.eps as f32);
+            }
+            let ms = x.sqr()?.mean_keepdim(D::Minus1)?;
+            return x
+                .broadcast_div(&(ms + self.eps)?.sqrt()?)?
+                .broadcast_mul(&self.w);
+        }
         match self.ops {
             Ops::FusedTraining => return train_ops::layer_norm_t(x, &self.w, &self.b, self.eps),
             Ops::Inference => {
@@ -109,7 +144,8 @@ struct Embeddings {
     word: Embedding,
     position: Option<Embedding>,
     token_type: Option<Embedding>,
-    norm: LayerNorm,
+    /// Absent in decoders.
+    norm: Option<LayerNorm>,
 }
 
 /// A block's query, key and value projections, as the checkpoint stores them.
@@ -119,18 +155,25 @@ enum Qkv {
 }
 
 impl Qkv {
-    fn load(names: &QkvNames, h: usize, bias: bool, vb: &VarBuilder) -> Result<Self> {
+    /// Loads projections from `h` to `qw` (queries) and `kvw` (keys, values).
+    fn load(
+        names: &QkvNames,
+        h: usize,
+        (qw, kvw): (usize, usize),
+        bias: bool,
+        vb: &VarBuilder,
+    ) -> Result<Self> {
         Ok(match *names {
             QkvNames::Separate { query, key, value } => Self::Separate(
-                linear(h, h, bias, vb.pp(query))?,
-                linear(h, h, bias, vb.pp(key))?,
-                linear(h, h, bias, vb.pp(value))?,
+                linear(h, qw, bias, vb.pp(query))?,
+                linear(h, kvw, bias, vb.pp(key))?,
+                linear(h, kvw, bias, vb.pp(value))?,
             ),
-            QkvNames::Fused(n) => Self::Fused(linear(h, 3 * h, bias, vb.pp(n))?),
+            QkvNames::Fused(n) => Self::Fused(linear(h, qw + 2 * kvw, bias, vb.pp(n))?),
         })
     }
 
-    /// `(tokens.., 3 * hidden)`: Q, K and V side by side.
+    /// `(tokens.., qw + 2 kvw)`: Q, K and V side by side.
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         match self {
             Self::Separate(q, k, v) => {
@@ -140,7 +183,7 @@ impl Qkv {
         }
     }
 
-    /// The stacked weight `(3 * hidden, hidden)` and bias (zero when absent).
+    /// The stacked weight `(qw + 2 kvw, hidden)` and bias (zero when absent).
     /// Stacked on every call: the variables change between training steps.
     fn stacked(&self) -> candle_core::Result<(Tensor, Tensor)> {
         match self {
@@ -155,10 +198,14 @@ impl Qkv {
 
 struct Layer {
     qkv: Qkv,
+    /// Per-head query and key norms (Qwen3).
+    qk_norm: Option<(LayerNorm, LayerNorm)>,
     attn_out: Linear,
     /// Absent in ModernBERT's first block (its input is the embedding norm's output).
     attn_norm: Option<LayerNorm>,
     inter: Linear,
+    /// A gated layer's up projection stored apart (`inter` is then its gate).
+    up: Option<Linear>,
     out: Linear,
     out_norm: LayerNorm,
 }
@@ -190,8 +237,6 @@ impl CandleEncoder {
             }
             o => o,
         };
-        let norm_bias = c.norm_bias();
-        let eps = c.layer_norm_eps;
         let embeddings = Embeddings {
             word: candle_nn::embedding(c.vocab_size, h, vb.pp(names.word))?,
             position: match names.position {
@@ -204,11 +249,17 @@ impl CandleEncoder {
                 }
                 _ => None,
             },
-            norm: layer_norm(h, eps, norm_bias, vb.pp(names.embedding_norm), ops)?,
+            norm: match names.embedding_norm {
+                Some(n) => Some(norm_of(c, h, vb.pp(n), ops)?),
+                None => None,
+            },
         };
         let (attention_bias, mlp_bias) = (c.linear_bias(true), c.linear_bias(false));
         // A gated feed-forward layer computes its input and its gate in one product.
-        let inter_width = c.intermediate_size * if c.pre_norm().is_some() { 2 } else { 1 };
+        // A gated feed-forward layer stored as one product holds its input and gate.
+        let gated_in_one = c.pre_norm().is_some() && names.up.is_none();
+        let inter_width = c.intermediate_size * if gated_in_one { 2 } else { 1 };
+        let widths = c.qkv_widths();
         let mut layers = Vec::with_capacity(c.num_layers);
         for i in 0..c.num_layers {
             let l = vb.pp(format!("{}.{i}", names.layers));
@@ -218,15 +269,26 @@ impl CandleEncoder {
                 if c.pre_norm().is_some() && i == 0 && !attn_norm.contains_tensor("weight") {
                     None
                 } else {
-                    Some(layer_norm(h, eps, norm_bias, attn_norm, ops)?)
+                    Some(norm_of(c, h, attn_norm, ops)?)
                 };
             layers.push(Layer {
-                qkv: Qkv::load(&names.qkv, h, attention_bias, &l)?,
-                attn_out: linear(h, h, attention_bias, l.pp(names.attention_out))?,
+                qkv: Qkv::load(&names.qkv, h, widths, attention_bias, &l)?,
+                qk_norm: match names.qk_norm {
+                    Some((q, k)) if c.pre_norm().is_some_and(|p| p.qk_norm) => Some((
+                        norm_of(c, c.head_dim(), l.pp(q), ops)?,
+                        norm_of(c, c.head_dim(), l.pp(k), ops)?,
+                    )),
+                    _ => None,
+                },
+                attn_out: linear(widths.0, h, attention_bias, l.pp(names.attention_out))?,
                 attn_norm,
                 inter: linear(h, inter_width, mlp_bias, l.pp(names.intermediate))?,
+                up: match names.up {
+                    Some(n) => Some(linear(h, c.intermediate_size, mlp_bias, l.pp(n))?),
+                    None => None,
+                },
                 out: linear(c.intermediate_size, h, mlp_bias, l.pp(names.output))?,
-                out_norm: layer_norm(h, eps, norm_bias, l.pp(names.output_norm), ops)?,
+                out_norm: norm_of(c, h, l.pp(names.output_norm), ops)?,
             });
         }
         let relative_bias = match (names.relative_bias, &c.relative_attention) {
@@ -234,7 +296,7 @@ impl CandleEncoder {
             _ => None,
         };
         let final_norm = match names.final_norm {
-            Some(n) => Some(layer_norm(h, eps, norm_bias, vb.pp(n), ops)?),
+            Some(n) => Some(norm_of(c, h, vb.pp(n), ops)?),
             None => None,
         };
         Ok(Self {
@@ -286,7 +348,10 @@ impl CandleEncoder {
         if let Some(t) = &e.token_type {
             x = x.add(&t.forward(&batch.type_ids_tensor(&self.device)?)?)?;
         }
-        let mut x = dropout(&e.norm.forward(&x)?, c.hidden_dropout, train)?;
+        if let Some(n) = &e.norm {
+            x = n.forward(&x)?;
+        }
+        let mut x = dropout(&x, c.hidden_dropout, train)?;
         let dtype = x.dtype();
 
         // (b, 1, 1, l): 0 for tokens, MASK_BIAS for padding.
@@ -297,6 +362,12 @@ impl CandleEncoder {
             for (i, layer) in self.layers.iter().enumerate() {
                 let (window, theta) = p.attention_of(i);
                 let (bias, alive) = match window {
+                    _ if p.causal => (
+                        bias.broadcast_add(
+                            &visibility_bias(l, window, true, &self.device)?.to_dtype(dtype)?,
+                        )?,
+                        None,
+                    ),
                     Some(w) => {
                         let alive: Vec<f32> = batch
                             .keys
@@ -306,7 +377,10 @@ impl CandleEncoder {
                             })
                             .collect();
                         (
-                            bias.broadcast_add(&window_bias(l, w, &self.device)?.to_dtype(dtype)?)?,
+                            bias.broadcast_add(
+                                &visibility_bias(l, Some(w), false, &self.device)?
+                                    .to_dtype(dtype)?,
+                            )?,
                             Some(
                                 Tensor::from_vec(alive, (b, 1, l, 1), &self.device)?
                                     .to_dtype(dtype)?,
@@ -373,23 +447,52 @@ impl CandleEncoder {
     }
 }
 
-/// Splits `(b, l, 3 * hidden)` into Q, K and V of shape `(b, heads, l, d)`.
+/// Splits `(b, l, qw + 2 kvw)` into Q `(b, heads, l, d)` and K, V
+/// `(b, kv heads, l, d)`.
 fn split_heads(qkv: &Tensor, c: &EncoderSpec) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
     let (b, l, _) = qkv.dims3()?;
-    let part = |i: usize| -> candle_core::Result<Tensor> {
-        qkv.narrow(2, i * c.hidden_size, c.hidden_size)?
-            .reshape((b, l, c.num_heads, c.head_dim()))?
+    let (qw, kvw) = c.qkv_widths();
+    let part = |start: usize, width: usize, heads: usize| -> candle_core::Result<Tensor> {
+        qkv.narrow(2, start, width)?
+            .reshape((b, l, heads, c.head_dim()))?
             .transpose(1, 2)?
             .contiguous()
     };
-    Ok((part(0)?, part(1)?, part(2)?))
+    Ok((
+        part(0, qw, c.num_heads)?,
+        part(qw, kvw, c.kv_heads())?,
+        part(qw + kvw, kvw, c.kv_heads())?,
+    ))
 }
 
-/// `(1, 1, l, l)`: 0 where a query and a key are at most `w` positions apart,
-/// MASK_BIAS elsewhere (sliding-window attention).
-fn window_bias(l: usize, w: usize, device: &Device) -> candle_core::Result<Tensor> {
+/// Key or value heads `(b, kv heads, l, d)` repeated for the query heads that
+/// share them (grouped-query attention).
+fn repeat_kv(x: &Tensor, heads: usize) -> candle_core::Result<Tensor> {
+    let (b, kv, l, d) = x.dims4()?;
+    if kv == heads {
+        return Ok(x.clone());
+    }
+    x.unsqueeze(2)?
+        .broadcast_as((b, kv, heads / kv, l, d))?
+        .contiguous()?
+        .reshape((b, heads, l, d))
+}
+
+/// `(1, 1, l, l)`: 0 where a query may see a key (at most `window` positions
+/// away; not after it, when `causal`), MASK_BIAS elsewhere.
+fn visibility_bias(
+    l: usize,
+    window: Option<usize>,
+    causal: bool,
+    device: &Device,
+) -> candle_core::Result<Tensor> {
     let v: Vec<f32> = (0..l)
-        .flat_map(|q| (0..l).map(move |k| if q.abs_diff(k) <= w { 0.0 } else { MASK_BIAS }))
+        .flat_map(|q| {
+            (0..l).map(move |k| {
+                let hidden = (causal && k > q) || window.is_some_and(|w| q.abs_diff(k) > w);
+                if hidden { MASK_BIAS } else { 0.0 }
+            })
+        })
         .collect();
     Tensor::from_vec(v, (1, 1, l, l), device)
 }
@@ -455,7 +558,8 @@ fn plain_attention(
     ops: Ops,
     train: Option<&Dropout>,
 ) -> Result<Tensor> {
-    let (b, _, l, _) = q.dims4()?;
+    let (b, heads, l, d) = q.dims4()?;
+    let (k, v) = (&repeat_kv(k, heads)?, &repeat_kv(v, heads)?);
     let probs = softmax(&(q.matmul(&k.t()?)? * scale)?.broadcast_add(bias)?, ops)?;
     let probs = dropout(&probs, c.attention_dropout, train)?;
     let probs = match alive {
@@ -465,7 +569,7 @@ fn plain_attention(
     Ok(probs
         .matmul(v)?
         .transpose(1, 2)?
-        .reshape((b, l, c.hidden_size))?)
+        .reshape((b, l, heads * d))?)
 }
 
 impl Layer {
@@ -500,14 +604,24 @@ impl Layer {
             self.qkv.forward(&h)?
         };
         let (q, k, v) = split_heads(&qkv, c)?;
+        let (q, k) = match &self.qk_norm {
+            Some((qn, kn)) => (qn.forward(&q)?, kn.forward(&k)?),
+            None => (q, k),
+        };
         let (q, k) = (att.rotary.apply(&q)?, att.rotary.apply(&k)?);
         let scale = 1.0 / (c.head_dim() as f64).sqrt();
         let ctx = plain_attention(&q, &k, &v, att.bias, att.alive, scale, c, ops, train)?;
         let a = dropout(&lin(&self.attn_out, &ctx)?, c.attention_dropout, train)?;
         let x = (x + a)?;
-        let h = lin(&self.inter, &self.out_norm.forward(&x)?)?;
-        let i = c.intermediate_size;
-        let gated = (activate(&h.narrow(D::Minus1, 0, i)?, c.act)? * h.narrow(D::Minus1, i, i)?)?;
+        let normed = self.out_norm.forward(&x)?;
+        let h = lin(&self.inter, &normed)?;
+        let gated = match &self.up {
+            Some(up) => (activate(&h, c.act)? * lin(up, &normed)?)?,
+            None => {
+                let i = c.intermediate_size;
+                (activate(&h.narrow(D::Minus1, 0, i)?, c.act)? * h.narrow(D::Minus1, i, i)?)?
+            }
+        };
         let out = lin(&self.out, &dropout(&gated, c.hidden_dropout, train)?)?;
         Ok((x + out)?)
     }
@@ -571,6 +685,7 @@ pub(crate) fn activate(h: &Tensor, act: HiddenAct) -> Result<Tensor> {
         HiddenAct::Gelu => h.gelu_erf()?,
         HiddenAct::GeluNew => h.gelu()?,
         HiddenAct::Relu => h.relu()?,
+        HiddenAct::Silu => h.silu()?,
     })
 }
 

@@ -40,6 +40,8 @@ impl Linear {
 
 struct Layer {
     qkv: LinearLayer,
+    /// Per-head query and key norms (Qwen3).
+    qk_norm: Option<(Norm, Norm)>,
     attn_out: LinearLayer,
     /// Absent in ModernBERT's first block.
     attn_norm: Option<Norm>,
@@ -56,7 +58,8 @@ pub struct PackedEncoder {
     position: Vec<f32>,
     /// Empty when the family has no token types.
     token_type: Vec<f32>,
-    emb_norm: Norm,
+    /// Absent in decoders.
+    emb_norm: Option<Norm>,
     layers: Vec<Layer>,
     /// The relative attention bias table `(buckets, heads)`, row-major.
     relative_bias: Vec<f32>,
@@ -83,8 +86,8 @@ fn flat(vb: &VarBuilder, shape: &[usize], name: &str) -> Result<Vec<f32>> {
     Ok(vb.get(shape, name)?.flatten_all()?.to_vec1::<f32>()?)
 }
 
-/// A norm as plain arrays; `bias: false` (ModernBERT) gives a zero bias.
-fn load_norm(vb: VarBuilder, size: usize, eps: f64, bias: bool) -> Result<Norm> {
+/// A norm as plain arrays; `bias: false` (ModernBERT, RMSNorms) gives a zero bias.
+fn load_norm(vb: VarBuilder, size: usize, eps: f64, bias: bool, rms: bool) -> Result<Norm> {
     let (w, b) = if vb.contains_tensor("weight") || !vb.contains_tensor("gamma") {
         ("weight", "bias")
     } else {
@@ -98,6 +101,7 @@ fn load_norm(vb: VarBuilder, size: usize, eps: f64, bias: bool) -> Result<Norm> 
             vec![0.0; size]
         },
         eps: eps as f32,
+        rms,
     })
 }
 
@@ -144,36 +148,54 @@ impl PackedEncoder {
         let h = c.hidden_size;
         let eps = c.layer_norm_eps;
         let norm_bias = c.norm_bias();
+        let rms = c.rms_norm();
+        let norm = |vb: VarBuilder, size: usize| load_norm(vb, size, eps, norm_bias, rms);
         let (attention_bias, mlp_bias) = (c.linear_bias(true), c.linear_bias(false));
-        let inter_width = c.intermediate_size * if c.pre_norm().is_some() { 2 } else { 1 };
+        let (qw, kvw) = c.qkv_widths();
+        let i_size = c.intermediate_size;
         let mut layers = Vec::with_capacity(c.num_layers);
         for i in 0..c.num_layers {
             let l = vb.pp(format!("{}.{i}", names.layers));
             let qkv = match names.qkv {
                 QkvNames::Separate { query, key, value } => stack(vec![
-                    load_linear(l.pp(query), h, h, attention_bias)?,
-                    load_linear(l.pp(key), h, h, attention_bias)?,
-                    load_linear(l.pp(value), h, h, attention_bias)?,
+                    load_linear(l.pp(query), h, qw, attention_bias)?,
+                    load_linear(l.pp(key), h, kvw, attention_bias)?,
+                    load_linear(l.pp(value), h, kvw, attention_bias)?,
                 ]),
-                QkvNames::Fused(n) => load_linear(l.pp(n), h, 3 * h, attention_bias)?,
+                QkvNames::Fused(n) => load_linear(l.pp(n), h, qw + 2 * kvw, attention_bias)?,
+            };
+            // A gated layer's gate and up projections as one product, gate first.
+            let inter = match (names.up, c.pre_norm()) {
+                (Some(up), _) => stack(vec![
+                    load_linear(l.pp(names.intermediate), h, i_size, mlp_bias)?,
+                    load_linear(l.pp(up), h, i_size, mlp_bias)?,
+                ]),
+                (None, Some(_)) => load_linear(l.pp(names.intermediate), h, 2 * i_size, mlp_bias)?,
+                (None, None) => load_linear(l.pp(names.intermediate), h, i_size, mlp_bias)?,
+            };
+            let qk_norm = match names.qk_norm {
+                Some((q, k)) if c.pre_norm().is_some_and(|p| p.qk_norm) => {
+                    let d = c.head_dim();
+                    Some((norm(l.pp(q), d)?, norm(l.pp(k), d)?))
+                }
+                _ => None,
             };
             let attn_norm = l.pp(names.attention_norm);
             let attn_norm =
                 if c.pre_norm().is_some() && i == 0 && !attn_norm.contains_tensor("weight") {
                     None
                 } else {
-                    Some(load_norm(attn_norm, h, eps, norm_bias)?)
+                    Some(norm(attn_norm, h)?)
                 };
             layers.push(Layer {
                 qkv: qkv.pack(precision),
-                attn_out: load_linear(l.pp(names.attention_out), h, h, attention_bias)?
+                qk_norm,
+                attn_out: load_linear(l.pp(names.attention_out), qw, h, attention_bias)?
                     .pack(precision),
                 attn_norm,
-                inter: load_linear(l.pp(names.intermediate), h, inter_width, mlp_bias)?
-                    .pack(precision),
-                out: load_linear(l.pp(names.output), c.intermediate_size, h, mlp_bias)?
-                    .pack(precision),
-                out_norm: load_norm(l.pp(names.output_norm), h, eps, norm_bias)?,
+                inter: inter.pack(precision),
+                out: load_linear(l.pp(names.output), i_size, h, mlp_bias)?.pack(precision),
+                out_norm: norm(l.pp(names.output_norm), h)?,
             });
         }
         let token_type = match names.token_type {
@@ -189,7 +211,11 @@ impl PackedEncoder {
             None => Vec::new(),
         };
         let final_norm = match names.final_norm {
-            Some(n) => Some(load_norm(vb.pp(n), h, eps, norm_bias)?),
+            Some(n) => Some(norm(vb.pp(n), h)?),
+            None => None,
+        };
+        let emb_norm = match names.embedding_norm {
+            Some(n) => Some(norm(vb.pp(n), h)?),
             None => None,
         };
         Ok(Self {
@@ -197,7 +223,7 @@ impl PackedEncoder {
             word: flat(&vb.pp(names.word), &[c.vocab_size, h], "weight")?,
             position,
             token_type,
-            emb_norm: load_norm(vb.pp(names.embedding_norm), h, eps, norm_bias)?,
+            emb_norm,
             layers,
             relative_bias,
             final_norm,
@@ -244,14 +270,17 @@ impl PackedEncoder {
                 row += 1;
             }
         }
-        layer_norm(&mut x, None, &self.emb_norm);
+        if let Some(n) = &self.emb_norm {
+            layer_norm(&mut x, None, n);
+        }
 
         // A poisoned lock only means another forward panicked; the buffers are
         // plain scratch space, still fine to reuse.
         let mut guard = self.buffers.lock().unwrap_or_else(|p| p.into_inner());
         let b = &mut *guard;
-        let qkv = sized(&mut b.qkv, tokens * 3 * h);
-        let ctx = sized(&mut b.ctx, tokens * h);
+        let (qw, kvw) = c.qkv_widths();
+        let qkv = sized(&mut b.qkv, tokens * (qw + 2 * kvw));
+        let ctx = sized(&mut b.ctx, tokens * qw);
         let tmp = sized(&mut b.tmp, tokens * h);
         let act = c.act;
         if let Some(p) = c.pre_norm() {
@@ -269,7 +298,7 @@ impl PackedEncoder {
                 }
                 layer.qkv.forward(normed, tokens, qkv, &|_| {});
                 let table = RotaryTable::new(theta, batch.seq_len, c.head_dim());
-                rotate_queries_and_keys(qkv, &positions, &table, h);
+                rotate_queries_and_keys(qkv, &positions, &table, (qw, kvw), layer.qk_norm.as_ref());
                 self.attention(qkv, &offsets, batch, &[], window, ctx);
                 layer.attn_out.forward(ctx, tokens, tmp, &|_| {});
                 add(&mut x, tmp);
@@ -349,7 +378,11 @@ impl PackedEncoder {
     ) {
         let lengths = &batch.lengths;
         let c = &self.spec;
-        let (h, heads, d) = (c.hidden_size, c.num_heads, c.head_dim());
+        let (heads, d) = (c.num_heads, c.head_dim());
+        let (qw, kvw) = c.qkv_widths();
+        // Query heads per key/value head (grouped-query attention).
+        let group = heads / c.kv_heads();
+        let causal = c.pre_norm().is_some_and(|p| p.causal);
         let l = lengths.iter().copied().max().unwrap_or(0);
         let relative = !buckets.is_empty();
         let scale = 1.0 / (d as f32).sqrt();
@@ -361,9 +394,11 @@ impl PackedEncoder {
         jobs.par_iter()
             .for_each_init(Scratch::default, |buf, &(s, hd)| {
                 let (off, len, keys) = (offsets[s], lengths[s], batch.keys[s]);
-                let row = 3 * h;
+                let row = qw + 2 * kvw;
                 let q = off * row + hd * d;
-                let (k, v) = (q + h, q + 2 * h);
+                let k = off * row + qw + (hd / group) * d;
+                let v = k + kvw;
+                let h = qw;
                 // SAFETY (both branches): every read stays inside `qkv`/`buf` for the given
                 // strides and sizes; each job writes a disjoint (rows, head) block of ctx.
                 if packed {
@@ -385,8 +420,8 @@ impl PackedEncoder {
                         buf.inv.clear();
                         for (i, r) in buf.scores.chunks_exact_mut(width).enumerate() {
                             let r = &mut r[..keys];
-                            if let Some(w) = window {
-                                mask_outside(r, i, w);
+                            if window.is_some() || causal {
+                                mask_outside(r, i, window, causal);
                             }
                             if relative {
                                 self.add_position_bias(r, i, l, hd, buckets, scale);
@@ -432,8 +467,8 @@ impl PackedEncoder {
                 };
                 buf.inv.clear();
                 for (i, r) in buf.scores.chunks_exact_mut(keys).enumerate() {
-                    if let Some(w) = window {
-                        mask_outside(r, i, w);
+                    if window.is_some() || causal {
+                        mask_outside(r, i, window, causal);
                     }
                     if relative {
                         self.add_position_bias(r, i, l, hd, buckets, scale);
@@ -465,11 +500,12 @@ impl PackedEncoder {
     }
 }
 
-/// Sets the scores of keys more than `w` positions from query `i` to a value
-/// whose exponential is 0 (finite: the softmax subtracts the row's maximum).
-fn mask_outside(r: &mut [f32], i: usize, w: usize) {
+/// Sets the scores of keys query `i` may not see (more than `window`
+/// positions away; after it, when `causal`) to a value whose exponential is 0
+/// (finite: the softmax subtracts the row's maximum).
+fn mask_outside(r: &mut [f32], i: usize, window: Option<usize>, causal: bool) {
     for (j, v) in r.iter_mut().enumerate() {
-        if i.abs_diff(j) > w {
+        if (causal && j > i) || window.is_some_and(|w| i.abs_diff(j) > w) {
             *v = -1e30;
         }
     }
@@ -488,14 +524,24 @@ fn add(x: &mut [f32], y: &[f32]) {
     x.iter_mut().zip(y).for_each(|(a, b)| *a += b);
 }
 
-/// Rotates the query and the key of every head of every token (rows of
-/// `3 * h`: Q, K, V) by the token's position in its text.
-fn rotate_queries_and_keys(qkv: &mut [f32], positions: &[usize], table: &RotaryTable, h: usize) {
+/// Rotates the query and key heads of every token (rows of Q, K, V; `qw`
+/// and `kvw` wide) by the token's position in its text, each head first
+/// normalised by its norm when the family has them (Qwen3).
+fn rotate_queries_and_keys(
+    qkv: &mut [f32],
+    positions: &[usize],
+    table: &RotaryTable,
+    (qw, kvw): (usize, usize),
+    qk_norm: Option<&(Norm, Norm)>,
+) {
     let d = table.d;
-    qkv.par_chunks_exact_mut(3 * h)
+    qkv.par_chunks_exact_mut(qw + 2 * kvw)
         .zip(positions)
         .for_each(|(row, &p)| {
-            for head in row[..2 * h].chunks_exact_mut(d) {
+            for (i, head) in row[..qw + kvw].chunks_exact_mut(d).enumerate() {
+                if let Some((q, k)) = qk_norm {
+                    layer_norm(head, None, if i * d < qw { q } else { k });
+                }
                 table.rotate(head, p);
             }
         });
