@@ -1,5 +1,6 @@
 """Builds a random-weight encoder of a new architecture at all-MiniLM-L6-v2's
-size, as a sentence-transformers folder, for the speed benchmarks of issue 23:
+size (ModernBERT: 6 layers, hidden 384; Qwen3: 4 layers, hidden 512), as a
+sentence-transformers folder, for the speed benchmarks of issue 23:
 the architecture's maths at a realistic size, on MiniLM's WordPiece vocabulary
 (so both sides see the same tokens as the MiniLM benchmark).
 
@@ -26,6 +27,22 @@ def config(arch, tok):
             intermediate_size=576, max_position_embeddings=512, global_attn_every_n_layers=3,
             local_attention=128, cls_token_id=tok.cls_token_id, sep_token_id=tok.sep_token_id, **ids,
         ), "mean"
+    if arch == "qwen3":
+        # Qwen3-Embedding-0.6B's proportions (head width 64 here, 2 query heads
+        # per key/value head, SwiGLU 3x hidden) at hidden 512, 4 layers.
+        return transformers.Qwen3Config(
+            vocab_size=tok.vocab_size, hidden_size=512, num_hidden_layers=4, num_attention_heads=8,
+            num_key_value_heads=4, head_dim=64, intermediate_size=1536, max_position_embeddings=512,
+            tie_word_embeddings=True, **ids,
+        ), "lasttoken"
+    if arch == "qwen3-0.6b":
+        # Qwen3-Embedding-0.6B's own sizes (its 151,669-word vocabulary too),
+        # for the memory figures.
+        return transformers.Qwen3Config(
+            vocab_size=151669, hidden_size=1024, num_hidden_layers=28, num_attention_heads=16,
+            num_key_value_heads=8, head_dim=128, intermediate_size=3072, max_position_embeddings=32768,
+            rope_parameters={"rope_type": "default", "rope_theta": 1000000.0}, tie_word_embeddings=True, **ids,
+        ), "lasttoken"
     raise SystemExit(f"unknown architecture {arch}")
 
 

@@ -168,7 +168,7 @@ fn an_unknown_model_type_is_one_clear_line() {
     let (_, stderr) = text(&o);
     assert!(!o.status.success());
     assert!(
-        stderr.contains("model_type \"gpt2\" is not supported (supported: bert, distilbert, mpnet, roberta, xlm-roberta)"),
+        stderr.contains("model_type \"gpt2\" is not supported (supported: bert, distilbert, modernbert, mpnet, qwen3, roberta, xlm-roberta)"),
         "{stderr}"
     );
 }
