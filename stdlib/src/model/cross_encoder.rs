@@ -202,7 +202,8 @@ impl CrossEncoder {
         let rows: Vec<&TokenIds> = ids.iter().collect();
         let batch = TokenBatch::pad(&rows, self.backbone.tokenizer.pad_id());
         let tokens = self.backbone.encoder.forward_t(&batch, train)?;
-        self.head.forward_t(&tokens, train)
+        let mask = batch.mask_tensor(tokens.device())?;
+        self.head.forward_t(&tokens, &mask, train)
     }
 
     /// The relevance score of each pair, `batch_size` pairs per pass: the logit

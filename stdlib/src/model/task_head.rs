@@ -22,6 +22,8 @@ pub struct ClassifierHead {
     norm: Option<LayerNorm>,
     out: Linear,
     dropout: f64,
+    /// Pools the mean of the tokens rather than the first (ModernBERT's option).
+    mean: bool,
 }
 
 impl ClassifierHead {
@@ -45,6 +47,7 @@ impl ClassifierHead {
             norm,
             out: candle_nn::linear(h, labels, weights.pp(names.out))?,
             dropout: arch.spec.hidden_dropout,
+            mean: arch.head_mean_pooling,
         })
     }
 
@@ -53,10 +56,24 @@ impl ClassifierHead {
         Ok(self.out.weight().dim(0)?)
     }
 
-    /// Logits `(batch, labels)` from token embeddings `(batch, len, hidden)`.
-    pub fn forward_t(&self, tokens: &Tensor, train: Option<&Dropout>) -> Result<Tensor> {
-        let first = tokens.narrow(1, 0, 1)?.squeeze(1)?;
-        let x = self.pre.forward(&first)?;
+    /// Logits `(batch, labels)` from token embeddings `(batch, len, hidden)`
+    /// and their mask `(batch, len)` (1 for tokens, 0 for padding).
+    pub fn forward_t(
+        &self,
+        tokens: &Tensor,
+        mask: &Tensor,
+        train: Option<&Dropout>,
+    ) -> Result<Tensor> {
+        let pooled = if self.mean {
+            let m = mask.to_dtype(tokens.dtype())?.unsqueeze(2)?;
+            tokens
+                .broadcast_mul(&m)?
+                .sum(1)?
+                .broadcast_div(&m.sum(1)?)?
+        } else {
+            tokens.narrow(1, 0, 1)?.squeeze(1)?
+        };
+        let x = self.pre.forward(&pooled)?;
         let x = match self.act {
             HeadAct::Tanh => x.tanh()?,
             HeadAct::Relu => x.relu()?,

@@ -99,5 +99,6 @@ pub fn arch(path: &Path) -> Result<Arch> {
         classifier: &CLASSIFIER,
         mlm: &MLM,
         head_bias: true,
+        head_mean_pooling: false,
     })
 }

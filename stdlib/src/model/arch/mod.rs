@@ -382,6 +382,8 @@ pub struct Arch {
     pub mlm: &'static MlmNames,
     /// Whether the classification head's hidden-to-hidden layer has a bias.
     pub head_bias: bool,
+    /// Whether the classification head reads the mean of the tokens (else the first).
+    pub head_mean_pooling: bool,
 }
 
 /// The families rankbook runs, as `model_type` names.

@@ -146,11 +146,11 @@ impl ModernBertConfig {
 /// ModernBERT from its `config.json`.
 pub fn arch(path: &Path) -> Result<Arch> {
     let c: ModernBertConfig = read_json(path)?;
-    if c.classifier_pooling != "cls" {
+    if c.classifier_pooling != "cls" && c.classifier_pooling != "mean" {
         return Err(Error::model_config(
             path,
             format!(
-                "classifier_pooling \"{}\" is not supported (only cls)",
+                "classifier_pooling \"{}\" is not supported (cls, mean)",
                 c.classifier_pooling
             ),
         ));
@@ -201,6 +201,7 @@ pub fn arch(path: &Path) -> Result<Arch> {
         classifier: &CLASSIFIER,
         mlm: &MLM,
         head_bias: c.classifier_bias,
+        head_mean_pooling: c.classifier_pooling == "mean",
     })
 }
 

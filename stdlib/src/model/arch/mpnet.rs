@@ -74,5 +74,6 @@ pub fn arch(path: &Path) -> Result<Arch> {
         classifier: &CLASSIFIER,
         mlm: &xlm_roberta::MLM,
         head_bias: true,
+        head_mean_pooling: false,
     })
 }

@@ -189,6 +189,7 @@ pub fn arch(path: &Path) -> Result<Arch> {
         classifier: &CLASSIFIER,
         mlm: &MLM,
         head_bias: false,
+        head_mean_pooling: false,
     })
 }
 
