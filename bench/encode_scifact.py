@@ -13,10 +13,10 @@ import sys
 from common import DATA, MODEL, OUT, PEER, PEER_PY, SMOKE, model_dir, rankbook_stats, smoke_note
 
 
-def run_rankbook(out_path, model=MODEL):
+def run_rankbook(out_path, model=MODEL, max_length=256):
     _, stats = rankbook_stats(
         ["encode", "--model", model, "--input", os.path.join(DATA, "corpus.jsonl"), "--output", out_path,
-         "--batch-size", "32", "--max-length", "256", "--threads", "2", "--quiet", "--no-cache"])
+         "--batch-size", "32", "--max-length", str(max_length), "--threads", "2", "--quiet", "--no-cache"])
     n, tokens, secs = stats["counts"]["texts"], stats["counts"]["tokens"], stats["seconds"]["encode"]
     return {"docs": n, "tokens": tokens, "seconds": secs, "docs_per_s": n / secs,
             "peak_rss_mib": stats["peak_rss_mib"], "line": f"{n} texts, {tokens} tokens in {secs:.2f} s"}

@@ -35,6 +35,8 @@ fn bench_scripts_run_in_smoke_mode() {
         ("cache_scifact", "ratio: "),
         ("encode_precision", "rankbook int8: "),
         ("encode_scifact", "rankbook: "),
+        ("encode_arch", "rankbook modernbert: "),
+        ("qwen3_memory", "f32: peak RSS "),
         ("eval_scale", "max |difference| 0.00e+00"),
         ("fit_scifact", "after 2 steps"),
         ("kernel_roundtrip", "rankbook-kernel: exec to port open"),
