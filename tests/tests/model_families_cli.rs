@@ -30,7 +30,7 @@ fn run_ok(args: &[&str]) -> String {
 #[test]
 fn fit_trains_and_saves_every_family() {
     let data = sample_data();
-    for family in ["distilbert", "xlm-roberta", "mpnet"] {
+    for family in ["distilbert", "xlm-roberta", "mpnet", "modernbert", "qwen3"] {
         let d = tempfile::tempdir().unwrap();
         let out = d.path().join("run");
         let model = fixture(&format!("{family}-st"));
@@ -75,7 +75,7 @@ fn fit_trains_and_saves_every_family() {
 #[test]
 fn cross_encoders_of_every_family_train_and_save() {
     let data = sample_data();
-    for family in ["distilbert", "xlm-roberta", "mpnet"] {
+    for family in ["distilbert", "xlm-roberta", "mpnet", "modernbert"] {
         let d = tempfile::tempdir().unwrap();
         let out = d.path().join("ce");
         let model = fixture(&format!("{family}-ce"));
@@ -105,6 +105,7 @@ fn cross_encoders_of_every_family_train_and_save() {
         let want = match family {
             "distilbert" => "DistilBertForSequenceClassification",
             "xlm-roberta" => "XLMRobertaForSequenceClassification",
+            "modernbert" => "ModernBertForSequenceClassification",
             _ => "MPNetForSequenceClassification",
         };
         assert_eq!(arch, want);
