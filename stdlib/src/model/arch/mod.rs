@@ -440,17 +440,16 @@ fn default_act() -> HiddenAct {
     HiddenAct::Gelu
 }
 
-/// The family of a `config.json` holding `json` (tests).
-#[cfg(test)]
-pub(crate) fn arch_from_config(json: &str) -> Result<Arch> {
-    let d = tempfile::tempdir().expect("a temporary folder");
-    std::fs::write(d.path().join("config.json"), json).expect("config.json written");
-    detect(d.path())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The family of a `config.json` holding `json` (the families' tests).
+    pub(crate) fn arch_from_config(json: &str) -> Result<Arch> {
+        let d = tempfile::tempdir().expect("a temporary folder");
+        std::fs::write(d.path().join("config.json"), json).expect("config.json written");
+        detect(d.path())
+    }
 
     #[test]
     fn relative_buckets_match_hugging_face() {

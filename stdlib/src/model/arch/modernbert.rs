@@ -208,7 +208,7 @@ pub fn arch(path: &Path) -> Result<Arch> {
 #[cfg(test)]
 mod tests {
 
-    use crate::model::arch::arch_from_config as arch_of;
+    use crate::model::arch::tests::arch_from_config as arch_of;
 
     const SIZES: &str = r#""model_type": "modernbert", "vocab_size": 10, "hidden_size": 8,
         "num_hidden_layers": 4, "num_attention_heads": 2, "intermediate_size": 12,
