@@ -19,6 +19,7 @@ pub mod present;
 pub mod progress;
 pub mod random;
 pub mod rerank;
+pub mod shard;
 pub mod train;
 pub mod vectors;
 

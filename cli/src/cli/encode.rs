@@ -4,9 +4,11 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 use clap::Args;
+use rankbook::checksum::sha256_file;
 use rankbook::data::read_texts;
 use rankbook::model::colbert::{ColbertEncoder, ColbertOptions, Side, is_colbert_model};
 use rankbook::model::{EncodeOptions, SentenceEncoder};
+use rankbook::shard::{PartInfo, Shard, write_part_info};
 use rankbook::vectors::{write_multi_vectors, write_vectors};
 
 use crate::cli::encoding::EncodingArgs;
@@ -32,6 +34,10 @@ pub struct EncodeArgs {
     /// each text's token vectors (.arrow or .jsonl) as that side.
     #[arg(long)]
     kind: Option<String>,
+    /// Encode only shard i of N of the input (default: RANK and WORLD_SIZE
+    /// from the environment, when set) and record it as a part for `rankbook merge`.
+    #[arg(long, value_name = "i/N")]
+    shard: Option<String>,
     #[command(flatten)]
     encoding: EncodingArgs,
 }
@@ -40,7 +46,19 @@ pub fn run(a: EncodeArgs) -> anyhow::Result<()> {
     // Check the output format before spending time on encoding.
     rankbook::vectors::VectorFormat::from_path(&a.output)?;
     let side = a.kind.as_deref().map(Side::parse).transpose()?;
-    let records = read_texts(&a.input)?;
+    let shard = match &a.shard {
+        Some(s) => Some(Shard::parse(s)?),
+        None => Shard::from_env()?,
+    };
+    let mut records = read_texts(&a.input)?;
+    let part = match shard {
+        Some(s) => {
+            let info = PartInfo::new(s, sha256_file(&a.input)?, records.len());
+            records = records.drain(s.range(records.len())).collect();
+            Some(info)
+        }
+        None => None,
+    };
     let cache = a.encoding.cache();
     let bar = Bar::new(a.encoding.quiet);
     let texts: Vec<&str> = records.iter().map(|r| r.text.as_str()).collect();
@@ -78,6 +96,9 @@ pub fn run(a: EncodeArgs) -> anyhow::Result<()> {
     } else {
         String::new()
     };
+    if let Some(info) = part {
+        write_part_info(&a.output, info)?;
+    }
     crate::cli::encoding::record_encoded(&stats);
     log(format_args!(
         "encoded {} texts ({} tokens) in {:.2} s: {:.1} texts/s{cached} -> {}",

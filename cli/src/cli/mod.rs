@@ -8,6 +8,7 @@ mod eval;
 mod fit;
 mod fuse;
 mod index;
+mod merge;
 mod mine;
 mod progress;
 mod repl;
@@ -46,6 +47,8 @@ enum Command {
     Search(search::SearchArgs),
     /// Mine hard negatives for a BEIR split (JSONL for `fit --negatives`).
     Mine(mine::MineArgs),
+    /// Merge the parts written with `--shard i/N` into one output.
+    Merge(merge::MergeArgs),
     /// Re-rank a run's top docs with a cross-encoder or a bi-encoder.
     Rerank(rerank::RerankArgs),
     /// Show or clear the embedding cache.
@@ -81,6 +84,7 @@ impl Command {
             Self::Index(_) => "index",
             Self::Search(_) => "search",
             Self::Mine(_) => "mine",
+            Self::Merge(_) => "merge",
             Self::Rerank(_) => "rerank",
             Self::Cache(_) => "cache",
             Self::Colbert(_) => "colbert",
@@ -99,6 +103,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Index(a) => index::run(a),
         Command::Search(a) => search::run(a),
         Command::Mine(a) => mine::run(a),
+        Command::Merge(a) => merge::run(a),
         Command::Rerank(a) => rerank::run(a),
         Command::Cache(a) => cache::run(a),
         Command::Colbert(a) => colbert::run(a),

@@ -1,0 +1,362 @@
+//! Sharding by rank, Trove's way: shard `i` of `N` takes a deterministic,
+//! contiguous slice of the input, writes its own part with a record of what it
+//! holds (`<part>.part.json`: the shard, the slice, the input's and the part's
+//! checksums), and [`merge_vector_parts`] puts a complete set of parts back
+//! together, refusing a missing, repeated or foreign part. Parts may be made on
+//! different hosts and copied together: nothing assumes a shared file system.
+
+use std::io::Write;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::atomic::write_atomically;
+use crate::checksum::sha256_file;
+use crate::error::{Error, Result};
+use crate::vectors::{Embeddings, VectorFile, VectorFormat, write_vectors};
+
+/// Shard `index` of `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// 0-based rank.
+    pub index: usize,
+    /// Number of shards (world size).
+    pub count: usize,
+}
+
+impl Shard {
+    /// Parses `i/N` (0 <= i < N).
+    pub fn parse(s: &str) -> Result<Self> {
+        let bad = || Error::InvalidArgument(format!("shard \"{s}\" is not i/N with 0 <= i < N"));
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (
+            i.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        Self::new(index, count).map_err(|_| bad())
+    }
+
+    /// Shard `index` of `count`, checked.
+    pub fn new(index: usize, count: usize) -> Result<Self> {
+        if count == 0 || index >= count {
+            return Err(Error::InvalidArgument(format!(
+                "shard {index} of {count}: the rank must be below the number of shards"
+            )));
+        }
+        Ok(Self { index, count })
+    }
+
+    /// The shard the launcher's environment names (`RANK` and `WORLD_SIZE`, as
+    /// torchrun and MPI wrappers set them), if both are set.
+    pub fn from_env() -> Result<Option<Self>> {
+        Self::from_vars(std::env::var("RANK").ok(), std::env::var("WORLD_SIZE").ok())
+    }
+
+    fn from_vars(rank: Option<String>, world: Option<String>) -> Result<Option<Self>> {
+        let (Some(rank), Some(world)) = (rank, world) else {
+            return Ok(None);
+        };
+        let num = |name: &str, v: &str| {
+            v.trim().parse::<usize>().map_err(|_| {
+                Error::InvalidArgument(format!("{name}=\"{v}\" is not a whole number"))
+            })
+        };
+        Self::new(num("RANK", &rank)?, num("WORLD_SIZE", &world)?).map(Some)
+    }
+
+    /// This shard's rows of `n`: `[n i / N, n (i + 1) / N)`, so shards differ
+    /// in size by at most one and together cover `0..n` once, in order.
+    pub fn range(&self, n: usize) -> Range<usize> {
+        (n * self.index / self.count)..(n * (self.index + 1) / self.count)
+    }
+}
+
+/// What a part holds, written beside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartInfo {
+    /// The shard's rank.
+    pub shard: usize,
+    /// The number of shards.
+    pub shards: usize,
+    /// SHA-256 of the input file the slice was taken from.
+    pub source_sha256: String,
+    /// Rows of the whole input.
+    pub total: usize,
+    /// The first row of the slice.
+    pub first: usize,
+    /// Rows in the slice.
+    pub rows: usize,
+    /// SHA-256 of the part file itself.
+    pub part_sha256: String,
+}
+
+impl PartInfo {
+    /// The record of `shard`'s slice of an input of `total` rows (checksum `source`).
+    pub fn new(shard: Shard, source_sha256: String, total: usize) -> Self {
+        let r = shard.range(total);
+        Self {
+            shard: shard.index,
+            shards: shard.count,
+            source_sha256,
+            total,
+            first: r.start,
+            rows: r.len(),
+            part_sha256: String::new(),
+        }
+    }
+}
+
+/// Where a part's record lives: `<part>.part.json`.
+pub fn part_info_path(part: &Path) -> PathBuf {
+    let mut name = part.as_os_str().to_owned();
+    name.push(".part.json");
+    PathBuf::from(name)
+}
+
+/// Writes `info` beside the finished part file `part`, with its checksum.
+pub fn write_part_info(part: &Path, mut info: PartInfo) -> Result<()> {
+    info.part_sha256 = sha256_file(part)?;
+    let path = part_info_path(part);
+    let text = serde_json::to_string_pretty(&info).expect("a part record serialises");
+    write_atomically(&path, |w| {
+        writeln!(w, "{text}").map_err(|e| Error::io(&path, e))
+    })
+}
+
+/// Reads `part`'s record and checks the part is the file it describes.
+pub fn read_part_info(part: &Path) -> Result<PartInfo> {
+    let path = part_info_path(part);
+    if !path.is_file() {
+        return Err(Error::InvalidArgument(format!(
+            "{}: not a part (no {} beside it; parts are written with --shard)",
+            part.display(),
+            path.display()
+        )));
+    }
+    let info: PartInfo = crate::model::arch::read_json(&path)?;
+    let actual = sha256_file(part)?;
+    if actual != info.part_sha256 {
+        return Err(Error::InvalidArgument(format!(
+            "{}: its checksum differs from the one {} records (a changed or partly copied part)",
+            part.display(),
+            path.display()
+        )));
+    }
+    Ok(info)
+}
+
+/// Orders a set of parts by rank and checks it is complete: the same input
+/// and number of shards, every rank exactly once, slices that tile the input.
+pub fn order_parts(mut parts: Vec<(PathBuf, PartInfo)>) -> Result<Vec<(PathBuf, PartInfo)>> {
+    let Some((first_path, first)) = parts.first().cloned() else {
+        return Err(Error::InvalidArgument("no parts to merge".into()));
+    };
+    for (p, info) in &parts {
+        if info.source_sha256 != first.source_sha256 || info.shards != first.shards {
+            return Err(Error::InvalidArgument(format!(
+                "{} is shard {} of {} of another input than {} (shard {} of {})",
+                p.display(),
+                info.shard,
+                info.shards,
+                first_path.display(),
+                first.shard,
+                first.shards
+            )));
+        }
+    }
+    parts.sort_by_key(|(_, info)| info.shard);
+    for pair in parts.windows(2) {
+        if pair[0].1.shard == pair[1].1.shard {
+            return Err(Error::InvalidArgument(format!(
+                "shard {} is given twice ({} and {}); a part is merged once",
+                pair[0].1.shard,
+                pair[0].0.display(),
+                pair[1].0.display()
+            )));
+        }
+    }
+    let missing: Vec<String> = (0..first.shards)
+        .filter(|r| parts.iter().all(|(_, i)| i.shard != *r))
+        .map(|r| r.to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::InvalidArgument(format!(
+            "shards {} of {} are missing",
+            missing.join(", "),
+            first.shards
+        )));
+    }
+    let mut next = 0;
+    for (p, info) in &parts {
+        if info.first != next || info.total != first.total {
+            return Err(Error::InvalidArgument(format!(
+                "{}: its rows {}..{} do not follow the previous shard's",
+                p.display(),
+                info.first,
+                info.first + info.rows
+            )));
+        }
+        next += info.rows;
+    }
+    Ok(parts)
+}
+
+/// Merges a complete set of vector parts (`encode --shard`, Arrow or JSONL)
+/// into `output` (any vector format), in input order; returns the row count.
+pub fn merge_vector_parts(parts: &[PathBuf], output: &Path) -> Result<usize> {
+    // Check the output format before reading the parts.
+    VectorFormat::from_path(output)?;
+    let infos = parts
+        .iter()
+        .map(|p| Ok((p.clone(), read_part_info(p)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let ordered = order_parts(infos)?;
+    let (mut ids, mut data, mut dim) = (Vec::new(), Vec::new(), None);
+    for (path, info) in &ordered {
+        let (part_ids, vectors) = read_vector_part(path)?;
+        if part_ids.len() != info.rows {
+            return Err(Error::InvalidArgument(format!(
+                "{}: {} rows where its record says {}",
+                path.display(),
+                part_ids.len(),
+                info.rows
+            )));
+        }
+        match dim {
+            Some(d) if d != vectors.dim() => {
+                return Err(Error::InvalidArgument(format!(
+                    "{}: vectors of {} dimensions, the other parts' have {d}",
+                    path.display(),
+                    vectors.dim()
+                )));
+            }
+            _ => dim = Some(vectors.dim()),
+        }
+        ids.extend(part_ids);
+        data.extend_from_slice(vectors.as_slice());
+    }
+    let n = ids.len();
+    write_vectors(output, &ids, &Embeddings::new(dim.unwrap_or(0), data))?;
+    Ok(n)
+}
+
+/// The ids and vectors of an Arrow or JSONL vector file.
+fn read_vector_part(path: &Path) -> Result<(Vec<String>, Embeddings)> {
+    match VectorFormat::from_path(path)? {
+        VectorFormat::Arrow => {
+            let f = VectorFile::open(path)?;
+            Ok((f.ids().to_vec(), f.to_embeddings()))
+        }
+        VectorFormat::Jsonl => read_jsonl_vectors(path),
+        VectorFormat::Npy => Err(Error::InvalidArgument(format!(
+            "{}: .npy parts cannot be merged; write parts as .arrow or .jsonl",
+            path.display()
+        ))),
+    }
+}
+
+/// Reads `{"id": ..., "embedding": [...]}` lines, naming the line on error.
+fn read_jsonl_vectors(path: &Path) -> Result<(Vec<String>, Embeddings)> {
+    #[derive(Deserialize)]
+    struct Line {
+        id: String,
+        embedding: Vec<f32>,
+    }
+    let (mut ids, mut data, mut dim) = (Vec::new(), Vec::new(), None);
+    crate::data::lines::for_each_line(path, |no, line| {
+        if line.trim().is_empty() {
+            return Ok(());
+        }
+        let l: Line = serde_json::from_str(line)
+            .map_err(|e| Error::parse(path, no, Some(e.column()), e.to_string()))?;
+        match dim {
+            Some(d) if d != l.embedding.len() => {
+                return Err(Error::parse(
+                    path,
+                    no,
+                    None,
+                    format!(
+                        "embedding of {} values, earlier lines have {d}",
+                        l.embedding.len()
+                    ),
+                ));
+            }
+            _ => dim = Some(l.embedding.len()),
+        }
+        ids.push(l.id);
+        data.extend(l.embedding);
+        Ok(())
+    })?;
+    Ok((ids, Embeddings::new(dim.unwrap_or(0), data)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_tile_the_input_in_order() {
+        for n in [0, 1, 5, 201] {
+            for count in 1..=4 {
+                let mut next = 0;
+                for index in 0..count {
+                    let r = Shard::new(index, count).unwrap().range(n);
+                    assert_eq!(r.start, next);
+                    assert!(r.len() <= n / count + 1);
+                    next = r.end;
+                }
+                assert_eq!(next, n);
+            }
+        }
+        assert_eq!(Shard::parse("1/3").unwrap().range(10), 3..6);
+    }
+
+    #[test]
+    fn bad_shards_and_environments_are_refused() {
+        for s in ["3/3", "1", "a/2", "0/0", "-1/2"] {
+            let e = Shard::parse(s).unwrap_err().to_string();
+            assert!(e.contains("is not i/N"), "{s}: {e}");
+        }
+        let env = |r: Option<&str>, w: Option<&str>| {
+            Shard::from_vars(r.map(String::from), w.map(String::from))
+        };
+        assert_eq!(env(None, Some("2")).unwrap(), None);
+        assert_eq!(
+            env(Some("1"), Some("2")).unwrap(),
+            Some(Shard::new(1, 2).unwrap())
+        );
+        let e = env(Some("x"), Some("2")).unwrap_err().to_string();
+        assert!(e.contains("RANK=\"x\""), "{e}");
+        assert!(env(Some("2"), Some("2")).is_err());
+    }
+
+    fn info(shard: usize, shards: usize, total: usize) -> (PathBuf, PartInfo) {
+        let s = Shard::new(shard, shards).unwrap();
+        (
+            PathBuf::from(format!("p{shard}")),
+            PartInfo::new(s, "abc".into(), total),
+        )
+    }
+
+    #[test]
+    fn a_set_of_parts_must_be_whole_and_once() {
+        let got = order_parts(vec![info(2, 3, 10), info(0, 3, 10), info(1, 3, 10)]).unwrap();
+        let ranks: Vec<usize> = got.iter().map(|(_, i)| i.shard).collect();
+        assert_eq!(ranks, [0, 1, 2]);
+        let e = order_parts(vec![info(0, 3, 10), info(2, 3, 10)])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("shards 1 of 3 are missing"), "{e}");
+        let e = order_parts(vec![info(0, 2, 10), info(0, 2, 10), info(1, 2, 10)])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("shard 0 is given twice"), "{e}");
+        let mut other = info(1, 2, 10);
+        other.1.source_sha256 = "def".into();
+        let e = order_parts(vec![info(0, 2, 10), other])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("of another input"), "{e}");
+    }
+}
