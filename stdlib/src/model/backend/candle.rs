@@ -333,6 +333,35 @@ impl CandleEncoder {
         Ok(Some(table.forward(&ids)?.permute((2, 0, 1))?.unsqueeze(0)?))
     }
 
+    /// The padding bias `bias` with the window and causal masks added, and for
+    /// a window, which queries see any key (`(b, 1, l, 1)`, 0 for none).
+    fn visibility(
+        &self,
+        bias: &Tensor,
+        batch: &TokenBatch,
+        window: Option<usize>,
+        causal: bool,
+    ) -> Result<(Tensor, Option<Tensor>)> {
+        let (b, l, dtype) = (batch.batch, batch.seq_len, bias.dtype());
+        if window.is_none() && !causal {
+            return Ok((bias.clone(), None));
+        }
+        let masked = bias
+            .broadcast_add(&visibility_bias(l, window, causal, &self.device)?.to_dtype(dtype)?)?;
+        let alive = match window {
+            Some(w) if !causal => {
+                let alive: Vec<f32> = batch
+                    .keys
+                    .iter()
+                    .flat_map(|&k| (0..l).map(move |q| sees_a_key(q, k, Some(w)) as u8 as f32))
+                    .collect();
+                Some(Tensor::from_vec(alive, (b, 1, l, 1), &self.device)?.to_dtype(dtype)?)
+            }
+            _ => None,
+        };
+        Ok((masked, alive))
+    }
+
     /// Forward pass; dropout (training) draws its masks from `train`.
     pub fn forward_t(&self, batch: &TokenBatch, train: Option<&Dropout>) -> Result<Tensor> {
         let c = &self.spec;
@@ -359,41 +388,25 @@ impl CandleEncoder {
             .to_dtype(dtype)?
             .reshape((b, 1, 1, l))?;
         if let Some(p) = c.pre_norm() {
+            // Masks and rotations depend only on the layer's window (global
+            // layers share theirs, local ones theirs): built once per batch.
+            let mut setups: Vec<(Option<usize>, Tensor, Option<Tensor>, Rotary)> = Vec::new();
             for (i, layer) in self.layers.iter().enumerate() {
                 let (window, theta) = p.attention_of(i);
-                let (bias, alive) = match window {
-                    _ if p.causal => (
-                        bias.broadcast_add(
-                            &visibility_bias(l, window, true, &self.device)?.to_dtype(dtype)?,
-                        )?,
-                        None,
-                    ),
-                    Some(w) => {
-                        let alive: Vec<f32> = batch
-                            .keys
-                            .iter()
-                            .flat_map(|&k| {
-                                (0..l).map(move |q| sees_a_key(q, k, Some(w)) as u8 as f32)
-                            })
-                            .collect();
-                        (
-                            bias.broadcast_add(
-                                &visibility_bias(l, Some(w), false, &self.device)?
-                                    .to_dtype(dtype)?,
-                            )?,
-                            Some(
-                                Tensor::from_vec(alive, (b, 1, l, 1), &self.device)?
-                                    .to_dtype(dtype)?,
-                            ),
-                        )
+                let at = match setups.iter().position(|s| s.0 == window) {
+                    Some(at) => at,
+                    None => {
+                        let (bias, alive) = self.visibility(&bias, batch, window, p.causal)?;
+                        let rotary = Rotary::new(theta, l, c.head_dim(), &self.device, dtype)?;
+                        setups.push((window, bias, alive, rotary));
+                        setups.len() - 1
                     }
-                    None => (bias.clone(), None),
                 };
-                let rotary = Rotary::new(theta, l, c.head_dim(), &self.device, dtype)?;
+                let (_, bias, alive, rotary) = &setups[at];
                 let attention = Attention {
-                    bias: &bias,
+                    bias,
                     alive: alive.as_ref(),
-                    rotary: &rotary,
+                    rotary,
                 };
                 x = layer.forward_pre_norm(&x, c, &attention, self.ops, train)?;
             }

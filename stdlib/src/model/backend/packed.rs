@@ -290,6 +290,7 @@ impl PackedEncoder {
             let inter = sized(&mut b.inter, tokens * 2 * i_size);
             // Each token's position in its text, for the rotary embeddings.
             let positions: Vec<usize> = batch.lengths.iter().flat_map(|&len| 0..len).collect();
+            let mut tables: Vec<(f64, RotaryTable)> = Vec::new();
             for (i, layer) in self.layers.iter().enumerate() {
                 let (window, theta) = p.attention_of(i);
                 normed.copy_from_slice(&x);
@@ -297,8 +298,21 @@ impl PackedEncoder {
                     layer_norm(normed, None, n);
                 }
                 layer.qkv.forward(normed, tokens, qkv, &|_| {});
-                let table = RotaryTable::new(theta, batch.seq_len, c.head_dim());
-                rotate_queries_and_keys(qkv, &positions, &table, (qw, kvw), layer.qk_norm.as_ref());
+                // One table per rotary base (global and local layers), built once per batch.
+                let at = match tables.iter().position(|(t, _)| *t == theta) {
+                    Some(at) => at,
+                    None => {
+                        tables.push((theta, RotaryTable::new(theta, batch.seq_len, c.head_dim())));
+                        tables.len() - 1
+                    }
+                };
+                rotate_queries_and_keys(
+                    qkv,
+                    &positions,
+                    &tables[at].1,
+                    (qw, kvw),
+                    layer.qk_norm.as_ref(),
+                );
                 self.attention(qkv, &offsets, batch, &[], window, ctx);
                 layer.attn_out.forward(ctx, tokens, tmp, &|_| {});
                 add(&mut x, tmp);
