@@ -20,6 +20,7 @@ use crate::model::cross_encoder::CrossEncoder;
 use crate::model::{EncodeOptions, SentenceEncoder};
 use crate::progress::NoProgress;
 use crate::random::SplitMix;
+use crate::shard::Shard;
 
 /// How the margin compares a candidate with the positive.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -114,6 +115,9 @@ pub struct MiningOptions<'a> {
     pub sampling: Sampling,
     /// Seeds the random sampling.
     pub seed: u64,
+    /// Mine only this shard's slice of the judged queries (each query's
+    /// negatives do not depend on the others).
+    pub shard: Option<Shard>,
     /// Encoding settings (batch size, cache, progress, cancel).
     pub encode: EncodeOptions<'a>,
 }
@@ -128,6 +132,7 @@ impl Default for MiningOptions<'_> {
             cross_encoder: None,
             sampling: Sampling::Top,
             seed: 42,
+            shard: None,
             encode: EncodeOptions::default(),
         }
     }
@@ -278,7 +283,10 @@ pub fn mine(
             "depth {lo}..{hi}: ranks start at 1 and the range must not be empty"
         )));
     }
-    let queries = data.judged_queries(qrels);
+    let mut queries = data.judged_queries(qrels);
+    if let Some(s) = opts.shard {
+        queries = queries.drain(s.range(queries.len())).collect();
+    }
     let doc_texts = texts_of(&data.corpus);
     let stage = first_stage(
         model.into(),

@@ -29,6 +29,7 @@ fn never_a_judged_positive_margins_hold_and_seeds_repeat() {
             cross_encoder: None,
             sampling,
             seed,
+            shard: None,
             encode: EncodeOptions {
                 cache: Some(&cache),
                 ..Default::default()

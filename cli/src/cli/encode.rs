@@ -8,7 +8,7 @@ use rankbook::checksum::sha256_file;
 use rankbook::data::read_texts;
 use rankbook::model::colbert::{ColbertEncoder, ColbertOptions, Side, is_colbert_model};
 use rankbook::model::{EncodeOptions, SentenceEncoder};
-use rankbook::shard::{PartInfo, Shard, write_part_info};
+use rankbook::shard::{PartKind, Shard, write_part_info};
 use rankbook::vectors::{write_multi_vectors, write_vectors};
 
 use crate::cli::encoding::EncodingArgs;
@@ -46,17 +46,9 @@ pub fn run(a: EncodeArgs) -> anyhow::Result<()> {
     // Check the output format before spending time on encoding.
     rankbook::vectors::VectorFormat::from_path(&a.output)?;
     let side = a.kind.as_deref().map(Side::parse).transpose()?;
-    let shard = match &a.shard {
-        Some(s) => Some(Shard::parse(s)?),
-        None => Shard::from_env()?,
-    };
     let mut records = read_texts(&a.input)?;
-    let part = match shard {
-        Some(s) => {
-            let info = PartInfo::new(s, sha256_file(&a.input)?, records.len());
-            records = records.drain(s.range(records.len())).collect();
-            Some(info)
-        }
+    let part = match Shard::chosen(a.shard.as_deref())? {
+        Some(s) => Some(s.take(PartKind::Vectors, sha256_file(&a.input)?, &mut records)),
         None => None,
     };
     let cache = a.encoding.cache();

@@ -1,10 +1,15 @@
 //! `rankbook eval`: runs against qrels; with several runs, a comparison with
 //! significance tests against a baseline.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use clap::Args;
+use rankbook::checksum::sha256_file;
+use rankbook::shard::{PartKind, Shard, write_part_info};
+
+use crate::cli::style::log;
 use rankbook::data::{Qrels, Run};
 use rankbook::eval::{
     CompareOptions, Correction, EvalOptions, Test, compare, evaluate_file, format_comparison,
@@ -46,6 +51,38 @@ pub struct EvalArgs {
     /// Seed for bootstrap intervals and permutations.
     #[arg(long, default_value_t = CompareOptions::default().seed)]
     seed: u64,
+    /// Evaluate only shard i of N of the judged queries (default: RANK and
+    /// WORLD_SIZE from the environment, when set) and write its per-query
+    /// values to --output, a part for `rankbook merge`.
+    #[arg(long, value_name = "i/N", requires = "output")]
+    shard: Option<String>,
+    /// The part to write (with --shard).
+    #[arg(long)]
+    output: Option<PathBuf>,
+}
+
+/// Evaluates one shard of the judged queries into a part file.
+fn run_shard(a: &EvalArgs, shard: Shard, eval: EvalOptions) -> anyhow::Result<()> {
+    let (Some(output), [run]) = (&a.output, a.run.as_slice()) else {
+        bail!("a sharded evaluation takes one --run and an --output part");
+    };
+    let measures = parse_measures(&a.measures)?;
+    let qrels = Qrels::read(&a.qrels)?;
+    let mut qids: Vec<&str> = qrels.query_ids().collect();
+    let info = shard.take(PartKind::Eval, sha256_file(&a.qrels)?, &mut qids);
+    let keep: HashSet<&str> = qids.into_iter().collect();
+    let slice = qrels.filter(|q| keep.contains(q));
+    let e = evaluate_file(&slice, run, &measures, eval)?;
+    e.write_part(output)?;
+    write_part_info(output, info)?;
+    log(format_args!(
+        "evaluated {} queries (shard {} of {}) -> {}",
+        e.per_query.len(),
+        shard.index,
+        shard.count,
+        output.display()
+    ));
+    Ok(())
 }
 
 /// A run's display name: its file stem.
@@ -64,6 +101,15 @@ pub fn run(a: EvalArgs) -> anyhow::Result<()> {
         complete: a.complete,
         ignore_identical_ids: a.ignore_identical_ids,
     };
+    match Shard::chosen(a.shard.as_deref())? {
+        Some(shard) if a.output.is_some() => return run_shard(&a, shard, eval),
+        Some(_) if a.shard.is_some() => bail!("--shard needs --output"),
+        // RANK/WORLD_SIZE without --output: a launcher's variables, not a request to shard.
+        _ => {}
+    }
+    if a.output.is_some() {
+        bail!("--output writes a part: give --shard i/N (or RANK and WORLD_SIZE)");
+    }
     if a.run.len() == 1 {
         // Evaluated straight from the memory-mapped file: no owned copy of the run.
         let e = evaluate_file(&qrels, &a.run[0], &measures, eval)?;

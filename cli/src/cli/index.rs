@@ -1,6 +1,6 @@
 //! `rankbook index`: encode a corpus and write an index directory.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::bail;
@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use rankbook::analysis::AnalyzerSpec;
 use rankbook::index::{
-    Bm25Index, Bm25Params, DEFAULT_FACTORY, DenseIndex, MAXSIM, MaxSimIndex, Metric, PLAID,
-    PlaidBuild, PlaidIndex, Retriever, SparseIndex, build_index, save_index,
+    Bm25Counts, Bm25Index, Bm25Params, DEFAULT_FACTORY, DenseIndex, MAXSIM, MaxSimIndex, Metric,
+    PLAID, PlaidBuild, PlaidIndex, Retriever, SparseIndex, build_index, save_index,
 };
 use rankbook::model::colbert::{ColbertEncoder, ColbertOptions, is_colbert_model};
 use rankbook::model::splade::{SpladeEncoder, SpladeOptions};
@@ -20,7 +20,10 @@ use rankbook::vectors::VectorFile;
 use crate::cli::encoding::{EncodingArgs, log_encoded};
 use crate::cli::progress::Bar;
 use crate::cli::style::log;
-use rankbook::data::beir::read_corpus;
+use rankbook::checksum::sha256_file;
+use rankbook::data::TextRecord;
+use rankbook::data::beir::{corpus_file, read_corpus};
+use rankbook::shard::{PartInfo, PartKind, Shard};
 
 #[derive(Args)]
 pub struct IndexArgs {
@@ -72,14 +75,37 @@ pub struct IndexArgs {
     /// dot, cosine or l2.
     #[arg(long, default_value = rankbook::index::Metric::default().name())]
     metric: String,
+    /// Index only shard i of N of the corpus (default: RANK and WORLD_SIZE from
+    /// the environment, when set): a part that `search --index PART...` searches
+    /// with the others and `rankbook merge` joins.
+    #[arg(long, value_name = "i/N", conflicts_with = "vectors")]
+    shard: Option<String>,
     #[command(flatten)]
     encoding: EncodingArgs,
+}
+
+/// The corpus (this shard's slice of it) and the part record, if sharded.
+fn read_slice(a: &IndexArgs, path: &Path) -> anyhow::Result<(Vec<TextRecord>, Option<PartInfo>)> {
+    let mut corpus = read_corpus(path)?;
+    let shard = match a.vectors {
+        None => Shard::chosen(a.shard.as_deref())?,
+        Some(_) => None,
+    };
+    let Some(s) = shard else {
+        return Ok((corpus, None));
+    };
+    let info = s.take(
+        PartKind::Index,
+        sha256_file(&corpus_file(path))?,
+        &mut corpus,
+    );
+    Ok((corpus, Some(info)))
 }
 
 /// Builds and writes a BM25 or SPLADE index.
 fn run_lexical(a: &IndexArgs, corpus_path: &std::path::Path) -> anyhow::Result<()> {
     a.encoding.apply_threads();
-    let corpus = read_corpus(corpus_path)?;
+    let (corpus, part) = read_slice(a, corpus_path)?;
     let bar = Bar::new(a.encoding.quiet);
     let start = Instant::now();
     let index: Box<dyn Retriever> = if a.bm25 {
@@ -89,6 +115,12 @@ fn run_lexical(a: &IndexArgs, corpus_path: &std::path::Path) -> anyhow::Result<(
             ..AnalyzerSpec::default()
         };
         let params = Bm25Params { k1: a.k1, b: a.b };
+        if let Some(part) = part {
+            // A part keeps term counts: BM25 needs the whole corpus's statistics.
+            let counts = Bm25Counts::build(&corpus, &analyzer, params, &bar)?;
+            counts.save_part(&a.output, part.clone())?;
+            return log_indexed(a, counts.len(), "BM25 term counts", Some(&part), start);
+        }
         Box::new(Bm25Index::build(&corpus, &analyzer, params, &bar)?)
     } else {
         let model = a
@@ -104,13 +136,25 @@ fn run_lexical(a: &IndexArgs, corpus_path: &std::path::Path) -> anyhow::Result<(
         let model = Arc::new(SpladeEncoder::load(model, &options)?);
         Box::new(SparseIndex::build(model, &corpus, &bar)?)
     };
-    index.save(&a.output)?;
-    crate::cli::stats::count("docs", index.len());
+    index.save_part(&a.output, part.clone())?;
+    log_indexed(a, index.len(), index.kind(), part.as_ref(), start)
+}
+
+/// Reports what was indexed (and which part it is).
+fn log_indexed(
+    a: &IndexArgs,
+    docs: usize,
+    kind: &str,
+    part: Option<&PartInfo>,
+    start: Instant,
+) -> anyhow::Result<()> {
+    crate::cli::stats::count("docs", docs);
     crate::cli::stats::seconds("index", start.elapsed().as_secs_f64());
+    let part = part.map_or(String::new(), |p| {
+        format!(", shard {} of {}", p.shard, p.shards)
+    });
     log(format_args!(
-        "indexed {} docs ({}) in {:.2} s -> {}",
-        index.len(),
-        index.kind(),
+        "indexed {docs} docs ({kind}{part}) in {:.2} s -> {}",
         start.elapsed().as_secs_f64(),
         a.output.display()
     ));
@@ -139,7 +183,7 @@ pub fn run(a: IndexArgs) -> anyhow::Result<()> {
             metric,
         )?;
         drop(file);
-        save_index(&a.output, index.as_ref(), None)?;
+        save_index(&a.output, index.as_ref(), None, None)?;
         log(format_args!(
             "indexed {} vectors ({} dims, {}, {}) -> {}",
             index.len(),
@@ -150,7 +194,7 @@ pub fn run(a: IndexArgs) -> anyhow::Result<()> {
         ));
         return Ok(());
     };
-    let corpus = read_corpus(corpus)?;
+    let (corpus, part) = read_slice(&a, corpus)?;
     let cache = a.encoding.cache();
     let bar = Bar::new(a.encoding.quiet);
     if is_colbert_model(model)? {
@@ -190,17 +234,8 @@ pub fn run(a: IndexArgs) -> anyhow::Result<()> {
             other => bail!("a ColBERT index is {MAXSIM} (exact) or {PLAID}, not {other}"),
         };
         log_encoded("corpus", &stats);
-        index.save(&a.output)?;
-        crate::cli::stats::count("docs", index.len());
-        crate::cli::stats::seconds("index", start.elapsed().as_secs_f64());
-        log(format_args!(
-            "indexed {} docs ({}) in {:.2} s -> {}",
-            index.len(),
-            index.kind(),
-            start.elapsed().as_secs_f64(),
-            a.output.display()
-        ));
-        return Ok(());
+        index.save_part(&a.output, part.clone())?;
+        return log_indexed(&a, index.len(), index.kind(), part.as_ref(), start);
     }
     if a.nbits != PlaidBuild::default().nbits || a.centroids.is_some() {
         bail!(
@@ -221,10 +256,13 @@ pub fn run(a: IndexArgs) -> anyhow::Result<()> {
         },
     )?;
     log_encoded("corpus", &stats);
-    index.save(&a.output)?;
+    index.save_part(&a.output, part.clone())?;
     crate::cli::stats::count("docs", index.len());
+    let part = part.map_or(String::new(), |p| {
+        format!(", shard {} of {}", p.shard, p.shards)
+    });
     log(format_args!(
-        "indexed {} docs ({} dims, {}, {}) -> {}",
+        "indexed {} docs ({} dims, {}, {}{part}) -> {}",
         index.len(),
         index.vector_index().dim(),
         metric.name(),

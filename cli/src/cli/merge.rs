@@ -3,26 +3,30 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use rankbook::shard::merge_vector_parts;
+use rankbook::shard::merge_parts;
 
 use crate::cli::style::log;
 
 #[derive(Args)]
 pub struct MergeArgs {
-    /// The merged file to write (.arrow, .jsonl or .npy).
+    /// What to write: a vector file (.arrow, .jsonl or .npy) for `encode`
+    /// parts, an index folder for `index` parts, a run for `search` parts,
+    /// JSONL for `mine` parts, JSON (as `eval --json` prints) for `eval` parts.
     #[arg(long)]
     output: PathBuf,
-    /// Every part (`encode --shard i/N` outputs, each with its `.part.json`),
-    /// in any order; a set missing a shard, or holding one twice, is refused.
+    /// Every part of one output, in any order (files with their `.part.json`,
+    /// or index folders); a set missing a shard, or holding one twice, is refused.
     #[arg(required = true)]
     parts: Vec<PathBuf>,
 }
 
 pub fn run(a: MergeArgs) -> anyhow::Result<()> {
-    let rows = merge_vector_parts(&a.parts, &a.output)?;
+    let merged = merge_parts(&a.parts, &a.output)?;
     log(format_args!(
-        "merged {} parts ({rows} rows) -> {}",
-        a.parts.len(),
+        "merged {} `{}` parts ({} rows) -> {}",
+        merged.parts,
+        merged.kind.command(),
+        merged.rows,
         a.output.display()
     ));
     Ok(())

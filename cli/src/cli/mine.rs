@@ -6,11 +6,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Args;
+use rankbook::checksum::sha256_file;
 use rankbook::data::BeirDataset;
 use rankbook::mining::{self, MarginKind, MiningModel, MiningOptions, Sampling, mine, write_mined};
 use rankbook::model::colbert::{ColbertEncoder, ColbertOptions, is_colbert_model};
 use rankbook::model::cross_encoder::{CrossEncoder, CrossEncoderOptions};
 use rankbook::model::{EncodeOptions, SentenceEncoder};
+use rankbook::shard::{PartInfo, PartKind, Shard, write_part_info};
 
 use crate::cli::encoding::EncodingArgs;
 use crate::cli::progress::Bar;
@@ -54,6 +56,10 @@ pub struct MineArgs {
     /// The JSONL file to write.
     #[arg(long)]
     output: PathBuf,
+    /// Mine only shard i of N of the judged queries (default: RANK and
+    /// WORLD_SIZE from the environment, when set): a part for `rankbook merge`.
+    #[arg(long, value_name = "i/N")]
+    shard: Option<String>,
     #[command(flatten)]
     encoding: EncodingArgs,
 }
@@ -67,6 +73,16 @@ pub fn run(a: MineArgs) -> anyhow::Result<()> {
     };
     let data = BeirDataset::open(&a.data)?;
     let qrels = data.qrels(&a.split)?;
+    let shard = Shard::chosen(a.shard.as_deref())?;
+    let part = match shard {
+        Some(s) => Some(PartInfo::new(
+            PartKind::Mined,
+            s,
+            sha256_file(&data.qrels_path(&a.split))?,
+            data.judged_queries(&qrels).len(),
+        )),
+        None => None,
+    };
     let options = a.encoding.model_options();
     let model: MiningModel = if is_colbert_model(&a.model)? {
         Arc::new(ColbertEncoder::load(
@@ -97,6 +113,7 @@ pub fn run(a: MineArgs) -> anyhow::Result<()> {
         cross_encoder: ce.as_ref().zip(a.ce_max_score),
         sampling,
         seed: a.seed,
+        shard,
         encode: EncodeOptions {
             batch_size: a.encoding.batch_size,
             progress: &bar,
@@ -107,6 +124,9 @@ pub fn run(a: MineArgs) -> anyhow::Result<()> {
     let start = Instant::now();
     let mined = mine(model, &data, &qrels, &opts)?;
     write_mined(&a.output, &mined)?;
+    if let Some(info) = part {
+        write_part_info(&a.output, info)?;
+    }
     let negatives: usize = mined.iter().map(|m| m.negative_ids.len()).sum();
     let short = mined
         .iter()

@@ -7,11 +7,13 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::Args;
+use rankbook::checksum::sha256_file;
 use rankbook::data::{Qrels, read_texts};
 use rankbook::index::{
-    DenseIndex, Metric, OpenOptions, Retriever, VectorIndex, load_index, read_manifest,
+    DenseIndex, Metric, OpenOptions, Retriever, VectorIndex, load_index, open_parts, read_manifest,
 };
 use rankbook::model::{EncodeOptions, SentenceEncoder};
+use rankbook::shard::{PartKind, Shard, write_part_info};
 use rankbook::vectors::VectorFile;
 
 use crate::cli::encoding::{EncodingArgs, log_encoded};
@@ -23,9 +25,10 @@ use rankbook::model::colbert::{ColbertEncoder, ColbertOptions, is_colbert_model}
 
 #[derive(Args)]
 pub struct SearchArgs {
-    /// An index directory written by `rankbook index`.
-    #[arg(long, conflicts_with = "corpus")]
-    index: Option<PathBuf>,
+    /// An index directory written by `rankbook index`, or every part of one
+    /// (`index --shard`), searched as one index.
+    #[arg(long, conflicts_with = "corpus", num_args = 1..)]
+    index: Vec<PathBuf>,
     /// Model folder or hub id: required with --corpus; with --index it must match
     /// the index's model (default: the index's model).
     #[arg(long)]
@@ -38,8 +41,12 @@ pub struct SearchArgs {
     queries: Option<PathBuf>,
     /// Query vectors instead of texts: an Arrow file as `rankbook encode` writes
     /// (with --index).
-    #[arg(long, conflicts_with = "queries", requires = "index")]
+    #[arg(long, conflicts_with_all = ["queries", "shard"], requires = "index")]
     query_vectors: Option<PathBuf>,
+    /// Search only shard i of N of the queries (default: RANK and WORLD_SIZE
+    /// from the environment, when set): a run part for `rankbook merge`.
+    #[arg(long, value_name = "i/N")]
+    shard: Option<String>,
     /// Keep only the queries judged in these qrels.
     #[arg(long)]
     qrels: Option<PathBuf>,
@@ -155,7 +162,12 @@ fn search_vectors(index: &Path, vectors: &Path, a: &SearchArgs) -> anyhow::Resul
 }
 
 pub fn run(a: SearchArgs) -> anyhow::Result<()> {
-    if let (Some(index), Some(vectors)) = (&a.index, &a.query_vectors) {
+    if let Some(vectors) = &a.query_vectors {
+        let [index] = a.index.as_slice() else {
+            bail!(
+                "--query-vectors searches one index folder (merge parts first with `rankbook merge`)"
+            );
+        };
         return search_vectors(index, vectors, &a);
     }
     let path = a
@@ -173,6 +185,11 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
             path.display()
         );
     }
+    let mut queries = queries;
+    let part = match Shard::chosen(a.shard.as_deref())? {
+        Some(s) => Some(s.take(PartKind::Run, sha256_file(path)?, &mut queries)),
+        None => None,
+    };
     let options = a.encoding.model_options();
     let cache = a.encoding.cache();
     let bar = Bar::new(a.encoding.quiet);
@@ -185,7 +202,7 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
     let load = |name: &str| -> anyhow::Result<Arc<SentenceEncoder>> {
         Ok(Arc::new(SentenceEncoder::load(name, &options)?))
     };
-    let index: Box<dyn Retriever> = match (&a.index, &a.corpus, &a.model) {
+    let index: Box<dyn Retriever> = match (a.index.first(), &a.corpus, &a.model) {
         (Some(dir), _, model) => {
             let manifest = read_manifest(dir)?;
             if manifest.is_lexical() && (model.is_some() || a.metric.is_some()) {
@@ -199,7 +216,7 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
                 model: model.clone(),
                 model_options: options.clone(),
             };
-            let index = rankbook::index::open(dir, &open)?;
+            let index = open_parts(&a.index, &open)?;
             if let Some(v) = index.vectors() {
                 check_metric(v, &a)?;
             }
@@ -239,7 +256,11 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
         index.len(),
         &what,
         start,
-    )
+    )?;
+    if let Some(info) = part {
+        write_part_info(&a.output, info)?;
+    }
+    Ok(())
 }
 
 /// Writes the run (atomically) and logs what was searched and how long it took.

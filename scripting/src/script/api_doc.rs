@@ -116,7 +116,15 @@ const DOCS: &[(&str, &str)] = &[
     ),
     (
         "load_index",
-        "Opens an index directory (dense, BM25, SPLADE, ColBERT MaxSim or PLAID; checksums verified).",
+        "Opens an index directory (dense, BM25, SPLADE, ColBERT MaxSim or PLAID; checksums verified), or an array of every part of one (`rankbook index --shard i/N`), searched as one index.",
+    ),
+    (
+        "shard",
+        "Shard \"i/N\" of some texts: the i-th of N contiguous slices, as `--shard i/N` takes.",
+    ),
+    (
+        "merge_parts",
+        "Merges a complete set of parts (`--shard i/N` outputs of encode, index, search, mine or eval) into one output, as one process would have written it; returns #{kind, parts, rows}.",
     ),
     (
         "load_negatives",
@@ -459,7 +467,7 @@ static DOCS_WITH_DEFAULTS: LazyLock<Vec<(&'static str, String)>> = LazyLock::new
         (
             "mine",
             format!(
-                "Mines hard negatives for a split with a bi-encoder or a ColBERT (exact search); options split ({}), depth [from, to] ([{}, {}]), negatives ({}), margin, margin_kind ({}), cross_encoder, ce_max_score, sampling (top, random; {}), seed ({}).",
+                "Mines hard negatives for a split with a bi-encoder or a ColBERT (exact search); options split ({}), depth [from, to] ([{}, {}]), negatives ({}), margin, margin_kind ({}), cross_encoder, ce_max_score, sampling (top, random; {}), seed ({}), shard (\"i/N\": a slice of the judged queries).",
                 DEFAULT_SPLIT,
                 mine.depth.0,
                 mine.depth.1,

@@ -11,7 +11,7 @@ use rankbook::eval::{
     format_comparison, format_table,
 };
 use rankbook::fusion::{FuseOptions, fuse_with};
-use rankbook::index::{DEFAULT_FACTORY, DenseIndex, Metric, OpenOptions, Retriever};
+use rankbook::index::{DEFAULT_FACTORY, DenseIndex, Metric, Retriever};
 use rankbook::model::{EncodeOptions, ModelOptions, SentenceEncoder};
 use rankbook::present::format_comparison_html;
 use rankbook::vectors::Embeddings;
@@ -196,6 +196,7 @@ pub fn register(engine: &mut Engine) {
     super::retrieval::register(engine);
     super::plots::register(engine);
     super::late::register(engine);
+    super::sharding::register(engine);
     engine
         .register_type_with_name::<Model>("Model")
         .register_fn("model", |spec: &str| model_with(spec, Map::new()))
@@ -298,14 +299,7 @@ pub fn register(engine: &mut Engine) {
             .map_err(err)
         })
         .register_fn("load_index", |path: &str| -> RhaiResult<Dynamic> {
-            let index: Arc<dyn Retriever> =
-                rankbook::index::open(Path::new(path), &OpenOptions::default())
-                    .map_err(err)?
-                    .into();
-            Ok(match index.kind() {
-                "dense" | "ColBERT" | "PLAID" => Dynamic::from(Index(index)),
-                _ => Dynamic::from(super::retrieval::TermIndex(index)),
-            })
+            super::sharding::open_index(&[path.into()])
         })
         .register_fn("save", |i: &mut Index, path: &str| -> RhaiResult<()> {
             i.0.save(Path::new(path)).map_err(err)

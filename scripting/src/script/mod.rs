@@ -9,6 +9,7 @@ mod late;
 mod live;
 mod plots;
 mod retrieval;
+mod sharding;
 mod training;
 
 pub use api_doc::{

@@ -135,6 +135,7 @@ pub(super) fn mine_with(m: MiningModel, d: BeirDataset, opts: Map) -> RhaiResult
             "ce_max_score",
             "sampling",
             "seed",
+            "shard",
         ],
     )?;
     let d0 = MiningOptions::default();
@@ -174,6 +175,7 @@ pub(super) fn mine_with(m: MiningModel, d: BeirDataset, opts: Map) -> RhaiResult
         count(&opts, "negatives", d0.negatives)?,
         count(&opts, "seed", d0.seed as usize)? as u64,
     );
+    let shard = super::sharding::opt_shard(&opts)?;
     with_default_cache(|encode| {
         let o = MiningOptions {
             depth: (lo.max(0) as usize, hi.max(0) as usize),
@@ -182,6 +184,7 @@ pub(super) fn mine_with(m: MiningModel, d: BeirDataset, opts: Map) -> RhaiResult
             cross_encoder: ce.as_ref().map(|c| (c.0.as_ref(), ce_max)),
             sampling,
             seed,
+            shard,
             encode: encode.clone(),
         };
         mine(m.clone(), &d, &qrels, &o)

@@ -3,6 +3,7 @@
 pub mod beir;
 pub mod clicks;
 pub mod distill;
+pub mod json_file;
 pub mod json_lines;
 pub mod lines;
 pub mod negatives;

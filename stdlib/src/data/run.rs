@@ -55,6 +55,13 @@ impl Run {
         self.map.insert(qid.to_string(), results);
     }
 
+    /// Adds every result of `other` (the caller keeps docs unique per query).
+    pub fn absorb(&mut self, other: Run) {
+        for (q, results) in other.map {
+            self.map.entry(q).or_default().extend(results);
+        }
+    }
+
     /// Reads a TREC run; the rank column is ignored, a repeated doc is an error.
     pub fn read(path: &Path) -> Result<Self> {
         let text = RunText::open(path)?;

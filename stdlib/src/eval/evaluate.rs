@@ -4,13 +4,18 @@ use std::collections::{BTreeMap, HashSet};
 
 use rayon::prelude::*;
 
+use std::io::Write;
 use std::path::Path;
 
+use serde::{Deserialize, Serialize};
+
+use crate::atomic::write_atomically;
+use crate::data::json_file::read_json;
 use crate::data::run_file::{RunText, map_run};
 use crate::data::{Qrels, Run};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::eval::judged::JudgedRanking;
-use crate::eval::measure::{Measure, MeasureKind};
+use crate::eval::measure::{Measure, MeasureKind, parse_measures};
 
 /// Which queries count and how ids are treated.
 #[derive(Debug, Clone, Copy, Default)]
@@ -132,8 +137,79 @@ fn query_values(
     Some(measures.iter().map(|m| ranking.compute(m)).collect())
 }
 
+/// The per-query values of an evaluation part (`eval --shard`).
+#[derive(Serialize, Deserialize)]
+struct EvalPart {
+    measures: Vec<String>,
+    per_query: BTreeMap<String, Vec<f64>>,
+}
+
 impl Evaluation {
-    fn from_rows(measures: &[Measure], rows: Vec<(String, Vec<f64>)>) -> Self {
+    /// Writes the measures and per-query values (exact: shortest round-trip
+    /// decimals) for [`Evaluation::merge`].
+    pub fn write_part(&self, path: &Path) -> Result<()> {
+        let part = EvalPart {
+            measures: self.measures.iter().map(|m| m.to_string()).collect(),
+            per_query: self.per_query.clone(),
+        };
+        let text = serde_json::to_string(&part).expect("an evaluation serialises");
+        write_atomically(path, |w| {
+            writeln!(w, "{text}").map_err(|e| Error::io(path, e))
+        })
+    }
+
+    /// Reads what [`Evaluation::write_part`] wrote.
+    pub fn read_part(path: &Path) -> Result<Self> {
+        let part: EvalPart = read_json(path)?;
+        let measures = parse_measures(&part.measures.join(","))
+            .map_err(|e| Error::InvalidArgument(format!("{}: {e}", path.display())))?;
+        if let Some((q, v)) = part
+            .per_query
+            .iter()
+            .find(|(_, v)| v.len() != measures.len())
+        {
+            return Err(Error::InvalidArgument(format!(
+                "{}: query {q} has {} values for {} measures",
+                path.display(),
+                v.len(),
+                measures.len()
+            )));
+        }
+        Ok(Self::from_rows(
+            &measures,
+            part.per_query.into_iter().collect(),
+        ))
+    }
+
+    /// One evaluation of disjoint query sets evaluated apart, aggregated as if
+    /// evaluated together.
+    pub fn merge(parts: Vec<Evaluation>) -> Result<Self> {
+        let Some(first) = parts.first() else {
+            return Err(Error::InvalidArgument("no evaluations to merge".into()));
+        };
+        let measures = first.measures.clone();
+        let mut rows: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        for p in parts {
+            if p.measures != measures {
+                return Err(Error::InvalidArgument(
+                    "the parts were evaluated with different measures".into(),
+                ));
+            }
+            for (q, v) in p.per_query {
+                if rows.insert(q.clone(), v).is_some() {
+                    return Err(Error::InvalidArgument(format!(
+                        "query {q} is in two parts (parts hold disjoint queries)"
+                    )));
+                }
+            }
+        }
+        Ok(Self::from_rows(&measures, rows.into_iter().collect()))
+    }
+
+    /// Aggregates in query id order, so the means do not depend on the order
+    /// the run lists its queries in (or on how they were split across parts).
+    fn from_rows(measures: &[Measure], mut rows: Vec<(String, Vec<f64>)>) -> Self {
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
         let means = measures
             .iter()
             .enumerate()

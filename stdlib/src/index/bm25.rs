@@ -16,6 +16,7 @@ use crate::index::flat::{Metric, score_to_f64};
 use crate::index::inverted::{InvertedIndex, TermWeights};
 use crate::index::lucene_norm::{decode_length, encode_length};
 use crate::progress::Progress;
+use crate::shard::PartInfo;
 
 /// BM25's free parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -84,8 +85,38 @@ fn term_counts(
     counts
 }
 
-impl Bm25Index {
-    /// Analyses and indexes `corpus`; `progress` counts docs.
+/// What BM25 scores against: the docs that have terms, their total length, and
+/// each term's document frequency.
+#[derive(Debug, Default)]
+struct CorpusStats {
+    docs: usize,
+    length: u64,
+    df: HashMap<String, u64>,
+}
+
+impl CorpusStats {
+    fn add(&mut self, counts: &InvertedIndex) {
+        let lengths = counts.doc_weight_sums();
+        // Lucene counts only docs that have the field (a non-empty text).
+        self.docs += lengths.iter().filter(|&&l| l > 0.0).count();
+        self.length += lengths.iter().map(|&l| l as u64).sum::<u64>();
+        for (t, name) in counts.terms().iter().enumerate() {
+            *self.df.entry(name.clone()).or_default() += counts.doc_frequency(t as u32) as u64;
+        }
+    }
+}
+
+/// A corpus analysed into term-frequency postings, not yet scored: a BM25
+/// index part (BM25 needs the whole corpus's statistics), or the first step
+/// of a whole index.
+pub struct Bm25Counts {
+    analyzer: Analyzer,
+    params: Bm25Params,
+    counts: InvertedIndex,
+}
+
+impl Bm25Counts {
+    /// Analyses `corpus`; `progress` counts docs.
     pub fn build(
         corpus: &[TextRecord],
         analyzer: &AnalyzerSpec,
@@ -96,59 +127,180 @@ impl Bm25Index {
         let analyzer = Analyzer::new(analyzer)?;
         let mut vocab = HashMap::new();
         let mut names = Vec::new();
-        let mut docs: Vec<Vec<(u32, u32)>> = Vec::with_capacity(corpus.len());
+        let mut docs: Vec<TermWeights> = Vec::with_capacity(corpus.len());
         progress.start("index", corpus.len() as u64);
         for chunk in corpus.chunks(DOC_CHUNK) {
             let texts: Vec<&str> = chunk.iter().map(|r| r.text.as_str()).collect();
             for terms in analyzer.analyze_all(&texts) {
-                docs.push(term_counts(&terms, &mut vocab, &mut names));
+                let counts = term_counts(&terms, &mut vocab, &mut names);
+                docs.push(counts.into_iter().map(|(t, tf)| (t, tf as f32)).collect());
             }
             progress.advance(chunk.len() as u64);
         }
         progress.finish();
-        let lengths: Vec<u32> = docs.iter().map(|d| d.iter().map(|c| c.1).sum()).collect();
-        // Lucene counts only docs that have the field (a non-empty text).
-        let n = lengths.iter().filter(|&&l| l > 0).count();
-        let total: u64 = lengths.iter().map(|&l| l as u64).sum();
-        let avgdl = if n == 0 {
-            1.0
-        } else {
-            (total as f64 / n as f64) as f32
-        };
-        let mut df = vec![0u32; names.len()];
-        for d in &docs {
-            for &(t, _) in d {
-                df[t as usize] += 1;
-            }
-        }
-        let idf: Vec<f32> = df
-            .iter()
-            .map(|&df| (1.0 + (n as f64 - df as f64 + 0.5) / (df as f64 + 0.5)).ln() as f32)
-            .collect();
-        let Bm25Params { k1, b } = params;
-        let norm_inverse: Vec<f32> = (0..=255u8)
-            .map(|i| 1.0 / (k1 * ((1.0 - b) + b * decode_length(i) as f32 / avgdl)))
-            .collect();
-        let weighted: Vec<TermWeights> = docs
-            .iter()
-            .zip(&lengths)
-            .map(|(d, &len)| {
-                let ni = norm_inverse[encode_length(len) as usize] as f64;
-                d.iter()
-                    .map(|&(t, tf)| {
-                        // Lucene's expression and precisions: w - w / (1 + tf·ni).
-                        let w = idf[t as usize];
-                        (t, (w as f64 - w as f64 / (1.0 + tf as f64 * ni)) as f32)
-                    })
-                    .collect()
-            })
-            .collect();
         let ids = corpus.iter().map(|r| r.id.clone()).collect();
         Ok(Self {
             analyzer,
             params,
-            inverted: InvertedIndex::new(ids, names, &weighted)?,
+            counts: InvertedIndex::new(ids, names, &docs)?,
         })
+    }
+
+    /// Number of docs.
+    pub fn len(&self) -> usize {
+        self.counts.len()
+    }
+
+    /// Whether it holds no doc.
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty()
+    }
+
+    /// Writes the part's folder (atomically), recording its slice of the corpus.
+    pub fn save_part(&self, dir: &Path, part: PartInfo) -> Result<()> {
+        write_bm25(dir, &self.analyzer, self.params, &self.counts, Some(part))
+    }
+
+    /// Loads a BM25 part's folder, checksums verified.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let m = verified_manifest(dir)?;
+        let (Some(spec), Some(params), true) = (&m.analyzer, m.bm25, m.term_counts) else {
+            return Err(Error::InvalidArgument(format!(
+                "{}: not a part of a BM25 index",
+                dir.display()
+            )));
+        };
+        Ok(Self {
+            analyzer: analyzer_of(dir, spec)?,
+            params,
+            counts: InvertedIndex::read_files(dir)?,
+        })
+    }
+
+    /// Scores the postings against `stats` (Lucene's expression and precisions).
+    fn score(mut self, stats: &CorpusStats) -> Bm25Index {
+        let n = stats.docs;
+        let avgdl = if n == 0 {
+            1.0
+        } else {
+            (stats.length as f64 / n as f64) as f32
+        };
+        let idf: Vec<f32> = self
+            .counts
+            .terms()
+            .iter()
+            .map(|t| {
+                let df = stats.df.get(t).copied().unwrap_or(0) as f64;
+                (1.0 + (n as f64 - df + 0.5) / (df + 0.5)).ln() as f32
+            })
+            .collect();
+        let Bm25Params { k1, b } = self.params;
+        let norm_inverse: Vec<f32> = (0..=255u8)
+            .map(|i| 1.0 / (k1 * ((1.0 - b) + b * decode_length(i) as f32 / avgdl)))
+            .collect();
+        let ni: Vec<f64> = self
+            .counts
+            .doc_weight_sums()
+            .into_iter()
+            .map(|len| norm_inverse[encode_length(len as u32) as usize] as f64)
+            .collect();
+        self.counts.map_weights(|t, d, tf| {
+            // w - w / (1 + tf·ni), as Lucene computes it.
+            let w = idf[t as usize] as f64;
+            (w - w / (1.0 + tf as f64 * ni[d as usize])) as f32
+        });
+        Bm25Index {
+            analyzer: self.analyzer,
+            params: self.params,
+            inverted: self.counts,
+        }
+    }
+}
+
+/// Writes a BM25 folder: scored postings, or a part's term counts.
+fn write_bm25(
+    dir: &Path,
+    analyzer: &Analyzer,
+    params: Bm25Params,
+    postings: &InvertedIndex,
+    part: Option<PartInfo>,
+) -> Result<()> {
+    let manifest = Manifest {
+        analyzer: Some(analyzer.spec().clone()),
+        bm25: Some(params),
+        term_counts: part.is_some(),
+        part,
+        ..Manifest::new(
+            "BM25",
+            Metric::Dot,
+            postings.vocabulary_size(),
+            postings.len(),
+        )
+    };
+    write_index_dir(dir, manifest, |tmp| postings.write_files(tmp))
+}
+
+fn analyzer_of(dir: &Path, spec: &AnalyzerSpec) -> Result<Analyzer> {
+    Analyzer::new(spec)
+        .map_err(|e| Error::InvalidArgument(format!("{}: its analyser: {e}", dir.display())))
+}
+
+/// Checks that parts were analysed and are scored alike.
+fn same_settings(parts: &[Bm25Counts]) -> Result<()> {
+    let first = &parts[0];
+    if parts
+        .iter()
+        .any(|p| p.params != first.params || p.analyzer.spec() != first.analyzer.spec())
+    {
+        return Err(Error::InvalidArgument(
+            "the BM25 parts were built with different analysers or parameters".into(),
+        ));
+    }
+    Ok(())
+}
+
+impl Bm25Index {
+    /// Analyses and indexes `corpus`; `progress` counts docs.
+    pub fn build(
+        corpus: &[TextRecord],
+        analyzer: &AnalyzerSpec,
+        params: Bm25Params,
+        progress: &dyn Progress,
+    ) -> Result<Self> {
+        let counts = Bm25Counts::build(corpus, analyzer, params, progress)?;
+        let mut stats = CorpusStats::default();
+        stats.add(&counts.counts);
+        Ok(counts.score(&stats))
+    }
+
+    /// Each part scored against the statistics of all of them, so that each
+    /// doc scores as in an index of the whole corpus.
+    pub fn from_parts(parts: Vec<Bm25Counts>) -> Result<Vec<Self>> {
+        if parts.is_empty() {
+            return Ok(Vec::new());
+        }
+        same_settings(&parts)?;
+        let mut stats = CorpusStats::default();
+        parts.iter().for_each(|p| stats.add(&p.counts));
+        Ok(parts.into_iter().map(|p| p.score(&stats)).collect())
+    }
+
+    /// One index of the parts' docs, in order: the index of the whole corpus.
+    pub fn merge(parts: Vec<Bm25Counts>) -> Result<Self> {
+        let Some(first) = parts.first() else {
+            return Err(Error::InvalidArgument("no BM25 parts to merge".into()));
+        };
+        same_settings(&parts)?;
+        let (analyzer, params) = (Analyzer::new(first.analyzer.spec())?, first.params);
+        let counts = InvertedIndex::concat(parts.into_iter().map(|p| p.counts).collect())?;
+        let whole = Bm25Counts {
+            analyzer,
+            params,
+            counts,
+        };
+        let mut stats = CorpusStats::default();
+        stats.add(&whole.counts);
+        Ok(whole.score(&stats))
     }
 
     /// The parameters its scores were computed with.
@@ -193,17 +345,18 @@ impl Bm25Index {
 
     /// Writes the index directory (atomically).
     pub fn save(&self, dir: &Path) -> Result<()> {
-        let manifest = Manifest {
-            analyzer: Some(self.analyzer.spec().clone()),
-            bm25: Some(self.params),
-            ..Manifest::new(
-                "BM25",
-                Metric::Dot,
-                self.inverted.vocabulary_size(),
-                self.inverted.len(),
-            )
-        };
-        write_index_dir(dir, manifest, |tmp| self.inverted.write_files(tmp))
+        self.save_part(dir, None)
+    }
+
+    /// Writes the index directory; a part is refused: its scores would use
+    /// its slice's statistics (parts are [`Bm25Counts`]).
+    pub fn save_part(&self, dir: &Path, part: Option<PartInfo>) -> Result<()> {
+        if part.is_some() {
+            return Err(Error::InvalidArgument(
+                "a BM25 part holds term counts: build it with Bm25Counts".into(),
+            ));
+        }
+        write_bm25(dir, &self.analyzer, self.params, &self.inverted, None)
     }
 
     /// Loads a BM25 index directory, checksums verified.
@@ -216,10 +369,16 @@ impl Bm25Index {
                 m.factory
             )));
         };
+        if let (true, Some(part)) = (m.term_counts, &m.part) {
+            return Err(Error::InvalidArgument(format!(
+                "{}: shard {} of {} of a BM25 index; search it with all its parts (--index PART...) or `rankbook merge` them",
+                dir.display(),
+                part.shard,
+                part.shards
+            )));
+        }
         Ok(Self {
-            analyzer: Analyzer::new(spec).map_err(|e| {
-                Error::InvalidArgument(format!("{}: its analyser: {e}", dir.display()))
-            })?,
+            analyzer: analyzer_of(dir, spec)?,
             params,
             inverted: InvertedIndex::read_files(dir)?,
         })
@@ -319,5 +478,51 @@ mod tests {
         .unwrap()
         .to_string();
         assert!(err.contains("b in [0, 1]"), "{err}");
+    }
+
+    #[test]
+    fn parts_score_against_the_whole_corpus() {
+        let corpus = [
+            rec("d1", "cats chase mice"),
+            rec("d2", "the cat sleeps and the cat purrs"),
+            rec("d3", ""),
+            rec("d4", "dogs chase cats and cats run"),
+            rec("d5", "mice run from dogs"),
+        ];
+        let (spec, p) = (AnalyzerSpec::default(), Bm25Params::default());
+        let whole = Bm25Index::build(&corpus, &spec, p, &NoProgress).unwrap();
+        let counts = |docs: &[TextRecord]| Bm25Counts::build(docs, &spec, p, &NoProgress).unwrap();
+        let q = [rec("q", "cats chasing mice"), rec("r", "dogs run")];
+        let want = whole.search(&q, 10, &NoProgress).unwrap();
+        // Each part's docs score as in the whole index (d1's idf counts d4).
+        let parts =
+            Bm25Index::from_parts(vec![counts(&corpus[..2]), counts(&corpus[2..])]).unwrap();
+        for part in &parts {
+            let got = part.search(&q, 10, &NoProgress).unwrap();
+            for (qid, results) in got.ranked() {
+                for s in results {
+                    let w = want.get(qid).unwrap().iter().find(|w| w.doc == s.doc);
+                    assert_eq!(w.map(|w| w.score), Some(s.score), "{qid} {}", s.doc);
+                }
+            }
+        }
+        // Merged: the whole index's postings, term ids and all.
+        let merged = Bm25Index::merge(vec![counts(&corpus[..3]), counts(&corpus[3..])]).unwrap();
+        assert_eq!(merged.inverted().terms(), whole.inverted().terms());
+        for t in 0..whole.inverted().vocabulary_size() as u32 {
+            assert_eq!(merged.inverted().postings(t), whole.inverted().postings(t));
+        }
+        // A part alone is not a BM25 index.
+        let dir = tempfile::tempdir().unwrap();
+        let part = crate::shard::Shard::new(0, 2).unwrap();
+        let info = PartInfo::new(crate::shard::PartKind::Index, part, "ab".into(), 5);
+        counts(&corpus[..2])
+            .save_part(&dir.path().join("p0"), info)
+            .unwrap();
+        let err = Bm25Index::load(&dir.path().join("p0"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("shard 0 of 2 of a BM25 index"), "{err}");
     }
 }

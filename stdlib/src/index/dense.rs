@@ -12,6 +12,7 @@ use crate::index::flat::Metric;
 use crate::index::vector_index::{VectorIndex, build_index};
 use crate::model::{EncodeOptions, EncodeStats, ModelOptions, SentenceEncoder};
 use crate::progress::Progress;
+use crate::shard::PartInfo;
 
 /// Documents encoded by a model, searchable with queries encoded by the same model.
 pub struct DenseIndex {
@@ -41,7 +42,12 @@ impl DenseIndex {
 
     /// Writes the index (vectors, ids, the model's identity) to the directory `dir`.
     pub fn save(&self, dir: &Path) -> Result<()> {
-        save_index(dir, self.index.as_ref(), Some(self.model.identity()?))
+        self.save_part(dir, None)
+    }
+
+    /// Writes the index, recording the slice of the corpus it holds if it is a part.
+    pub fn save_part(&self, dir: &Path, part: Option<PartInfo>) -> Result<()> {
+        save_index(dir, self.index.as_ref(), Some(self.model.identity()?), part)
     }
 
     /// Loads the index at `dir` with `model`, or with the model it was built with

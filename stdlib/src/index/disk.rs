@@ -23,6 +23,7 @@ use crate::index::vector_index::VectorIndex;
 use crate::index::vector_index::without_faiss;
 use crate::model::EncoderIdentity;
 use crate::model::splade::SPLADE_PIPELINE;
+use crate::shard::PartInfo;
 use crate::vectors::VectorFile;
 
 const FORMAT: &str = "rankbook-index";
@@ -57,6 +58,13 @@ pub struct Manifest {
     /// PLAID indexes: the number of centroids and the residual codec.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plaid: Option<PlaidSpec>,
+    /// An index part (`rankbook index --shard i/N`): the slice of the corpus it holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<PartInfo>,
+    /// BM25 parts: the postings hold term frequencies, scored when the parts
+    /// are opened together (BM25 needs the statistics of the whole corpus).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub term_counts: bool,
     /// SPLADE indexes written before the encoder identity was shared: read
     /// into `model`, never written.
     #[serde(default, rename = "sparse_model", skip_serializing)]
@@ -87,6 +95,8 @@ impl Manifest {
             analyzer: None,
             bm25: None,
             plaid: None,
+            part: None,
+            term_counts: false,
             legacy_sparse_model: None,
         }
     }
@@ -134,14 +144,17 @@ pub fn is_index(dir: &Path) -> bool {
     dir.join(MANIFEST).is_file()
 }
 
-/// Writes `index` (and the model that made its vectors) to the directory `dir`.
+/// Writes `index` (and the model that made its vectors, and the slice of the
+/// corpus a part holds) to the directory `dir`.
 pub fn save_index(
     dir: &Path,
     index: &dyn VectorIndex,
     model: Option<&EncoderIdentity>,
+    part: Option<PartInfo>,
 ) -> Result<()> {
     let manifest = Manifest {
         model: model.cloned(),
+        part,
         ..Manifest::new(index.factory(), index.metric(), index.dim(), index.len())
     };
     write_index_dir(dir, manifest, |tmp| index.write_files(tmp))
@@ -271,7 +284,7 @@ mod tests {
         let ids: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
         let e = Embeddings::new(2, vec![3.0, 4.0, 1.0, 0.0, 0.0, 2.0]);
         let index = FlatIndex::new(ids.clone(), e, Metric::Cosine).unwrap();
-        save_index(&path, &index, None).unwrap();
+        save_index(&path, &index, None, None).unwrap();
         let (loaded, m) = load_index(&path).unwrap();
         assert_eq!((m.count, m.dim, m.metric.as_str()), (3, 2, "cosine"));
         assert_eq!(loaded.ids(), ids.as_slice());

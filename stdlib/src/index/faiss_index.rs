@@ -239,7 +239,7 @@ mod tests {
         // Saved and loaded through the index directory: same results.
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("idx");
-        save_index(&path, &hnsw, None).unwrap();
+        save_index(&path, &hnsw, None, None).unwrap();
         let (loaded, m) = load_index(&path).unwrap();
         assert_eq!((m.factory.as_str(), loaded.len()), ("HNSW32", n));
         assert_eq!(

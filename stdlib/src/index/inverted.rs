@@ -201,6 +201,98 @@ impl InvertedIndex {
         out
     }
 
+    /// The terms, by id.
+    pub fn terms(&self) -> &[String] {
+        &self.terms
+    }
+
+    /// Each doc's sum of posting weights (with term-frequency weights: its length).
+    pub(crate) fn doc_weight_sums(&self) -> Vec<f64> {
+        let mut sums = vec![0f64; self.len()];
+        for (&d, &w) in self.docs.iter().zip(&self.weights) {
+            sums[d as usize] += w as f64;
+        }
+        sums
+    }
+
+    /// Number of docs holding term `t`.
+    pub(crate) fn doc_frequency(&self, t: u32) -> usize {
+        (self.offsets[t as usize + 1] - self.offsets[t as usize]) as usize
+    }
+
+    /// Replaces each posting's weight by `f(term, doc, weight)`.
+    pub(crate) fn map_weights(&mut self, f: impl Fn(u32, u32, f32) -> f32) {
+        for t in 0..self.terms.len() {
+            let r = self.offsets[t] as usize..self.offsets[t + 1] as usize;
+            for (d, w) in self.docs[r.clone()].iter().zip(&mut self.weights[r]) {
+                *w = f(t as u32, *d, *w);
+            }
+        }
+    }
+
+    /// The index of the docs of `parts`, in order: terms numbered as first
+    /// seen across the parts, postings in doc order (what indexing the
+    /// concatenated corpus at once gives).
+    pub fn concat(parts: Vec<InvertedIndex>) -> Result<Self> {
+        let mut terms: Vec<String> = Vec::new();
+        let mut lookup: HashMap<String, u32> = HashMap::new();
+        let mut global: Vec<Vec<u32>> = Vec::with_capacity(parts.len());
+        for p in &parts {
+            global.push(
+                p.terms
+                    .iter()
+                    .map(|t| {
+                        *lookup.entry(t.clone()).or_insert_with(|| {
+                            terms.push(t.clone());
+                            terms.len() as u32 - 1
+                        })
+                    })
+                    .collect(),
+            );
+        }
+        let mut counts = vec![0u64; terms.len() + 1];
+        for (p, g) in parts.iter().zip(&global) {
+            for (t, &gt) in g.iter().enumerate() {
+                counts[gt as usize + 1] += p.doc_frequency(t as u32) as u64;
+            }
+        }
+        for i in 1..counts.len() {
+            counts[i] += counts[i - 1];
+        }
+        let total = counts[terms.len()] as usize;
+        let mut next = counts.clone();
+        let (mut docs, mut weights) = (vec![0u32; total], vec![0f32; total]);
+        let mut ids = Vec::new();
+        let mut base = 0u64;
+        for (p, g) in parts.into_iter().zip(&global) {
+            for (t, &gt) in g.iter().enumerate() {
+                let (pd, pw) = p.postings(t as u32);
+                let at = next[gt as usize] as usize;
+                for (i, (&d, &w)) in pd.iter().zip(pw).enumerate() {
+                    docs[at + i] = (d as u64 + base) as u32;
+                    weights[at + i] = w;
+                }
+                next[gt as usize] += pd.len() as u64;
+            }
+            base += p.ids.len() as u64;
+            ids.extend(p.ids);
+        }
+        if base > u32::MAX as u64 {
+            return Err(Error::InvalidArgument(format!(
+                "{base} docs: an inverted index holds at most {}",
+                u32::MAX
+            )));
+        }
+        Ok(Self {
+            lookup,
+            ids,
+            terms,
+            offsets: counts,
+            docs,
+            weights,
+        })
+    }
+
     /// Writes `ids.txt`, `terms.txt` and `postings.bin` into `dir`; returns their names.
     pub fn write_files(&self, dir: &Path) -> Result<Vec<String>> {
         if let Some(t) = self.terms.iter().find(|t| t.contains(['\n', '\r'])) {

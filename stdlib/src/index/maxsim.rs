@@ -16,12 +16,13 @@ use crate::index::topk::par_top_k;
 use crate::model::colbert::{ColbertEncoder, ColbertOptions, Side};
 use crate::model::{EncodeOptions, EncodeStats};
 use crate::progress::Progress;
+use crate::shard::PartInfo;
 use crate::vectors::{MultiVectors, read_multi_vectors, write_multi_vectors};
 
 /// The factory name of an exact MaxSim index in its manifest.
 pub const MAXSIM: &str = "MaxSim";
 /// The file of its documents' token vectors.
-const TOKENS_FILE: &str = "tokens.arrow";
+pub(crate) const TOKENS_FILE: &str = "tokens.arrow";
 /// Query token rows per product.
 const QUERY_ROWS: usize = 1024;
 
@@ -150,8 +151,14 @@ impl MaxSimIndex {
     /// Writes the index folder (atomically): the token vectors and the
     /// encoder's identity.
     pub fn save(&self, dir: &Path) -> Result<()> {
+        self.save_part(dir, None)
+    }
+
+    /// Writes the index folder, recording the slice of the corpus it holds if it is a part.
+    pub fn save_part(&self, dir: &Path, part: Option<PartInfo>) -> Result<()> {
         let manifest = Manifest {
             model: Some(self.model.identity()?.clone()),
+            part,
             ..Manifest::new(MAXSIM, Metric::Dot, self.docs.dim(), self.len())
         };
         write_index_dir(dir, manifest, |tmp| {

@@ -9,6 +9,7 @@ mod flat;
 mod inverted;
 mod lucene_norm;
 mod maxsim;
+mod parts;
 mod plaid;
 mod retriever;
 mod sparse;
@@ -17,7 +18,7 @@ mod vector_index;
 #[cfg(feature = "faiss")]
 pub use faiss_index::FaissIndex;
 
-pub use bm25::{Bm25Index, Bm25Params};
+pub use bm25::{Bm25Counts, Bm25Index, Bm25Params};
 pub use dense::DenseIndex;
 pub use disk::{
     Manifest, is_index, load_index, read_manifest, save_index, verified_manifest, write_index_dir,
@@ -25,6 +26,8 @@ pub use disk::{
 pub use flat::{FlatIndex, Metric, score_to_f64};
 pub use inverted::{InvertedIndex, TermWeights};
 pub use maxsim::{MAXSIM, MaxSimIndex};
+pub(crate) use parts::merge_index_parts;
+pub use parts::{PartedIndex, open_parts};
 pub use plaid::{
     PLAID, PlaidBuild, PlaidIndex, PlaidSearch, PlaidSpec, ResidualCodec, default_centroids,
 };

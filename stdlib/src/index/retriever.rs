@@ -13,7 +13,9 @@ use crate::index::plaid::{PLAID, PlaidIndex};
 use crate::index::sparse::{SPLADE, SparseIndex};
 use crate::index::vector_index::VectorIndex;
 use crate::model::colbert::{ColbertEncoder, ColbertOptions};
+use crate::model::splade::SpladeEncoder;
 use crate::model::{EncodeOptions, EncoderIdentity, ModelOptions, SentenceEncoder};
+use crate::shard::PartInfo;
 
 /// An index that answers text queries: dense (flat or faiss), BM25, SPLADE or
 /// late interaction (ColBERT: exact MaxSim or PLAID).
@@ -30,7 +32,12 @@ pub trait Retriever: Send + Sync {
     /// `opts` (cache, batch size); every kind reports to `opts.progress`.
     fn search(&self, queries: &[TextRecord], k: usize, opts: &EncodeOptions) -> Result<Run>;
     /// Writes the index folder (atomically).
-    fn save(&self, dir: &Path) -> Result<()>;
+    fn save(&self, dir: &Path) -> Result<()> {
+        self.save_part(dir, None)
+    }
+    /// Writes the index folder (atomically), recording the slice of the
+    /// corpus it holds if it is a part (`index --shard`).
+    fn save_part(&self, dir: &Path, part: Option<PartInfo>) -> Result<()>;
     /// The encoder queries go through, as the index records it (None: BM25
     /// analyses the text itself).
     fn encoder(&self) -> Result<Option<EncoderIdentity>>;
@@ -69,6 +76,24 @@ pub struct OpenOptions {
 
 /// Opens the index folder `dir`, whatever its kind, checksums verified.
 pub fn open(dir: &Path, opts: &OpenOptions) -> Result<Box<dyn Retriever>> {
+    open_sharing(dir, opts, &mut None)
+}
+
+/// A loaded query encoder that several index parts share.
+#[derive(Clone)]
+pub(crate) enum SharedModel {
+    Sentence(Arc<SentenceEncoder>),
+    Colbert(Arc<ColbertEncoder>),
+    Splade(Arc<SpladeEncoder>),
+}
+
+/// Opens `dir` with the model in `shared` if there is one (the parts of one
+/// index load it once), and leaves the index's model there.
+pub(crate) fn open_sharing(
+    dir: &Path,
+    opts: &OpenOptions,
+    shared: &mut Option<SharedModel>,
+) -> Result<Box<dyn Retriever>> {
     let manifest = read_manifest(dir)?;
     let lexical = if manifest.analyzer.is_some() {
         Some("BM25")
@@ -85,25 +110,43 @@ pub fn open(dir: &Path, opts: &OpenOptions) -> Result<Box<dyn Retriever>> {
     }
     if manifest.factory == MAXSIM || manifest.factory == PLAID {
         let colbert = ColbertOptions::from(&opts.model_options);
-        let model = match &opts.model {
-            Some(name) => Some(Arc::new(ColbertEncoder::load(name, &colbert)?)),
-            None => None,
+        let model = match (&*shared, &opts.model) {
+            (Some(SharedModel::Colbert(m)), _) => Some(m.clone()),
+            (_, Some(name)) => Some(Arc::new(ColbertEncoder::load(name, &colbert)?)),
+            _ => None,
         };
         return Ok(if manifest.factory == PLAID {
-            Box::new(PlaidIndex::load(dir, model, &colbert)?)
+            let index = PlaidIndex::load(dir, model, &colbert)?;
+            *shared = Some(SharedModel::Colbert(index.model().clone()));
+            Box::new(index)
         } else {
-            Box::new(MaxSimIndex::load(dir, model, &colbert)?)
+            let index = MaxSimIndex::load(dir, model, &colbert)?;
+            *shared = Some(SharedModel::Colbert(index.model().clone()));
+            Box::new(index)
         });
     }
     Ok(match lexical {
         Some("BM25") => Box::new(Bm25Index::load(dir)?),
-        Some(_) => Box::new(SparseIndex::load(dir, None, &opts.model_options.device)?),
-        None => {
-            let model = match &opts.model {
-                Some(name) => Some(Arc::new(SentenceEncoder::load(name, &opts.model_options)?)),
-                None => None,
+        Some(_) => {
+            let model = match &*shared {
+                Some(SharedModel::Splade(m)) => Some(m.clone()),
+                _ => None,
             };
-            Box::new(DenseIndex::load(dir, model, &opts.model_options)?)
+            let index = SparseIndex::load(dir, model, &opts.model_options.device)?;
+            *shared = Some(SharedModel::Splade(index.model().clone()));
+            Box::new(index)
+        }
+        None => {
+            let model = match (&*shared, &opts.model) {
+                (Some(SharedModel::Sentence(m)), _) => Some(m.clone()),
+                (_, Some(name)) => {
+                    Some(Arc::new(SentenceEncoder::load(name, &opts.model_options)?))
+                }
+                _ => None,
+            };
+            let index = DenseIndex::load(dir, model, &opts.model_options)?;
+            *shared = Some(SharedModel::Sentence(index.model().clone()));
+            Box::new(index)
         }
     })
 }
@@ -118,8 +161,8 @@ impl Retriever for DenseIndex {
     fn search(&self, queries: &[TextRecord], k: usize, opts: &EncodeOptions) -> Result<Run> {
         DenseIndex::search(self, queries, k, opts, opts.progress)
     }
-    fn save(&self, dir: &Path) -> Result<()> {
-        DenseIndex::save(self, dir)
+    fn save_part(&self, dir: &Path, part: Option<PartInfo>) -> Result<()> {
+        DenseIndex::save_part(self, dir, part)
     }
     fn encoder(&self) -> Result<Option<EncoderIdentity>> {
         Ok(Some(self.model().identity()?.clone()))
@@ -139,8 +182,8 @@ impl Retriever for MaxSimIndex {
     fn search(&self, queries: &[TextRecord], k: usize, opts: &EncodeOptions) -> Result<Run> {
         MaxSimIndex::search(self, queries, k, opts)
     }
-    fn save(&self, dir: &Path) -> Result<()> {
-        MaxSimIndex::save(self, dir)
+    fn save_part(&self, dir: &Path, part: Option<PartInfo>) -> Result<()> {
+        MaxSimIndex::save_part(self, dir, part)
     }
     fn encoder(&self) -> Result<Option<EncoderIdentity>> {
         Ok(Some(self.model().identity()?.clone()))
@@ -157,8 +200,8 @@ impl Retriever for PlaidIndex {
     fn search(&self, queries: &[TextRecord], k: usize, opts: &EncodeOptions) -> Result<Run> {
         PlaidIndex::search(self, queries, k, opts)
     }
-    fn save(&self, dir: &Path) -> Result<()> {
-        PlaidIndex::save(self, dir)
+    fn save_part(&self, dir: &Path, part: Option<PartInfo>) -> Result<()> {
+        PlaidIndex::save_part(self, dir, part)
     }
     fn encoder(&self) -> Result<Option<EncoderIdentity>> {
         Ok(Some(self.model().identity()?.clone()))
@@ -181,8 +224,8 @@ impl Retriever for Bm25Index {
     fn search(&self, queries: &[TextRecord], k: usize, opts: &EncodeOptions) -> Result<Run> {
         Bm25Index::search(self, queries, k, opts.progress)
     }
-    fn save(&self, dir: &Path) -> Result<()> {
-        Bm25Index::save(self, dir)
+    fn save_part(&self, dir: &Path, part: Option<PartInfo>) -> Result<()> {
+        Bm25Index::save_part(self, dir, part)
     }
     fn encoder(&self) -> Result<Option<EncoderIdentity>> {
         Ok(None)
@@ -199,8 +242,8 @@ impl Retriever for SparseIndex {
     fn search(&self, queries: &[TextRecord], k: usize, opts: &EncodeOptions) -> Result<Run> {
         SparseIndex::search(self, queries, k, opts.progress)
     }
-    fn save(&self, dir: &Path) -> Result<()> {
-        SparseIndex::save(self, dir)
+    fn save_part(&self, dir: &Path, part: Option<PartInfo>) -> Result<()> {
+        SparseIndex::save_part(self, dir, part)
     }
     fn encoder(&self) -> Result<Option<EncoderIdentity>> {
         Ok(Some(self.model().identity()?))

@@ -13,6 +13,7 @@ use crate::index::flat::Metric;
 use crate::index::inverted::InvertedIndex;
 use crate::model::splade::{SpladeEncoder, SpladeOptions};
 use crate::progress::Progress;
+use crate::shard::PartInfo;
 
 /// The factory name of a SPLADE index in its manifest.
 pub const SPLADE: &str = "SPLADE";
@@ -63,8 +64,14 @@ impl SparseIndex {
 
     /// Writes the index directory (atomically).
     pub fn save(&self, dir: &Path) -> Result<()> {
+        self.save_part(dir, None)
+    }
+
+    /// Writes the index directory, recording the slice of the corpus it holds if it is a part.
+    pub fn save_part(&self, dir: &Path, part: Option<PartInfo>) -> Result<()> {
         let manifest = Manifest {
             model: Some(self.model.identity()?),
+            part,
             ..Manifest::new(
                 SPLADE,
                 Metric::Dot,

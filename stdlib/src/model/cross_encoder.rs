@@ -114,7 +114,7 @@ impl CrossEncoder {
         let dir = encoder_dir(&resolve_model(spec)?)?;
         let arch = detect(&dir)?;
         let config_json: serde_json::Value =
-            crate::model::arch::read_json(&dir.join("config.json"))?;
+            crate::data::json_file::read_json(&dir.join("config.json"))?;
         let device = open_device(&opts.device)?;
         let (varmap, dtypes, num_labels) = head_weights(&arch, &dir, &device, opts)?;
         let backbone = load_backbone_of(

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::data::json_file::read_json;
 use crate::error::{Error, Result};
-use crate::model::arch::read_json;
 use crate::model::pooling::{Pooling, PoolingMode};
 
 /// One step of the sentence-transformers pipeline, in `modules.json` order.

@@ -50,7 +50,7 @@ impl TextTokenizer {
         // decoder section); a plain JSON parse first reports them with line
         // and column.
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let json: serde_json::Value = crate::model::arch::parse_json(&path, &text)?;
+        let json: serde_json::Value = crate::data::json_file::parse_json(&path, &text)?;
         // Nor does it check, when reading a template, that the special tokens
         // it names exist: encoding would panic.
         check_post_processor(&json["post_processor"])

@@ -34,6 +34,7 @@ use crate::index::maxsim::{encode_corpus, index_colbert};
 use crate::model::colbert::{ColbertEncoder, ColbertOptions};
 use crate::model::{EncodeOptions, EncodeStats};
 use crate::random::SplitMix;
+use crate::shard::PartInfo;
 use crate::vectors::kmeans::{KMeansOptions, PackedCentroids, kmeans};
 use crate::vectors::{Embeddings, MultiVectors, VectorFile, write_vectors};
 use store::{CompressedDocs, read_compressed, write_compressed};
@@ -309,8 +310,14 @@ impl PlaidIndex {
     /// Writes the index folder (atomically): centroids, codes and residuals,
     /// the codec and the encoder's identity in the manifest.
     pub fn save(&self, dir: &Path) -> Result<()> {
+        self.save_part(dir, None)
+    }
+
+    /// Writes the index folder, recording the slice of the corpus it holds if it is a part.
+    pub fn save_part(&self, dir: &Path, part: Option<PartInfo>) -> Result<()> {
         let manifest = Manifest {
             model: Some(self.model.identity()?.clone()),
+            part,
             plaid: Some(PlaidSpec {
                 centroids: self.centroids(),
                 codec: self.codec.clone(),

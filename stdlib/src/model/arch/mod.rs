@@ -12,7 +12,7 @@ pub mod xlm_roberta;
 
 use std::path::Path;
 
-use serde::de::DeserializeOwned;
+pub(crate) use crate::data::json_file::read_json;
 
 use crate::compute::HiddenAct;
 use crate::error::{Error, Result};
@@ -413,18 +413,6 @@ pub fn detect(dir: &Path) -> Result<Arch> {
             format!("model_type \"{other}\" is not supported (supported: {SUPPORTED})"),
         )),
     }
-}
-
-/// Parses a JSON file, naming it, its line and column on error.
-pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    parse_json(path, &text)
-}
-
-/// Parses `text`, read from `path`, naming the file, line and column on error.
-pub(crate) fn parse_json<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T> {
-    serde_json::from_str(text)
-        .map_err(|e| Error::parse(path, e.line(), Some(e.column()), e.to_string()))
 }
 
 fn default_dropout() -> f64 {

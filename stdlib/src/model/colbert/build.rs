@@ -153,7 +153,8 @@ pub fn build_colbert(spec: &str, out: &Path, opts: &BuildOptions) -> Result<()> 
         }
     };
 
-    let mut config: serde_json::Value = crate::model::arch::read_json(&tdir.join("config.json"))?;
+    let mut config: serde_json::Value =
+        crate::data::json_file::read_json(&tdir.join("config.json"))?;
     config["vocab_size"] = new_vocab.into();
     let is_model = |p: &Path| p.join("modules.json").is_file();
     write_dir_atomically(out, "model folder", is_model, |tmp| {

@@ -233,7 +233,7 @@ impl ColbertEncoder {
             ));
         }
         let config: ColbertConfig =
-            crate::model::arch::read_json(&dir.join("config_sentence_transformers.json"))?;
+            crate::data::json_file::read_json(&dir.join("config_sentence_transformers.json"))?;
         if config.query_length < 3 || config.document_length < 3 {
             return Err(Error::model_config(
                 dir,

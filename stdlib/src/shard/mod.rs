@@ -1,7 +1,7 @@
 //! Sharding by rank, Trove's way: shard `i` of `N` takes a deterministic,
 //! contiguous slice of the input, writes its own part with a record of what it
 //! holds (`<part>.part.json`: the shard, the slice, the input's and the part's
-//! checksums), and [`merge_vector_parts`] puts a complete set of parts back
+//! checksums), and [`merge_parts`] puts a complete set of parts back
 //! together, refusing a missing, repeated or foreign part. Parts may be made on
 //! different hosts and copied together: nothing assumes a shared file system.
 
@@ -13,8 +13,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::atomic::write_atomically;
 use crate::checksum::sha256_file;
+use crate::data::json_file::read_json;
 use crate::error::{Error, Result};
-use crate::vectors::{Embeddings, VectorFile, VectorFormat, write_vectors};
+
+mod merge;
+pub use merge::{Merged, merge_parts};
 
 /// Shard `index` of `count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +50,25 @@ impl Shard {
         Ok(Self { index, count })
     }
 
+    /// The shard `arg` (a `--shard i/N` value) names, else the one the
+    /// launcher's environment names, else none.
+    pub fn chosen(arg: Option<&str>) -> Result<Option<Self>> {
+        match arg {
+            Some(s) => Self::parse(s).map(Some),
+            None => Self::from_env(),
+        }
+    }
+
+    /// Keeps this shard's slice of `items` (an input of `source_sha256`) and
+    /// returns the record of the part made from it.
+    pub fn take<T>(&self, kind: PartKind, source_sha256: String, items: &mut Vec<T>) -> PartInfo {
+        let info = PartInfo::new(kind, *self, source_sha256, items.len());
+        let range = self.range(items.len());
+        items.truncate(range.end);
+        items.drain(..range.start);
+        info
+    }
+
     /// The shard the launcher's environment names (`RANK` and `WORLD_SIZE`, as
     /// torchrun and MPI wrappers set them), if both are set.
     pub fn from_env() -> Result<Option<Self>> {
@@ -72,9 +94,43 @@ impl Shard {
     }
 }
 
-/// What a part holds, written beside it.
+/// What a part holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PartKind {
+    /// Vectors of a slice of the texts (`encode`).
+    #[default]
+    Vectors,
+    /// An index of a slice of the corpus (`index`): a folder.
+    Index,
+    /// A run of a slice of the queries (`search`).
+    Run,
+    /// Negatives mined for a slice of the judged queries (`mine`).
+    Mined,
+    /// Per-query measures of a slice of the judged queries (`eval`).
+    Eval,
+}
+
+impl PartKind {
+    /// The command that writes such parts.
+    pub fn command(&self) -> &'static str {
+        match self {
+            Self::Vectors => "encode",
+            Self::Index => "index",
+            Self::Run => "search",
+            Self::Mined => "mine",
+            Self::Eval => "eval",
+        }
+    }
+}
+
+/// What a part holds: beside a part file as `<part>.part.json`, inside an
+/// index part's manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartInfo {
+    /// What kind of output the part is.
+    #[serde(default)]
+    pub kind: PartKind,
     /// The shard's rank.
     pub shard: usize,
     /// The number of shards.
@@ -87,15 +143,18 @@ pub struct PartInfo {
     pub first: usize,
     /// Rows in the slice.
     pub rows: usize,
-    /// SHA-256 of the part file itself.
+    /// SHA-256 of the part file itself (an index part's files are
+    /// checksummed by its manifest instead).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub part_sha256: String,
 }
 
 impl PartInfo {
     /// The record of `shard`'s slice of an input of `total` rows (checksum `source`).
-    pub fn new(shard: Shard, source_sha256: String, total: usize) -> Self {
+    pub fn new(kind: PartKind, shard: Shard, source_sha256: String, total: usize) -> Self {
         let r = shard.range(total);
         Self {
+            kind,
             shard: shard.index,
             shards: shard.count,
             source_sha256,
@@ -124,8 +183,17 @@ pub fn write_part_info(part: &Path, mut info: PartInfo) -> Result<()> {
     })
 }
 
-/// Reads `part`'s record and checks the part is the file it describes.
+/// Reads `part`'s record and checks the part is the file it describes (an
+/// index part's files are verified when it is opened).
 pub fn read_part_info(part: &Path) -> Result<PartInfo> {
+    if crate::index::is_index(part) {
+        return crate::index::read_manifest(part)?.part.ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "{}: a whole index, not a part (parts are written with `rankbook index --shard i/N`)",
+                part.display()
+            ))
+        });
+    }
     let path = part_info_path(part);
     if !path.is_file() {
         return Err(Error::InvalidArgument(format!(
@@ -134,7 +202,7 @@ pub fn read_part_info(part: &Path) -> Result<PartInfo> {
             path.display()
         )));
     }
-    let info: PartInfo = crate::model::arch::read_json(&path)?;
+    let info: PartInfo = read_json(&path)?;
     let actual = sha256_file(part)?;
     if actual != info.part_sha256 {
         return Err(Error::InvalidArgument(format!(
@@ -153,6 +221,15 @@ pub fn order_parts(mut parts: Vec<(PathBuf, PartInfo)>) -> Result<Vec<(PathBuf, 
         return Err(Error::InvalidArgument("no parts to merge".into()));
     };
     for (p, info) in &parts {
+        if info.kind != first.kind {
+            return Err(Error::InvalidArgument(format!(
+                "{} is a part of `rankbook {}`, {} of `rankbook {}`: parts of one output only",
+                p.display(),
+                info.kind.command(),
+                first_path.display(),
+                first.kind.command()
+            )));
+        }
         if info.source_sha256 != first.source_sha256 || info.shards != first.shards {
             return Err(Error::InvalidArgument(format!(
                 "{} is shard {} of {} of another input than {} (shard {} of {})",
@@ -202,95 +279,6 @@ pub fn order_parts(mut parts: Vec<(PathBuf, PartInfo)>) -> Result<Vec<(PathBuf, 
     Ok(parts)
 }
 
-/// Merges a complete set of vector parts (`encode --shard`, Arrow or JSONL)
-/// into `output` (any vector format), in input order; returns the row count.
-pub fn merge_vector_parts(parts: &[PathBuf], output: &Path) -> Result<usize> {
-    // Check the output format before reading the parts.
-    VectorFormat::from_path(output)?;
-    let infos = parts
-        .iter()
-        .map(|p| Ok((p.clone(), read_part_info(p)?)))
-        .collect::<Result<Vec<_>>>()?;
-    let ordered = order_parts(infos)?;
-    let (mut ids, mut data, mut dim) = (Vec::new(), Vec::new(), None);
-    for (path, info) in &ordered {
-        let (part_ids, vectors) = read_vector_part(path)?;
-        if part_ids.len() != info.rows {
-            return Err(Error::InvalidArgument(format!(
-                "{}: {} rows where its record says {}",
-                path.display(),
-                part_ids.len(),
-                info.rows
-            )));
-        }
-        match dim {
-            Some(d) if d != vectors.dim() => {
-                return Err(Error::InvalidArgument(format!(
-                    "{}: vectors of {} dimensions, the other parts' have {d}",
-                    path.display(),
-                    vectors.dim()
-                )));
-            }
-            _ => dim = Some(vectors.dim()),
-        }
-        ids.extend(part_ids);
-        data.extend_from_slice(vectors.as_slice());
-    }
-    let n = ids.len();
-    write_vectors(output, &ids, &Embeddings::new(dim.unwrap_or(0), data))?;
-    Ok(n)
-}
-
-/// The ids and vectors of an Arrow or JSONL vector file.
-fn read_vector_part(path: &Path) -> Result<(Vec<String>, Embeddings)> {
-    match VectorFormat::from_path(path)? {
-        VectorFormat::Arrow => {
-            let f = VectorFile::open(path)?;
-            Ok((f.ids().to_vec(), f.to_embeddings()))
-        }
-        VectorFormat::Jsonl => read_jsonl_vectors(path),
-        VectorFormat::Npy => Err(Error::InvalidArgument(format!(
-            "{}: .npy parts cannot be merged; write parts as .arrow or .jsonl",
-            path.display()
-        ))),
-    }
-}
-
-/// Reads `{"id": ..., "embedding": [...]}` lines, naming the line on error.
-fn read_jsonl_vectors(path: &Path) -> Result<(Vec<String>, Embeddings)> {
-    #[derive(Deserialize)]
-    struct Line {
-        id: String,
-        embedding: Vec<f32>,
-    }
-    let (mut ids, mut data, mut dim) = (Vec::new(), Vec::new(), None);
-    crate::data::lines::for_each_line(path, |no, line| {
-        if line.trim().is_empty() {
-            return Ok(());
-        }
-        let l: Line = serde_json::from_str(line)
-            .map_err(|e| Error::parse(path, no, Some(e.column()), e.to_string()))?;
-        match dim {
-            Some(d) if d != l.embedding.len() => {
-                return Err(Error::parse(
-                    path,
-                    no,
-                    None,
-                    format!(
-                        "embedding of {} values, earlier lines have {d}",
-                        l.embedding.len()
-                    ),
-                ));
-            }
-            _ => dim = Some(l.embedding.len()),
-        }
-        ids.push(l.id);
-        data.extend(l.embedding);
-        Ok(())
-    })?;
-    Ok((ids, Embeddings::new(dim.unwrap_or(0), data)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,7 +323,7 @@ mod tests {
         let s = Shard::new(shard, shards).unwrap();
         (
             PathBuf::from(format!("p{shard}")),
-            PartInfo::new(s, "abc".into(), total),
+            PartInfo::new(PartKind::Vectors, s, "abc".into(), total),
         )
     }
 
