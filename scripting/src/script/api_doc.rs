@@ -123,6 +123,14 @@ const DOCS: &[(&str, &str)] = &[
         "Shard \"i/N\" of some texts: the i-th of N contiguous slices, as `--shard i/N` takes.",
     ),
     (
+        "index_parts",
+        "Indexes a corpus in n parts, dir/part-<i> (a bi-encoder, ColBERT or SPLADE model): the parts `rankbook index --shard i/n` writes, made in one process.",
+    ),
+    (
+        "bm25_parts",
+        "Indexes a corpus for BM25 in n parts, dir/part-<i>; each keeps term counts, scored against all parts' statistics when opened together.",
+    ),
+    (
         "merge_parts",
         "Merges a complete set of parts (`--shard i/N` outputs of encode, index, search, mine or eval) into one output, as one process would have written it; returns #{kind, parts, rows}.",
     ),

@@ -10,9 +10,11 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::atomic::write_atomically;
 use crate::checksum::sha256_file;
+use crate::data::TextRecord;
 use crate::data::json_file::read_json;
 use crate::error::{Error, Result};
 
@@ -164,6 +166,40 @@ impl PartInfo {
             part_sha256: String::new(),
         }
     }
+}
+
+/// The SHA-256 of texts held in memory (ids and texts), naming the input of
+/// parts made from them rather than from a file.
+pub fn texts_sha256(texts: &[TextRecord]) -> String {
+    let mut h = Sha256::new();
+    for t in texts {
+        for field in [&t.id, &t.text] {
+            h.update((field.len() as u64).to_le_bytes());
+            h.update(field.as_bytes());
+        }
+    }
+    hex::encode(h.finalize())
+}
+
+/// Writes `n` index parts of `corpus` in one process, `dir/part-<i>`, each
+/// through `build(slice, path, record)`; returns their paths. (A tutorial's
+/// way to make parts; on a cluster each rank runs `rankbook index --shard`.)
+pub fn write_index_parts(
+    corpus: &[TextRecord],
+    n: usize,
+    dir: &Path,
+    mut build: impl FnMut(&[TextRecord], &Path, PartInfo) -> Result<()>,
+) -> Result<Vec<PathBuf>> {
+    let source = texts_sha256(corpus);
+    (0..n)
+        .map(|i| {
+            let shard = Shard::new(i, n)?;
+            let info = PartInfo::new(PartKind::Index, shard, source.clone(), corpus.len());
+            let path = dir.join(format!("part-{i}"));
+            build(&corpus[shard.range(corpus.len())], &path, info)?;
+            Ok(path)
+        })
+        .collect()
 }
 
 /// Where a part's record lives: `<part>.part.json`.
