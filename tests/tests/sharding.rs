@@ -428,3 +428,48 @@ fn sharded_search_mining_and_evaluation_merge_to_the_unsharded_outputs() {
         "{err}"
     );
 }
+
+#[test]
+fn shard_caches_import_into_one_cache_that_serves_the_whole_corpus() {
+    let d = tempfile::tempdir().unwrap();
+    let cache = |name: &str| d.path().join(name).to_string_lossy().into_owned();
+    let encode = |out: &Path, cache_dir: &str| {
+        let mut c = encode_command(out);
+        let args: Vec<_> = c.get_args().map(|a| a.to_owned()).collect();
+        // The same command with a cache of its own instead of --no-cache.
+        c = Command::new(rankbook_bin());
+        c.args(args.iter().filter(|a| *a != "--no-cache"))
+            .env("RANKBOOK_CACHE_DIR", cache_dir)
+            .env_remove("RANK")
+            .env_remove("WORLD_SIZE");
+        c
+    };
+    run_shards(2, |i| {
+        encode(
+            &d.path().join(format!("p{i}.arrow")),
+            &cache(&format!("c{i}")),
+        )
+    });
+    let o = rankbook(&[
+        "cache",
+        "import",
+        "--cache-dir",
+        &cache("one"),
+        &cache("c0"),
+        &cache("c1"),
+    ]);
+    let err = ok(&o);
+    assert!(
+        err.contains("entries added, 0 already here, 0 damaged"),
+        "{err}"
+    );
+    let whole = d.path().join("whole.jsonl");
+    let err = ok(&encode(&whole, &cache("one")).output().unwrap());
+    assert!(err.contains("(201 from the cache)"), "{err}");
+    let fresh = d.path().join("fresh.jsonl");
+    ok(&encode_command(&fresh).output().unwrap());
+    assert_eq!(
+        std::fs::read(&whole).unwrap(),
+        std::fs::read(&fresh).unwrap()
+    );
+}

@@ -1,4 +1,5 @@
-//! `rankbook cache info|clear`: the embedding cache's size, or empty it.
+//! `rankbook cache info|clear|import`: the embedding cache's size, empty it,
+//! or add another cache's entries (the caches of shards made elsewhere).
 
 use std::path::PathBuf;
 
@@ -20,6 +21,13 @@ enum CacheAction {
     Info,
     /// Delete every cached vector.
     Clear,
+    /// Add the entries of other caches (e.g. each shard's, copied from its
+    /// host); entries are content-addressed, so the union is one cache.
+    Import {
+        /// Cache folders to import from.
+        #[arg(required = true)]
+        from: Vec<PathBuf>,
+    },
 }
 
 pub fn run(a: CacheArgs) -> anyhow::Result<()> {
@@ -27,6 +35,19 @@ pub fn run(a: CacheArgs) -> anyhow::Result<()> {
     let (verb, info) = match a.action {
         CacheAction::Info => ("holds", cache.info()?),
         CacheAction::Clear => ("cleared", cache.clear()?),
+        CacheAction::Import { from } => {
+            for dir in &from {
+                let s = cache.import(dir)?;
+                crate::cli::style::log(format_args!(
+                    "{}: {} entries added, {} already here, {} damaged and skipped",
+                    dir.display(),
+                    s.added,
+                    s.present,
+                    s.damaged
+                ));
+            }
+            ("holds", cache.info()?)
+        }
     };
     println!(
         "{}: {verb} {} files for {} model settings, {:.1} MiB",

@@ -273,6 +273,46 @@ impl EmbeddingCache {
         Ok(info)
     }
 
+    /// Adds every entry of the cache at `other` (a shard's cache made on
+    /// another host, say) that this one lacks. Entries are named by their
+    /// bytes' SHA-256, so the union of caches is one cache; an entry whose
+    /// bytes do not match its name is skipped and counted.
+    pub fn import(&self, other: &Path) -> Result<ImportStats> {
+        let mut stats = ImportStats::default();
+        let src = other.join("embeddings");
+        let keys = std::fs::read_dir(&src).map_err(|e| Error::io(&src, e))?;
+        for key in keys.flatten() {
+            let Ok(files) = std::fs::read_dir(key.path()) else {
+                continue;
+            };
+            for f in files.flatten() {
+                let path = f.path();
+                let Some(stem) = entry_stem(&path) else {
+                    continue;
+                };
+                let to = self
+                    .root
+                    .join("embeddings")
+                    .join(key.file_name())
+                    .join(f.file_name());
+                if to.is_file() {
+                    stats.present += 1;
+                    continue;
+                }
+                let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+                if sha256_hex(&bytes) != stem {
+                    stats.damaged += 1;
+                    continue;
+                }
+                write_atomically(&to, |w| {
+                    std::io::Write::write_all(w, &bytes).map_err(|e| Error::io(&to, e))
+                })?;
+                stats.added += 1;
+            }
+        }
+        Ok(stats)
+    }
+
     /// Removes every entry; returns what was there.
     pub fn clear(&self) -> Result<CacheInfo> {
         let info = self.info()?;
@@ -282,6 +322,17 @@ impl EmbeddingCache {
             _ => Ok(info),
         }
     }
+}
+
+/// What [`EmbeddingCache::import`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ImportStats {
+    /// Entries copied in.
+    pub added: usize,
+    /// Entries this cache held already.
+    pub present: usize,
+    /// Entries skipped because their bytes did not match their name.
+    pub damaged: usize,
 }
 
 /// The name of an entry file without `.arrow`, when it looks like one.
