@@ -228,6 +228,26 @@ fn sharded_indexes_search_and_merge_as_the_whole_index() {
                 want_run,
                 "{kind}, N = {n}: search over parts"
             );
+            // Each part searched on its own host, the hits merged by score.
+            if *kind != "bm25" {
+                let hits: Vec<PathBuf> = (0..n)
+                    .map(|i| d.path().join(format!("{kind}-{n}-hits{i}.trec")))
+                    .collect();
+                for (part, out) in parts.iter().zip(&hits) {
+                    ok(
+                        &command(&strs(&search_args(std::slice::from_ref(part), out)))
+                            .output()
+                            .unwrap(),
+                    );
+                }
+                let merged = d.path().join(format!("{kind}-{n}-hits.trec"));
+                ok(&merge(&merged, &hits));
+                assert_eq!(
+                    std::fs::read(&merged).unwrap(),
+                    want_run,
+                    "{kind}, N = {n}: hits merged"
+                );
+            }
             // Merged: the unsharded index folder, file for file.
             let merged = d.path().join(format!("{kind}-{n}-merged"));
             ok(&merge(&merged, &parts));

@@ -13,7 +13,7 @@ use rankbook::index::{
     DenseIndex, Metric, OpenOptions, Retriever, VectorIndex, load_index, open_parts, read_manifest,
 };
 use rankbook::model::{EncodeOptions, SentenceEncoder};
-use rankbook::shard::{PartKind, Shard, write_part_info};
+use rankbook::shard::{PartInfo, PartKind, Shard, write_part_info};
 use rankbook::vectors::VectorFile;
 
 use crate::cli::encoding::{EncodingArgs, log_encoded};
@@ -26,7 +26,9 @@ use rankbook::model::colbert::{ColbertEncoder, ColbertOptions, is_colbert_model}
 #[derive(Args)]
 pub struct SearchArgs {
     /// An index directory written by `rankbook index`, or every part of one
-    /// (`index --shard`), searched as one index.
+    /// (`index --shard`), searched as one index. One part alone (on the host
+    /// that holds it) gives a hits part: `rankbook merge` keeps each query's
+    /// best k over all parts' hits.
     #[arg(long, conflicts_with = "corpus", num_args = 1..)]
     index: Vec<PathBuf>,
     /// Model folder or hub id: required with --corpus; with --index it must match
@@ -202,6 +204,7 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
     let load = |name: &str| -> anyhow::Result<Arc<SentenceEncoder>> {
         Ok(Arc::new(SentenceEncoder::load(name, &options)?))
     };
+    let mut hits = None;
     let index: Box<dyn Retriever> = match (a.index.first(), &a.corpus, &a.model) {
         (Some(dir), _, model) => {
             let manifest = read_manifest(dir)?;
@@ -216,7 +219,21 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
                 model: model.clone(),
                 model_options: options.clone(),
             };
-            let index = open_parts(&a.index, &open)?;
+            let index = match (&manifest.part, a.index.len()) {
+                // One part of several, searched on the host that holds it.
+                (Some(p), 1) if !manifest.term_counts => {
+                    if part.is_some() {
+                        bail!("an index part's hits cover every query: leave out --shard");
+                    }
+                    hits = Some(PartInfo {
+                        kind: PartKind::Hits,
+                        k: Some(a.k),
+                        ..p.clone()
+                    });
+                    rankbook::index::open(dir, &open)?
+                }
+                _ => open_parts(&a.index, &open)?,
+            };
             if let Some(v) = index.vectors() {
                 check_metric(v, &a)?;
             }
@@ -257,7 +274,7 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
         &what,
         start,
     )?;
-    if let Some(info) = part {
+    if let Some(info) = part.or(hits) {
         write_part_info(&a.output, info)?;
     }
     Ok(())

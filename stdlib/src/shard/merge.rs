@@ -38,7 +38,16 @@ pub fn merge_parts(parts: &[PathBuf], output: &Path) -> Result<Merged> {
     match kind {
         PartKind::Vectors => merge_vectors(&ordered, output)?,
         PartKind::Index => crate::index::merge_index_parts(&ordered, output)?,
-        PartKind::Run => merge_runs(&ordered, output)?,
+        PartKind::Run => merge_runs(&ordered, output, None)?,
+        PartKind::Hits => {
+            let k = ordered[0].1.k;
+            if k.is_none() || ordered.iter().any(|(_, i)| i.k != k) {
+                return Err(Error::InvalidArgument(
+                    "hits parts must all record the same k (search them with one --k)".into(),
+                ));
+            }
+            merge_runs(&ordered, output, k)?
+        }
         PartKind::Mined => concatenate(&ordered, output)?,
         PartKind::Eval => merge_evaluations(&ordered, output)?,
     }
@@ -80,13 +89,19 @@ fn merge_vectors(ordered: &[(PathBuf, PartInfo)], output: &Path) -> Result<()> {
     write_vectors(output, &ids, &Embeddings::new(dim.unwrap_or(0), data))
 }
 
-/// Run parts (disjoint query slices) into one run, with the parts' tag.
-fn merge_runs(ordered: &[(PathBuf, PartInfo)], output: &Path) -> Result<()> {
+/// Run parts into one run, with the parts' tag: disjoint query slices, or
+/// (`best_of`: k) every query's hits in each index part, of which the best k
+/// in the evaluator's order are kept.
+fn merge_runs(
+    ordered: &[(PathBuf, PartInfo)],
+    output: &Path,
+    best_of: Option<usize>,
+) -> Result<()> {
     let mut merged = Run::new();
     let mut tag: Option<(String, &Path)> = None;
     for (path, _) in ordered {
         let run = Run::read(path)?;
-        if let Some(q) = run.query_ids().find(|q| merged.get(q).is_some()) {
+        if let (None, Some(q)) = (best_of, run.query_ids().find(|q| merged.get(q).is_some())) {
             return Err(Error::InvalidArgument(format!(
                 "{}: query {q} is in another part too (parts hold disjoint queries)",
                 path.display()
@@ -106,6 +121,9 @@ fn merge_runs(ordered: &[(PathBuf, PartInfo)], output: &Path) -> Result<()> {
             }
         }
         merged.absorb(run);
+    }
+    if let Some(k) = best_of {
+        merged = merged.top_k(k);
     }
     merged.write(output, tag.as_ref().map_or("", |(t, _)| t))
 }

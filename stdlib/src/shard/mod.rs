@@ -105,8 +105,11 @@ pub enum PartKind {
     Vectors,
     /// An index of a slice of the corpus (`index`): a folder.
     Index,
-    /// A run of a slice of the queries (`search`).
+    /// A run of a slice of the queries (`search --shard`).
     Run,
+    /// The best k docs of one index part for every query (`search --index
+    /// PART` on the host holding that part); merged by score, not by query.
+    Hits,
     /// Negatives mined for a slice of the judged queries (`mine`).
     Mined,
     /// Per-query measures of a slice of the judged queries (`eval`).
@@ -119,7 +122,7 @@ impl PartKind {
         match self {
             Self::Vectors => "encode",
             Self::Index => "index",
-            Self::Run => "search",
+            Self::Run | Self::Hits => "search",
             Self::Mined => "mine",
             Self::Eval => "eval",
         }
@@ -145,6 +148,9 @@ pub struct PartInfo {
     pub first: usize,
     /// Rows in the slice.
     pub rows: usize,
+    /// Hits parts: the results kept per query.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k: Option<usize>,
     /// SHA-256 of the part file itself (an index part's files are
     /// checksummed by its manifest instead).
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -163,6 +169,7 @@ impl PartInfo {
             total,
             first: r.start,
             rows: r.len(),
+            k: None,
             part_sha256: String::new(),
         }
     }
