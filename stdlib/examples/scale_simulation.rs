@@ -5,7 +5,7 @@
 //!   row, so any slice can be regenerated alike) to FILE.
 //! - `dense FILE DIM i/N QUERIES K RUN`: memory-maps shard i's slice of FILE,
 //!   searches it exactly (rankbook's Flat kernels, block by block) for QUERIES
-//!   seeded queries, writes the top K as a run part.
+//!   seeded queries, writes the top K as a hits part for `rankbook merge`.
 //! - `bm25 TRIPLES DOCS i/N PART`: shard i's slice of DOCS synthetic passages
 //!   drawn from the MS MARCO sample's vocabulary (Zipf-extended) and lengths,
 //!   indexed as a BM25 part (term counts) and written to PART.
@@ -17,11 +17,11 @@ use std::path::Path;
 use std::time::Instant;
 
 use rankbook::analysis::AnalyzerSpec;
-use rankbook::data::{Run, TextRecord};
+use rankbook::data::{Run, TextRecord, read_texts};
 use rankbook::index::{Bm25Counts, Bm25Params, FlatIndex, Metric};
 use rankbook::progress::NoProgress;
 use rankbook::random::SplitMix;
-use rankbook::shard::{PartInfo, PartKind, Shard};
+use rankbook::shard::{PartInfo, PartKind, Shard, write_part_info};
 use rankbook::vectors::Embeddings;
 use rayon::prelude::*;
 
@@ -123,6 +123,18 @@ fn dense(file: &Path, dim: usize, shard: Shard, nq: usize, k: usize, run: &Path)
         }
     }
     best.top_k(k).write(run, "scale")?;
+    // A hits part, as `rankbook search --index PART` writes: merged by score.
+    let info = PartInfo {
+        kind: PartKind::Hits,
+        k: Some(k),
+        ..PartInfo::new(
+            PartKind::Hits,
+            shard,
+            format!("synthetic {total} x {dim}"),
+            total,
+        )
+    };
+    write_part_info(run, info)?;
     report("dense", Some(shard), rows.len(), start);
     Ok(())
 }
@@ -143,17 +155,31 @@ fn words_of(text: &str) -> impl Iterator<Item = String> + '_ {
 
 impl Vocabulary {
     fn from_triples(path: &Path) -> Res<Self> {
-        let text = std::fs::read_to_string(path)?;
+        // MS MARCO triples (query, positive, negative), or a BEIR corpus.
+        let passages: Vec<String> = if path.extension().is_some_and(|e| e == "jsonl") {
+            read_texts(path)?.into_iter().map(|t| t.text).collect()
+        } else {
+            std::fs::read_to_string(path)?
+                .lines()
+                .flat_map(|l| {
+                    l.split('\t')
+                        .skip(1)
+                        .map(str::to_string)
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        };
         let mut counts: HashMap<String, u64> = HashMap::new();
         let mut lengths = Vec::new();
-        for line in text.lines() {
-            for passage in line.split('\t').skip(1) {
-                let words: Vec<String> = words_of(passage).collect();
-                lengths.push(words.len());
-                for w in words {
-                    *counts.entry(w).or_default() += 1;
-                }
+        for passage in &passages {
+            let words: Vec<String> = words_of(passage).collect();
+            lengths.push(words.len());
+            for w in words {
+                *counts.entry(w).or_default() += 1;
             }
+        }
+        if lengths.is_empty() {
+            return Err(format!("{}: no passages", path.display()).into());
         }
         let mut ranked: Vec<(String, u64)> = counts.into_iter().collect();
         ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));

@@ -42,6 +42,10 @@ fn bench_scripts_run_in_smoke_mode() {
         ("kernel_roundtrip", "rankbook-kernel: exec to port open"),
         ("repro", "| scifact-sample | bm25 |"),
         ("search_scale", "identical top-10 lists: 50/50"),
+        (
+            "scale_simulation",
+            "dense N=4: merged top 100 identical to one shard's",
+        ),
     ];
     let benches: Vec<String> = std::fs::read_dir(repo_root().join("bench"))
         .unwrap()
