@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use anyhow::bail;
 use clap::Args;
 use rankbook::checksum::sha256_file;
-use rankbook::data::read_texts;
+use rankbook::data::{read_texts, read_texts_shard};
 use rankbook::model::colbert::{ColbertEncoder, ColbertOptions, Side, is_colbert_model};
 use rankbook::model::{EncodeOptions, SentenceEncoder};
-use rankbook::shard::{PartKind, Shard, write_part_info};
+use rankbook::shard::{PartInfo, PartKind, Shard, write_part_info};
 use rankbook::vectors::{write_multi_vectors, write_vectors};
 
 use crate::cli::encoding::EncodingArgs;
@@ -46,10 +46,13 @@ pub fn run(a: EncodeArgs) -> anyhow::Result<()> {
     // Check the output format before spending time on encoding.
     rankbook::vectors::VectorFormat::from_path(&a.output)?;
     let side = a.kind.as_deref().map(Side::parse).transpose()?;
-    let mut records = read_texts(&a.input)?;
-    let part = match Shard::chosen(a.shard.as_deref())? {
-        Some(s) => Some(s.take(PartKind::Vectors, sha256_file(&a.input)?, &mut records)),
-        None => None,
+    let (records, part) = match Shard::chosen(a.shard.as_deref())? {
+        Some(s) => {
+            let (slice, total) = read_texts_shard(&a.input, s)?;
+            let info = PartInfo::new(PartKind::Vectors, s, sha256_file(&a.input)?, total);
+            (slice, Some(info))
+        }
+        None => (read_texts(&a.input)?, None),
     };
     let cache = a.encoding.cache();
     let bar = Bar::new(a.encoding.quiet);

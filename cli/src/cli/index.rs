@@ -21,7 +21,7 @@ use crate::cli::encoding::{EncodingArgs, log_encoded};
 use crate::cli::progress::Bar;
 use crate::cli::style::log;
 use rankbook::checksum::sha256_file;
-use rankbook::data::TextRecord;
+use rankbook::data::{TextRecord, read_texts_shard};
 use rankbook::data::beir::{corpus_file, read_corpus};
 use rankbook::shard::{PartInfo, PartKind, Shard};
 
@@ -86,19 +86,16 @@ pub struct IndexArgs {
 
 /// The corpus (this shard's slice of it) and the part record, if sharded.
 fn read_slice(a: &IndexArgs, path: &Path) -> anyhow::Result<(Vec<TextRecord>, Option<PartInfo>)> {
-    let mut corpus = read_corpus(path)?;
     let shard = match a.vectors {
         None => Shard::chosen(a.shard.as_deref())?,
         Some(_) => None,
     };
     let Some(s) = shard else {
-        return Ok((corpus, None));
+        return Ok((read_corpus(path)?, None));
     };
-    let info = s.take(
-        PartKind::Index,
-        sha256_file(&corpus_file(path))?,
-        &mut corpus,
-    );
+    let file = corpus_file(path);
+    let (corpus, total) = read_texts_shard(&file, s)?;
+    let info = PartInfo::new(PartKind::Index, s, sha256_file(&file)?, total);
     Ok((corpus, Some(info)))
 }
 

@@ -8,6 +8,7 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use crate::data::lines::for_each_line;
+use crate::shard::Shard;
 use crate::error::{Error, Result};
 
 /// One text and its id.
@@ -43,6 +44,33 @@ pub fn texts_of(records: &[TextRecord]) -> Vec<&str> {
 /// duplicate id is an error naming both lines.
 pub fn read_texts(path: &Path) -> Result<Vec<TextRecord>> {
     let mut out = Vec::new();
+    for_each_text(path, |_, t| out.push(t))?;
+    Ok(out)
+}
+
+/// Shard `shard`'s slice of the texts of `path`, and how many texts the whole
+/// file holds. Every line is checked as [`read_texts`] checks it (ids unique
+/// over the whole file), but only the slice is kept: a shard's memory does
+/// not grow with the corpus's text.
+pub fn read_texts_shard(path: &Path, shard: Shard) -> Result<(Vec<TextRecord>, usize)> {
+    let mut total = 0;
+    for_each_line(path, |_, line| {
+        total += usize::from(!line.trim().is_empty());
+        Ok(())
+    })?;
+    let range = shard.range(total);
+    let mut out = Vec::with_capacity(range.len());
+    for_each_text(path, |i, t| {
+        if range.contains(&i) {
+            out.push(t)
+        }
+    })?;
+    Ok((out, total))
+}
+
+/// Calls `f(index, text)` for each text of `path`, in order.
+fn for_each_text(path: &Path, mut f: impl FnMut(usize, TextRecord)) -> Result<()> {
+    let mut index = 0;
     let mut seen: HashMap<String, usize> = HashMap::new();
     for_each_line(path, |no, line| {
         if line.trim().is_empty() {
@@ -86,10 +114,10 @@ pub fn read_texts(path: &Path) -> Result<Vec<TextRecord>> {
                 format!("duplicate id \"{id}\" (first at line {first})"),
             ));
         }
-        out.push(TextRecord { id, text });
+        f(index, TextRecord { id, text });
+        index += 1;
         Ok(())
-    })?;
-    Ok(out)
+    })
 }
 
 #[cfg(test)]
@@ -101,6 +129,28 @@ mod tests {
         let p = d.path().join("in.jsonl");
         std::fs::write(&p, text).unwrap();
         (d, p)
+    }
+
+    #[test]
+    fn a_shard_reads_its_slice_and_checks_the_whole_file() {
+        let lines: String = (0..7)
+            .map(|i| format!("{{\"_id\": \"d{i}\", \"text\": \"t{i}\"}}\n\n"))
+            .collect();
+        let (_d, p) = write(&lines);
+        let all = read_texts(&p).unwrap();
+        for n in 1..=4 {
+            let mut joined = Vec::new();
+            for i in 0..n {
+                let (slice, total) = read_texts_shard(&p, Shard::new(i, n).unwrap()).unwrap();
+                assert_eq!(total, 7);
+                joined.extend(slice);
+            }
+            assert_eq!(joined, all, "N = {n}");
+        }
+        // A repeated id outside the shard's slice is still an error.
+        let (_d, p) = write(&(lines + "{\"_id\": \"d0\", \"text\": \"again\"}\n"));
+        let e = read_texts_shard(&p, Shard::new(0, 2).unwrap()).unwrap_err();
+        assert!(e.to_string().contains("duplicate id \"d0\""), "{e}");
     }
 
     #[test]
