@@ -27,9 +27,15 @@ bench_build --bin rankbook
 BIN="${RANKBOOK_BIN:-target/release/rankbook}"
 mkdir -p "$OUT"
 export RAYON_NUM_THREADS=2
-LOG="$OUT/shards.jsonl"; : > "$LOG"
+# WHAT picks the parts to run (default both); records of a part not run are kept.
+WHAT="${WHAT:-dense bm25}"
+LOG="$OUT/shards.jsonl"; touch "$LOG"
+for w in $WHAT; do
+  grep -v "\"what\": \"$w" "$LOG" > "$LOG.tmp" || true; mv "$LOG.tmp" "$LOG"
+done
 DIM=384
 want=$((ROWS * DIM * 2))
+if [[ " $WHAT " == *" dense "* ]]; then
 if [ ! -f "$OUT/vectors.bin" ] || [ "$(stat -c %s "$OUT/vectors.bin")" != "$want" ]; then
   "$SIM" vectors "$OUT/vectors.bin" "$ROWS" "$DIM" >> "$LOG"
 fi
@@ -43,7 +49,8 @@ for n in 1 2 4; do
   cmp -s "$OUT/merged-1.trec" "$OUT/merged-$n.trec" && echo "dense N=$n: merged top 100 identical to one shard's" \
     || { echo "dense N=$n: merged run differs"; exit 1; }
 done
-for n in 1 2 4; do
+fi
+[[ " $WHAT " == *" bm25 "* ]] && for n in 1 2 4; do
   for ((i = 0; i < n; i++)); do
     "$SIM" bm25 "$TRIPLES" "$DOCS" "$i/$n" "$OUT/bm25-$n-$i" >> "$LOG" 2>/dev/null
     du -sm "$OUT/bm25-$n-$i" | awk -v n="$n" -v i="$i" '{print "{\"what\": \"bm25-size\", \"shard\": " i ", \"shards\": " n ", \"mib\": " $1 "}"}' >> "$LOG"

@@ -25,6 +25,11 @@ use rankbook::shard::{PartInfo, PartKind, Shard, write_part_info};
 use rankbook::vectors::Embeddings;
 use rayon::prelude::*;
 
+// The allocator the `rankbook` binary uses: glibc's spent 70% of a BM25
+// shard's time in its free lists (measured).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 /// Vectors scanned per Flat block.

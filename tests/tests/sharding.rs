@@ -91,6 +91,18 @@ fn sharded_encoding_merges_to_the_unsharded_output() {
     );
     std::fs::copy(&parts[0], &parts[1]).unwrap();
     refused(&parts, "its checksum differs");
+    // A .npy holds no ids: parts are .arrow or .jsonl.
+    let npy = dir.join("part.npy");
+    let o = encode_command(&npy)
+        .args(["--shard", "0/2"])
+        .output()
+        .unwrap();
+    let (_, err) = text(&o);
+    assert!(
+        !o.status.success() && err.contains("a part is written as .arrow or .jsonl"),
+        "{err}"
+    );
+    assert!(!npy.exists());
 }
 
 fn fixture(name: &str) -> String {

@@ -47,6 +47,10 @@ pub fn run(a: EncodeArgs) -> anyhow::Result<()> {
     rankbook::vectors::VectorFormat::from_path(&a.output)?;
     let side = a.kind.as_deref().map(Side::parse).transpose()?;
     let (records, part) = match Shard::chosen(a.shard.as_deref())? {
+        Some(_) if a.output.extension().is_some_and(|e| e == "npy") => bail!(
+            "{}: a part is written as .arrow or .jsonl (a .npy holds no ids)\nhint: merge the parts into a .npy: rankbook merge --output OUT.npy PART...",
+            a.output.display()
+        ),
         Some(s) => {
             let (slice, total) = read_texts_shard(&a.input, s)?;
             let info = PartInfo::new(PartKind::Vectors, s, sha256_file(&a.input)?, total);

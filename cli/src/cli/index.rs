@@ -21,8 +21,8 @@ use crate::cli::encoding::{EncodingArgs, log_encoded};
 use crate::cli::progress::Bar;
 use crate::cli::style::log;
 use rankbook::checksum::sha256_file;
-use rankbook::data::{TextRecord, read_texts_shard};
 use rankbook::data::beir::{corpus_file, read_corpus};
+use rankbook::data::{TextRecord, read_texts_shard};
 use rankbook::shard::{PartInfo, PartKind, Shard};
 
 #[derive(Args)]

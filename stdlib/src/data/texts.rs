@@ -8,8 +8,8 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use crate::data::lines::for_each_line;
-use crate::shard::Shard;
 use crate::error::{Error, Result};
+use crate::shard::Shard;
 
 /// One text and its id.
 #[derive(Debug, Clone, PartialEq, Eq)]
