@@ -18,8 +18,7 @@ use std::time::Instant;
 
 use rankbook::analysis::AnalyzerSpec;
 use rankbook::data::{Run, TextRecord, read_texts};
-use rankbook::index::{Bm25Counts, Bm25Params, FlatIndex, Metric};
-use rankbook::progress::NoProgress;
+use rankbook::index::{Bm25Builder, Bm25Params, FlatIndex, Metric};
 use rankbook::random::SplitMix;
 use rankbook::shard::{PartInfo, PartKind, Shard, write_part_info};
 use rankbook::vectors::Embeddings;
@@ -255,25 +254,26 @@ fn bm25(triples: &Path, docs: usize, shard: Shard, part: &Path) -> Res<()> {
     let vocab = Vocabulary::from_triples(triples)?;
     let start = Instant::now();
     let rows = shard.range(docs);
-    let corpus: Vec<TextRecord> = rows
-        .clone()
-        .into_par_iter()
-        .map(|r| TextRecord {
-            id: format!("p{r}"),
-            text: vocab.passage(r as u64),
-        })
-        .collect();
-    let generated = start.elapsed().as_secs_f64();
-    let counts = Bm25Counts::build(
-        &corpus,
-        &AnalyzerSpec::default(),
-        Bm25Params::default(),
-        &NoProgress,
-    )?;
-    drop(corpus);
+    // Streamed as `rankbook index --bm25` streams its corpus file: a chunk of
+    // text at a time, only ids and term counts kept.
+    let mut builder = Bm25Builder::new(&AnalyzerSpec::default(), Bm25Params::default())?;
+    let mut generating = 0.0;
+    for first in rows.clone().step_by(Bm25Builder::CHUNK) {
+        let t = Instant::now();
+        let chunk: Vec<TextRecord> = (first..(first + Bm25Builder::CHUNK).min(rows.end))
+            .into_par_iter()
+            .map(|r| TextRecord {
+                id: format!("p{r}"),
+                text: vocab.passage(r as u64),
+            })
+            .collect();
+        generating += t.elapsed().as_secs_f64();
+        builder.add(&chunk);
+    }
+    let counts = builder.finish()?;
     let info = PartInfo::new(PartKind::Index, shard, "synthetic".into(), docs);
     counts.save_part(part, info)?;
-    eprintln!("generated the slice's text in {generated:.1} s");
+    eprintln!("generated the slice's text in {generating:.1} s");
     report("bm25", Some(shard), rows.len(), start);
     Ok(())
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use rankbook::analysis::AnalyzerSpec;
 use rankbook::index::{
-    Bm25Counts, Bm25Index, Bm25Params, DEFAULT_FACTORY, DenseIndex, MAXSIM, MaxSimIndex, Metric,
+    Bm25Builder, Bm25Index, Bm25Params, DEFAULT_FACTORY, DenseIndex, MAXSIM, MaxSimIndex, Metric,
     PLAID, PlaidBuild, PlaidIndex, Retriever, SparseIndex, build_index, save_index,
 };
 use rankbook::model::colbert::{ColbertEncoder, ColbertOptions, is_colbert_model};
@@ -22,7 +22,8 @@ use crate::cli::progress::Bar;
 use crate::cli::style::log;
 use rankbook::checksum::sha256_file;
 use rankbook::data::beir::{corpus_file, read_corpus};
-use rankbook::data::{TextRecord, read_texts_shard};
+use rankbook::data::{TextRecord, count_texts, read_texts_shard, stream_texts};
+use rankbook::progress::Progress;
 use rankbook::shard::{PartInfo, PartKind, Shard};
 
 #[derive(Args)]
@@ -99,42 +100,67 @@ fn read_slice(a: &IndexArgs, path: &Path) -> anyhow::Result<(Vec<TextRecord>, Op
     Ok((corpus, Some(info)))
 }
 
-/// Builds and writes a BM25 or SPLADE index.
-fn run_lexical(a: &IndexArgs, corpus_path: &std::path::Path) -> anyhow::Result<()> {
+/// Builds and writes a BM25 index (or part), streaming the corpus from its
+/// file: only ids and term counts are ever held.
+fn run_bm25(a: &IndexArgs, corpus_path: &Path) -> anyhow::Result<()> {
+    a.encoding.apply_threads();
+    let file = corpus_file(corpus_path);
+    let shard = Shard::chosen(a.shard.as_deref())?;
+    let bar = Bar::new(a.encoding.quiet);
+    let start = Instant::now();
+    let analyzer = AnalyzerSpec {
+        stemmer: a.stemmer.clone(),
+        stopwords: a.stopwords.clone(),
+        ..AnalyzerSpec::default()
+    };
+    let mut builder = Bm25Builder::new(&analyzer, Bm25Params { k1: a.k1, b: a.b })?;
+    let count = count_texts(&file)?;
+    bar.start(
+        "index",
+        shard.map_or(count, |s| s.range(count).len()) as u64,
+    );
+    let total = stream_texts(&file, shard, Bm25Builder::CHUNK, |chunk| {
+        builder.add(&chunk);
+        bar.advance(chunk.len() as u64);
+        Ok(())
+    })?;
+    bar.finish();
+    let counts = builder.finish()?;
+    match shard {
+        Some(s) => {
+            // A part keeps term counts: BM25 needs the whole corpus's statistics.
+            let part = PartInfo::new(PartKind::Index, s, sha256_file(&file)?, total);
+            counts.save_part(&a.output, part.clone())?;
+            log_indexed(a, counts.len(), "BM25 term counts", Some(&part), start)
+        }
+        None => {
+            let index = Bm25Index::from_counts(counts);
+            index.save(&a.output)?;
+            log_indexed(a, Retriever::len(&index), "BM25", None, start)
+        }
+    }
+}
+
+/// Builds and writes a SPLADE index (or part).
+fn run_splade(a: &IndexArgs, corpus_path: &Path) -> anyhow::Result<()> {
     a.encoding.apply_threads();
     let (corpus, part) = read_slice(a, corpus_path)?;
     let bar = Bar::new(a.encoding.quiet);
     let start = Instant::now();
-    let index: Box<dyn Retriever> = if a.bm25 {
-        let analyzer = AnalyzerSpec {
-            stemmer: a.stemmer.clone(),
-            stopwords: a.stopwords.clone(),
-            ..AnalyzerSpec::default()
-        };
-        let params = Bm25Params { k1: a.k1, b: a.b };
-        if let Some(part) = part {
-            // A part keeps term counts: BM25 needs the whole corpus's statistics.
-            let counts = Bm25Counts::build(&corpus, &analyzer, params, &bar)?;
-            counts.save_part(&a.output, part.clone())?;
-            return log_indexed(a, counts.len(), "BM25 term counts", Some(&part), start);
-        }
-        Box::new(Bm25Index::build(&corpus, &analyzer, params, &bar)?)
-    } else {
-        let model = a
-            .model
-            .as_deref()
-            .expect("clap requires --model with --sparse");
-        let options = SpladeOptions {
-            device: a.encoding.device.clone(),
-            max_length: a.encoding.max_length,
-            top_k: a.prune,
-            precision: a.encoding.precision.unwrap_or_default(),
-        };
-        let model = Arc::new(SpladeEncoder::load(model, &options)?);
-        Box::new(SparseIndex::build(model, &corpus, &bar)?)
+    let model = a
+        .model
+        .as_deref()
+        .expect("clap requires --model with --sparse");
+    let options = SpladeOptions {
+        device: a.encoding.device.clone(),
+        max_length: a.encoding.max_length,
+        top_k: a.prune,
+        precision: a.encoding.precision.unwrap_or_default(),
     };
+    let model = Arc::new(SpladeEncoder::load(model, &options)?);
+    let index = SparseIndex::build(model, &corpus, &bar)?;
     index.save_part(&a.output, part.clone())?;
-    log_indexed(a, index.len(), index.kind(), part.as_ref(), start)
+    log_indexed(a, Retriever::len(&index), "SPLADE", part.as_ref(), start)
 }
 
 /// Reports what was indexed (and which part it is).
@@ -161,7 +187,11 @@ fn log_indexed(
 pub fn run(a: IndexArgs) -> anyhow::Result<()> {
     if a.bm25 || a.sparse {
         let corpus = a.corpus.as_deref().expect("clap requires --corpus");
-        return run_lexical(&a, corpus);
+        return if a.bm25 {
+            run_bm25(&a, corpus)
+        } else {
+            run_splade(&a, corpus)
+        };
     }
     let metric = Metric::parse(&a.metric)?;
     let (Some(model), Some(corpus)) = (&a.model, &a.corpus) else {

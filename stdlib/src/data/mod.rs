@@ -21,4 +21,4 @@ mod testing;
 pub use beir::BeirDataset;
 pub use qrels::{Intents, Judgements, Qrels};
 pub use run::Run;
-pub use texts::{TextRecord, read_texts, read_texts_shard, texts_of};
+pub use texts::{TextRecord, count_texts, read_texts, read_texts_shard, stream_texts, texts_of};

@@ -44,7 +44,10 @@ pub fn texts_of(records: &[TextRecord]) -> Vec<&str> {
 /// duplicate id is an error naming both lines.
 pub fn read_texts(path: &Path) -> Result<Vec<TextRecord>> {
     let mut out = Vec::new();
-    for_each_text(path, |_, t| out.push(t))?;
+    for_each_text(path, |_, t| {
+        out.push(t);
+        Ok(())
+    })?;
     Ok(out)
 }
 
@@ -53,23 +56,56 @@ pub fn read_texts(path: &Path) -> Result<Vec<TextRecord>> {
 /// over the whole file), but only the slice is kept: a shard's memory does
 /// not grow with the corpus's text.
 pub fn read_texts_shard(path: &Path, shard: Shard) -> Result<(Vec<TextRecord>, usize)> {
+    let mut out = Vec::new();
+    let total = stream_texts(path, Some(shard), usize::MAX, |chunk| {
+        out.extend(chunk);
+        Ok(())
+    })?;
+    Ok((out, total))
+}
+
+/// The number of texts (non-blank lines) of `path`, without parsing them.
+pub fn count_texts(path: &Path) -> Result<usize> {
     let mut total = 0;
     for_each_line(path, |_, line| {
         total += usize::from(!line.trim().is_empty());
         Ok(())
     })?;
-    let range = shard.range(total);
-    let mut out = Vec::with_capacity(range.len());
-    for_each_text(path, |i, t| {
-        if range.contains(&i) {
-            out.push(t)
-        }
-    })?;
-    Ok((out, total))
+    Ok(total)
 }
 
-/// Calls `f(index, text)` for each text of `path`, in order.
-fn for_each_text(path: &Path, mut f: impl FnMut(usize, TextRecord)) -> Result<()> {
+/// Hands the texts of `path` (shard `shard`'s slice, if given) to `f` in
+/// chunks of up to `chunk`, each checked as [`read_texts`] checks it, so that a
+/// corpus is processed without being held whole; returns the number of texts
+/// in the whole file.
+pub fn stream_texts(
+    path: &Path,
+    shard: Option<Shard>,
+    chunk: usize,
+    mut f: impl FnMut(Vec<TextRecord>) -> Result<()>,
+) -> Result<usize> {
+    let range = match shard {
+        Some(s) => s.range(count_texts(path)?),
+        None => 0..usize::MAX,
+    };
+    let mut buf = Vec::new();
+    let total = for_each_text(path, |i, t| {
+        if range.contains(&i) {
+            buf.push(t);
+            if buf.len() >= chunk {
+                f(std::mem::take(&mut buf))?;
+            }
+        }
+        Ok(())
+    })?;
+    if !buf.is_empty() {
+        f(buf)?;
+    }
+    Ok(total)
+}
+
+/// Calls `f(index, text)` for each text of `path`, in order; returns how many.
+fn for_each_text(path: &Path, mut f: impl FnMut(usize, TextRecord) -> Result<()>) -> Result<usize> {
     let mut index = 0;
     let mut seen: HashMap<String, usize> = HashMap::new();
     for_each_line(path, |no, line| {
@@ -114,10 +150,11 @@ fn for_each_text(path: &Path, mut f: impl FnMut(usize, TextRecord)) -> Result<()
                 format!("duplicate id \"{id}\" (first at line {first})"),
             ));
         }
-        f(index, TextRecord { id, text });
+        f(index, TextRecord { id, text })?;
         index += 1;
         Ok(())
-    })
+    })?;
+    Ok(index)
 }
 
 #[cfg(test)]
@@ -147,6 +184,14 @@ mod tests {
             }
             assert_eq!(joined, all, "N = {n}");
         }
+        // Streamed in chunks of 3: the same texts.
+        let mut chunks = Vec::new();
+        let total = stream_texts(&p, None, 3, |c| {
+            chunks.push(c.len());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!((total, chunks), (7, vec![3, 3, 1]));
         // A repeated id outside the shard's slice is still an error.
         let (_d, p) = write(&(lines + "{\"_id\": \"d0\", \"text\": \"again\"}\n"));
         let e = read_texts_shard(&p, Shard::new(0, 2).unwrap()).unwrap_err();

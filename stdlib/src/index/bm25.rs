@@ -115,6 +115,63 @@ pub struct Bm25Counts {
     counts: InvertedIndex,
 }
 
+/// Analyses a corpus chunk by chunk into term counts, so that a corpus
+/// streamed from its file is never held whole (only ids and counts are kept).
+pub struct Bm25Builder {
+    analyzer: Analyzer,
+    params: Bm25Params,
+    vocab: HashMap<String, u32>,
+    names: Vec<String>,
+    ids: Vec<String>,
+    /// Every doc's `(term, frequency)` pairs, one doc after another.
+    pairs: Vec<(u32, f32)>,
+    /// Where each doc's pairs end.
+    ends: Vec<usize>,
+}
+
+impl Bm25Builder {
+    /// Docs analysed per parallel step: a good chunk to stream a corpus in.
+    pub const CHUNK: usize = DOC_CHUNK;
+
+    /// A builder with the given analysis and parameters (checked).
+    pub fn new(analyzer: &AnalyzerSpec, params: Bm25Params) -> Result<Self> {
+        params.check()?;
+        Ok(Self {
+            analyzer: Analyzer::new(analyzer)?,
+            params,
+            vocab: HashMap::new(),
+            names: Vec::new(),
+            ids: Vec::new(),
+            pairs: Vec::new(),
+            ends: Vec::new(),
+        })
+    }
+
+    /// Analyses the next docs of the corpus.
+    pub fn add(&mut self, docs: &[TextRecord]) {
+        for chunk in docs.chunks(DOC_CHUNK) {
+            let texts: Vec<&str> = chunk.iter().map(|r| r.text.as_str()).collect();
+            for terms in self.analyzer.analyze_all(&texts) {
+                let counts = term_counts(&terms, &mut self.vocab, &mut self.names);
+                self.pairs
+                    .extend(counts.into_iter().map(|(t, tf)| (t, tf as f32)));
+                self.ends.push(self.pairs.len());
+            }
+            self.ids.extend(chunk.iter().map(|r| r.id.clone()));
+        }
+    }
+
+    /// The postings of every doc added.
+    pub fn finish(self) -> Result<Bm25Counts> {
+        let counts = InvertedIndex::from_flat(self.ids, self.names, &self.pairs, &self.ends)?;
+        Ok(Bm25Counts {
+            analyzer: self.analyzer,
+            params: self.params,
+            counts,
+        })
+    }
+}
+
 impl Bm25Counts {
     /// Analyses `corpus`; `progress` counts docs.
     pub fn build(
@@ -123,27 +180,14 @@ impl Bm25Counts {
         params: Bm25Params,
         progress: &dyn Progress,
     ) -> Result<Self> {
-        params.check()?;
-        let analyzer = Analyzer::new(analyzer)?;
-        let mut vocab = HashMap::new();
-        let mut names = Vec::new();
-        let mut docs: Vec<TermWeights> = Vec::with_capacity(corpus.len());
+        let mut builder = Bm25Builder::new(analyzer, params)?;
         progress.start("index", corpus.len() as u64);
         for chunk in corpus.chunks(DOC_CHUNK) {
-            let texts: Vec<&str> = chunk.iter().map(|r| r.text.as_str()).collect();
-            for terms in analyzer.analyze_all(&texts) {
-                let counts = term_counts(&terms, &mut vocab, &mut names);
-                docs.push(counts.into_iter().map(|(t, tf)| (t, tf as f32)).collect());
-            }
+            builder.add(chunk);
             progress.advance(chunk.len() as u64);
         }
         progress.finish();
-        let ids = corpus.iter().map(|r| r.id.clone()).collect();
-        Ok(Self {
-            analyzer,
-            params,
-            counts: InvertedIndex::new(ids, names, &docs)?,
-        })
+        builder.finish()
     }
 
     /// Number of docs.
@@ -267,10 +311,16 @@ impl Bm25Index {
         params: Bm25Params,
         progress: &dyn Progress,
     ) -> Result<Self> {
-        let counts = Bm25Counts::build(corpus, analyzer, params, progress)?;
+        Ok(Self::from_counts(Bm25Counts::build(
+            corpus, analyzer, params, progress,
+        )?))
+    }
+
+    /// The index of a whole corpus's counts, scored against its own statistics.
+    pub fn from_counts(counts: Bm25Counts) -> Self {
         let mut stats = CorpusStats::default();
         stats.add(&counts.counts);
-        Ok(counts.score(&stats))
+        counts.score(&stats)
     }
 
     /// Each part scored against the statistics of all of them, so that each
@@ -506,6 +556,13 @@ mod tests {
                 }
             }
         }
+        // Streamed in uneven chunks: the same index.
+        let mut b = Bm25Builder::new(&spec, p).unwrap();
+        b.add(&corpus[..1]);
+        b.add(&corpus[1..4]);
+        b.add(&corpus[4..]);
+        let streamed = Bm25Index::from_counts(b.finish().unwrap());
+        assert_eq!(streamed.search(&q, 10, &NoProgress).unwrap(), want);
         // Merged: the whole index's postings, term ids and all.
         let merged = Bm25Index::merge(vec![counts(&corpus[..3]), counts(&corpus[3..])]).unwrap();
         assert_eq!(merged.inverted().terms(), whole.inverted().terms());

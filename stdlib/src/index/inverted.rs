@@ -50,11 +50,32 @@ impl InvertedIndex {
     /// Inverts `docs[i]` (the terms of doc `ids[i]`, ids into `terms`). Zero
     /// weights are not stored.
     pub fn new(ids: Vec<String>, terms: Vec<String>, docs: &[TermWeights]) -> Result<Self> {
-        if ids.len() != docs.len() || ids.len() > u32::MAX as usize {
+        Self::invert(ids, terms, docs.len(), |d| &docs[d])
+    }
+
+    /// Inverts docs held flat: doc `d`'s terms are `pairs[ends[d - 1]..ends[d]]`
+    /// (no per-doc allocation while a large corpus is analysed).
+    pub fn from_flat(
+        ids: Vec<String>,
+        terms: Vec<String>,
+        pairs: &[(u32, f32)],
+        ends: &[usize],
+    ) -> Result<Self> {
+        Self::invert(ids, terms, ends.len(), |d| {
+            &pairs[if d == 0 { 0 } else { ends[d - 1] }..ends[d]]
+        })
+    }
+
+    fn invert<'a>(
+        ids: Vec<String>,
+        terms: Vec<String>,
+        n: usize,
+        doc: impl Fn(usize) -> &'a [(u32, f32)],
+    ) -> Result<Self> {
+        if ids.len() != n || ids.len() > u32::MAX as usize {
             return Err(Error::InvalidArgument(format!(
-                "{} ids for {} docs",
+                "{} ids for {n} docs",
                 ids.len(),
-                docs.len()
             )));
         }
         if let Some(id) = ids.iter().find(|i| i.contains(['\n', '\r'])) {
@@ -64,7 +85,7 @@ impl InvertedIndex {
         }
         // Counting sort by term: postings come out in doc order.
         let mut counts = vec![0u64; terms.len() + 1];
-        for d in docs {
+        for d in (0..n).map(&doc) {
             for &(t, w) in d {
                 if t as usize >= terms.len() {
                     return Err(Error::InvalidArgument(format!(
@@ -83,7 +104,7 @@ impl InvertedIndex {
         let total = counts[terms.len()] as usize;
         let mut next = counts.clone();
         let (mut post_docs, mut post_weights) = (vec![0u32; total], vec![0f32; total]);
-        for (d, terms_of_doc) in docs.iter().enumerate() {
+        for (d, terms_of_doc) in (0..n).map(&doc).enumerate() {
             for &(t, w) in terms_of_doc {
                 if w != 0.0 {
                     let at = &mut next[t as usize];

@@ -18,7 +18,7 @@ mod vector_index;
 #[cfg(feature = "faiss")]
 pub use faiss_index::FaissIndex;
 
-pub use bm25::{Bm25Counts, Bm25Index, Bm25Params};
+pub use bm25::{Bm25Builder, Bm25Counts, Bm25Index, Bm25Params};
 pub use dense::DenseIndex;
 pub use disk::{
     Manifest, is_index, load_index, read_manifest, save_index, verified_manifest, write_index_dir,
