@@ -187,8 +187,24 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
             path.display()
         );
     }
+    // One index part alone (on the host holding it): its hits cover every
+    // query, so a launcher's RANK/WORLD_SIZE picks the part, not the queries.
+    let one_part = match a.index.as_slice() {
+        [dir] => {
+            let m = read_manifest(dir)?;
+            m.part.filter(|_| !m.term_counts)
+        }
+        _ => None,
+    };
+    if one_part.is_some() && a.shard.is_some() {
+        bail!("an index part's hits cover every query: leave out --shard");
+    }
     let mut queries = queries;
-    let part = match Shard::chosen(a.shard.as_deref())? {
+    let shard = match one_part {
+        Some(_) => None,
+        None => Shard::chosen(a.shard.as_deref())?,
+    };
+    let part = match shard {
         Some(s) => Some(s.take(PartKind::Run, sha256_file(path)?, &mut queries)),
         None => None,
     };
@@ -219,12 +235,8 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
                 model: model.clone(),
                 model_options: options.clone(),
             };
-            let index = match (&manifest.part, a.index.len()) {
-                // One part of several, searched on the host that holds it.
-                (Some(p), 1) if !manifest.term_counts => {
-                    if part.is_some() {
-                        bail!("an index part's hits cover every query: leave out --shard");
-                    }
+            let index = match &one_part {
+                Some(p) => {
                     hits = Some(PartInfo {
                         kind: PartKind::Hits,
                         k: Some(a.k),
@@ -232,7 +244,7 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
                     });
                     rankbook::index::open(dir, &open)?
                 }
-                _ => open_parts(&a.index, &open)?,
+                None => open_parts(&a.index, &open)?,
             };
             if let Some(v) = index.vectors() {
                 check_metric(v, &a)?;
