@@ -381,7 +381,21 @@ fn sharded_search_mining_and_evaluation_merge_to_the_unsharded_outputs() {
         .map(String::from)
         .to_vec()
     };
-    let o = command(&strs(&eval_args(&whole_run))).output().unwrap();
+    // The run's queries in reverse order: means are sums in run order, which
+    // the merged parts must keep (a sorted run would hide a wrong order).
+    let reversed = d.path().join("reversed.trec");
+    let lines = std::fs::read_to_string(&whole_run).unwrap();
+    let mut blocks: Vec<Vec<&str>> = Vec::new();
+    for line in lines.lines() {
+        let q = line.split_whitespace().next();
+        match blocks.last_mut() {
+            Some(b) if b[0].split_whitespace().next() == q => b.push(line),
+            _ => blocks.push(vec![line]),
+        }
+    }
+    blocks.reverse();
+    std::fs::write(&reversed, blocks.concat().join("\n") + "\n").unwrap();
+    let o = command(&strs(&eval_args(&reversed))).output().unwrap();
     ok(&o);
     let want_eval = o.stdout.clone();
     assert!(String::from_utf8_lossy(&want_eval).contains("nDCG@10"));
@@ -433,7 +447,7 @@ fn sharded_search_mining_and_evaluation_merge_to_the_unsharded_outputs() {
         );
 
         run_shards(n, |i| {
-            let mut a = eval_args(&whole_run);
+            let mut a = eval_args(&reversed);
             a.pop(); // --json: a part holds every value
             a.extend(["--output".into(), part("eval", i).to_string_lossy().into()]);
             command(&strs(&a))

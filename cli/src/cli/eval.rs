@@ -12,8 +12,9 @@ use rankbook::shard::{PartKind, Shard, write_part_info};
 use crate::cli::style::log;
 use rankbook::data::{Qrels, Run};
 use rankbook::eval::{
-    CompareOptions, Correction, EvalOptions, Test, compare, evaluate_file, format_comparison,
-    format_comparison_json, format_json, format_per_query, format_table, parse_measures,
+    CompareOptions, Correction, EvalOptions, EvaluationPart, Test, compare, evaluate_file,
+    format_comparison, format_comparison_json, format_json, format_per_query, format_table,
+    parse_measures,
 };
 
 #[derive(Args)]
@@ -72,12 +73,12 @@ fn run_shard(a: &EvalArgs, shard: Shard, eval: EvalOptions) -> anyhow::Result<()
     let info = shard.take(PartKind::Eval, sha256_file(&a.qrels)?, &mut qids);
     let keep: HashSet<&str> = qids.into_iter().collect();
     let slice = qrels.filter(|q| keep.contains(q));
-    let e = evaluate_file(&slice, run, &measures, eval)?;
-    e.write_part(output)?;
+    let e = EvaluationPart::of_file(&slice, run, &measures, eval)?;
+    e.write(output)?;
     write_part_info(output, info)?;
     log(format_args!(
         "evaluated {} queries (shard {} of {}) -> {}",
-        e.per_query.len(),
+        e.len(),
         shard.index,
         shard.count,
         output.display()

@@ -89,26 +89,130 @@ pub fn evaluate_file(
     measures: &[Measure],
     opts: EvalOptions,
 ) -> Result<Evaluation> {
-    let text = RunText::open(path)?;
-    let queries = map_run(path, text.bytes(), |q, results| {
-        query_values(qrels, q, Some(results), measures, opts)
-    })?;
-    let retrieved: HashSet<&str> = queries.iter().map(|(q, _)| *q).collect();
-    let mut rows: Vec<(String, Vec<f64>)> = queries
-        .into_iter()
-        .filter_map(|(q, values)| Some((q.to_string(), values?)))
-        .collect();
-    if opts.complete {
-        rows.extend(
-            qrels
-                .query_ids()
-                .filter(|q| !retrieved.contains(q))
-                .filter_map(|q| {
-                    Some((q.to_string(), query_values(qrels, q, None, measures, opts)?))
-                }),
-        );
+    Ok(EvaluationPart::of_file(qrels, path, measures, opts)?.into_evaluation())
+}
+
+/// Per-query values with each query's place in the order [`evaluate_file`]
+/// aggregates in (its place in the run, queries missing from the run after),
+/// so that parts evaluated apart (`eval --shard`) merge into exactly the
+/// evaluation of them all: means are sums, and sums depend on their order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EvaluationPart {
+    measures: Vec<String>,
+    /// `(place, qid, values)` in aggregation order.
+    rows: Vec<(u64, String, Vec<f64>)>,
+}
+
+/// The place of queries judged but missing from the run: after every run
+/// query, in query-id order (the qrels' order).
+const MISSING: u64 = u64::MAX;
+
+impl EvaluationPart {
+    /// Evaluates the run file at `path` against `qrels` (which may hold a
+    /// slice of the judged queries).
+    pub fn of_file(
+        qrels: &Qrels,
+        path: &Path,
+        measures: &[Measure],
+        opts: EvalOptions,
+    ) -> Result<Self> {
+        let text = RunText::open(path)?;
+        let queries = map_run(path, text.bytes(), |q, results| {
+            query_values(qrels, q, Some(results), measures, opts)
+        })?;
+        let retrieved: HashSet<&str> = queries.iter().map(|(q, _)| *q).collect();
+        let mut rows: Vec<(u64, String, Vec<f64>)> = queries
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, (q, values))| Some((i as u64, q.to_string(), values?)))
+            .collect();
+        if opts.complete {
+            rows.extend(
+                qrels
+                    .query_ids()
+                    .filter(|q| !retrieved.contains(q))
+                    .filter_map(|q| {
+                        let values = query_values(qrels, q, None, measures, opts)?;
+                        Some((MISSING, q.to_string(), values))
+                    }),
+            );
+        }
+        Ok(Self {
+            measures: measures.iter().map(|m| m.to_string()).collect(),
+            rows,
+        })
     }
-    Ok(Evaluation::from_rows(measures, rows))
+
+    /// Number of evaluated queries.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether no query was evaluated.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The evaluation of these queries alone.
+    pub fn into_evaluation(self) -> Evaluation {
+        let measures = parse_measures(&self.measures.join(","))
+            .expect("a part's measures are rankbook's own names");
+        let rows = self.rows.into_iter().map(|(_, q, v)| (q, v)).collect();
+        Evaluation::from_rows(&measures, rows)
+    }
+
+    /// Writes the part (values as shortest round-trip decimals: exact).
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string(self).expect("an evaluation serialises");
+        write_atomically(path, |w| {
+            writeln!(w, "{text}").map_err(|e| Error::io(path, e))
+        })
+    }
+
+    /// Reads what [`EvaluationPart::write`] wrote, checked.
+    pub fn read(path: &Path) -> Result<Self> {
+        let part: Self = read_json(path)?;
+        let measures = parse_measures(&part.measures.join(","))
+            .map_err(|e| Error::InvalidArgument(format!("{}: {e}", path.display())))?;
+        if let Some((_, q, v)) = part.rows.iter().find(|(_, _, v)| v.len() != measures.len()) {
+            return Err(Error::InvalidArgument(format!(
+                "{}: query {q} has {} values for {} measures",
+                path.display(),
+                v.len(),
+                measures.len()
+            )));
+        }
+        Ok(part)
+    }
+
+    /// The evaluation of disjoint parts' queries, aggregated in the order one
+    /// evaluation of them all would use.
+    pub fn merge(parts: Vec<Self>) -> Result<Evaluation> {
+        let Some(first) = parts.first() else {
+            return Err(Error::InvalidArgument("no evaluations to merge".into()));
+        };
+        let measures = first.measures.clone();
+        let mut rows = Vec::new();
+        let mut seen = HashSet::new();
+        for p in parts {
+            if p.measures != measures {
+                return Err(Error::InvalidArgument(
+                    "the parts were evaluated with different measures".into(),
+                ));
+            }
+            for row in p.rows {
+                if !seen.insert(row.1.clone()) {
+                    return Err(Error::InvalidArgument(format!(
+                        "query {} is in two parts (parts hold disjoint queries)",
+                        row.1
+                    )));
+                }
+                rows.push(row);
+            }
+        }
+        rows.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        Ok(Self { measures, rows }.into_evaluation())
+    }
 }
 
 /// One query's values, or None when the qrels do not judge it.
@@ -137,79 +241,8 @@ fn query_values(
     Some(measures.iter().map(|m| ranking.compute(m)).collect())
 }
 
-/// The per-query values of an evaluation part (`eval --shard`).
-#[derive(Serialize, Deserialize)]
-struct EvalPart {
-    measures: Vec<String>,
-    per_query: BTreeMap<String, Vec<f64>>,
-}
-
 impl Evaluation {
-    /// Writes the measures and per-query values (exact: shortest round-trip
-    /// decimals) for [`Evaluation::merge`].
-    pub fn write_part(&self, path: &Path) -> Result<()> {
-        let part = EvalPart {
-            measures: self.measures.iter().map(|m| m.to_string()).collect(),
-            per_query: self.per_query.clone(),
-        };
-        let text = serde_json::to_string(&part).expect("an evaluation serialises");
-        write_atomically(path, |w| {
-            writeln!(w, "{text}").map_err(|e| Error::io(path, e))
-        })
-    }
-
-    /// Reads what [`Evaluation::write_part`] wrote.
-    pub fn read_part(path: &Path) -> Result<Self> {
-        let part: EvalPart = read_json(path)?;
-        let measures = parse_measures(&part.measures.join(","))
-            .map_err(|e| Error::InvalidArgument(format!("{}: {e}", path.display())))?;
-        if let Some((q, v)) = part
-            .per_query
-            .iter()
-            .find(|(_, v)| v.len() != measures.len())
-        {
-            return Err(Error::InvalidArgument(format!(
-                "{}: query {q} has {} values for {} measures",
-                path.display(),
-                v.len(),
-                measures.len()
-            )));
-        }
-        Ok(Self::from_rows(
-            &measures,
-            part.per_query.into_iter().collect(),
-        ))
-    }
-
-    /// One evaluation of disjoint query sets evaluated apart, aggregated as if
-    /// evaluated together.
-    pub fn merge(parts: Vec<Evaluation>) -> Result<Self> {
-        let Some(first) = parts.first() else {
-            return Err(Error::InvalidArgument("no evaluations to merge".into()));
-        };
-        let measures = first.measures.clone();
-        let mut rows: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-        for p in parts {
-            if p.measures != measures {
-                return Err(Error::InvalidArgument(
-                    "the parts were evaluated with different measures".into(),
-                ));
-            }
-            for (q, v) in p.per_query {
-                if rows.insert(q.clone(), v).is_some() {
-                    return Err(Error::InvalidArgument(format!(
-                        "query {q} is in two parts (parts hold disjoint queries)"
-                    )));
-                }
-            }
-        }
-        Ok(Self::from_rows(&measures, rows.into_iter().collect()))
-    }
-
-    /// Aggregates in query id order, so the means do not depend on the order
-    /// the run lists its queries in (or on how they were split across parts).
-    fn from_rows(measures: &[Measure], mut rows: Vec<(String, Vec<f64>)>) -> Self {
-        rows.sort_by(|a, b| a.0.cmp(&b.0));
+    fn from_rows(measures: &[Measure], rows: Vec<(String, Vec<f64>)>) -> Self {
         let means = measures
             .iter()
             .enumerate()

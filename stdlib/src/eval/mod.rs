@@ -11,7 +11,7 @@ pub mod stats;
 pub use compare::{
     CompareOptions, Comparison, SystemScores, compare, format_comparison, format_comparison_json,
 };
-pub use evaluate::{EvalOptions, Evaluation, evaluate, evaluate_file};
+pub use evaluate::{EvalOptions, Evaluation, EvaluationPart, evaluate, evaluate_file};
 pub use judged::JudgedRanking;
 pub use measure::{Aggregate, Measure, MeasureKind, Param, measure_names, parse_measures};
 pub use report::{format_json, format_per_query, format_table};

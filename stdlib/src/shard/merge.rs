@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::atomic::write_atomically;
 use crate::data::Run;
 use crate::error::{Error, Result};
-use crate::eval::{Evaluation, format_json};
+use crate::eval::{EvaluationPart, format_json};
 use crate::shard::{PartInfo, PartKind, order_parts, read_part_info};
 use crate::vectors::{Embeddings, VectorFile, VectorFormat, write_vectors};
 
@@ -155,9 +155,9 @@ fn concatenate(ordered: &[(PathBuf, PartInfo)], output: &Path) -> Result<()> {
 fn merge_evaluations(ordered: &[(PathBuf, PartInfo)], output: &Path) -> Result<()> {
     let parts = ordered
         .iter()
-        .map(|(p, _)| Evaluation::read_part(p))
+        .map(|(p, _)| EvaluationPart::read(p))
         .collect::<Result<Vec<_>>>()?;
-    let merged = Evaluation::merge(parts)
+    let merged = EvaluationPart::merge(parts)
         .map_err(|e| Error::InvalidArgument(format!("{}: {e}", ordered[0].0.display())))?;
     let text = format_json(&merged);
     write_atomically(output, |w| {
