@@ -340,7 +340,7 @@ print(`${{ds.corpus().shard("0/3").len()}} ${{ds.corpus().shard("2/3").len()}}`)
     let o = command(&strs(&search_args(&mixed, &run))).output().unwrap();
     let (_, err) = text(&o);
     assert!(
-        !o.status.success() && err.contains("another input") || err.contains("built otherwise"),
+        !o.status.success() && (err.contains("another input") || err.contains("built otherwise")),
         "{err}"
     );
 }

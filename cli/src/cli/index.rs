@@ -115,11 +115,9 @@ fn run_bm25(a: &IndexArgs, corpus_path: &Path) -> anyhow::Result<()> {
     };
     let mut builder = Bm25Builder::new(&analyzer, Bm25Params { k1: a.k1, b: a.b })?;
     let count = count_texts(&file)?;
-    bar.start(
-        "index",
-        shard.map_or(count, |s| s.range(count).len()) as u64,
-    );
-    let total = stream_texts(&file, shard, Bm25Builder::CHUNK, |chunk| {
+    let rows = shard.map_or(0..count, |s| s.range(count));
+    bar.start("index", rows.len() as u64);
+    let total = stream_texts(&file, rows, Bm25Builder::CHUNK, |chunk| {
         builder.add(&chunk);
         bar.advance(chunk.len() as u64);
         Ok(())

@@ -189,11 +189,9 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
     }
     // One index part alone (on the host holding it): its hits cover every
     // query, so a launcher's RANK/WORLD_SIZE picks the part, not the queries.
-    let one_part = match a.index.as_slice() {
-        [dir] => {
-            let m = read_manifest(dir)?;
-            m.part.filter(|_| !m.term_counts)
-        }
+    let first_manifest = a.index.first().map(|d| read_manifest(d)).transpose()?;
+    let one_part = match (&first_manifest, a.index.len()) {
+        (Some(m), 1) => m.part.clone().filter(|_| !m.term_counts),
         _ => None,
     };
     if one_part.is_some() && a.shard.is_some() {
@@ -221,9 +219,9 @@ pub fn run(a: SearchArgs) -> anyhow::Result<()> {
         Ok(Arc::new(SentenceEncoder::load(name, &options)?))
     };
     let mut hits = None;
-    let index: Box<dyn Retriever> = match (a.index.first(), &a.corpus, &a.model) {
-        (Some(dir), _, model) => {
-            let manifest = read_manifest(dir)?;
+    let index: Box<dyn Retriever> = match (a.index.first().zip(first_manifest), &a.corpus, &a.model)
+    {
+        (Some((dir, manifest)), _, model) => {
             if manifest.is_lexical() && (model.is_some() || a.metric.is_some()) {
                 bail!(
                     "{} is a {} index: it records its own analyser or model; leave out --model and --metric",

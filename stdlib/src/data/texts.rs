@@ -3,6 +3,7 @@
 //! sentence-transformers and BEIR build it.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::path::Path;
 
 use serde_json::{Map, Value};
@@ -57,7 +58,8 @@ pub fn read_texts(path: &Path) -> Result<Vec<TextRecord>> {
 /// not grow with the corpus's text.
 pub fn read_texts_shard(path: &Path, shard: Shard) -> Result<(Vec<TextRecord>, usize)> {
     let mut out = Vec::new();
-    let total = stream_texts(path, Some(shard), usize::MAX, |chunk| {
+    let rows = shard.range(count_texts(path)?);
+    let total = stream_texts(path, rows, usize::MAX, |chunk| {
         out.extend(chunk);
         Ok(())
     })?;
@@ -74,20 +76,17 @@ pub fn count_texts(path: &Path) -> Result<usize> {
     Ok(total)
 }
 
-/// Hands the texts of `path` (shard `shard`'s slice, if given) to `f` in
-/// chunks of up to `chunk`, each checked as [`read_texts`] checks it, so that a
-/// corpus is processed without being held whole; returns the number of texts
-/// in the whole file.
+/// Hands the texts of `path` numbered in `rows` (all: `0..usize::MAX`; a
+/// shard's: `shard.range(count_texts(path)?)`) to `f` in chunks of up to
+/// `chunk`, every text checked as [`read_texts`] checks it, so that a corpus
+/// is processed without being held whole; returns the number of texts in the
+/// whole file.
 pub fn stream_texts(
     path: &Path,
-    shard: Option<Shard>,
+    range: Range<usize>,
     chunk: usize,
     mut f: impl FnMut(Vec<TextRecord>) -> Result<()>,
 ) -> Result<usize> {
-    let range = match shard {
-        Some(s) => s.range(count_texts(path)?),
-        None => 0..usize::MAX,
-    };
     let mut buf = Vec::new();
     let total = for_each_text(path, |i, t| {
         if range.contains(&i) {
@@ -186,7 +185,7 @@ mod tests {
         }
         // Streamed in chunks of 3: the same texts.
         let mut chunks = Vec::new();
-        let total = stream_texts(&p, None, 3, |c| {
+        let total = stream_texts(&p, 0..usize::MAX, 3, |c| {
             chunks.push(c.len());
             Ok(())
         })

@@ -128,14 +128,17 @@ fn merge_runs(
     merged.write(output, tag.as_ref().map_or("", |(t, _)| t))
 }
 
-/// The tag (last column) of a run file's first line, if it has one.
+/// The tag (last column) of a run file's first line, if it has one (read
+/// alone: the run itself was parsed already).
 fn run_tag(path: &Path) -> Result<Option<String>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    Ok(text
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .and_then(|l| l.split_whitespace().nth(5))
-        .map(str::to_string))
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    for line in std::io::BufRead::lines(std::io::BufReader::new(file)) {
+        let line = line.map_err(|e| Error::io(path, e))?;
+        if !line.trim().is_empty() {
+            return Ok(line.split_whitespace().nth(5).map(str::to_string));
+        }
+    }
+    Ok(None)
 }
 
 /// Line parts (mined negatives) concatenated in input order.
