@@ -9,7 +9,9 @@ how often both return the same top-10 lists.
 With ANN=1 (and rankbook built with the faiss feature, as search_scale.sh does
 then), also IVF1024,Flat (nprobe 16) and HNSW32 (efSearch 64) on the first
 ANN_N docs (default 200,000): build and search time of each side, and recall@10
-against exact search.
+against exact search. LANCE=1 adds rankbook's LanceDB index types on the same
+docs (built with the lancedb feature): exact (`lance`) and IVF_HNSW_SQ, their
+queries/s beside faiss HNSW32's.
 """
 import os
 import subprocess
@@ -135,6 +137,44 @@ def ann(xb, xq, docs_path, queries_path):
         print(f"  {factory} ({param} {value}): build faiss {py_build:.1f} s, rankbook {rb_build:.1f} s "
               f"(whole process) = {py_build / rb_build:.2f}x; search faiss {py_search:.3f} s, rankbook {rb_search:.3f} s "
               f"= {py_search / max(rb_search, 1e-9):.2f}x; recall@10 faiss {py_recall:.3f}, rankbook {rb_recall:.3f}")
+        if factory == "HNSW32":
+            hnsw_qps = NQ / py_search
+    if os.environ.get("LANCE") == "1":
+        lance(exact, docs_path, queries_path, hnsw_qps)
+
+
+def recall_of(run, exact):
+    mine = {}
+    for line in open(run):
+        q, _, d, _, _, _ = line.split()
+        mine.setdefault(q, set()).add(int(d[1:]))
+    return np.mean([len(mine.get(f"q{i}", set()) & set(exact[i])) / 10 for i in range(NQ)])
+
+
+def lance(exact, docs_path, queries_path, hnsw_qps):
+    """rankbook's LanceDB index types: build time, queries/s (search only, best of
+    3) beside faiss HNSW32's, recall@10 against exact search."""
+    # LanceDB picks the number of IVF partitions from the size unless told.
+    partitions = int(os.environ.get("LANCE_PARTITIONS", "0"))
+    ann_type = "lance:IVF_HNSW_SQ" + (f",partitions={partitions}" if partitions else "")
+    for factory, flags in [("lance", []),
+                           (ann_type, ["--nprobe", os.environ.get("LANCE_NPROBE", "16"),
+                                       "--ef-search", os.environ.get("LANCE_EF", "64")])]:
+        idx = os.path.join(WORK, "ann-" + factory.replace(":", "_").replace(",", "_").replace("=", ""))
+        t = time.perf_counter()
+        subprocess.run([RANKBOOK, "index", "--vectors", docs_path, "--output", idx, "--factory", factory,
+                        "--threads", "2"], check=True, capture_output=True)
+        build = time.perf_counter() - t
+        run = os.path.join(WORK, "lance.trec")
+        search = []
+        for _ in range(3):
+            _, stats = rankbook_stats(["search", "--index", idx, "--query-vectors", queries_path, "--k", "10",
+                                       "--output", run, "--threads", "2", "--quiet"] + flags)
+            search.append(stats["seconds"]["search"])
+        qps = NQ / max(min(search), 1e-9)
+        print(f"  rankbook {factory} {' '.join(flags)}: build {build:.1f} s (whole process); "
+              f"{qps:.0f} q/s = {qps / hnsw_qps:.2f}x faiss HNSW32's {hnsw_qps:.0f} q/s; "
+              f"recall@10 {recall_of(run, exact):.3f}")
 
 
 if __name__ == "__main__":

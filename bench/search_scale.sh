@@ -7,8 +7,11 @@ cd "$(dirname "$0")/.."
 source bench/lib.sh
 PEER="${RANKBOOK_PEER:-../shared/peer}"
 PY=$(bench_python "bash $PEER/run_all.sh setup" "${PEER_PYTHON:-/tmp/peer/venv/bin/python}")
-# ANN=1 also compares IVF and HNSW through the faiss feature (needs cmake and OpenBLAS).
-if [ "${ANN:-0}" = 1 ]; then
+# ANN=1 also compares IVF and HNSW through the faiss feature (needs cmake and OpenBLAS);
+# LANCE=1 with it adds the LanceDB index types (the lancedb feature, needs protoc).
+if [ "${ANN:-0}" = 1 ] && [ "${LANCE:-0}" = 1 ]; then
+  bench_build --bin rankbook --features rankbook-cli/faiss,rankbook-cli/lancedb
+elif [ "${ANN:-0}" = 1 ]; then
   bench_build --bin rankbook --features rankbook-cli/faiss
 else
   bench_build --bin rankbook

@@ -40,8 +40,15 @@ if [ "$faiss" = auto ]; then
     echo "test: faiss index types not built (install cmake and libopenblas-openmp-dev to test them)" >&2
   fi
 fi
-if [ "$faiss" = 1 ]; then
-  FEATURES=(--features "rankbook-cli/faiss,rankbook-tests/faiss")
+# The LanceDB index types (535 more crates: about 40 minutes more on 2 cores)
+# are built and tested only when asked: RANKBOOK_LANCEDB=1, with protoc and
+# protobuf's .proto includes installed (apt install protobuf-compiler libprotobuf-dev).
+lancedb="${RANKBOOK_LANCEDB:-0}"
+features=()
+[ "$faiss" = 1 ] && features+=(rankbook-cli/faiss rankbook-tests/faiss)
+[ "$lancedb" = 1 ] && features+=(rankbook-cli/lancedb rankbook-tests/lancedb)
+if [ ${#features[@]} -gt 0 ]; then
+  FEATURES=(--features "$(IFS=,; echo "${features[*]}")")
 fi
 
 # The end-to-end tests run the `rankbook` binary of this same (dev) build.

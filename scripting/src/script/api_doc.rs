@@ -99,11 +99,15 @@ const DOCS: &[(&str, &str)] = &[
     ),
     (
         "index",
-        "Encodes a corpus into a searchable index (dense with a bi-encoder, sparse with a SPLADE model, exact MaxSim with a ColBERT).",
+        "Encodes a corpus into a searchable index (dense with a bi-encoder, sparse with a SPLADE model, exact MaxSim with a ColBERT); a bi-encoder's index type as a third argument: Flat (default), a faiss type (HNSW32, IVF1024,Flat) or a LanceDB one (lance, lance:IVF_HNSW_SQ).",
     ),
     (
         "index$get$",
         "The i-th item (a text as #{id, text}, or a vector as an array).",
+    ),
+    (
+        "index_backends",
+        "The index back-ends this build has: flat always, faiss and lance (LanceDB) when built with their features.",
     ),
     ("len", "Number of items."),
     (
@@ -207,7 +211,7 @@ const DOCS: &[(&str, &str)] = &[
     ("search", "The top k docs of each query, as a run."),
     (
         "set_parameter",
-        "Sets an index's search parameter: nprobe or efSearch (faiss types); n_ivf_probe (8), n_full_scores (8192) or centroid_score_threshold (PLAID).",
+        "Sets an index's search parameter: nprobe or efSearch (faiss and LanceDB types); n_ivf_probe (8), n_full_scores (8192) or centroid_score_threshold (PLAID).",
     ),
     (
         "splade",

@@ -176,6 +176,13 @@ fn id_set(ids: &Array) -> RhaiResult<std::collections::HashSet<String>> {
     Ok(strings(ids)?.into_iter().collect())
 }
 
+/// A dense index of `corpus` of type `factory` (Flat, a faiss type, lance...).
+fn dense_index(m: Model, corpus: Texts, factory: &str) -> RhaiResult<Index> {
+    with_default_cache(|opts| DenseIndex::build(m.0, &corpus.0, factory, Metric::default(), opts))
+        .map(|(i, _)| Index(Arc::new(i)))
+        .map_err(err)
+}
+
 /// Runs `f` with encoding options that read and fill the default embedding cache.
 pub(super) fn with_default_cache<T>(f: impl FnOnce(&EncodeOptions) -> T) -> T {
     let cache = EmbeddingCache::new(EmbeddingCache::default_root());
@@ -291,12 +298,15 @@ pub fn register(engine: &mut Engine) {
 
     engine
         .register_type_with_name::<Index>("Index")
-        .register_fn("index", |m: Model, corpus: Texts| -> RhaiResult<Index> {
-            with_default_cache(|opts| {
-                DenseIndex::build(m.0, &corpus.0, DEFAULT_FACTORY, Metric::default(), opts)
-            })
-            .map(|(i, _)| Index(Arc::new(i)))
-            .map_err(err)
+        .register_fn("index", |m: Model, corpus: Texts| {
+            dense_index(m, corpus, DEFAULT_FACTORY)
+        })
+        .register_fn("index", dense_index)
+        .register_fn("index_backends", || -> Array {
+            rankbook::index::index_backends()
+                .into_iter()
+                .map(|b| Dynamic::from(b.to_string()))
+                .collect()
         })
         .register_fn("load_index", |path: &str| -> RhaiResult<Dynamic> {
             super::sharding::open_index(&[path.into()])

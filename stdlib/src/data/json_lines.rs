@@ -8,6 +8,14 @@ use serde_json::{Map, Value};
 use crate::data::lines::for_each_line;
 use crate::error::{Error, Result};
 
+/// An object's field names, sorted (serde_json keeps them sorted unless a
+/// dependency turns on its `preserve_order` feature, as LanceDB's does).
+pub(crate) fn field_list(obj: &Map<String, Value>) -> String {
+    let mut names: Vec<&str> = obj.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    names.join(", ")
+}
+
 /// One JSON object of a JSONL file, with where it came from.
 pub struct Record<'a> {
     path: &'a Path,
@@ -23,12 +31,11 @@ impl Record<'_> {
     }
 
     fn missing(&self, names: &[&str]) -> Error {
-        let fields: Vec<&str> = self.obj.keys().map(String::as_str).collect();
         let wanted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
         self.error(format!(
             "no {} field (fields: {})",
             wanted.join(" or "),
-            fields.join(", ")
+            field_list(&self.obj)
         ))
     }
 

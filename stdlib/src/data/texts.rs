@@ -8,6 +8,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
+use crate::data::json_lines::field_list;
 use crate::data::lines::for_each_line;
 use crate::error::{Error, Result};
 use crate::shard::Shard;
@@ -27,13 +28,6 @@ fn id_of(obj: &Map<String, Value>) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
-}
-
-fn field_list(obj: &Map<String, Value>) -> String {
-    obj.keys()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The texts of `records`, in order (what an encoder takes).

@@ -241,6 +241,8 @@ pub fn load_index(dir: &Path) -> Result<(Box<dyn VectorIndex>, Manifest)> {
             VectorFile::open(&dir.join(FLAT_VECTORS))?,
             metric,
         ))
+    } else if crate::index::lance::is_lance(&m.factory) {
+        load_lance(dir, &m, metric)?
     } else {
         load_faiss(dir, &m, metric)?
     };
@@ -269,6 +271,21 @@ fn load_faiss(dir: &Path, m: &Manifest, metric: Metric) -> Result<Box<dyn Vector
 #[cfg(not(feature = "faiss"))]
 fn load_faiss(dir: &Path, m: &Manifest, _: Metric) -> Result<Box<dyn VectorIndex>> {
     Err(invalid(dir, without_faiss(&m.factory)))
+}
+
+#[cfg(feature = "lancedb")]
+fn load_lance(dir: &Path, m: &Manifest, metric: Metric) -> Result<Box<dyn VectorIndex>> {
+    Ok(Box::new(crate::index::lance::LanceIndex::read(
+        dir, &m.factory, metric,
+    )?))
+}
+
+#[cfg(not(feature = "lancedb"))]
+fn load_lance(dir: &Path, m: &Manifest, _: Metric) -> Result<Box<dyn VectorIndex>> {
+    Err(invalid(
+        dir,
+        crate::index::lance::without_lancedb(&m.factory),
+    ))
 }
 
 #[cfg(test)]

@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+#[cfg(feature = "lancedb")]
+use crate::compute::gemm::DOT_BLOCK;
 use crate::compute::gemm::{dot_products, pack_rows};
 use crate::error::{Error, Result};
 use crate::index::topk::{TopK, par_top_k};
@@ -73,6 +75,26 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+/// The vectors an index stores for `ids`: one per id, unit length for cosine.
+pub(crate) fn stored_vectors(
+    ids: &[String],
+    vectors: Embeddings,
+    metric: Metric,
+) -> Result<Embeddings> {
+    if ids.len() != vectors.len() {
+        return Err(Error::InvalidArgument(format!(
+            "{} ids for {} vectors",
+            ids.len(),
+            vectors.len()
+        )));
+    }
+    Ok(if metric == Metric::Cosine {
+        normalized(&vectors)
+    } else {
+        vectors
+    })
+}
+
 pub(crate) fn normalized(e: &Embeddings) -> Embeddings {
     let mut data = e.as_slice().to_vec();
     for row in data.chunks_exact_mut(e.dim()) {
@@ -88,18 +110,7 @@ impl FlatIndex {
     /// Builds an index in memory; ids must match the vectors. Cosine normalises
     /// the vectors here, so the stored vectors are unit length.
     pub fn new(ids: Vec<String>, vectors: Embeddings, metric: Metric) -> Result<Self> {
-        if ids.len() != vectors.len() {
-            return Err(Error::InvalidArgument(format!(
-                "{} ids for {} vectors",
-                ids.len(),
-                vectors.len()
-            )));
-        }
-        let vectors = if metric == Metric::Cosine {
-            normalized(&vectors)
-        } else {
-            vectors
-        };
+        let vectors = stored_vectors(&ids, vectors, metric)?;
         Ok(Self::with_store(
             vectors.dim(),
             Store::Memory(ids, vectors),
@@ -204,7 +215,7 @@ impl FlatIndex {
         if self.metric == Metric::L2 {
             for (j, &s) in row.iter().enumerate() {
                 let doc = first + j;
-                let s = 2.0 * s - self.norms[doc] - q_norm;
+                let s = l2_score(s, self.norms[doc], q_norm);
                 if s >= bar {
                     top.push(s, doc, &self.ids()[doc]);
                     bar = top.threshold();
@@ -274,6 +285,37 @@ impl VectorIndex for FlatIndex {
         write_vectors(&dir.join(FLAT_VECTORS), self.ids(), &self.vectors())?;
         Ok(vec![FLAT_VECTORS.to_string()])
     }
+}
+
+/// Negated squared L2 distance from a dot product and the two squared norms.
+#[inline(always)]
+fn l2_score(dot: f32, doc_norm: f32, q_norm: f32) -> f32 {
+    2.0 * dot - doc_norm - q_norm
+}
+
+/// The scores of `query` against `rows` (each `dim` wide) with the arithmetic of a
+/// Flat search (its kernel, its L2 formula): an index that finds candidates
+/// another way ranks them, and scores them, as the Flat index would. The query
+/// is ready to search (cosine: unit length, as the rows are).
+#[cfg(feature = "lancedb")]
+pub(crate) fn exact_scores(query: &[f32], rows: &[f32], dim: usize, metric: Metric) -> Vec<f32> {
+    let q_norm = dot(query, query);
+    let (mut panels, mut scores, mut out) = (Vec::new(), Vec::new(), Vec::new());
+    for block in rows.chunks(DOT_BLOCK * dim) {
+        let n = block.len() / dim;
+        let width = pack_rows(block, n, dim, &mut panels);
+        dot_products(query, 1, dim, &panels, width, &mut scores);
+        for (j, &s) in scores[..n].iter().enumerate() {
+            out.push(match metric {
+                Metric::L2 => {
+                    let r = &block[j * dim..(j + 1) * dim];
+                    l2_score(s, dot(r, r), q_norm)
+                }
+                Metric::Dot | Metric::Cosine => s,
+            });
+        }
+    }
+    out
 }
 
 /// The file of a Flat index's ids and vectors.

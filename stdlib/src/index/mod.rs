@@ -7,6 +7,7 @@ mod disk;
 mod faiss_index;
 mod flat;
 mod inverted;
+mod lance;
 mod lucene_norm;
 mod maxsim;
 mod parts;
@@ -25,6 +26,9 @@ pub use disk::{
 };
 pub use flat::{FlatIndex, Metric, score_to_f64};
 pub use inverted::{InvertedIndex, TermWeights};
+#[cfg(feature = "lancedb")]
+pub use lance::LanceIndex;
+pub use lance::{LANCE, LanceAnn, LanceSpec, is_lance};
 pub use maxsim::{MAXSIM, MaxSimIndex};
 pub(crate) use parts::merge_index_parts;
 pub use parts::{PartedIndex, open_parts};
@@ -34,4 +38,4 @@ pub use plaid::{
 pub use retriever::{OpenOptions, Retriever, open};
 pub use sparse::SparseIndex;
 pub use topk::TopK;
-pub use vector_index::{DEFAULT_FACTORY, VectorIndex, build_index};
+pub use vector_index::{DEFAULT_FACTORY, VectorIndex, build_index, index_backends};

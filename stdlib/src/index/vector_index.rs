@@ -96,6 +96,19 @@ pub(crate) fn prepare_queries(
 /// The index type unless another is asked for: exact search.
 pub const DEFAULT_FACTORY: &str = "Flat";
 
+/// The index back-ends this build has: `flat` always, `faiss` and `lance` with
+/// their features.
+pub fn index_backends() -> Vec<&'static str> {
+    let mut backends = vec!["flat"];
+    if cfg!(feature = "faiss") {
+        backends.push("faiss");
+    }
+    if cfg!(feature = "lancedb") {
+        backends.push("lance");
+    }
+    backends
+}
+
 /// Builds an index of type `factory` over `vectors`.
 pub fn build_index(
     factory: &str,
@@ -111,6 +124,9 @@ pub fn build_index(
     if factory == "Flat" {
         return Ok(Box::new(FlatIndex::new(ids, vectors, metric)?));
     }
+    if crate::index::lance::is_lance(factory) {
+        return build_lance(factory, ids, vectors, metric);
+    }
     #[cfg(feature = "faiss")]
     {
         Ok(Box::new(crate::index::faiss_index::FaissIndex::build(
@@ -119,6 +135,28 @@ pub fn build_index(
     }
     #[cfg(not(feature = "faiss"))]
     Err(without_faiss(factory))
+}
+
+#[cfg(feature = "lancedb")]
+fn build_lance(
+    factory: &str,
+    ids: Vec<String>,
+    vectors: Embeddings,
+    metric: Metric,
+) -> Result<Box<dyn VectorIndex>> {
+    Ok(Box::new(crate::index::lance::LanceIndex::build(
+        factory, ids, vectors, metric,
+    )?))
+}
+
+#[cfg(not(feature = "lancedb"))]
+fn build_lance(
+    factory: &str,
+    _: Vec<String>,
+    _: Embeddings,
+    _: Metric,
+) -> Result<Box<dyn VectorIndex>> {
+    Err(crate::index::lance::without_lancedb(factory))
 }
 
 /// The error for a faiss index type in a build without the feature.
