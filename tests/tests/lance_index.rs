@@ -73,7 +73,7 @@ fn lancedb_exact_equals_flat_and_its_ann_finds_the_exact_top_10() {
     );
     index(&scifact, &flat, &cache, "Flat");
     let log = index(&scifact, &exact, &cache, "lance");
-    assert!(log.contains("lance"), "{log}");
+    assert!(log.contains("(384 dims, dot, lance) ->"), "{log}");
     index(
         &scifact,
         &ann,

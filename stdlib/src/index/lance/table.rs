@@ -193,6 +193,7 @@ impl LanceIndex {
         let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
         let root = tmp.path().join(DB_DIR);
         let runtime = runtime()?;
+        let dim = vectors.dim();
         let batches = record_batches(&ids, &vectors)?;
         drop(vectors);
         let table = runtime.block_on(async {
@@ -214,10 +215,6 @@ impl LanceIndex {
             }
             Ok::<_, Error>(table)
         })?;
-        let dim = match table_dim(&runtime, &table)? {
-            Some(d) => d,
-            None => return Err(Error::InvalidArgument("LanceDB: no vector column".into())),
-        };
         Ok(Self {
             factory: spec.factory(),
             spec,
