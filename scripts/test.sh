@@ -44,7 +44,9 @@ fi
 # are built and tested only when asked: RANKBOOK_LANCEDB=1, with protoc and
 # protobuf's .proto includes installed (apt install protobuf-compiler libprotobuf-dev).
 lancedb="${RANKBOOK_LANCEDB:-0}"
-features=()
+# The Qdrant index types (a gRPC client, no system library): always built; their
+# tests against a server run when QDRANT_URL points at one.
+features=(rankbook-cli/qdrant rankbook-tests/qdrant)
 [ "$faiss" = 1 ] && features+=(rankbook-cli/faiss rankbook-tests/faiss)
 [ "$lancedb" = 1 ] && features+=(rankbook-cli/lancedb rankbook-tests/lancedb)
 if [ ${#features[@]} -gt 0 ]; then

@@ -180,3 +180,32 @@ pub fn eval_means(
         serde_json::from_slice(&o.stdout).expect("eval --json prints JSON");
     serde_json::from_value(got["measures"].clone()).expect("measures are numbers")
 }
+
+/// A TREC run's lines without their run tag (which names the index).
+pub fn strip_run_tag(run: &str) -> Vec<String> {
+    run.lines()
+        .map(|l| l.rsplit_once(' ').map_or(l, |(rest, _)| rest).to_string())
+        .collect()
+}
+
+/// The share of the run file `exact`'s top 10 (per query) that the run file
+/// `found` has in its own top 10: an ANN index's recall of the exact search.
+pub fn recall_at_10(exact: &Path, found: &Path) -> f64 {
+    let read = |p: &Path| rankbook::data::Run::read(p).expect("a run file");
+    let (exact, found) = (read(exact), read(found));
+    let (mut hit, mut total) = (0usize, 0usize);
+    for qid in exact.query_ids() {
+        let truth: Vec<&str> = exact
+            .top_of(qid, 10)
+            .iter()
+            .map(|s| s.doc.as_str())
+            .collect();
+        total += truth.len();
+        hit += found
+            .top_of(qid, 10)
+            .iter()
+            .filter(|s| truth.contains(&s.doc.as_str()))
+            .count();
+    }
+    hit as f64 / total as f64
+}

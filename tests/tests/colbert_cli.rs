@@ -506,7 +506,9 @@ fn a_plaid_index_is_built_searched_and_tuned_from_the_command_line() {
         "--quiet",
     ]);
     assert!(
-        text(&o).1.contains("MaxSim (exact) or PLAID"),
+        text(&o)
+            .1
+            .contains("MaxSim (exact), PLAID or a Qdrant type"),
         "{}",
         text(&o).1
     );

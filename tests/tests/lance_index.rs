@@ -6,8 +6,7 @@
 
 use std::path::Path;
 
-use rankbook::data::Run;
-use rankbook_tests::{rankbook, text};
+use rankbook_tests::{rankbook, recall_at_10, strip_run_tag, text};
 
 const MODEL: &str = "sentence-transformers/all-MiniLM-L6-v2";
 
@@ -91,15 +90,9 @@ fn lancedb_exact_equals_flat_and_its_ann_finds_the_exact_top_10() {
     assert_eq!(want.lines().count(), 300 * 100);
     // The exact LanceDB index: the same top 100 and the same scores as Flat.
     let got = search(&scifact, &exact, &cache, &[]);
-    let strip_tag = |run: &str| -> Vec<String> {
-        run.lines()
-            .map(|l| l.rsplit_once(' ').unwrap().0.to_string())
-            .collect()
-    };
-    assert_eq!(strip_tag(&got), strip_tag(&want));
+    assert_eq!(strip_run_tag(&got), strip_run_tag(&want));
 
     // ANN: recall@10 against the exact top 10, with LanceDB's search settings.
-    let exact_run = Run::read(&flat.with_extension("trec")).unwrap();
     // 5 of the 8 partitions (LanceDB's k-means is not seeded: about 0.97 over builds).
     search(
         &scifact,
@@ -107,22 +100,7 @@ fn lancedb_exact_equals_flat_and_its_ann_finds_the_exact_top_10() {
         &cache,
         &["--nprobe", "5", "--ef-search", "100"],
     );
-    let ann_run = Run::read(&ann.with_extension("trec")).unwrap();
-    let (mut found, mut total) = (0usize, 0usize);
-    for qid in exact_run.query_ids() {
-        let truth: Vec<&str> = exact_run
-            .top_of(qid, 10)
-            .iter()
-            .map(|s| s.doc.as_str())
-            .collect();
-        total += truth.len();
-        found += ann_run
-            .top_of(qid, 10)
-            .iter()
-            .filter(|s| truth.contains(&s.doc.as_str()))
-            .count();
-    }
-    let recall = found as f64 / total as f64;
+    let recall = recall_at_10(&flat.with_extension("trec"), &ann.with_extension("trec"));
     eprintln!("LanceDB IVF_HNSW_SQ recall@10 of exact: {recall:.4}");
     assert!(recall >= 0.95, "recall@10 {recall}");
 

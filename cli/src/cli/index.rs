@@ -10,7 +10,8 @@ use std::time::Instant;
 use rankbook::analysis::AnalyzerSpec;
 use rankbook::index::{
     Bm25Builder, Bm25Index, Bm25Params, DEFAULT_FACTORY, DenseIndex, MAXSIM, MaxSimIndex, Metric,
-    PLAID, PlaidBuild, PlaidIndex, Retriever, SparseIndex, build_index, save_index,
+    PLAID, PlaidBuild, PlaidIndex, Retriever, SparseIndex, build_colbert_index, build_index,
+    save_index,
 };
 use rankbook::model::colbert::{ColbertEncoder, ColbertOptions, is_colbert_model};
 use rankbook::model::splade::{SpladeEncoder, SpladeOptions};
@@ -63,8 +64,10 @@ pub struct IndexArgs {
     /// The index directory to write (replaced atomically if it is an index).
     #[arg(long)]
     output: PathBuf,
-    /// Index type: Flat (exact). IVF, HNSW and PQ need a build with `--features faiss`.
-    /// A ColBERT: MaxSim (exact, the default) or PLAID (compressed).
+    /// Index type: Flat (exact). IVF, HNSW and PQ need a build with `--features faiss`,
+    /// lance[:TYPE] with `--features lancedb`, qdrant[:HNSW] (a Qdrant server) with
+    /// `--features qdrant`. A ColBERT: MaxSim (exact, the default), PLAID
+    /// (compressed) or qdrant[:HNSW].
     #[arg(long, default_value = DEFAULT_FACTORY)]
     factory: String,
     /// PLAID: bits per dimension of a stored residual (1, 2, 4 or 8).
@@ -256,7 +259,14 @@ pub fn run(a: IndexArgs) -> anyhow::Result<()> {
                 ));
                 (Box::new(index), stats)
             }
-            other => bail!("a ColBERT index is {MAXSIM} (exact) or {PLAID}, not {other}"),
+            other => {
+                let (index, stats) =
+                    build_colbert_index(model, &corpus, other, &PlaidBuild::default(), &encode)?;
+                log(format_args!(
+                    "token vectors stored in Qdrant, compared by MaxSim ({other})"
+                ));
+                (index, stats)
+            }
         };
         log_encoded("corpus", &stats);
         index.save_part(&a.output, part.clone())?;

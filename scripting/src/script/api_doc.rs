@@ -99,7 +99,7 @@ const DOCS: &[(&str, &str)] = &[
     ),
     (
         "index",
-        "Encodes a corpus into a searchable index (dense with a bi-encoder, sparse with a SPLADE model, exact MaxSim with a ColBERT); a bi-encoder's index type as a third argument: Flat (default), a faiss type (HNSW32, IVF1024,Flat) or a LanceDB one (lance, lance:IVF_HNSW_SQ).",
+        "Encodes a corpus into a searchable index (dense with a bi-encoder, sparse with a SPLADE model, exact MaxSim with a ColBERT); the index type as a third argument: for a bi-encoder Flat (default), a faiss type (HNSW32, IVF1024,Flat), a LanceDB one (lance, lance:IVF_HNSW_SQ) or a Qdrant one (qdrant, qdrant:HNSW); for a ColBERT MaxSim (default), PLAID or a Qdrant one.",
     ),
     (
         "index$get$",
@@ -107,7 +107,7 @@ const DOCS: &[(&str, &str)] = &[
     ),
     (
         "index_backends",
-        "The index back-ends this build has: flat always, faiss and lance (LanceDB) when built with their features.",
+        "The index back-ends this build has: flat always, faiss, lance (LanceDB) and qdrant when built with their features.",
     ),
     ("len", "Number of items."),
     (
@@ -120,7 +120,7 @@ const DOCS: &[(&str, &str)] = &[
     ),
     (
         "load_index",
-        "Opens an index directory (dense, BM25, SPLADE, ColBERT MaxSim or PLAID; checksums verified), or an array of every part of one (`rankbook index --shard i/N`), searched as one index.",
+        "Opens an index directory (dense, BM25, SPLADE, ColBERT MaxSim, PLAID or Qdrant; checksums verified), or an array of every part of one (`rankbook index --shard i/N`), searched as one index.",
     ),
     (
         "shard",

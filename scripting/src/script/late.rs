@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rankbook::data::{BeirDataset, Run};
-use rankbook::index::{MaxSimIndex, PlaidBuild, PlaidIndex};
+use rankbook::index::{MaxSimIndex, PlaidBuild, PlaidIndex, build_colbert_index};
 use rankbook::model::colbert::{BuildOptions, ColbertEncoder, ColbertOptions, Side, build_colbert};
 use rankbook::rerank::Reranker;
 use rhai::{Array, Dynamic, Engine, Map};
@@ -79,6 +79,16 @@ pub fn register(engine: &mut Engine) {
                 .map(|(i, _)| Index(Arc::new(i)))
                 .map_err(err)
         })
+        .register_fn(
+            "index",
+            |m: Colbert, corpus: Texts, factory: &str| -> RhaiResult<Index> {
+                with_default_cache(|o| {
+                    build_colbert_index(m.0, &corpus.0, factory, &PlaidBuild::default(), o)
+                })
+                .map(|(i, _)| Index(Arc::from(i)))
+                .map_err(err)
+            },
+        )
         .register_fn("plaid", |m: Colbert, corpus: Texts| {
             plaid(m, corpus, Map::new())
         })

@@ -30,6 +30,10 @@ impl DenseIndex {
         metric: Metric,
         opts: &EncodeOptions,
     ) -> Result<(Self, EncodeStats)> {
+        #[cfg(feature = "qdrant")]
+        if crate::index::qdrant::is_qdrant(factory) {
+            crate::index::qdrant::preflight(factory)?;
+        }
         let o = EncodeOptions {
             prompt: opts.prompt.or(model.document_prompt()),
             ..*opts

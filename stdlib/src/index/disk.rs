@@ -135,6 +135,29 @@ pub(crate) fn recorded_model_error(dir: &Path, model: &str, e: Error) -> Error {
     )
 }
 
+/// The file of the doc ids of an index whose vectors are kept elsewhere
+/// (a faiss file, a Qdrant collection): a JSON list in index order.
+#[cfg(any(feature = "faiss", feature = "qdrant"))]
+pub(crate) const IDS_FILE: &str = "ids.json";
+
+/// Writes `ids` to the ids file of the index folder `dir`.
+#[cfg(any(feature = "faiss", feature = "qdrant"))]
+pub(crate) fn write_ids(dir: &Path, ids: &[String]) -> Result<()> {
+    let path = dir.join(IDS_FILE);
+    write_atomically(&path, |w| {
+        serde_json::to_writer(w, ids).map_err(|e| Error::io(&path, e.into()))
+    })
+}
+
+/// Reads the ids file of the index folder `dir`.
+#[cfg(any(feature = "faiss", feature = "qdrant"))]
+pub(crate) fn read_ids(dir: &Path) -> Result<Vec<String>> {
+    let path = dir.join(IDS_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::parse(&path, e.line(), Some(e.column()), e.to_string()))
+}
+
 fn invalid(dir: &Path, msg: impl std::fmt::Display) -> Error {
     Error::InvalidArgument(format!("{}: {msg}", dir.display()))
 }
@@ -243,6 +266,8 @@ pub fn load_index(dir: &Path) -> Result<(Box<dyn VectorIndex>, Manifest)> {
         ))
     } else if crate::index::lance::is_lance(&m.factory) {
         load_lance(dir, &m, metric)?
+    } else if crate::index::qdrant::is_qdrant(&m.factory) {
+        load_qdrant(dir, &m, metric)?
     } else {
         load_faiss(dir, &m, metric)?
     };
@@ -285,6 +310,21 @@ fn load_lance(dir: &Path, m: &Manifest, _: Metric) -> Result<Box<dyn VectorIndex
     Err(invalid(
         dir,
         crate::index::lance::without_lancedb(&m.factory),
+    ))
+}
+
+#[cfg(feature = "qdrant")]
+fn load_qdrant(dir: &Path, m: &Manifest, metric: Metric) -> Result<Box<dyn VectorIndex>> {
+    Ok(Box::new(crate::index::qdrant::QdrantIndex::read(
+        dir, &m.factory, metric, m.dim,
+    )?))
+}
+
+#[cfg(not(feature = "qdrant"))]
+fn load_qdrant(dir: &Path, m: &Manifest, _: Metric) -> Result<Box<dyn VectorIndex>> {
+    Err(invalid(
+        dir,
+        crate::index::qdrant::without_qdrant(&m.factory),
     ))
 }
 

@@ -10,8 +10,8 @@ use faiss::index::IndexImpl;
 use faiss::index::autotune::ParameterSpace;
 use faiss::{Index, MetricType, index_factory, read_index, write_index};
 
-use crate::atomic::write_atomically;
 use crate::error::{Error, Result};
+use crate::index::disk::{IDS_FILE, read_ids, write_ids};
 use crate::index::flat::{Metric, normalized};
 use crate::index::vector_index::{VectorIndex, prepare_queries};
 use crate::progress::Progress;
@@ -19,8 +19,6 @@ use crate::vectors::Embeddings;
 
 /// faiss's index file.
 const INDEX_FILE: &str = "index.faiss";
-/// The doc ids, a JSON array in index order.
-const IDS_FILE: &str = "ids.json";
 
 /// A faiss index and the ids of its docs.
 pub struct FaissIndex {
@@ -85,10 +83,7 @@ impl FaissIndex {
     pub fn read(dir: &Path, factory: &str, metric: Metric) -> Result<Self> {
         let path = dir.join(INDEX_FILE);
         let index = read_index(path.to_string_lossy()).map_err(faiss_error("reading the index"))?;
-        let ids_path = dir.join(IDS_FILE);
-        let text = std::fs::read_to_string(&ids_path).map_err(|e| Error::io(&ids_path, e))?;
-        let ids: Vec<String> =
-            serde_json::from_str(&text).map_err(|e| Error::io(&ids_path, e.into()))?;
+        let ids = read_ids(dir)?;
         if ids.len() as u64 != index.ntotal() {
             return Err(Error::InvalidArgument(format!(
                 "{}: {} ids for {} vectors",
@@ -188,10 +183,7 @@ impl VectorIndex for FaissIndex {
             write_index(&*index, path.to_string_lossy())
                 .map_err(faiss_error("writing the index"))?;
         }
-        let ids_path = dir.join(IDS_FILE);
-        write_atomically(&ids_path, |w| {
-            serde_json::to_writer(w, &self.ids).map_err(|e| Error::io(&ids_path, e.into()))
-        })?;
+        write_ids(dir, &self.ids)?;
         Ok(vec![INDEX_FILE.to_string(), IDS_FILE.to_string()])
     }
 }

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-#[cfg(feature = "lancedb")]
+#[cfg(any(feature = "lancedb", feature = "qdrant"))]
 use crate::compute::gemm::DOT_BLOCK;
 use crate::compute::gemm::{dot_products, pack_rows};
 use crate::error::{Error, Result};
@@ -297,7 +297,7 @@ fn l2_score(dot: f32, doc_norm: f32, q_norm: f32) -> f32 {
 /// Flat search (its kernel, its L2 formula): an index that finds candidates
 /// another way ranks them, and scores them, as the Flat index would. The query
 /// is ready to search (cosine: unit length, as the rows are).
-#[cfg(feature = "lancedb")]
+#[cfg(any(feature = "lancedb", feature = "qdrant"))]
 pub(crate) fn exact_scores(query: &[f32], rows: &[f32], dim: usize, metric: Metric) -> Vec<f32> {
     let q_norm = dot(query, query);
     let (mut panels, mut scores, mut out) = (Vec::new(), Vec::new(), Vec::new());

@@ -85,67 +85,7 @@ impl MaxSimIndex {
         k: usize,
         progress: &dyn Progress,
     ) -> Result<Vec<Vec<(usize, f32)>>> {
-        let d = self.docs.dim();
-        if queries.dim() != d {
-            return Err(Error::InvalidArgument(format!(
-                "query token vectors have dimension {}, the index {d}",
-                queries.dim()
-            )));
-        }
-        let nq = queries.len();
-        // Blocks of whole docs of at most DOT_BLOCK tokens (a longer doc alone).
-        let offsets = self.docs.offsets();
-        let mut blocks: Vec<(usize, usize)> = Vec::new();
-        let mut first = 0;
-        while first < self.len() {
-            let mut end = first + 1;
-            while end < self.len() && offsets[end + 1] - offsets[first] <= DOT_BLOCK {
-                end += 1;
-            }
-            blocks.push((first, end));
-            first = end;
-        }
-        // Queries in groups of whole queries of at most QUERY_ROWS token rows.
-        let q_off = queries.offsets();
-        let mut groups: Vec<(usize, usize)> = Vec::new();
-        let mut qa = 0;
-        while qa < nq {
-            let mut qb = qa + 1;
-            while qb < nq && q_off[qb + 1] - q_off[qa] <= QUERY_ROWS {
-                qb += 1;
-            }
-            groups.push((qa, qb));
-            qa = qb;
-        }
-        progress.start("search", self.len() as u64);
-        let tops = par_top_k(&blocks, nq, k, |run, tops| {
-            let mut scratch = Scratch::default();
-            for &(a, b) in run {
-                for &(qa, qb) in &groups {
-                    self.score_block(queries, (qa, qb), (a, b), &mut scratch);
-                    let nd = b - a;
-                    let ra = q_off[qa];
-                    for (qi, top) in tops.iter_mut().enumerate().take(qb).skip(qa) {
-                        for doc in a..b {
-                            // An empty doc (every token skipped) scores 0.
-                            let total: f32 = if offsets[doc] == offsets[doc + 1] {
-                                0.0
-                            } else {
-                                (q_off[qi] - ra..q_off[qi + 1] - ra)
-                                    .map(|r| scratch.maxes[r * nd + doc - a])
-                                    .sum()
-                            };
-                            if total >= top.threshold() {
-                                top.push(total, doc, &self.ids[doc]);
-                            }
-                        }
-                    }
-                }
-                progress.advance((b - a) as u64);
-            }
-        });
-        progress.finish();
-        Ok(tops)
+        exact_search(&self.docs, &self.ids, queries, k, progress)
     }
 
     /// Writes the index folder (atomically): the token vectors and the
@@ -278,43 +218,184 @@ struct Scratch {
     maxes: Vec<f32>,
 }
 
-impl MaxSimIndex {
-    /// Fills `scratch.maxes` for query group `qa..qb` and docs `a..b`: the
-    /// block's tokens in pieces of at most [`DOT_BLOCK`] rows (one long doc
-    /// may span several), each piece one product with all the group's rows.
-    fn score_block(
-        &self,
-        queries: &MultiVectors,
-        (qa, qb): (usize, usize),
-        (a, b): (usize, usize),
-        s: &mut Scratch,
-    ) {
-        let d = self.docs.dim();
-        let offsets = self.docs.offsets();
-        let q_off = queries.offsets();
-        let (ra, rb) = (q_off[qa], q_off[qb]);
-        let (ta, tb) = (offsets[a], offsets[b]);
-        let (m, nd) = (rb - ra, b - a);
-        s.maxes.clear();
-        s.maxes.resize(m * nd, f32::NEG_INFINITY);
-        let qrows = &queries.as_slice()[ra * d..rb * d];
-        for piece in (ta..tb).step_by(DOT_BLOCK) {
-            let n = (tb - piece).min(DOT_BLOCK);
-            let width = pack_rows(&self.docs.as_slice()[piece * d..], n, d, &mut s.panels);
-            dot_products(qrows, m, d, &s.panels, width, &mut s.scores);
-            for doc in a..b {
-                // The doc's tokens within this piece, as columns of the product.
-                let lo = offsets[doc].max(piece);
-                let hi = offsets[doc + 1].min(piece + n);
-                if lo >= hi {
-                    continue;
+/// The best `k` of `docs` (ids `ids`) per query, best first, as `(doc index,
+/// MaxSim score)`; ties go to the larger doc id.
+fn exact_search(
+    docs: &MultiVectors,
+    ids: &[String],
+    queries: &MultiVectors,
+    k: usize,
+    progress: &dyn Progress,
+) -> Result<Vec<Vec<(usize, f32)>>> {
+    let d = docs.dim();
+    if queries.dim() != d {
+        return Err(Error::InvalidArgument(format!(
+            "query token vectors have dimension {}, the index {d}",
+            queries.dim()
+        )));
+    }
+    let nq = queries.len();
+    let offsets = docs.offsets();
+    let blocks = doc_blocks(docs);
+    // Queries in groups of whole queries of at most QUERY_ROWS token rows.
+    let q_off = queries.offsets();
+    let mut groups: Vec<(usize, usize)> = Vec::new();
+    let mut qa = 0;
+    while qa < nq {
+        let mut qb = qa + 1;
+        while qb < nq && q_off[qb + 1] - q_off[qa] <= QUERY_ROWS {
+            qb += 1;
+        }
+        groups.push((qa, qb));
+        qa = qb;
+    }
+    progress.start("search", docs.len() as u64);
+    let tops = par_top_k(&blocks, nq, k, |run, tops| {
+        let mut scratch = Scratch::default();
+        for &(a, b) in run {
+            for &(qa, qb) in &groups {
+                score_block(docs, queries, (qa, qb), (a, b), &mut scratch);
+                let nd = b - a;
+                let ra = q_off[qa];
+                for (qi, top) in tops.iter_mut().enumerate().take(qb).skip(qa) {
+                    for doc in a..b {
+                        // An empty doc (every token skipped) scores 0.
+                        let total: f32 = if offsets[doc] == offsets[doc + 1] {
+                            0.0
+                        } else {
+                            (q_off[qi] - ra..q_off[qi + 1] - ra)
+                                .map(|r| scratch.maxes[r * nd + doc - a])
+                                .sum()
+                        };
+                        if total >= top.threshold() {
+                            top.push(total, doc, &ids[doc]);
+                        }
+                    }
                 }
-                for r in 0..m {
-                    let row = &s.scores[r * width + lo - piece..r * width + hi - piece];
-                    let best = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                    let slot = &mut s.maxes[r * nd + doc - a];
-                    *slot = slot.max(best);
-                }
+            }
+            progress.advance((b - a) as u64);
+        }
+    });
+    progress.finish();
+    Ok(tops)
+}
+
+/// Blocks of whole docs of at most [`DOT_BLOCK`] tokens (a longer doc alone).
+fn doc_blocks(docs: &MultiVectors) -> Vec<(usize, usize)> {
+    let offsets = docs.offsets();
+    let mut blocks = Vec::new();
+    let mut first = 0;
+    while first < docs.len() {
+        let mut end = first + 1;
+        while end < docs.len() && offsets[end + 1] - offsets[first] <= DOT_BLOCK {
+            end += 1;
+        }
+        blocks.push((first, end));
+        first = end;
+    }
+    blocks
+}
+
+/// The MaxSim score of one query (its token vectors, the only entry of
+/// `query`) for each of `docs`, with the exact search's arithmetic: an index
+/// that finds candidates another way scores them as [`MaxSimIndex`] would.
+#[cfg(feature = "qdrant")]
+pub(crate) fn maxsim_scores(query: &MultiVectors, docs: &MultiVectors) -> Vec<f32> {
+    let offsets = docs.offsets();
+    let mut scratch = Scratch::default();
+    let mut out = Vec::with_capacity(docs.len());
+    for (a, b) in doc_blocks(docs) {
+        score_block(docs, query, (0, 1), (a, b), &mut scratch);
+        let nd = b - a;
+        for doc in a..b {
+            out.push(if offsets[doc] == offsets[doc + 1] {
+                0.0
+            } else {
+                (0..query.count(0))
+                    .map(|r| scratch.maxes[r * nd + doc - a])
+                    .sum()
+            });
+        }
+    }
+    out
+}
+
+/// Fills `scratch.maxes` for query group `qa..qb` and docs `a..b`: the
+/// block's tokens in pieces of at most [`DOT_BLOCK`] rows (one long doc
+/// may span several), each piece one product with all the group's rows.
+fn score_block(
+    docs: &MultiVectors,
+    queries: &MultiVectors,
+    (qa, qb): (usize, usize),
+    (a, b): (usize, usize),
+    s: &mut Scratch,
+) {
+    let d = docs.dim();
+    let offsets = docs.offsets();
+    let q_off = queries.offsets();
+    let (ra, rb) = (q_off[qa], q_off[qb]);
+    let (ta, tb) = (offsets[a], offsets[b]);
+    let (m, nd) = (rb - ra, b - a);
+    s.maxes.clear();
+    s.maxes.resize(m * nd, f32::NEG_INFINITY);
+    let qrows = &queries.as_slice()[ra * d..rb * d];
+    for piece in (ta..tb).step_by(DOT_BLOCK) {
+        let n = (tb - piece).min(DOT_BLOCK);
+        let width = pack_rows(&docs.as_slice()[piece * d..], n, d, &mut s.panels);
+        dot_products(qrows, m, d, &s.panels, width, &mut s.scores);
+        for doc in a..b {
+            // The doc's tokens within this piece, as columns of the product.
+            let lo = offsets[doc].max(piece);
+            let hi = offsets[doc + 1].min(piece + n);
+            if lo >= hi {
+                continue;
+            }
+            for r in 0..m {
+                let row = &s.scores[r * width + lo - piece..r * width + hi - piece];
+                let best = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let slot = &mut s.maxes[r * nd + doc - a];
+                *slot = slot.max(best);
+            }
+        }
+    }
+}
+
+#[cfg(all(test, feature = "qdrant"))]
+mod tests {
+    use super::*;
+    use crate::progress::NoProgress;
+    use crate::vectors::Embeddings;
+
+    /// `n` docs of 0..`max` token vectors (some empty) of width `dim`.
+    fn docs(n: usize, max: usize, dim: usize, seed: u64) -> MultiVectors {
+        let rows = Embeddings::random(n * max, dim, seed);
+        let mut docs = MultiVectors::empty(dim);
+        for i in 0..n {
+            let t = (i * 7 + 3) % (max + 1);
+            docs.push(&rows.as_slice()[i * max * dim..(i * max + t) * dim]);
+        }
+        docs
+    }
+
+    #[test]
+    fn candidates_scored_alone_score_as_in_the_exact_search() {
+        let all = docs(300, 40, 16, 5);
+        let ids: Vec<String> = (0..all.len()).map(|i| format!("d{i:03}")).collect();
+        let queries = docs(9, 32, 16, 8);
+        let found = exact_search(&all, &ids, &queries, 20, &NoProgress).unwrap();
+        for (q, hits) in found.iter().enumerate() {
+            let one =
+                MultiVectors::new(16, vec![0, queries.count(q)], queries.get(q).to_vec()).unwrap();
+            // The top docs in another order, among others, as a server returns them.
+            let mut subset = MultiVectors::empty(16);
+            let mut order: Vec<usize> = hits.iter().rev().map(|&(d, _)| d).collect();
+            order.extend([0, 150, 299]);
+            for &d in &order {
+                subset.push(all.get(d));
+            }
+            let scores = maxsim_scores(&one, &subset);
+            for (&(doc, want), got) in hits.iter().rev().zip(&scores) {
+                assert_eq!(got.to_bits(), want.to_bits(), "query {q} doc {doc}");
             }
         }
     }

@@ -12,6 +12,7 @@ mod lucene_norm;
 mod maxsim;
 mod parts;
 mod plaid;
+mod qdrant;
 mod retriever;
 mod sparse;
 mod topk;
@@ -35,7 +36,10 @@ pub use parts::{PartedIndex, open_parts};
 pub use plaid::{
     PLAID, PlaidBuild, PlaidIndex, PlaidSearch, PlaidSpec, ResidualCodec, default_centroids,
 };
-pub use retriever::{OpenOptions, Retriever, open};
+pub use qdrant::{DEFAULT_URL as QDRANT_DEFAULT_URL, QDRANT, QdrantSpec, is_qdrant};
+#[cfg(feature = "qdrant")]
+pub use qdrant::{QdrantColbertIndex, QdrantIndex};
+pub use retriever::{OpenOptions, Retriever, build_colbert_index, open};
 pub use sparse::SparseIndex;
 pub use topk::TopK;
 pub use vector_index::{DEFAULT_FACTORY, VectorIndex, build_index, index_backends};

@@ -9,12 +9,12 @@ use crate::index::bm25::Bm25Index;
 use crate::index::dense::DenseIndex;
 use crate::index::disk::read_manifest;
 use crate::index::maxsim::{MAXSIM, MaxSimIndex};
-use crate::index::plaid::{PLAID, PlaidIndex};
+use crate::index::plaid::{PLAID, PlaidBuild, PlaidIndex};
 use crate::index::sparse::{SPLADE, SparseIndex};
 use crate::index::vector_index::VectorIndex;
-use crate::model::colbert::{ColbertEncoder, ColbertOptions};
+use crate::model::colbert::{COLBERT_PIPELINE, ColbertEncoder, ColbertOptions};
 use crate::model::splade::SpladeEncoder;
-use crate::model::{EncodeOptions, EncoderIdentity, ModelOptions, SentenceEncoder};
+use crate::model::{EncodeOptions, EncodeStats, EncoderIdentity, ModelOptions, SentenceEncoder};
 use crate::shard::PartInfo;
 
 /// An index that answers text queries: dense (flat or faiss), BM25, SPLADE or
@@ -108,7 +108,12 @@ pub(crate) fn open_sharing(
             dir.display()
         )));
     }
-    if manifest.factory == MAXSIM || manifest.factory == PLAID {
+    let colbert_on_qdrant = crate::index::qdrant::is_qdrant(&manifest.factory)
+        && manifest
+            .model
+            .as_ref()
+            .is_some_and(|m| m.pipeline.starts_with(COLBERT_PIPELINE));
+    if manifest.factory == MAXSIM || manifest.factory == PLAID || colbert_on_qdrant {
         let colbert = ColbertOptions::from(&opts.model_options);
         let model = match (&*shared, &opts.model) {
             (Some(SharedModel::Colbert(m)), _) => Some(m.clone()),
@@ -119,6 +124,8 @@ pub(crate) fn open_sharing(
             let index = PlaidIndex::load(dir, model, &colbert)?;
             *shared = Some(SharedModel::Colbert(index.model().clone()));
             Box::new(index)
+        } else if colbert_on_qdrant {
+            open_colbert_on_qdrant(dir, &manifest.factory, model, &colbert, shared)?
         } else {
             let index = MaxSimIndex::load(dir, model, &colbert)?;
             *shared = Some(SharedModel::Colbert(index.model().clone()));
@@ -149,6 +156,91 @@ pub(crate) fn open_sharing(
             Box::new(index)
         }
     })
+}
+
+/// Builds a ColBERT index of type `factory` over `corpus`: `MaxSim` (exact),
+/// `PLAID` (compressed, with `plaid`'s settings) or a Qdrant type (`qdrant`,
+/// `qdrant:HNSW`, with the `qdrant` feature).
+pub fn build_colbert_index(
+    model: Arc<ColbertEncoder>,
+    corpus: &[TextRecord],
+    factory: &str,
+    plaid: &PlaidBuild,
+    opts: &EncodeOptions,
+) -> Result<(Box<dyn Retriever>, EncodeStats)> {
+    fn boxed<R: Retriever + 'static>(
+        (r, s): (R, EncodeStats),
+    ) -> (Box<dyn Retriever>, EncodeStats) {
+        (Box::new(r), s)
+    }
+    match factory {
+        MAXSIM => MaxSimIndex::build(model, corpus, opts).map(boxed),
+        PLAID => PlaidIndex::build(model, corpus, opts, plaid).map(boxed),
+        #[cfg(feature = "qdrant")]
+        f if crate::index::qdrant::is_qdrant(f) => {
+            crate::index::qdrant::QdrantColbertIndex::build(model, corpus, opts, f).map(boxed)
+        }
+        #[cfg(not(feature = "qdrant"))]
+        f if crate::index::qdrant::is_qdrant(f) => Err(crate::index::qdrant::without_qdrant(f)),
+        other => Err(Error::InvalidArgument(format!(
+            "a ColBERT index is {MAXSIM} (exact), {PLAID} or a Qdrant type (qdrant, qdrant:HNSW), not {other}"
+        ))),
+    }
+}
+
+#[cfg(feature = "qdrant")]
+fn open_colbert_on_qdrant(
+    dir: &Path,
+    _: &str,
+    model: Option<Arc<ColbertEncoder>>,
+    options: &ColbertOptions,
+    shared: &mut Option<SharedModel>,
+) -> Result<Box<dyn Retriever>> {
+    let index = crate::index::qdrant::QdrantColbertIndex::load(dir, model, options)?;
+    *shared = Some(SharedModel::Colbert(index.model().clone()));
+    Ok(Box::new(index))
+}
+
+#[cfg(not(feature = "qdrant"))]
+fn open_colbert_on_qdrant(
+    dir: &Path,
+    factory: &str,
+    _: Option<Arc<ColbertEncoder>>,
+    _: &ColbertOptions,
+    _: &mut Option<SharedModel>,
+) -> Result<Box<dyn Retriever>> {
+    Err(Error::InvalidArgument(format!(
+        "{}: {}",
+        dir.display(),
+        crate::index::qdrant::without_qdrant(factory)
+    )))
+}
+
+#[cfg(feature = "qdrant")]
+impl Retriever for crate::index::qdrant::QdrantColbertIndex {
+    fn kind(&self) -> &'static str {
+        "ColBERT"
+    }
+    fn len(&self) -> usize {
+        Self::len(self)
+    }
+    fn search(&self, queries: &[TextRecord], k: usize, opts: &EncodeOptions) -> Result<Run> {
+        Self::search(self, queries, k, opts)
+    }
+    fn save_part(&self, dir: &Path, part: Option<PartInfo>) -> Result<()> {
+        Self::save_part(self, dir, part)
+    }
+    fn encoder(&self) -> Result<Option<EncoderIdentity>> {
+        Ok(Some(self.model().identity()?.clone()))
+    }
+    fn set_parameter(&self, name: &str, value: f64) -> Result<()> {
+        if value < 0.0 || value.fract() != 0.0 {
+            return Err(Error::InvalidArgument(format!(
+                "{name} must be a whole number, not {value}"
+            )));
+        }
+        Self::set_parameter(self, name, value as usize)
+    }
 }
 
 impl Retriever for DenseIndex {

@@ -96,8 +96,8 @@ pub(crate) fn prepare_queries(
 /// The index type unless another is asked for: exact search.
 pub const DEFAULT_FACTORY: &str = "Flat";
 
-/// The index back-ends this build has: `flat` always, `faiss` and `lance` with
-/// their features.
+/// The index back-ends this build has: `flat` always, `faiss`, `lance` and
+/// `qdrant` with their features.
 pub fn index_backends() -> Vec<&'static str> {
     let mut backends = vec!["flat"];
     if cfg!(feature = "faiss") {
@@ -105,6 +105,9 @@ pub fn index_backends() -> Vec<&'static str> {
     }
     if cfg!(feature = "lancedb") {
         backends.push("lance");
+    }
+    if cfg!(feature = "qdrant") {
+        backends.push("qdrant");
     }
     backends
 }
@@ -126,6 +129,14 @@ pub fn build_index(
     }
     if crate::index::lance::is_lance(factory) {
         return build_lance(factory, ids, vectors, metric);
+    }
+    if crate::index::qdrant::is_qdrant(factory) {
+        #[cfg(feature = "qdrant")]
+        return Ok(Box::new(crate::index::qdrant::QdrantIndex::build(
+            factory, ids, vectors, metric,
+        )?));
+        #[cfg(not(feature = "qdrant"))]
+        return Err(crate::index::qdrant::without_qdrant(factory));
     }
     #[cfg(feature = "faiss")]
     {
