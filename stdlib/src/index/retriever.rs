@@ -49,18 +49,23 @@ pub trait Retriever: Send + Sync {
     /// PLAID index's (`n_ivf_probe`, `n_full_scores`, `centroid_score_threshold`).
     fn set_parameter(&self, name: &str, value: f64) -> Result<()> {
         match self.vectors() {
-            Some(v) if value >= 0.0 && value.fract() == 0.0 => {
-                v.set_parameter(name, value as usize)
-            }
-            Some(_) => Err(Error::InvalidArgument(format!(
-                "{name} must be a whole number, not {value}"
-            ))),
+            Some(v) => v.set_parameter(name, whole(name, value)?),
             None => Err(Error::InvalidArgument(format!(
                 "a {} index has no search parameter {name}",
                 self.kind()
             ))),
         }
     }
+}
+
+/// A search parameter's value as the whole number the vector indexes take.
+fn whole(name: &str, value: f64) -> Result<usize> {
+    if value < 0.0 || value.fract() != 0.0 {
+        return Err(Error::InvalidArgument(format!(
+            "{name} must be a whole number, not {value}"
+        )));
+    }
+    Ok(value as usize)
 }
 
 /// How to open an index folder.
@@ -234,12 +239,7 @@ impl Retriever for crate::index::qdrant::QdrantColbertIndex {
         Ok(Some(self.model().identity()?.clone()))
     }
     fn set_parameter(&self, name: &str, value: f64) -> Result<()> {
-        if value < 0.0 || value.fract() != 0.0 {
-            return Err(Error::InvalidArgument(format!(
-                "{name} must be a whole number, not {value}"
-            )));
-        }
-        Self::set_parameter(self, name, value as usize)
+        Self::set_parameter(self, name, whole(name, value)?)
     }
 }
 
