@@ -2,8 +2,9 @@
 
 For each seed in $SEEDS (default "42 1 2"): PyLate builds its ColBERT from all-MiniLM-L6-v2
 with that seed and trains 1 epoch of its Contrastive loss on the train qrels' (query, positive)
-pairs (batch 32, lr 2e-5, 10% warm-up, linear decay, no weight decay, gradient norm clipped at
-1), then searches the test queries exactly (`colbert.py finetune`). rankbook starts from the
+pairs (batch 32, lr $LR (default 3e-6, the learning rate of PyLate's training docs; the issue
+names it), 10% warm-up, linear decay, no weight decay, gradient norm clipped at 1), then searches
+the test queries exactly (`colbert.py finetune`). rankbook starts from the
 same model (`colbert.py make` with the seed) and runs `rankbook fit` with the same settings
 (its default loss for a ColBERT is the same Contrastive loss), then `rankbook search` + `eval`.
 Prints nDCG@10 per seed and mean +- sd, the median step time and the training's peak RSS.
@@ -22,7 +23,8 @@ PYLATE_PY = os.environ.get("PYLATE_PYTHON", "/tmp/peer/pylate-venv/bin/python")
 SEEDS = [int(s) for s in os.environ.get("SEEDS", "42" if SMOKE else "42 1 2").split()]
 # The sample has a test split only: a smoke run trains two steps on it.
 SPLIT, LIMIT = ("test", ["--max-steps", "2"]) if SMOKE else ("train", [])
-SETTINGS = ["--epochs", "1", "--batch-size", "32", "--lr", "2e-5", "--warmup", "0.1", "--schedule", "linear",
+LR = os.environ.get("LR", "3e-6")
+SETTINGS = ["--epochs", "1", "--batch-size", "32", "--lr", LR, "--warmup", "0.1", "--schedule", "linear",
             "--weight-decay", "0", "--max-grad-norm", "1", "--threads", "2"]
 
 
@@ -45,7 +47,7 @@ def run_rankbook(model, seed, start=()):
 
 def run_pylate(seed, env):
     colbert = os.path.join(PEER, "colbert.py")
-    subprocess.run([PYLATE_PY, colbert, "finetune", "--seed", str(seed)], env=env, check=True, capture_output=True)
+    subprocess.run([PYLATE_PY, colbert, "finetune", "--seed", str(seed), "--lr", LR], env=env, check=True, capture_output=True)
     with open(os.path.join(OUT, f"colbert_finetune_seed{seed}.json")) as f:
         j = json.load(f)
     start = os.path.join(OUT, f"colbert-minilm-seed{seed}")
@@ -71,6 +73,7 @@ def main():
         smoke_note("PyLate")
         return
     env = dict(os.environ, PEER_MODEL_DIR=model_dir(), PEER_DATA_DIR=DATA, PEER_OUT_DIR=OUT)
+    print(f"lr {LR}, seeds {' '.join(map(str, SEEDS))}", flush=True)
     rb, py = [], []
     for seed in SEEDS:
         start, p = run_pylate(seed, env)

@@ -536,11 +536,10 @@ fn token_embeddings_in_bf16_and_int8_stay_close_to_pylates() {
     }
 }
 
-#[test]
-fn a_pylate_colbert_on_modernbert_equals_pylate_on_both_back_ends() {
-    // PyLate's own folder (make_tiny_colbert.py): the tiny ModernBERT with its
-    // "[Q] "/"[D] " markers and a 16-d projection.
-    let dir = root().join("stdlib/tests/fixtures/tiny/modernbert-colbert");
+/// Token ids (when the reference has them) and token vectors of the fixture
+/// folder `dir` equal its `reference.json` (the texts' vectors as queries and
+/// as documents, from the tool that made the folder), on both back-ends.
+fn assert_equals_reference(dir: &Path, dim: usize) {
     let text = std::fs::read_to_string(dir.join("reference.json")).unwrap();
     let reference: serde_json::Value = serde_json::from_str(&text).unwrap();
     let texts: Vec<&str> = reference["texts"]
@@ -554,9 +553,19 @@ fn a_pylate_colbert_on_modernbert_equals_pylate_on_both_back_ends() {
             backend,
             ..Default::default()
         };
-        let model = ColbertEncoder::from_dir(&dir, &opts).unwrap();
-        assert_eq!(model.dim(), 16);
+        let model = ColbertEncoder::from_dir(dir, &opts).unwrap();
+        assert_eq!(model.dim(), dim);
         for (side, kind) in [(Side::Query, "queries"), (Side::Document, "documents")] {
+            if let Some(ids) = reference.get(format!("{}_ids", side.name())) {
+                let got: Vec<Vec<u32>> = model
+                    .tokenize(&texts, side)
+                    .unwrap()
+                    .iter()
+                    .map(|t| t.ids.clone())
+                    .collect();
+                let want: Vec<Vec<u32>> = serde_json::from_value(ids.clone()).unwrap();
+                assert_eq!(got, want, "{kind}: token ids");
+            }
             let (got, _) = model
                 .encode(&texts, side, &EncodeOptions::default())
                 .unwrap();
@@ -570,7 +579,7 @@ fn a_pylate_colbert_on_modernbert_equals_pylate_on_both_back_ends() {
                         .iter()
                         .map(|x| x.as_f64().unwrap() as f32)
                         .collect();
-                    let g = &got.get(i)[t * 16..(t + 1) * 16];
+                    let g = &got.get(i)[t * dim..(t + 1) * dim];
                     let cos = cosine(g, &row);
                     assert!(
                         cos >= 0.99999,
@@ -580,4 +589,31 @@ fn a_pylate_colbert_on_modernbert_equals_pylate_on_both_back_ends() {
             }
         }
     }
+}
+
+#[test]
+fn a_pylate_colbert_on_modernbert_equals_pylate_on_both_back_ends() {
+    // PyLate's own folder (make_tiny_colbert.py): the tiny ModernBERT with its
+    // "[Q] "/"[D] " markers and a 16-d projection.
+    assert_equals_reference(
+        &root().join("stdlib/tests/fixtures/tiny/modernbert-colbert"),
+        16,
+    );
+}
+
+#[test]
+fn a_stanford_checkpoint_equals_colbert_ai_on_both_back_ends() {
+    // colbert-ai's own checkpoint (make_tiny_stanford_colbert.py): a tiny BERT
+    // under `bert.`, `linear.weight` (16-d), [unused0]/[unused1] markers,
+    // lengths 24/40 from artifact.metadata.
+    let dir = root().join("stdlib/tests/fixtures/tiny/bert-stanford-colbert");
+    assert!(rankbook::model::colbert::is_colbert(&dir));
+    let model = ColbertEncoder::from_dir(&dir, &ColbertOptions::default()).unwrap();
+    let c = model.config();
+    assert_eq!(
+        (c.query_prefix.as_str(), c.document_prefix.as_str()),
+        ("[unused0]", "[unused1]")
+    );
+    assert_eq!((c.query_length, c.document_length), (24, 40));
+    assert_equals_reference(&dir, 16);
 }

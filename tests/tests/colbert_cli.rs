@@ -1,7 +1,8 @@
 //! ColBERT from the command line: build one from an encoder, index a corpus
 //! (exact MaxSim), search the index and in memory (the same run), encode
 //! queries as token vectors, refuse queries encoded by another model, mine
-//! negatives and teach a bi-encoder.
+//! negatives and teach a bi-encoder; search with and fine-tune a Stanford
+//! (colbert-ai) checkpoint.
 
 use rankbook_tests::{rankbook, repo_root, sample_data, text};
 
@@ -513,4 +514,88 @@ fn a_plaid_index_is_built_searched_and_tuned_from_the_command_line() {
         text(&o).1
     );
     assert!(!d.path().join("hnsw").exists() && !d.path().join("dense").exists());
+}
+
+#[test]
+fn a_stanford_checkpoint_searches_and_fine_tunes_into_its_own_layout() {
+    let d = tempfile::tempdir().unwrap();
+    let p = |name: &str| d.path().join(name).display().to_string();
+    let stanford = repo_root().join("stdlib/tests/fixtures/tiny/bert-stanford-colbert");
+    let stanford = stanford.display().to_string();
+    let (_, sample, queries) = inputs();
+    let search = |model: &str, out: &str| {
+        ok(&[
+            "search",
+            "--model",
+            model,
+            "--corpus",
+            &sample,
+            "--queries",
+            &queries,
+            "--split",
+            "test",
+            "--k",
+            "10",
+            "--no-cache",
+            "--quiet",
+            "--output",
+            out,
+        ]);
+        std::fs::read_to_string(out).unwrap()
+    };
+    let before = search(&stanford, &p("before.trec"));
+    assert_eq!(before.lines().count(), 50 * 10, "{before}");
+    let o = rankbook(&[
+        "fit",
+        "--model",
+        &stanford,
+        "--data",
+        &sample,
+        "--split",
+        "test",
+        "--batch-size",
+        "8",
+        "--max-steps",
+        "2",
+        "--lr",
+        "1e-3",
+        "--output",
+        &p("run"),
+        "--quiet",
+    ]);
+    let (_, stderr) = text(&o);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("with the colbert-contrastive loss"),
+        "{stderr}"
+    );
+    // Saved as colbert-ai saves: metadata kept, encoder and projection trained
+    // in the one weights file.
+    let saved = d.path().join("run/model");
+    for file in ["artifact.metadata", "config.json", "tokenizer.json"] {
+        assert_eq!(
+            std::fs::read(saved.join(file)).unwrap(),
+            std::fs::read(std::path::Path::new(&stanford).join(file)).unwrap(),
+            "{file}"
+        );
+    }
+    let weights = |dir: &std::path::Path| {
+        candle_core::safetensors::load(dir.join("model.safetensors"), &candle_core::Device::Cpu)
+            .unwrap()
+    };
+    let (old, new) = (weights(std::path::Path::new(&stanford)), weights(&saved));
+    assert_eq!(
+        old.keys().collect::<std::collections::BTreeSet<_>>(),
+        new.keys().collect()
+    );
+    for name in [
+        "linear.weight",
+        "bert.encoder.layer.0.attention.self.query.weight",
+    ] {
+        let diff = (&old[name] - &new[name]).unwrap().abs().unwrap();
+        let diff = diff.max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(diff > 0.0, "{name} did not train");
+    }
+    let after = search(&saved.display().to_string(), &p("after.trec"));
+    assert_ne!(after, before);
 }

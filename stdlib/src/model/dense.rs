@@ -117,6 +117,19 @@ impl Dense {
         })
     }
 
+    /// A bias-free linear layer without activation, `weight` of shape
+    /// `(out_features, in_features)` taken from `weights` (a Stanford
+    /// ColBERT's projection).
+    pub fn bias_free(weights: VarBuilder, in_features: usize, out_features: usize) -> Result<Self> {
+        let w = weights.get((out_features, in_features), "weight")?;
+        Ok(Self {
+            linear: Linear::new(w, None),
+            activation: Activation::Identity,
+            residual: None,
+            out_features,
+        })
+    }
+
     /// Output width.
     pub fn out_features(&self) -> usize {
         self.out_features

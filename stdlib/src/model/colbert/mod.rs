@@ -5,11 +5,14 @@
 //! expansion: the expansion tokens get outputs, but are not attended to unless
 //! the folder says so); documents get `[D] `, are truncated at
 //! `document_length`, and drop their punctuation (the skiplist) and padding.
+//! Stanford checkpoints (colbert-ai's layout) load too, as PyLate loads them.
 
 mod build;
+mod stanford;
 mod train;
 
 pub use build::{BuildOptions, build_colbert};
+pub use stanford::is_stanford;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -88,8 +91,12 @@ struct StConfig {
 }
 
 /// Whether the folder is a ColBERT model (PyLate's MaxSim similarity or its
-/// query length in `config_sentence_transformers.json`).
+/// query length in `config_sentence_transformers.json`, or a Stanford
+/// checkpoint).
 pub fn is_colbert(dir: &Path) -> bool {
+    if is_stanford(dir) {
+        return true;
+    }
     let path = dir.join("config_sentence_transformers.json");
     let Ok(text) = std::fs::read_to_string(path) else {
         return false;
@@ -229,11 +236,17 @@ impl ColbertEncoder {
         if !is_colbert(dir) {
             return Err(Error::model_config(
                 dir,
-                "not a ColBERT model (config_sentence_transformers.json has no MaxSim similarity or query_length); `rankbook colbert --model M --output DIR` builds one from an encoder",
+                "not a ColBERT model (config_sentence_transformers.json has no MaxSim similarity or query_length, and config.json does not name HF_ColBERT); `rankbook colbert --model M --output DIR` builds one from an encoder",
             ));
         }
-        let config: ColbertConfig =
-            crate::data::json_file::read_json(&dir.join("config_sentence_transformers.json"))?;
+        // A Stanford checkpoint: its settings, and its projection's width.
+        let (config, stanford_dim): (ColbertConfig, Option<usize>) = if is_stanford(dir) {
+            let (config, dim) = stanford::config(dir)?;
+            (config, Some(dim))
+        } else {
+            let path = dir.join("config_sentence_transformers.json");
+            (crate::data::json_file::read_json(&path)?, None)
+        };
         if config.query_length < 3 || config.document_length < 3 {
             return Err(Error::model_config(
                 dir,
@@ -248,7 +261,12 @@ impl ColbertEncoder {
         })?;
         let tdir = folder.transformer_dir().to_path_buf();
         let mut dense_dirs = Vec::new();
-        for m in &folder.modules[1..] {
+        // A Stanford checkpoint's projection is in the transformer's weights.
+        let modules = match stanford_dim {
+            Some(_) => &[][..],
+            None => &folder.modules[1..],
+        };
+        for m in modules {
             match m {
                 Module::Dense(d) => dense_dirs.push(d.clone()),
                 other => {
@@ -298,6 +316,21 @@ impl ColbertEncoder {
         )?;
         let mut projections = Vec::new();
         let mut dim = backbone.encoder.hidden_size();
+        if let Some(out) = stanford_dim {
+            let from = backbone.weights.pp(stanford::PROJECTION);
+            // A missing tensor would be created afresh by trainable variables.
+            if !from.contains_tensor("weight") {
+                return Err(Error::model_config(
+                    dir,
+                    "a Stanford ColBERT checkpoint needs its projection `linear.weight` in its weights",
+                ));
+            }
+            let dense = Dense::bias_free(from, dim, out).map_err(|e| {
+                Error::model_config(dir, format!("projection `linear.weight`: {e}"))
+            })?;
+            dim = out;
+            projections.push(dense);
+        }
         for d in &dense_dirs {
             let from = match (&trainable, &weights) {
                 (None, Weights::Folder) => var_builder(d, DType::F32, &device)?,
