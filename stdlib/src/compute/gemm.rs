@@ -108,6 +108,7 @@ impl PackedLinear {
                                 self.bias.as_ptr(),
                                 yb.as_mut_ptr(),
                                 n,
+                                false,
                             )
                         };
                         then(yb);
@@ -328,6 +329,110 @@ pub(crate) unsafe fn gemm_strided(p: Product, parallelism: gemm::Parallelism) {
     }
 }
 
+/// Runs `p` on all threads: with AVX-512 (and `n` a whole number of panels)
+/// on the packed micro-kernel, both operands packed block by block from their
+/// strides; elsewhere as [`gemm_strided`]. The training path's products.
+///
+/// # Safety
+/// The pointers must cover the rows, columns and strides described.
+pub(crate) unsafe fn gemm_parallel(p: Product) {
+    #[cfg(target_arch = "x86_64")]
+    if avx512() && p.n.is_multiple_of(NR) && p.n <= NO_BIAS.len() && p.k > 0 {
+        // SAFETY: AVX-512F is present; the operands are as the caller promises.
+        unsafe { packed_product(&p) };
+        return;
+    }
+    let threads = rayon::current_num_threads();
+    // SAFETY: as the caller promises.
+    unsafe { gemm_strided(p, gemm::Parallelism::Rayon(threads)) }
+}
+
+/// [`gemm_parallel`] on AVX-512: for each depth block of KC, B's rows are packed
+/// into panels once, and each block of MC output rows packs its slice of A
+/// (read through its strides, so a transposed operand costs one gather) and
+/// runs the micro-kernel over every panel; blocks run in parallel.
+///
+/// # Safety
+/// AVX-512F must be available; `p.n` a multiple of NR, at most `NO_BIAS.len()`.
+#[cfg(target_arch = "x86_64")]
+unsafe fn packed_product(p: &Product) {
+    let (m, n, k) = (p.m, p.n, p.k);
+    let ((a, a_rs, a_cs), (b, b_rs, b_cs), (out, ldo)) = (p.a, p.b, p.out);
+    let (a, b, out) = (SendConst(a), SendConst(b), SendPtr(out));
+    let mut panels = vec![0f32; n * KC.min(k)];
+    let mut k0 = 0;
+    while k0 < k {
+        let kl = KC.min(k - k0);
+        let panels = &mut panels[..n * kl];
+        panels
+            .par_chunks_mut(kl * NR)
+            .enumerate()
+            .for_each(|(panel, dst)| {
+                for (kk, row) in dst.chunks_exact_mut(NR).enumerate() {
+                    for (j, v) in row.iter_mut().enumerate() {
+                        // SAFETY: (k0 + kk, panel * NR + j) is inside B.
+                        *v = unsafe { *b.get().add((k0 + kk) * b_rs + (panel * NR + j) * b_cs) };
+                    }
+                }
+            });
+        let accumulate = p.accumulate || k0 > 0;
+        let panels = &*panels;
+        (0..m.div_ceil(MC)).into_par_iter().for_each_init(
+            || vec![0f32; MC * KC],
+            |block, at| {
+                let (r0, rows) = (at * MC, MC.min(m - at * MC));
+                let block = &mut block[..rows * kl];
+                if a_cs == 1 {
+                    for (r, dst) in block.chunks_exact_mut(kl).enumerate() {
+                        // SAFETY: row r0 + r, columns k0.. of A.
+                        let src = unsafe {
+                            std::slice::from_raw_parts(a.get().add((r0 + r) * a_rs + k0), kl)
+                        };
+                        dst.copy_from_slice(src);
+                    }
+                } else {
+                    for kk in 0..kl {
+                        for r in 0..rows {
+                            // SAFETY: (r0 + r, k0 + kk) is inside A.
+                            block[r * kl + kk] =
+                                unsafe { *a.get().add((r0 + r) * a_rs + (k0 + kk) * a_cs) };
+                        }
+                    }
+                }
+                // SAFETY: AVX-512F is present; the block is rows x kl, the
+                // panels kl deep, and these output rows belong to this job.
+                unsafe {
+                    avx512::product(
+                        block.as_ptr(),
+                        kl,
+                        rows,
+                        kl,
+                        panels.as_ptr(),
+                        n,
+                        NO_BIAS.as_ptr(),
+                        out.get().add(r0 * ldo),
+                        ldo,
+                        accumulate,
+                    )
+                };
+            },
+        );
+        k0 += kl;
+    }
+}
+
+/// A raw input pointer shared by parallel jobs that only read through it.
+#[derive(Clone, Copy)]
+struct SendConst(*const f32);
+// SAFETY: only read, while the caller keeps the data alive.
+unsafe impl Send for SendConst {}
+unsafe impl Sync for SendConst {}
+impl SendConst {
+    fn get(self) -> *const f32 {
+        self.0
+    }
+}
+
 /// A raw output pointer shared by parallel jobs that write disjoint parts.
 #[derive(Clone, Copy)]
 pub(crate) struct SendPtr(pub *mut f32);
@@ -372,6 +477,7 @@ pub(crate) unsafe fn product(
             NO_BIAS.as_ptr(),
             y,
             ldy,
+            false,
         )
     }
 }
@@ -382,8 +488,9 @@ mod avx512 {
 
     use super::{KC, MR, NR};
 
-    /// `y = x P + bias` for `rows` rows: x has row stride `lda` and `k` columns,
-    /// P is `n / NR` packed panels of `k x NR`, y has row stride `ldy`.
+    /// `y = x P + bias` (or `y += x P` with `accumulate`) for `rows` rows: x has
+    /// row stride `lda` and `k` columns, P is `n / NR` packed panels of `k x NR`,
+    /// y has row stride `ldy`.
     #[target_feature(enable = "avx512f")]
     #[allow(clippy::too_many_arguments)]
     pub(crate) unsafe fn product(
@@ -396,6 +503,7 @@ mod avx512 {
         bias: *const f32,
         y: *mut f32,
         ldy: usize,
+        accumulate: bool,
     ) {
         // K is cut into blocks so a panel's slice (KC x 32 floats) stays in L1
         // while every micro-tile of the block passes over it.
@@ -405,7 +513,7 @@ mod avx512 {
             for panel in 0..n / NR {
                 unsafe {
                     let wp = panels.add(panel * k * NR + k0 * NR);
-                    let (init, stride) = if k0 == 0 {
+                    let (init, stride) = if k0 == 0 && !accumulate {
                         (bias.add(panel * NR), 0)
                     } else {
                         (y.add(panel * NR) as *const f32, ldy)
@@ -513,6 +621,74 @@ pub fn bench_linear(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parallel_products_equal_plain_ones_for_any_strides() {
+        // Depths across KC blocks, row counts off MC and MR, transposed operands,
+        // overwrite and accumulate; n off a panel takes the gemm crate's path.
+        for (m, k, n) in [
+            (1, 3, 32),
+            (MC + 13, KC + 29, 64),
+            (97, 2 * KC, 96),
+            (5, 40, 40),
+        ] {
+            let a: Vec<f32> = (0..m * k)
+                .map(|i| ((i * 5 % 11) as f32 - 5.0) / 4.0)
+                .collect();
+            let b: Vec<f32> = (0..k * n)
+                .map(|i| ((i * 7 % 13) as f32 - 6.0) / 8.0)
+                .collect();
+            // A as stored (m x k) or transposed (k x m); B likewise.
+            for (a_t, b_t, accumulate) in [
+                (false, false, false),
+                (true, false, true),
+                (false, true, true),
+            ] {
+                let at: Vec<f32> = if a_t {
+                    (0..k * m).map(|i| a[(i % m) * k + i / m]).collect()
+                } else {
+                    a.clone()
+                };
+                let bt: Vec<f32> = if b_t {
+                    (0..n * k).map(|i| b[(i % k) * n + i / k]).collect()
+                } else {
+                    b.clone()
+                };
+                let start: Vec<f32> = (0..m * n).map(|i| (i % 3) as f32).collect();
+                let mut out = start.clone();
+                let p = Product {
+                    m,
+                    n,
+                    k,
+                    a: (
+                        at.as_ptr(),
+                        if a_t { 1 } else { k },
+                        if a_t { m } else { 1 },
+                    ),
+                    b: (
+                        bt.as_ptr(),
+                        if b_t { 1 } else { n },
+                        if b_t { k } else { 1 },
+                    ),
+                    out: (out.as_mut_ptr(), n),
+                    accumulate,
+                };
+                // SAFETY: the strides describe the vectors above.
+                unsafe { gemm_parallel(p) };
+                for r in 0..m {
+                    for j in 0..n {
+                        let dot: f32 = (0..k).map(|t| a[r * k + t] * b[t * n + j]).sum();
+                        let want = dot + if accumulate { start[r * n + j] } else { 0.0 };
+                        let got = out[r * n + j];
+                        assert!(
+                            (got - want).abs() < 1e-3 * want.abs().max(1.0),
+                            "({m},{k},{n}) a_t {a_t} b_t {b_t}: [{r},{j}] {got} != {want}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn equals_plain_product_for_every_remainder() {

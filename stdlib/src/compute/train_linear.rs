@@ -9,12 +9,12 @@
 //! the pre-activation only and backward recomputes GELU) and dropout on the
 //! output (the graph keeps no undropped copy).
 
-use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Storage, Tensor};
 
 use std::borrow::Cow;
 
 use crate::compute::dropout::{Mask, masked};
-use crate::compute::gemm::{Product, gemm_strided};
+use crate::compute::gemm::{Product, gemm_parallel, has_avx512};
 use crate::compute::train_ops::{gelu, gelu_erf_grad, gelu_erf_no_grad, slice};
 
 /// `y = dropout(act(x) W^T + b)` over the last dimension of `x`.
@@ -57,18 +57,15 @@ impl CustomOp3 for LinearOp {
         // SAFETY: x is rows x inputs, W (outputs x inputs) is read transposed, y is
         // rows x outputs; all contiguous.
         unsafe {
-            gemm_strided(
-                Product {
-                    m: rows,
-                    n: outputs,
-                    k: inputs,
-                    a: (x.as_ptr(), inputs, 1),
-                    b: (w.as_ptr(), 1, inputs),
-                    out: (y.as_mut_ptr(), outputs),
-                    accumulate: true,
-                },
-                gemm::Parallelism::Rayon(rayon::current_num_threads()),
-            )
+            gemm_parallel(Product {
+                m: rows,
+                n: outputs,
+                k: inputs,
+                a: (x.as_ptr(), inputs, 1),
+                b: (w.as_ptr(), 1, inputs),
+                out: (y.as_mut_ptr(), outputs),
+                accumulate: true,
+            })
         };
         if let Some(m) = &self.dropout {
             y = m.apply(&y);
@@ -98,17 +95,60 @@ impl CustomOp3 for LinearOp {
         } else {
             x.clone()
         };
-        let mut dx = g.matmul(w)?.reshape(x.shape())?;
+        let a = a.reshape(((), inputs))?;
+        // With AVX-512 the two products run on its kernel; elsewhere candle's
+        // (the same `gemm` crate products as before, so the same numbers).
+        let (dx, dw) = if has_avx512() {
+            (product(&g, false, w)?, product(&g, true, &a)?)
+        } else {
+            (g.matmul(w)?, g.t()?.matmul(&a)?)
+        };
+        let mut dx = dx.reshape(x.shape())?;
         if self.gelu_input {
             dx = gelu_erf_grad(x, &dx)?;
         }
-        let dw = g.t()?.matmul(&a.reshape(((), inputs))?)?;
         // Column sums as a product with a row of ones: candle's sum over the
         // first dimension walked the columns one element at a time (7% of a step).
         let ones = Tensor::ones((1, g.dim(0)?), g.dtype(), g.device())?;
         let db = ones.matmul(&g)?.reshape(outputs)?;
         Ok((Some(dx), Some(dw), Some(db)))
     }
+}
+
+/// `g b` (or `g^T b` with `transpose`) for contiguous 2-d `g` and `b`, by
+/// [`gemm_parallel`].
+fn product(g: &Tensor, transpose: bool, b: &Tensor) -> candle_core::Result<Tensor> {
+    let (gr, gc) = g.dims2()?;
+    let (br, bc) = b.dims2()?;
+    let (m, k) = if transpose { (gc, gr) } else { (gr, gc) };
+    if k != br {
+        candle_core::bail!("product: {:?} by {:?}", g.dims(), b.dims());
+    }
+    let (g, b) = (g.contiguous()?, b.contiguous()?);
+    let (gs, gl) = g.storage_and_layout();
+    let (bs, bl) = b.storage_and_layout();
+    let (Storage::Cpu(gs), Storage::Cpu(bs)) = (&*gs, &*bs) else {
+        candle_core::bail!("fused training ops run on the CPU");
+    };
+    let (gv, bv) = (slice(gs, gl)?, slice(bs, bl)?);
+    let mut out = vec![0f32; m * bc];
+    // SAFETY: g is gr x gc and b is br x bc, contiguous; out is m x bc.
+    unsafe {
+        gemm_parallel(Product {
+            m,
+            n: bc,
+            k,
+            a: (
+                gv.as_ptr(),
+                if transpose { 1 } else { gc },
+                if transpose { gc } else { 1 },
+            ),
+            b: (bv.as_ptr(), bc, 1),
+            out: (out.as_mut_ptr(), bc),
+            accumulate: false,
+        })
+    };
+    Tensor::from_vec(out, (m, bc), g.device())
 }
 
 /// `x W^T + b` for `x` of any shape `(.., inputs)` and `W` of `(outputs, inputs)`,
