@@ -189,6 +189,11 @@ fn fit_refuses_bad_input_before_training() {
     );
     let e = fit(&["--loss", "triplet"]);
     assert!(e.contains("error: triplet loss needs (anchor, positive, negative) triples; this dataset yields (anchor, positive) pairs"), "{e}");
+    let e = fit(&["--batch-sampler", "bucket"]);
+    assert!(
+        e.contains("unknown batch sampler \"bucket\" (expected auto, no-duplicates or random)"),
+        "{e}"
+    );
     let e = fit(&["--batch-size", "100"]);
     assert!(e.contains("batch size 100 for 60 examples"), "{e}");
     let bad = d.path().join("pairs.jsonl");
@@ -255,5 +260,21 @@ print(tuned.encode(["a query"]).dim);
     assert_eq!(
         stdout,
         "TrainingData(60 (anchor, positive) pairs)\nstep 1 lr 0e-6\nstep 2 lr 20e-6\nstep 3 lr 15e-6\nstep 4 lr 10e-6\nstep 5 lr 5e-6\n5\nstep\n384\n"
+    );
+    // Plain shuffled batches (sentence-transformers' default sampler): 60 / 20 = three steps.
+    let script = std::fs::read_to_string(&p).unwrap().replace(
+        "dropout: false",
+        "dropout: false, batch_sampler: \"random\"",
+    );
+    std::fs::write(&p, script).unwrap();
+    let o = rankbook(&["run", p.to_str().unwrap()]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stdout.contains("step 3 lr 10e-6\n3\nstep\n"), "{stdout}");
+    std::fs::write(&p, "trainer(#{batch_sampler: \"bucket\"});\n").unwrap();
+    let (_, stderr) = text(&rankbook(&["run", p.to_str().unwrap()]));
+    assert!(
+        stderr.contains("option batch_sampler: unknown batch sampler \"bucket\""),
+        "{stderr}"
     );
 }

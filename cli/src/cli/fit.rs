@@ -16,7 +16,8 @@ use rankbook::model::{EncodeOptions, SentenceEncoder};
 use rankbook::train::request::{DEFAULT_LOSS, DEFAULT_MEASURES};
 use rankbook::train::validation::DEFAULT_RERANK_DEPTH;
 use rankbook::train::{
-    EarlyStopping, FitRequest, NoCallback, StartModel, StopReason, TrainConfig, ValidationRequest,
+    BatchSampler, EarlyStopping, FitRequest, NoCallback, StartModel, StopReason, TrainConfig,
+    ValidationRequest,
 };
 
 use crate::cli::encoding::EncodingArgs;
@@ -110,6 +111,9 @@ pub struct FitArgs {
     /// Clip the gradient norm to this (0: no clipping).
     #[arg(long, default_value_t = TrainConfig::default().max_grad_norm.unwrap_or(0.0))]
     max_grad_norm: f64,
+    /// auto (the loss decides: no-duplicates for in-batch negatives), no-duplicates or random.
+    #[arg(long, default_value = "auto", value_parser = BatchSampler::parse)]
+    batch_sampler: BatchSampler,
     /// Batches per optimiser step.
     #[arg(long, default_value_t = TrainConfig::default().grad_accum)]
     grad_accum: usize,
@@ -204,6 +208,7 @@ impl FitArgs {
             epochs: self.epochs,
             batch_size: self.encoding.batch_size,
             max_steps: self.max_steps,
+            batch_sampler: self.batch_sampler,
             grad_accum: self.grad_accum,
             lr: self.lr,
             warmup_ratio: self.warmup,

@@ -13,8 +13,8 @@ use rankbook::model::head::HeadKind;
 use rankbook::progress::NoProgress;
 use rankbook::train::request::DEFAULT_EVAL_SPLIT;
 use rankbook::train::{
-    EarlyStopping, EvalRecord, FitRequest, HistoryRecord, Prepared, StartModel, StepRecord,
-    TrainCallback, TrainConfig, ValidationRequest,
+    BatchSampler, EarlyStopping, EvalRecord, FitRequest, HistoryRecord, Prepared, StartModel,
+    StepRecord, TrainCallback, TrainConfig, ValidationRequest,
 };
 use rhai::{Array, Dynamic, Engine, FnPtr, Map, NativeCallContext};
 
@@ -107,6 +107,7 @@ const KEYS: &[&str] = &[
     "weight_decay",
     "max_grad_norm",
     "grad_accum",
+    "batch_sampler",
     "max_steps",
     "seed",
     "dropout",
@@ -163,6 +164,8 @@ fn trainer(opts: Map) -> RhaiResult<Trainer> {
             epochs: opt_usize(&opts, "epochs")?.unwrap_or(c.epochs),
             batch_size: opt_usize(&opts, "batch_size")?.unwrap_or(c.batch_size),
             max_steps: opt_usize(&opts, "max_steps")?,
+            batch_sampler: BatchSampler::parse(&opt_str(&opts, "batch_sampler", "auto")?)
+                .map_err(|e| err(format!("option batch_sampler: {e}")))?,
             grad_accum: opt_usize(&opts, "grad_accum")?.unwrap_or(c.grad_accum),
             lr: opt_f64(&opts, "lr", c.lr)?,
             warmup_ratio: opt_f64(&opts, "warmup", c.warmup_ratio)?,

@@ -12,6 +12,34 @@ pub struct EarlyStopping {
     pub patience: usize,
 }
 
+/// How examples are cut into batches (sentence-transformers' `batch_sampler`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BatchSampler {
+    /// The loss decides: no duplicates for in-batch negatives, pairs of a
+    /// group for batch-hard losses, plain shuffling otherwise.
+    #[default]
+    Auto,
+    /// No text twice in a batch (a repeat would be its own in-batch negative).
+    NoDuplicates,
+    /// Plain shuffled batches, as sentence-transformers' default `BatchSampler`.
+    Random,
+}
+
+impl BatchSampler {
+    /// Parses `auto`, `no-duplicates` or `random`.
+    pub fn parse(name: &str) -> Result<Self, String> {
+        match name.replace('_', "-").as_str() {
+            "auto" => Ok(Self::Auto),
+            "no-duplicates" => Ok(Self::NoDuplicates),
+            "random" => Ok(Self::Random),
+            _ => Err(format!(
+                "unknown batch sampler \"{name}\" (expected auto, no-duplicates or random)"
+            )),
+        }
+    }
+}
+
 /// How to train.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -23,6 +51,8 @@ pub struct TrainConfig {
     /// Stop after this many optimiser steps (the schedule spans them), as
     /// Hugging Face's `max_steps`.
     pub max_steps: Option<usize>,
+    /// How examples are cut into batches.
+    pub batch_sampler: BatchSampler,
     /// Batches whose gradients are summed before each optimiser step.
     pub grad_accum: usize,
     /// Peak learning rate.
@@ -58,6 +88,7 @@ impl Default for TrainConfig {
             epochs: 1,
             batch_size: 32,
             max_steps: None,
+            batch_sampler: BatchSampler::Auto,
             grad_accum: 1,
             lr: 2e-5,
             warmup_ratio: 0.1,

@@ -14,7 +14,7 @@ mod trainer;
 pub mod validation;
 
 pub use checkpoint::{Best, TrainerState};
-pub use config::{EarlyStopping, TrainConfig};
+pub use config::{BatchSampler, EarlyStopping, TrainConfig};
 pub use embedder::ModelEmbedder;
 pub use head_trainee::FrozenEncoderHead;
 pub use history::{EvalRecord, HistoryRecord, StepRecord, read_history};

@@ -16,7 +16,7 @@ use crate::random::SplitMix;
 use crate::train::checkpoint::{
     Best, TrainerState, checkpoint_name, load_checkpoint, prune_checkpoints, save_checkpoint,
 };
-use crate::train::config::TrainConfig;
+use crate::train::config::{BatchSampler, TrainConfig};
 use crate::train::history::{EvalRecord, HISTORY_FILE, HistoryRecord, HistoryWriter, StepRecord};
 use crate::train::optimizer::GroupedAdamW;
 use crate::train::schedule::{Schedule, warmup_steps};
@@ -112,12 +112,10 @@ fn plan(
     let mut steps = Vec::new();
     for epoch in 0..cfg.epochs {
         let seed = cfg.seed.wrapping_add(epoch as u64);
-        let batches = if loss.in_batch_negatives() {
-            no_duplicate_batches(data, cfg.batch_size, seed)?
-        } else if loss.group_batches() {
-            group_batches(data, cfg.batch_size, seed)?
-        } else {
-            shuffled_batches(data.len(), cfg.batch_size, seed)?
+        let batches = match cfg.batch_sampler {
+            BatchSampler::NoDuplicates => no_duplicate_batches(data, cfg.batch_size, seed)?,
+            BatchSampler::Random => shuffled_batches(data.len(), cfg.batch_size, seed)?,
+            BatchSampler::Auto => auto_batches(data, loss, cfg.batch_size, seed)?,
         };
         steps.extend(batches.chunks(cfg.grad_accum).map(|c| (epoch, c.to_vec())));
     }
@@ -125,6 +123,23 @@ fn plan(
         steps.truncate(max);
     }
     Ok(steps)
+}
+
+/// The batches the loss needs: no duplicates for in-batch negatives, pairs of
+/// a group for batch-hard losses, plain shuffling otherwise.
+fn auto_batches(
+    data: &TrainingData,
+    loss: &dyn Loss,
+    batch_size: usize,
+    seed: u64,
+) -> Result<Vec<Vec<usize>>> {
+    Ok(if loss.in_batch_negatives() {
+        no_duplicate_batches(data, batch_size, seed)?
+    } else if loss.group_batches() {
+        group_batches(data, batch_size, seed)?
+    } else {
+        shuffled_batches(data.len(), batch_size, seed)?
+    })
 }
 
 /// Whether `value` improves on `best` for `measure` (lower is better for the loss).
@@ -440,4 +455,49 @@ fn check_resumable(saved: &TrainerState, now: &TrainerState, dir: &Path) -> Resu
         return what(format!("its settings differ ({})", diff.join("; ")));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::training::Example;
+    use crate::loss::loss_by_name;
+
+    #[test]
+    fn the_batch_sampler_setting_chooses_how_examples_are_batched() {
+        // Query q0 has three positives: the no-duplicates sampler needs a batch per repeat.
+        let data = TrainingData::Examples(
+            ["d0", "d1", "d2"]
+                .iter()
+                .map(|d| Example::pair("q0", *d))
+                .chain((1..5).map(|i| Example::pair(format!("q{i}"), format!("e{i}"))))
+                .collect(),
+        );
+        let loss = loss_by_name("mnrl").unwrap();
+        let batches = |sampler| {
+            let cfg = TrainConfig {
+                batch_size: 4,
+                batch_sampler: sampler,
+                ..TrainConfig::default()
+            };
+            let steps = plan(&data, loss.as_ref(), &cfg).unwrap();
+            steps.into_iter().flat_map(|(_, b)| b).collect::<Vec<_>>()
+        };
+        let auto = batches(BatchSampler::Auto);
+        assert_eq!(auto, no_duplicate_batches(&data, 4, 42).unwrap());
+        assert_eq!(auto.len(), 3);
+        assert_eq!(batches(BatchSampler::NoDuplicates), auto);
+        let random = batches(BatchSampler::Random);
+        assert_eq!(random, shuffled_batches(7, 4, 42).unwrap());
+        assert_eq!(random.iter().map(Vec::len).collect::<Vec<_>>(), [4, 3]);
+        assert_eq!(
+            BatchSampler::parse("no_duplicates"),
+            Ok(BatchSampler::NoDuplicates)
+        );
+        assert!(
+            BatchSampler::parse("bucket")
+                .unwrap_err()
+                .contains("no-duplicates")
+        );
+    }
 }
