@@ -25,16 +25,30 @@ SEEDS = [int(s) for s in os.environ.get("SEEDS", "42" if SMOKE else "42 1 2").sp
 SPLIT, LIMIT = ("test", ["--max-steps", "2"]) if SMOKE else ("train", [])
 LR = os.environ.get("LR", "3e-6")
 SAMPLER = os.environ.get("SAMPLER", "random")
-# PyLate's trainer batches with sentence-transformers' default plain BatchSampler (a query with
-# several positives can meet itself in a batch); rankbook's default for in-batch negatives is
-# no-duplicates, so the bench asks for random batches to give both sides the same batches' kind.
+# PyLate's trainer batches with sentence-transformers' default plain BatchSampler (torch's
+# RandomSampler; a query with several positives can meet itself in a batch); rankbook's default
+# for in-batch negatives is no-duplicates, so the bench asks for `random` (the same order for the
+# same seed) and gives the pairs in the qrels file's order, as the peer reads them: the same batches.
 SETTINGS = ["--epochs", "1", "--batch-size", "32", "--lr", LR, "--warmup", "0.1", "--schedule", "linear",
             "--weight-decay", "0", "--max-grad-norm", "1", "--batch-sampler", SAMPLER, "--threads", "2"]
 
 
+def train_pairs():
+    """The train qrels' (query, positive) pairs in the file's order, as `--negatives` ids."""
+    path = os.path.join(OUT, "colbert-fit-train-pairs.jsonl")
+    with open(os.path.join(DATA, "qrels", "train.tsv")) as f, open(path, "w") as out:
+        for line in list(f)[1:]:
+            q, d, grade = line.rstrip("\n").split("\t")
+            if int(grade) > 0:
+                out.write(json.dumps({"query_id": q, "positive_id": d, "negative_ids": []}) + "\n")
+    return ["--negatives", path]
+
+
 def run_rankbook(model, seed, start=()):
     out = os.path.join(OUT, f"colbert-fit-seed{seed}")
-    _, fit = rankbook_stats(["fit", "--model", model, *start, "--data", DATA, "--split", SPLIT, *LIMIT,
+    # The smoke run's sample has no train split: qrels pairs there.
+    source = ["--split", SPLIT] if SMOKE else train_pairs()
+    _, fit = rankbook_stats(["fit", "--model", model, *start, "--data", DATA, *source, *LIMIT,
                              *SETTINGS, "--seed", str(seed), "--output", out, "--quiet"])
     steps = []
     with open(os.path.join(out, "history.jsonl")) as f:

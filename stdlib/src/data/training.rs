@@ -8,7 +8,7 @@ use std::path::Path;
 use crate::data::lines::for_each_line;
 use crate::data::{BeirDataset, Qrels};
 use crate::error::{Error, Result};
-use crate::random::SplitMix;
+use crate::random::{Mt19937, SplitMix};
 
 /// The seed of `sample` when none is given.
 pub const DEFAULT_SAMPLE_SEED: u64 = 42;
@@ -255,6 +255,29 @@ pub fn shuffled_batches(samples: usize, batch_size: usize, seed: u64) -> Result<
     Ok(shuffled(samples, seed)
         .chunks(batch_size)
         .map(<[usize]>::to_vec)
+        .collect())
+}
+
+/// Batches in the order of sentence-transformers' default sampler (torch's
+/// `RandomSampler` over a generator seeded with `seed`): one permutation per
+/// epoch from the same generator, so a run's batches equal a PyTorch
+/// trainer's for the same seed and examples; the last batch may be short.
+pub fn torch_order_batches(
+    samples: usize,
+    batch_size: usize,
+    epochs: usize,
+    seed: u64,
+) -> Result<Vec<Vec<Vec<usize>>>> {
+    check_batch_size(batch_size, samples)?;
+    let mut generator = Mt19937::new(seed);
+    Ok((0..epochs)
+        .map(|_| {
+            generator
+                .randperm(samples)
+                .chunks(batch_size)
+                .map(<[usize]>::to_vec)
+                .collect()
+        })
         .collect())
 }
 

@@ -22,7 +22,8 @@ pub enum BatchSampler {
     Auto,
     /// No text twice in a batch (a repeat would be its own in-batch negative).
     NoDuplicates,
-    /// Plain shuffled batches, as sentence-transformers' default `BatchSampler`.
+    /// Plain shuffled batches in the order of sentence-transformers' default
+    /// sampler (torch's `RandomSampler`) for the same seed.
     Random,
 }
 

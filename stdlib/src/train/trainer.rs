@@ -8,7 +8,9 @@ use std::time::Instant;
 
 use candle_core::backprop::GradStore;
 
-use crate::data::training::{TrainingData, group_batches, no_duplicate_batches, shuffled_batches};
+use crate::data::training::{
+    TrainingData, group_batches, no_duplicate_batches, shuffled_batches, torch_order_batches,
+};
 use crate::error::{Error, Result};
 use crate::loss::{Batch, Loss};
 use crate::progress::{CancelFlag, Progress};
@@ -109,12 +111,19 @@ fn plan(
             "gradient accumulation must be at least 1".into(),
         ));
     }
+    // torch's sampler draws every epoch from one generator seeded once.
+    let mut torch_order = match cfg.batch_sampler {
+        BatchSampler::Random => {
+            torch_order_batches(data.len(), cfg.batch_size, cfg.epochs, cfg.seed)?.into_iter()
+        }
+        _ => Vec::new().into_iter(),
+    };
     let mut steps = Vec::new();
     for epoch in 0..cfg.epochs {
         let seed = cfg.seed.wrapping_add(epoch as u64);
         let batches = match cfg.batch_sampler {
             BatchSampler::NoDuplicates => no_duplicate_batches(data, cfg.batch_size, seed)?,
-            BatchSampler::Random => shuffled_batches(data.len(), cfg.batch_size, seed)?,
+            BatchSampler::Random => torch_order.next().unwrap_or_default(),
             BatchSampler::Auto => auto_batches(data, loss, cfg.batch_size, seed)?,
         };
         steps.extend(batches.chunks(cfg.grad_accum).map(|c| (epoch, c.to_vec())));
@@ -487,9 +496,9 @@ mod tests {
         assert_eq!(auto, no_duplicate_batches(&data, 4, 42).unwrap());
         assert_eq!(auto.len(), 3);
         assert_eq!(batches(BatchSampler::NoDuplicates), auto);
+        // torch.randperm(7, generator=torch.Generator().manual_seed(42)), in batches of 4.
         let random = batches(BatchSampler::Random);
-        assert_eq!(random, shuffled_batches(7, 4, 42).unwrap());
-        assert_eq!(random.iter().map(Vec::len).collect::<Vec<_>>(), [4, 3]);
+        assert_eq!(random, [vec![1, 6, 3, 5], vec![4, 0, 2]]);
         assert_eq!(
             BatchSampler::parse("no_duplicates"),
             Ok(BatchSampler::NoDuplicates)
