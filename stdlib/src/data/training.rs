@@ -252,33 +252,25 @@ fn shuffled(n: usize, seed: u64) -> Vec<usize> {
 /// may be short.
 pub fn shuffled_batches(samples: usize, batch_size: usize, seed: u64) -> Result<Vec<Vec<usize>>> {
     check_batch_size(batch_size, samples)?;
-    Ok(shuffled(samples, seed)
-        .chunks(batch_size)
-        .map(<[usize]>::to_vec)
-        .collect())
+    Ok(cut(&shuffled(samples, seed), batch_size))
 }
 
-/// Batches in the order of sentence-transformers' default sampler (torch's
-/// `RandomSampler` over a generator seeded with `seed`): one permutation per
-/// epoch from the same generator, so a run's batches equal a PyTorch
-/// trainer's for the same seed and examples; the last batch may be short.
+/// `order` cut into batches of `batch_size`; the last may be short.
+fn cut(order: &[usize], batch_size: usize) -> Vec<Vec<usize>> {
+    order.chunks(batch_size).map(<[usize]>::to_vec).collect()
+}
+
+/// One epoch's batches in the order of sentence-transformers' default sampler
+/// (torch's `RandomSampler`, which draws every epoch from one generator seeded
+/// once): given the same seed and examples, a PyTorch trainer's batches; the
+/// last batch may be short.
 pub fn torch_order_batches(
+    generator: &mut Mt19937,
     samples: usize,
     batch_size: usize,
-    epochs: usize,
-    seed: u64,
-) -> Result<Vec<Vec<Vec<usize>>>> {
+) -> Result<Vec<Vec<usize>>> {
     check_batch_size(batch_size, samples)?;
-    let mut generator = Mt19937::new(seed);
-    Ok((0..epochs)
-        .map(|_| {
-            generator
-                .randperm(samples)
-                .chunks(batch_size)
-                .map(<[usize]>::to_vec)
-                .collect()
-        })
-        .collect())
+    Ok(cut(&generator.randperm(samples), batch_size))
 }
 
 /// Batches of group samples in which texts come in pairs of the same group

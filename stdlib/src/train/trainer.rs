@@ -14,7 +14,7 @@ use crate::data::training::{
 use crate::error::{Error, Result};
 use crate::loss::{Batch, Loss};
 use crate::progress::{CancelFlag, Progress};
-use crate::random::SplitMix;
+use crate::random::{Mt19937, SplitMix};
 use crate::train::checkpoint::{
     Best, TrainerState, checkpoint_name, load_checkpoint, prune_checkpoints, save_checkpoint,
 };
@@ -111,19 +111,16 @@ fn plan(
             "gradient accumulation must be at least 1".into(),
         ));
     }
-    // torch's sampler draws every epoch from one generator seeded once.
-    let mut torch_order = match cfg.batch_sampler {
-        BatchSampler::Random => {
-            torch_order_batches(data.len(), cfg.batch_size, cfg.epochs, cfg.seed)?.into_iter()
-        }
-        _ => Vec::new().into_iter(),
-    };
+    // torch's RandomSampler draws every epoch from one generator seeded once.
+    let mut torch_generator = Mt19937::new(cfg.seed);
     let mut steps = Vec::new();
     for epoch in 0..cfg.epochs {
         let seed = cfg.seed.wrapping_add(epoch as u64);
         let batches = match cfg.batch_sampler {
             BatchSampler::NoDuplicates => no_duplicate_batches(data, cfg.batch_size, seed)?,
-            BatchSampler::Random => torch_order.next().unwrap_or_default(),
+            BatchSampler::Random => {
+                torch_order_batches(&mut torch_generator, data.len(), cfg.batch_size)?
+            }
             BatchSampler::Auto => auto_batches(data, loss, cfg.batch_size, seed)?,
         };
         steps.extend(batches.chunks(cfg.grad_accum).map(|c| (epoch, c.to_vec())));
