@@ -11,6 +11,7 @@ Prints nDCG@10 per seed and mean +- sd, the median step time and the training's 
 A smoke run (RANKBOOK_BENCH_SMOKE=1) turns MiniLM into a ColBERT with `fit --colbert` and
 trains two steps on the repo's sample, without PyLate. Run through bench/colbert_fit_scifact.sh.
 """
+import functools
 import json
 import os
 import statistics
@@ -33,6 +34,7 @@ SETTINGS = ["--epochs", "1", "--batch-size", "32", "--lr", LR, "--warmup", "0.1"
             "--weight-decay", "0", "--max-grad-norm", "1", "--batch-sampler", SAMPLER, "--threads", "2"]
 
 
+@functools.cache  # one file for all seeds
 def train_pairs():
     """The train qrels' (query, positive) pairs in the file's order, as `--negatives` ids."""
     path = os.path.join(OUT, "colbert-fit-train-pairs.jsonl")
@@ -41,7 +43,7 @@ def train_pairs():
             q, d, grade = line.rstrip("\n").split("\t")
             if int(grade) > 0:
                 out.write(json.dumps({"query_id": q, "positive_id": d, "negative_ids": []}) + "\n")
-    return ["--negatives", path]
+    return ("--negatives", path)
 
 
 def run_rankbook(model, seed, start=()):
